@@ -1,0 +1,23 @@
+// Run-time configuration: built-in defaults, overridden by cryptolake.toml, overridden by flags.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace cryptolake {
+
+struct Config {
+  std::filesystem::path data_root = "data";        // [lake] data
+  std::vector<std::string> symbols = {"BTCUSDT", "ETHUSDT"};  // symbols
+  int64_t gc_grace_seconds = 600;  // [lake] gc_grace_seconds: retired files live this long
+  std::string exchange = "https://api.binance.com";  // exchange
+
+  // Reads `path` if it exists (a missing file is not an error unless `required`).
+  // Unknown keys are an InvalidArgument naming the key, so typos do not pass silently.
+  static StatusOr<Config> Load(const std::filesystem::path& path, bool required);
+};
+
+}  // namespace cryptolake

@@ -1,0 +1,46 @@
+// File-system primitives for crash-safe publication. All paths are std::filesystem paths.
+// None of these throw; errors come back as IOError with the path and errno text.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace cryptolake {
+
+namespace fs = std::filesystem;
+
+// fsync() the file at `path` (a regular file or a directory).
+Status FsyncPath(const fs::path& path);
+
+// Writes `contents` to `path` so that a crash at any instant leaves either the old file or the
+// complete new one: write to "<path>.tmp-<pid>", fsync it, rename over `path`, fsync the directory.
+Status WriteFileAtomic(const fs::path& path, std::string_view contents);
+
+// rename(from, to) followed by fsync of `to`'s directory. Both must be on one file system.
+Status RenameDurable(const fs::path& from, const fs::path& to);
+
+StatusOr<std::string> ReadFile(const fs::path& path);
+
+// Lower-case hex SHA-256 of a file's bytes / of a buffer.
+StatusOr<std::string> Sha256File(const fs::path& path);
+std::string Sha256Hex(std::string_view bytes);
+
+// An exclusive advisory lock (flock) on `path`, created if absent; released on destruction.
+// Acquire() blocks until the lock is free. Safe across processes; a crashed holder releases it.
+class FileLock {
+ public:
+  static StatusOr<FileLock> Acquire(const fs::path& path);
+  FileLock(FileLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  FileLock& operator=(FileLock&&) = delete;
+  FileLock(const FileLock&) = delete;
+  ~FileLock();
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace cryptolake

@@ -1,0 +1,123 @@
+#include "lake/klines.h"
+
+#include <algorithm>
+
+namespace cryptolake::lake {
+
+std::string KlinesDataset(const Interval& interval) { return "klines_" + interval.name; }
+
+std::vector<Interval> KlineIntervals(const Snapshot& snap) {
+  std::vector<Interval> out;
+  for (const auto& ds : snap.Datasets()) {
+    if (ds.rfind("klines_", 0) != 0) continue;
+    auto iv = Interval::Parse(ds.substr(7));
+    if (iv.ok()) out.push_back(*iv);
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.micros < b.micros; });
+  return out;
+}
+
+StageSpec KlinesStageSpec(const Interval& interval, Source source) {
+  StageSpec s;
+  s.dataset = KlinesDataset(interval);
+  s.dir = s.dataset;
+  s.partitions = interval.micros < kMicrosPerDay ? std::vector<std::string>{"year", "month"}
+                                                 : std::vector<std::string>{"year"};
+  s.time_column = "open_time";
+  s.source = SourceName(source);
+  s.order_by = "open_time, source";
+  return s;
+}
+
+std::string WithKlinePartitions(const Interval& interval, std::string_view rows) {
+  // Computed on epoch micros so that no time-zone setting can move a row to another partition.
+  const char* month = interval.micros < kMicrosPerDay
+                          ? ", lpad(CAST(month(make_timestamp(epoch_us(open_time))) AS VARCHAR), 2, '0') AS month"
+                          : "";
+  return fmt::format(
+      "SELECT symbol, CAST(year(make_timestamp(epoch_us(open_time))) AS VARCHAR) AS year{}, {} FROM {}",
+      month, kKlineColumnNames, rows);
+}
+
+StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn, std::string_view query,
+                                            const StageSpec& spec) {
+  RETURN_IF_ERROR(con.Exec("DROP TABLE IF EXISTS _cl_stage"));
+  RETURN_IF_ERROR(con.Exec(fmt::format("CREATE TEMP TABLE _cl_stage AS {}", query)));
+  std::string part_cols = "symbol";
+  for (const auto& p : spec.partitions) part_cols += ", " + p;
+  ASSIGN_OR_RETURN(Result parts,
+                   con.Query(fmt::format("SELECT DISTINCT {0} FROM _cl_stage ORDER BY {0}", part_cols)));
+  std::vector<FileEntry> added;
+  for (size_t r = 0; r < parts.rows(); ++r) {
+    std::string where = "symbol = " + SqlQuote(parts.GetString(0, r));
+    std::string partition;
+    for (size_t i = 0; i < spec.partitions.size(); ++i) {
+      std::string v = parts.GetString(i + 1, r);
+      where += fmt::format(" AND {} = {}", spec.partitions[i], SqlQuote(v));
+      if (!partition.empty()) partition += "/";
+      partition += spec.partitions[i] + "=" + v;
+    }
+    FileEntry e;
+    e.dataset = spec.dataset;
+    e.symbol = parts.GetString(0, r);
+    e.partition = partition;
+    e.source = spec.source;
+    std::string name = txn.NextFileName();
+    e.path = (fs::path(spec.dir) / ("symbol=" + e.symbol) / partition / name).string();
+    fs::path staged = txn.staging_dir() / name;
+    ASSIGN_OR_RETURN(Result stats,
+                     con.Query(fmt::format("SELECT count(*), epoch_us(min({0})), epoch_us(max({0})) "
+                                           "FROM _cl_stage WHERE {1}",
+                                           spec.time_column, where)));
+    e.rows = stats.GetInt64(0, 0);
+    e.min_time = stats.GetInt64(1, 0);
+    e.max_time = stats.GetInt64(2, 0);
+    RETURN_IF_ERROR(con.Exec(fmt::format(
+        "COPY (SELECT * EXCLUDE ({}) FROM _cl_stage WHERE {} ORDER BY {}) TO {} "
+        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+        part_cols, where, spec.order_by, SqlQuote(staged.string()))));
+    txn.AddFile(staged, e);
+    added.push_back(std::move(e));
+  }
+  RETURN_IF_ERROR(con.Exec("DROP TABLE IF EXISTS _cl_stage"));
+  return added;
+}
+
+static std::string EmptyKlinesSql() {
+  return "SELECT NULL::VARCHAR AS symbol, NULL::TIMESTAMPTZ AS open_time, NULL::DOUBLE AS open, "
+         "NULL::DOUBLE AS high, NULL::DOUBLE AS low, NULL::DOUBLE AS close, NULL::DOUBLE AS volume, "
+         "NULL::TIMESTAMPTZ AS close_time, NULL::DOUBLE AS quote_volume, NULL::BIGINT AS trades, "
+         "NULL::DOUBLE AS taker_buy_base, NULL::DOUBLE AS taker_buy_quote, NULL::VARCHAR AS source, "
+         "NULL::TIMESTAMPTZ AS ingested_at, NULL::VARCHAR AS filename WHERE false";
+}
+
+std::string KlinesSql(const Snapshot& snap, const Interval& interval, const KlineFilter& filter,
+                      bool dedup) {
+  std::vector<const FileEntry*> files;
+  for (auto* f : snap.Files(KlinesDataset(interval), filter.symbol.value_or(""))) {
+    if (filter.from && f->max_time < *filter.from) continue;
+    if (filter.to && f->min_time >= *filter.to) continue;
+    files.push_back(f);
+  }
+  std::string scan;
+  if (files.empty()) {
+    scan = "(" + EmptyKlinesSql() + ")";
+  } else {
+    std::vector<fs::path> paths;
+    for (auto* f : files) paths.push_back(snap.Abs(*f));
+    scan = fmt::format("read_parquet({}, hive_partitioning = true, filename = true)", SqlPathList(paths));
+  }
+  std::string where = "WHERE true";
+  if (filter.symbol) where += " AND symbol = " + SqlQuote(*filter.symbol);
+  if (filter.from) where += fmt::format(" AND epoch_us(open_time) >= {}", *filter.from);
+  if (filter.to) where += fmt::format(" AND epoch_us(open_time) < {}", *filter.to);
+  std::string base = fmt::format("SELECT CAST(symbol AS VARCHAR) AS symbol, {}, filename FROM {} {}",
+                                 kKlineColumnNames, scan, where);
+  if (!dedup) return fmt::format("(SELECT * EXCLUDE (filename) FROM ({}))", base);
+  return fmt::format(
+      "(SELECT * EXCLUDE (filename, _rn) FROM (SELECT *, row_number() OVER (PARTITION BY symbol, "
+      "open_time ORDER BY {} DESC, ingested_at DESC, filename DESC) AS _rn FROM ({})) WHERE _rn = 1)",
+      kSourcePrioritySql, base);
+}
+
+}  // namespace cryptolake::lake

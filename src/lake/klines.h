@@ -1,0 +1,71 @@
+// The master dataset's kline schema and the two operations every layer needs on it:
+// staging rows as partitioned Parquet in a transaction, and reading them back deduplicated.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "lake/duck.h"
+#include "lake/lake.h"
+
+namespace cryptolake::lake {
+
+// Columns of every master-dataset Parquet file, in order (symbol comes from the Hive path).
+// Timestamps are TIMESTAMPTZ (Parquet TIMESTAMP(MICROS, UTC)); absent fields are NULL.
+inline constexpr const char* kKlineColumns =
+    "open_time TIMESTAMPTZ, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, "
+    "close_time TIMESTAMPTZ, quote_volume DOUBLE, trades BIGINT, taker_buy_base DOUBLE, "
+    "taker_buy_quote DOUBLE, source VARCHAR, ingested_at TIMESTAMPTZ";
+inline constexpr const char* kKlineColumnNames =
+    "open_time, open, high, low, close, volume, close_time, quote_volume, trades, taker_buy_base, "
+    "taker_buy_quote, source, ingested_at";
+
+// "klines_1m" for 1m, etc.
+std::string KlinesDataset(const Interval& interval);
+// Datasets of the master dataset present in a snapshot, as intervals, finest first.
+std::vector<Interval> KlineIntervals(const Snapshot& snap);
+
+// How a staged dataset is laid out.
+struct StageSpec {
+  std::string dataset;                  // manifest dataset name
+  std::string dir;                      // directory relative to the data root
+  std::vector<std::string> partitions;  // Hive partition columns after symbol, e.g. {"year","month"}
+  std::string time_column;              // recorded as min/max in the manifest
+  std::string source;                   // manifest source tag
+  std::string order_by;                 // row order inside each file
+};
+
+// Partition layout of a kline interval: year/month below 1d, year for 1d.
+StageSpec KlinesStageSpec(const Interval& interval, Source source);
+
+// Writes the rows of `query` (which must produce `symbol`, the partition columns and the data
+// columns) as one Parquet file per partition into txn's staging directory and registers them
+// with txn. Files are written one partition at a time in `order_by` order, so the same rows give
+// byte-identical files. Returns the entries added (empty if the query has no rows).
+StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn, std::string_view query,
+                                            const StageSpec& spec);
+
+// A SELECT adding the partition columns of KlinesStageSpec to `rows` (a table expression with
+// symbol and the kline columns).
+std::string WithKlinePartitions(const Interval& interval, std::string_view rows);
+
+// SQL (a parenthesised SELECT) of the klines of one interval in a snapshot: columns symbol plus
+// kKlineColumnNames. With `dedup`, one row per (symbol, open_time): the highest-priority source
+// (rest > import > stream), then the latest ingested_at, then the last file name.
+// `symbol` restricts to one symbol; `from`/`to` (inclusive/exclusive) to an open_time range,
+// which also prunes files by their manifest time range.
+struct KlineFilter {
+  std::optional<std::string> symbol;
+  std::optional<Micros> from, to;
+};
+std::string KlinesSql(const Snapshot& snap, const Interval& interval, const KlineFilter& filter = {},
+                      bool dedup = true);
+
+// SQL expression ranking a source column: rest 3, import 2, stream 1.
+inline constexpr const char* kSourcePrioritySql =
+    "CASE source WHEN 'rest' THEN 3 WHEN 'import' THEN 2 ELSE 1 END";
+
+}  // namespace cryptolake::lake

@@ -1,0 +1,185 @@
+#include "lake/lake.h"
+
+#include <gtest/gtest.h>
+
+#include "lake/compact.h"
+#include "lake/klines.h"
+#include "testing/testing.h"
+
+namespace cryptolake::lake {
+namespace {
+
+using testing::TempDir;
+
+// 2025-05-20T00:00:00Z
+constexpr int64_t kT0 = 1747699200;
+
+class LakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(kT0 * kMicrosPerSecond);
+    lake_ = std::make_unique<Lake>(std::move(Lake::Open(dir_.path(), clock_, {60 * kMicrosPerSecond})).value());
+    db_ = std::make_unique<Database>(std::move(Database::Open()).value());
+    con_ = std::make_unique<Connection>(std::move(Connection::Open(*db_)).value());
+  }
+
+  // `n` 1m klines of `symbol` from minute `first` (after kT0), close = base + minute index.
+  std::string Rows(const std::string& symbol, int first, int n, const std::string& source, double base) {
+    return fmt::format(
+        "SELECT '{0}' AS symbol, to_timestamp({1} + i * 60) AS open_time, {4} + i AS open, {4} + i + 1 AS high, "
+        "{4} + i - 1 AS low, {4} + i AS close, 1.5 AS volume, to_timestamp({1} + i * 60 + 59.999) AS close_time, "
+        "NULL::DOUBLE AS quote_volume, NULL::BIGINT AS trades, NULL::DOUBLE AS taker_buy_base, "
+        "NULL::DOUBLE AS taker_buy_quote, '{3}' AS source, to_timestamp({1}) AS ingested_at "
+        "FROM range({5}, {5} + {2}) t(i)",
+        symbol, kT0, n, source, base, first);
+  }
+
+  int64_t Commit(const std::string& rows, Source src) {
+    auto txn = lake_->Begin();
+    EXPECT_TRUE(txn.ok());
+    auto iv = *Interval::Parse("1m");
+    auto added = StageQuery(*con_, *txn, WithKlinePartitions(iv, "(" + rows + ")"), KlinesStageSpec(iv, src));
+    EXPECT_TRUE(added.ok()) << added.status().ToString();
+    auto v = lake_->Commit(std::move(txn).value());
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return *v;
+  }
+
+  int64_t Count(const Snapshot& s, bool dedup = true) {
+    return *con_->QueryInt64("SELECT count(*) FROM " + KlinesSql(s, *Interval::Parse("1m"), {}, dedup));
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<Lake> lake_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<Connection> con_;
+};
+
+TEST_F(LakeTest, EmptyLakeHasVersionZeroAndNoRows) {
+  auto s = lake_->GetSnapshot();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->version(), 0);
+  EXPECT_EQ(Count(*s), 0);
+}
+
+TEST_F(LakeTest, CommitPublishesPartitionedFilesWithStats) {
+  EXPECT_EQ(Commit(Rows("BTCUSDT", 0, 100, "import", 100), Source::kImport), 1);
+  auto s = *lake_->GetSnapshot();
+  auto files = s.Files("klines_1m", "BTCUSDT");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0]->partition, "year=2025/month=05");
+  EXPECT_EQ(files[0]->rows, 100);
+  EXPECT_EQ(files[0]->min_time, kT0 * kMicrosPerSecond);
+  EXPECT_EQ(files[0]->max_time, (kT0 + 99 * 60) * kMicrosPerSecond);
+  EXPECT_TRUE(fs::exists(s.Abs(*files[0])));
+  EXPECT_EQ(files[0]->path.rfind("klines_1m/symbol=BTCUSDT/year=2025/month=05/part-", 0), 0u);
+  EXPECT_EQ(*con_->QueryInt64("SELECT CAST(close AS BIGINT) FROM " + KlinesSql(s, *Interval::Parse("1m")) +
+                              " WHERE epoch_us(open_time) = " + std::to_string((kT0 + 42 * 60) * kMicrosPerSecond)),
+            142);
+}
+
+TEST_F(LakeTest, UncommittedTransactionIsInvisibleAndCleanedUp) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  auto txn = *lake_->Begin();
+  auto iv = *Interval::Parse("1m");
+  ASSERT_TRUE(StageQuery(*con_, txn, WithKlinePartitions(iv, "(" + Rows("BTCUSDT", 10, 10, "import", 1) + ")"),
+                         KlinesStageSpec(iv, Source::kImport))
+                  .ok());
+  EXPECT_EQ(Count(*lake_->GetSnapshot()), 10);
+  fs::path staging = txn.staging_dir();
+  EXPECT_TRUE(fs::exists(staging));
+  lake_->Abandon(std::move(txn));
+  EXPECT_FALSE(fs::exists(staging));
+}
+
+TEST_F(LakeTest, HigherPrioritySourceWinsAtReadTime) {
+  Commit(Rows("BTCUSDT", 0, 10, "stream", 500), Source::kStream);
+  Commit(Rows("BTCUSDT", 5, 10, "import", 100), Source::kImport);
+  Commit(Rows("BTCUSDT", 8, 1, "rest", 900), Source::kRest);
+  auto s = *lake_->GetSnapshot();
+  EXPECT_EQ(Count(s, false), 21);
+  EXPECT_EQ(Count(s), 15);
+  auto r = *con_->Query("SELECT source, CAST(close AS BIGINT) FROM " + KlinesSql(s, *Interval::Parse("1m")) +
+                        " ORDER BY open_time");
+  ASSERT_EQ(r.rows(), 15u);
+  EXPECT_EQ(r.GetString(0, 4), "stream");
+  EXPECT_EQ(r.GetInt64(1, 4), 504);
+  EXPECT_EQ(r.GetString(0, 5), "import");
+  EXPECT_EQ(r.GetInt64(1, 5), 105);
+  EXPECT_EQ(r.GetString(0, 8), "rest");
+  EXPECT_EQ(r.GetInt64(1, 8), 908);
+}
+
+TEST_F(LakeTest, CompactionKeepsReadResultsAndOldSnapshotsReadable) {
+  Commit(Rows("BTCUSDT", 0, 10, "stream", 500), Source::kStream);
+  Commit(Rows("BTCUSDT", 5, 10, "import", 100), Source::kImport);
+  auto before = *lake_->GetSnapshot();
+  auto expect = *con_->Query("SELECT * FROM " + KlinesSql(before, *Interval::Parse("1m")) + " ORDER BY open_time");
+  auto st = Compact(*lake_, *con_);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->files_retired, 2);
+  EXPECT_EQ(st->files_written, 1);
+  EXPECT_EQ(st->rows_written, 15);
+  EXPECT_EQ(st->rows_dropped, 5);
+  auto after = *lake_->GetSnapshot();
+  EXPECT_EQ(after.Files("klines_1m").size(), 1u);
+  EXPECT_EQ(Count(after, false), 15);
+  auto got = *con_->Query("SELECT * FROM " + KlinesSql(after, *Interval::Parse("1m")) + " ORDER BY open_time");
+  ASSERT_EQ(got.rows(), expect.rows());
+  for (size_t r = 0; r < got.rows(); ++r) {
+    for (size_t c = 0; c < got.columns(); ++c) EXPECT_EQ(got.GetString(c, r), expect.GetString(c, r));
+  }
+  // The reader that took `before` still reads its files: they are retired, not deleted.
+  EXPECT_EQ(Count(before, false), 20);
+  // Past the grace period a later commit collects them.
+  clock_.Advance(61 * kMicrosPerSecond);
+  ASSERT_TRUE(lake_->CollectGarbage().ok());
+  for (auto* f : before.Files("klines_1m")) EXPECT_FALSE(fs::exists(before.Abs(*f)));
+  EXPECT_EQ(Count(*lake_->GetSnapshot()), 15);
+  // A second compaction has nothing to do.
+  auto again = Compact(*lake_, *con_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->partitions_rewritten, 0);
+}
+
+TEST_F(LakeTest, RetiringAFileSomeoneElseRetiredAborts) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  auto s = *lake_->GetSnapshot();
+  std::string path = s.Files("klines_1m")[0]->path;
+  auto t1 = *lake_->Begin();
+  t1.RetireFile(path);
+  auto t2 = *lake_->Begin();
+  t2.RetireFile(path);
+  ASSERT_TRUE(lake_->Commit(std::move(t1)).ok());
+  auto r = lake_->Commit(std::move(t2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kAborted);
+  EXPECT_EQ(r.status().message(), "commit aborted: " + path + " is no longer live (a concurrent commit retired it)");
+}
+
+TEST_F(LakeTest, OrphanFilesFromCrashedCommitsAreIgnoredAndCollected) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  // A crash between renaming a file into place and writing the manifest leaves an orphan.
+  fs::path orphan = dir_ / "klines_1m/symbol=BTCUSDT/year=2025/month=05/part-crashed-0.parquet";
+  ASSERT_TRUE(con_->Exec("COPY (" + Rows("BTCUSDT", 100, 5, "import", 1) + ") TO '" + orphan.string() +
+                         "' (FORMAT parquet)")
+                  .ok());
+  // ...and a half-written manifest temp file.
+  testing::WriteText(dir_ / "_manifest.json.tmp-999999", "{\"format\": \"cryptolake-man");
+  EXPECT_EQ(Count(*lake_->GetSnapshot()), 10);
+  ASSERT_TRUE(lake_->CollectGarbage().ok());
+  EXPECT_FALSE(fs::exists(orphan));
+  EXPECT_FALSE(fs::exists(dir_ / "_manifest.json.tmp-999999"));
+  EXPECT_EQ(Count(*lake_->GetSnapshot()), 10);
+}
+
+TEST_F(LakeTest, CorruptManifestIsAClearError) {
+  testing::WriteText(dir_ / "_manifest.json", "{\"format\": \"something-else\"}");
+  auto s = lake_->GetSnapshot();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), (dir_ / "_manifest.json").string() + ": manifest has unknown format 'something-else'");
+}
+
+}  // namespace
+}  // namespace cryptolake::lake

@@ -1,0 +1,73 @@
+#include "testing/testing.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+namespace cryptolake::testing {
+
+fs::path SharedData() {
+  fs::path p = CL_SHARED_DATA;
+  if (!fs::exists(p / "binance-spot")) {
+    ADD_FAILURE() << "sample data not found at " << p << " (../shared/data beside the checkout)";
+  }
+  return p;
+}
+
+fs::path Binary() { return CL_BINARY; }
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::random_device rd;
+  path_ = fs::path(base ? base : "/tmp") / ("cryptolake-test-" + std::to_string(::getpid()) + "-" +
+                                            std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!std::getenv("CL_KEEP_TEMP")) fs::remove_all(path_, ec);
+}
+
+static std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+RunResult RunCli(const std::vector<std::string>& args) {
+  TempDir tmp;
+  fs::path out = tmp / "out", err = tmp / "err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fo, 1);
+    ::dup2(fe, 2);
+    std::vector<char*> argv;
+    std::string bin = Binary().string();
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = Slurp(out);
+  r.err = Slurp(err);
+  return r;
+}
+
+void WriteText(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+}  // namespace cryptolake::testing
