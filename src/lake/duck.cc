@@ -73,6 +73,8 @@ std::string Result::GetString(size_t col, size_t row) const {
 StatusOr<Connection> Connection::Open(const Database& db) {
   Connection c;
   if (duckdb_connect(db.raw(), &c.con_) == DuckDBError) return Internal("duckdb_connect failed");
+  // All of cryptolake's times are UTC; no query may depend on the machine's time zone.
+  RETURN_IF_ERROR(c.Exec("SET TimeZone = 'UTC'"));
   return c;
 }
 

@@ -62,6 +62,7 @@ using Param = std::variant<std::nullptr_t, int64_t, double, std::string, bool>;
 
 class Connection {
  public:
+  // Opens a connection whose session time zone is UTC.
   static StatusOr<Connection> Open(const Database& db);
   Connection(Connection&& o) noexcept : con_(o.con_) { o.con_ = nullptr; }
   Connection& operator=(Connection&& o) noexcept;
