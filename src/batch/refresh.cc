@@ -183,6 +183,8 @@ class Refresher {
     auto it = meta.find(kRefreshMetaKey);
     // A lake never refreshed has the empty state: no meta is written for an empty lake.
     const json old = it == meta.end() ? StateJson({}) : *it;
+    // Guard against a concurrent refresh: commit only if nobody changed the state we read.
+    txn_.ExpectMeta(kRefreshMetaKey, it == meta.end() ? json() : *it);
     if (old != next) txn_.SetMeta(kRefreshMetaKey, std::move(next));
     for (const char* t : {kNewDailyRaw, kAllDailyRaw}) {
       RETURN_IF_ERROR(con_.Exec(fmt::format("DROP TABLE IF EXISTS {}", t)));

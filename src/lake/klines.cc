@@ -31,22 +31,44 @@ StageSpec KlinesStageSpec(const Interval& interval, Source source) {
 
 std::string WithKlinePartitions(const Interval& interval, std::string_view rows) {
   // Computed on epoch micros so that no time-zone setting can move a row to another partition.
-  const char* month = interval.micros < kMicrosPerDay
-                          ? ", lpad(CAST(month(make_timestamp(epoch_us(open_time))) AS VARCHAR), 2, '0') AS month"
-                          : "";
+  const char* month =
+      interval.micros < kMicrosPerDay
+          ? ", lpad(CAST(month(make_timestamp(epoch_us(open_time))) AS VARCHAR), 2, '0') AS month"
+          : "";
+  // Every column is cast to its schema type, so no query can stage a file with a drifted type
+  // (a DECIMAL literal, an INTEGER count) that verify would then reject.
+  static const std::string kCasts = [] {
+    std::string out;
+    std::string cols = kKlineColumns;
+    size_t pos = 0;
+    while (pos < cols.size()) {
+      size_t end = cols.find(", ", pos);
+      if (end == std::string::npos) end = cols.size();
+      std::string def = cols.substr(pos, end - pos);
+      size_t sp = def.find(' ');
+      std::string name = def.substr(0, sp), type = def.substr(sp + 1);
+      if (!out.empty()) out += ", ";
+      out += "CAST(" + name + " AS " + type + ") AS " + name;
+      pos = end + 2;
+    }
+    return out;
+  }();
   return fmt::format(
-      "SELECT symbol, CAST(year(make_timestamp(epoch_us(open_time))) AS VARCHAR) AS year{}, {} FROM {}",
-      month, kKlineColumnNames, rows);
+      "SELECT CAST(symbol AS VARCHAR) AS symbol, CAST(year(make_timestamp(epoch_us(open_time))) AS "
+      "VARCHAR) "
+      "AS year{}, {} FROM {}",
+      month, kCasts, rows);
 }
 
-StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn, std::string_view query,
-                                            const StageSpec& spec) {
+StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn,
+                                            std::string_view query, const StageSpec& spec) {
   RETURN_IF_ERROR(con.Exec("DROP TABLE IF EXISTS _cl_stage"));
   RETURN_IF_ERROR(con.Exec(fmt::format("CREATE TEMP TABLE _cl_stage AS {}", query)));
   std::string part_cols = "symbol";
   for (const auto& p : spec.partitions) part_cols += ", " + p;
-  ASSIGN_OR_RETURN(Result parts,
-                   con.Query(fmt::format("SELECT DISTINCT {0} FROM _cl_stage ORDER BY {0}", part_cols)));
+  ASSIGN_OR_RETURN(
+      Result parts,
+      con.Query(fmt::format("SELECT DISTINCT {0} FROM _cl_stage ORDER BY {0}", part_cols)));
   std::vector<FileEntry> added;
   for (size_t r = 0; r < parts.rows(); ++r) {
     std::string where = "symbol = " + SqlQuote(parts.GetString(0, r));
@@ -65,17 +87,17 @@ StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn, s
     std::string name = txn.NextFileName();
     e.path = (fs::path(spec.dir) / ("symbol=" + e.symbol) / partition / name).string();
     fs::path staged = txn.staging_dir() / name;
-    ASSIGN_OR_RETURN(Result stats,
-                     con.Query(fmt::format("SELECT count(*), epoch_us(min({0})), epoch_us(max({0})) "
-                                           "FROM _cl_stage WHERE {1}",
-                                           spec.time_column, where)));
+    ASSIGN_OR_RETURN(Result stats, con.Query(fmt::format(
+                                       "SELECT count(*), epoch_us(min({0})), epoch_us(max({0})) "
+                                       "FROM _cl_stage WHERE {1}",
+                                       spec.time_column, where)));
     e.rows = stats.GetInt64(0, 0);
     e.min_time = stats.GetInt64(1, 0);
     e.max_time = stats.GetInt64(2, 0);
-    RETURN_IF_ERROR(con.Exec(fmt::format(
-        "COPY (SELECT * EXCLUDE ({}) FROM _cl_stage WHERE {} ORDER BY {}) TO {} "
-        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
-        part_cols, where, spec.order_by, SqlQuote(staged.string()))));
+    RETURN_IF_ERROR(con.Exec(
+        fmt::format("COPY (SELECT * EXCLUDE ({}) FROM _cl_stage WHERE {} ORDER BY {}) TO {} "
+                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+                    part_cols, where, spec.order_by, SqlQuote(staged.string()))));
     txn.AddFile(staged, e);
     added.push_back(std::move(e));
   }
@@ -85,9 +107,11 @@ StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn, s
 
 static std::string EmptyKlinesSql() {
   return "SELECT NULL::VARCHAR AS symbol, NULL::TIMESTAMPTZ AS open_time, NULL::DOUBLE AS open, "
-         "NULL::DOUBLE AS high, NULL::DOUBLE AS low, NULL::DOUBLE AS close, NULL::DOUBLE AS volume, "
+         "NULL::DOUBLE AS high, NULL::DOUBLE AS low, NULL::DOUBLE AS close, NULL::DOUBLE AS "
+         "volume, "
          "NULL::TIMESTAMPTZ AS close_time, NULL::DOUBLE AS quote_volume, NULL::BIGINT AS trades, "
-         "NULL::DOUBLE AS taker_buy_base, NULL::DOUBLE AS taker_buy_quote, NULL::VARCHAR AS source, "
+         "NULL::DOUBLE AS taker_buy_base, NULL::DOUBLE AS taker_buy_quote, NULL::VARCHAR AS "
+         "source, "
          "NULL::TIMESTAMPTZ AS ingested_at, NULL::VARCHAR AS filename WHERE false";
 }
 
@@ -105,18 +129,21 @@ std::string KlinesSql(const Snapshot& snap, const Interval& interval, const Klin
   } else {
     std::vector<fs::path> paths;
     for (auto* f : files) paths.push_back(snap.Abs(*f));
-    scan = fmt::format("read_parquet({}, hive_partitioning = true, filename = true)", SqlPathList(paths));
+    scan = fmt::format("read_parquet({}, hive_partitioning = true, filename = true)",
+                       SqlPathList(paths));
   }
   std::string where = "WHERE true";
   if (filter.symbol) where += " AND symbol = " + SqlQuote(*filter.symbol);
   if (filter.from) where += fmt::format(" AND epoch_us(open_time) >= {}", *filter.from);
   if (filter.to) where += fmt::format(" AND epoch_us(open_time) < {}", *filter.to);
-  std::string base = fmt::format("SELECT CAST(symbol AS VARCHAR) AS symbol, {}, filename FROM {} {}",
-                                 kKlineColumnNames, scan, where);
+  std::string base =
+      fmt::format("SELECT CAST(symbol AS VARCHAR) AS symbol, {}, filename FROM {} {}",
+                  kKlineColumnNames, scan, where);
   if (!dedup) return fmt::format("(SELECT * EXCLUDE (filename) FROM ({}))", base);
   return fmt::format(
       "(SELECT * EXCLUDE (filename, _rn) FROM (SELECT *, row_number() OVER (PARTITION BY symbol, "
-      "open_time ORDER BY {} DESC, ingested_at DESC, filename DESC) AS _rn FROM ({})) WHERE _rn = 1)",
+      "open_time ORDER BY {} DESC, ingested_at DESC, filename DESC) AS _rn FROM ({})) WHERE _rn = "
+      "1)",
       kSourcePrioritySql, base);
 }
 

@@ -30,12 +30,13 @@ std::vector<Interval> KlineIntervals(const Snapshot& snap);
 
 // How a staged dataset is laid out.
 struct StageSpec {
-  std::string dataset;                  // manifest dataset name
-  std::string dir;                      // directory relative to the data root
-  std::vector<std::string> partitions;  // Hive partition columns after symbol, e.g. {"year","month"}
-  std::string time_column;              // recorded as min/max in the manifest
-  std::string source;                   // manifest source tag
-  std::string order_by;                 // row order inside each file
+  std::string dataset;  // manifest dataset name
+  std::string dir;      // directory relative to the data root
+  std::vector<std::string>
+      partitions;           // Hive partition columns after symbol, e.g. {"year","month"}
+  std::string time_column;  // recorded as min/max in the manifest
+  std::string source;       // manifest source tag
+  std::string order_by;     // row order inside each file
 };
 
 // Partition layout of a kline interval: year/month below 1d, year for 1d.
@@ -45,11 +46,11 @@ StageSpec KlinesStageSpec(const Interval& interval, Source source);
 // columns) as one Parquet file per partition into txn's staging directory and registers them
 // with txn. Files are written one partition at a time in `order_by` order, so the same rows give
 // byte-identical files. Returns the entries added (empty if the query has no rows).
-StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn, std::string_view query,
-                                            const StageSpec& spec);
+StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn,
+                                            std::string_view query, const StageSpec& spec);
 
 // A SELECT adding the partition columns of KlinesStageSpec to `rows` (a table expression with
-// symbol and the kline columns).
+// symbol and the kline columns), every column cast to its kKlineColumns type.
 std::string WithKlinePartitions(const Interval& interval, std::string_view rows);
 
 // SQL (a parenthesised SELECT) of the klines of one interval in a snapshot: columns symbol plus
@@ -61,8 +62,8 @@ struct KlineFilter {
   std::optional<std::string> symbol;
   std::optional<Micros> from, to;
 };
-std::string KlinesSql(const Snapshot& snap, const Interval& interval, const KlineFilter& filter = {},
-                      bool dedup = true);
+std::string KlinesSql(const Snapshot& snap, const Interval& interval,
+                      const KlineFilter& filter = {}, bool dedup = true);
 
 // SQL expression ranking a source column: rest 3, import 2, stream 1.
 inline constexpr const char* kSourcePrioritySql =

@@ -17,9 +17,12 @@ using nlohmann::json;
 
 const char* SourceName(Source s) {
   switch (s) {
-    case Source::kStream: return "stream";
-    case Source::kImport: return "import";
-    case Source::kRest: return "rest";
+    case Source::kStream:
+      return "stream";
+    case Source::kImport:
+      return "import";
+    case Source::kRest:
+      return "rest";
   }
   return "?";
 }
@@ -42,13 +45,20 @@ std::string Manifest::ToJson() const {
   j["committed_at_us"] = committed_at;
   json jfiles = json::array();
   for (const auto& f : files) {
-    jfiles.push_back({{"path", f.path}, {"dataset", f.dataset}, {"symbol", f.symbol},
-                     {"partition", f.partition}, {"source", f.source}, {"rows", f.rows},
-                     {"min_time_us", f.min_time}, {"max_time_us", f.max_time}, {"bytes", f.bytes}});
+    jfiles.push_back({{"path", f.path},
+                      {"dataset", f.dataset},
+                      {"symbol", f.symbol},
+                      {"partition", f.partition},
+                      {"source", f.source},
+                      {"rows", f.rows},
+                      {"min_time_us", f.min_time},
+                      {"max_time_us", f.max_time},
+                      {"bytes", f.bytes}});
   }
   j["files"] = std::move(jfiles);
   json retired = json::array();
-  for (const auto& r : this->retired) retired.push_back({{"path", r.path}, {"retired_at_us", r.retired_at}});
+  for (const auto& r : this->retired)
+    retired.push_back({{"path", r.path}, {"retired_at_us", r.retired_at}});
   j["retired"] = std::move(retired);
   j["meta"] = meta;
   return j.dump(1);
@@ -89,7 +99,8 @@ StatusOr<Manifest> Manifest::FromJson(std::string_view text) {
 // ---------------------------------------------------------------------------------------------
 // Snapshot
 
-std::vector<const FileEntry*> Snapshot::Files(std::string_view dataset, std::string_view symbol) const {
+std::vector<const FileEntry*> Snapshot::Files(std::string_view dataset,
+                                              std::string_view symbol) const {
   std::vector<const FileEntry*> out;
   for (const auto& f : m_->files) {
     if (f.dataset == dataset && (symbol.empty() || f.symbol == symbol)) out.push_back(&f);
@@ -112,7 +123,8 @@ std::vector<std::string> Snapshot::Datasets() const {
   return {s.begin(), s.end()};
 }
 
-std::string Snapshot::ScanSql(const std::vector<const FileEntry*>& files, std::string_view empty_sql) const {
+std::string Snapshot::ScanSql(const std::vector<const FileEntry*>& files,
+                              std::string_view empty_sql) const {
   if (files.empty()) return fmt::format("({})", empty_sql);
   std::vector<fs::path> paths;
   paths.reserve(files.size());
@@ -128,7 +140,12 @@ void Transaction::AddFile(fs::path staged, FileEntry entry) {
 }
 void Transaction::RetireFile(std::string path) { retired_.push_back(std::move(path)); }
 void Transaction::SetMeta(std::string key, json value) { meta_[std::move(key)] = std::move(value); }
-std::string Transaction::NextFileName() { return fmt::format("part-{}-{}.parquet", id_, next_file_++); }
+void Transaction::ExpectMeta(std::string key, json expected) {
+  expect_meta_[std::move(key)] = std::move(expected);
+}
+std::string Transaction::NextFileName() {
+  return fmt::format("part-{}-{}.parquet", id_, next_file_++);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Lake
@@ -212,9 +229,19 @@ StatusOr<int64_t> Lake::Commit(Transaction txn) {
   }
   Manifest next = std::move(cur).value();
   const Micros now = clock_->Now();
-  // 2. Retirements must name live files; otherwise another writer changed them first.
+  // 2. Compare-and-swap conditions on meta.
+  for (const auto& [key, expected] : txn.expect_meta_) {
+    auto it = next.meta.find(key);
+    const json cur_value = it == next.meta.end() ? json() : *it;
+    if (cur_value != expected) {
+      cleanup();
+      return Aborted("commit aborted: meta '{}' was changed by a concurrent commit", key);
+    }
+  }
+  // Retirements must name live files; otherwise another writer changed them first.
   for (const auto& path : txn.retired_) {
-    auto it = std::find_if(next.files.begin(), next.files.end(), [&](auto& f) { return f.path == path; });
+    auto it =
+        std::find_if(next.files.begin(), next.files.end(), [&](auto& f) { return f.path == path; });
     if (it == next.files.end()) {
       cleanup();
       return Aborted("commit aborted: {} is no longer live (a concurrent commit retired it)", path);
@@ -292,12 +319,12 @@ Status Lake::CollectGarbageLocked(const Manifest& m) {
   }
   // Orphans: parquet files under data directories that no manifest names (crashed commits).
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root_, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const fs::path& p = it->path();
     std::string rel = p.lexically_relative(root_).string();
-    if (it.depth() == 0 && it->is_directory() && (rel == "_staging" || rel.rfind("_", 0) == 0 ||
-                                                   rel == "quarantine" || rel == "reports")) {
+    if (it.depth() == 0 && it->is_directory() &&
+        (rel == "_staging" || rel.rfind("_", 0) == 0 || rel == "quarantine" || rel == "reports")) {
       it.disable_recursion_pending();
       continue;
     }

@@ -23,10 +23,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "core/time.h"
@@ -42,13 +41,13 @@ const char* SourceName(Source s);
 StatusOr<Source> ParseSource(std::string_view s);
 
 struct FileEntry {
-  std::string path;       // relative to the data root
-  std::string dataset;    // "klines_1m", "daily_raw", ...
+  std::string path;     // relative to the data root
+  std::string dataset;  // "klines_1m", "daily_raw", ...
   std::string symbol;
   std::string partition;  // "year=2025/month=05"
   std::string source;     // "import" | "rest" | "stream" | "view" | "compact"
   int64_t rows = 0;
-  Micros min_time = 0;    // smallest / largest value of the dataset's time column
+  Micros min_time = 0;  // smallest / largest value of the dataset's time column
   Micros max_time = 0;
   int64_t bytes = 0;
 };
@@ -72,7 +71,8 @@ struct Manifest {
 // An immutable view of the lake at one manifest version. Cheap to copy.
 class Snapshot {
  public:
-  Snapshot(fs::path root, std::shared_ptr<const Manifest> m) : root_(std::move(root)), m_(std::move(m)) {}
+  Snapshot(fs::path root, std::shared_ptr<const Manifest> m)
+      : root_(std::move(root)), m_(std::move(m)) {}
   const fs::path& root() const { return root_; }
   const Manifest& manifest() const { return *m_; }
   int64_t version() const { return m_->version; }
@@ -101,6 +101,10 @@ class Transaction {
   // Retires a live file on commit. The commit aborts if it is no longer live.
   void RetireFile(std::string path);
   void SetMeta(std::string key, nlohmann::json value);
+  // Compare-and-swap on meta: the commit aborts (kAborted) unless meta[key] still equals
+  // `expected` (null = absent) at commit time. Guards read-modify-write state such as the
+  // batch views' fingerprints against a concurrent writer of the same key.
+  void ExpectMeta(std::string key, nlohmann::json expected);
   // A fresh name for the n-th file this transaction publishes: "part-<txn>-<n>.parquet".
   std::string NextFileName();
   bool empty() const { return added_.empty() && retired_.empty() && meta_.empty(); }
@@ -113,6 +117,7 @@ class Transaction {
   std::vector<std::pair<fs::path, FileEntry>> added_;
   std::vector<std::string> retired_;
   std::map<std::string, nlohmann::json> meta_;
+  std::map<std::string, nlohmann::json> expect_meta_;
   int next_file_ = 0;
 };
 
@@ -144,7 +149,8 @@ class Lake {
   Status CollectGarbage();
 
  private:
-  Lake(fs::path root, const Clock& clock, Options o) : root_(std::move(root)), clock_(&clock), opt_(o) {}
+  Lake(fs::path root, const Clock& clock, Options o)
+      : root_(std::move(root)), clock_(&clock), opt_(o) {}
   Status CollectGarbageLocked(const Manifest& m);
   fs::path root_;
   const Clock* clock_;

@@ -18,16 +18,20 @@ class LakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     clock_.Set(kT0 * kMicrosPerSecond);
-    lake_ = std::make_unique<Lake>(std::move(Lake::Open(dir_.path(), clock_, {60 * kMicrosPerSecond})).value());
+    lake_ = std::make_unique<Lake>(
+        std::move(Lake::Open(dir_.path(), clock_, {60 * kMicrosPerSecond})).value());
     db_ = std::make_unique<Database>(std::move(Database::Open()).value());
     con_ = std::make_unique<Connection>(std::move(Connection::Open(*db_)).value());
   }
 
   // `n` 1m klines of `symbol` from minute `first` (after kT0), close = base + minute index.
-  std::string Rows(const std::string& symbol, int first, int n, const std::string& source, double base) {
+  std::string Rows(const std::string& symbol, int first, int n, const std::string& source,
+                   double base) {
     return fmt::format(
-        "SELECT '{0}' AS symbol, to_timestamp({1} + i * 60) AS open_time, {4} + i AS open, {4} + i + 1 AS high, "
-        "{4} + i - 1 AS low, {4} + i AS close, 1.5 AS volume, to_timestamp({1} + i * 60 + 59.999) AS close_time, "
+        "SELECT '{0}' AS symbol, to_timestamp({1} + i * 60) AS open_time, {4} + i AS open, {4} + i "
+        "+ 1 AS high, "
+        "{4} + i - 1 AS low, {4} + i AS close, 1.5 AS volume, to_timestamp({1} + i * 60 + 59.999) "
+        "AS close_time, "
         "NULL::DOUBLE AS quote_volume, NULL::BIGINT AS trades, NULL::DOUBLE AS taker_buy_base, "
         "NULL::DOUBLE AS taker_buy_quote, '{3}' AS source, to_timestamp({1}) AS ingested_at "
         "FROM range({5}, {5} + {2}) t(i)",
@@ -38,7 +42,8 @@ class LakeTest : public ::testing::Test {
     auto txn = lake_->Begin();
     EXPECT_TRUE(txn.ok());
     auto iv = *Interval::Parse("1m");
-    auto added = StageQuery(*con_, *txn, WithKlinePartitions(iv, "(" + rows + ")"), KlinesStageSpec(iv, src));
+    auto added = StageQuery(*con_, *txn, WithKlinePartitions(iv, "(" + rows + ")"),
+                            KlinesStageSpec(iv, src));
     EXPECT_TRUE(added.ok()) << added.status().ToString();
     auto v = lake_->Commit(std::move(txn).value());
     EXPECT_TRUE(v.ok()) << v.status().ToString();
@@ -46,7 +51,8 @@ class LakeTest : public ::testing::Test {
   }
 
   int64_t Count(const Snapshot& s, bool dedup = true) {
-    return *con_->QueryInt64("SELECT count(*) FROM " + KlinesSql(s, *Interval::Parse("1m"), {}, dedup));
+    return *con_->QueryInt64("SELECT count(*) FROM " +
+                             KlinesSql(s, *Interval::Parse("1m"), {}, dedup));
   }
 
   TempDir dir_;
@@ -74,16 +80,19 @@ TEST_F(LakeTest, CommitPublishesPartitionedFilesWithStats) {
   EXPECT_EQ(files[0]->max_time, (kT0 + 99 * 60) * kMicrosPerSecond);
   EXPECT_TRUE(fs::exists(s.Abs(*files[0])));
   EXPECT_EQ(files[0]->path.rfind("klines_1m/symbol=BTCUSDT/year=2025/month=05/part-", 0), 0u);
-  EXPECT_EQ(*con_->QueryInt64("SELECT CAST(close AS BIGINT) FROM " + KlinesSql(s, *Interval::Parse("1m")) +
-                              " WHERE epoch_us(open_time) = " + std::to_string((kT0 + 42 * 60) * kMicrosPerSecond)),
-            142);
+  EXPECT_EQ(
+      *con_->QueryInt64(
+          "SELECT CAST(close AS BIGINT) FROM " + KlinesSql(s, *Interval::Parse("1m")) +
+          " WHERE epoch_us(open_time) = " + std::to_string((kT0 + 42 * 60) * kMicrosPerSecond)),
+      142);
 }
 
 TEST_F(LakeTest, UncommittedTransactionIsInvisibleAndCleanedUp) {
   Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
   auto txn = *lake_->Begin();
   auto iv = *Interval::Parse("1m");
-  ASSERT_TRUE(StageQuery(*con_, txn, WithKlinePartitions(iv, "(" + Rows("BTCUSDT", 10, 10, "import", 1) + ")"),
+  ASSERT_TRUE(StageQuery(*con_, txn,
+                         WithKlinePartitions(iv, "(" + Rows("BTCUSDT", 10, 10, "import", 1) + ")"),
                          KlinesStageSpec(iv, Source::kImport))
                   .ok());
   EXPECT_EQ(Count(*lake_->GetSnapshot()), 10);
@@ -100,8 +109,8 @@ TEST_F(LakeTest, HigherPrioritySourceWinsAtReadTime) {
   auto s = *lake_->GetSnapshot();
   EXPECT_EQ(Count(s, false), 21);
   EXPECT_EQ(Count(s), 15);
-  auto r = *con_->Query("SELECT source, CAST(close AS BIGINT) FROM " + KlinesSql(s, *Interval::Parse("1m")) +
-                        " ORDER BY open_time");
+  auto r = *con_->Query("SELECT source, CAST(close AS BIGINT) FROM " +
+                        KlinesSql(s, *Interval::Parse("1m")) + " ORDER BY open_time");
   ASSERT_EQ(r.rows(), 15u);
   EXPECT_EQ(r.GetString(0, 4), "stream");
   EXPECT_EQ(r.GetInt64(1, 4), 504);
@@ -115,7 +124,8 @@ TEST_F(LakeTest, CompactionKeepsReadResultsAndOldSnapshotsReadable) {
   Commit(Rows("BTCUSDT", 0, 10, "stream", 500), Source::kStream);
   Commit(Rows("BTCUSDT", 5, 10, "import", 100), Source::kImport);
   auto before = *lake_->GetSnapshot();
-  auto expect = *con_->Query("SELECT * FROM " + KlinesSql(before, *Interval::Parse("1m")) + " ORDER BY open_time");
+  auto expect = *con_->Query("SELECT * FROM " + KlinesSql(before, *Interval::Parse("1m")) +
+                             " ORDER BY open_time");
   auto st = Compact(*lake_, *con_);
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(st->files_retired, 2);
@@ -125,10 +135,12 @@ TEST_F(LakeTest, CompactionKeepsReadResultsAndOldSnapshotsReadable) {
   auto after = *lake_->GetSnapshot();
   EXPECT_EQ(after.Files("klines_1m").size(), 1u);
   EXPECT_EQ(Count(after, false), 15);
-  auto got = *con_->Query("SELECT * FROM " + KlinesSql(after, *Interval::Parse("1m")) + " ORDER BY open_time");
+  auto got = *con_->Query("SELECT * FROM " + KlinesSql(after, *Interval::Parse("1m")) +
+                          " ORDER BY open_time");
   ASSERT_EQ(got.rows(), expect.rows());
   for (size_t r = 0; r < got.rows(); ++r) {
-    for (size_t c = 0; c < got.columns(); ++c) EXPECT_EQ(got.GetString(c, r), expect.GetString(c, r));
+    for (size_t c = 0; c < got.columns(); ++c)
+      EXPECT_EQ(got.GetString(c, r), expect.GetString(c, r));
   }
   // The reader that took `before` still reads its files: they are retired, not deleted.
   EXPECT_EQ(Count(before, false), 20);
@@ -155,15 +167,62 @@ TEST_F(LakeTest, RetiringAFileSomeoneElseRetiredAborts) {
   auto r = lake_->Commit(std::move(t2));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kAborted);
-  EXPECT_EQ(r.status().message(), "commit aborted: " + path + " is no longer live (a concurrent commit retired it)");
+  EXPECT_EQ(r.status().message(),
+            "commit aborted: " + path + " is no longer live (a concurrent commit retired it)");
+}
+
+TEST_F(LakeTest, ExpectMetaIsACompareAndSwap) {
+  auto t0 = *lake_->Begin();
+  t0.SetMeta("views", {{"gen", 1}});
+  ASSERT_TRUE(lake_->Commit(std::move(t0)).ok());
+  // Two writers read gen 1; the first to commit wins, the second aborts and changes nothing.
+  auto t1 = *lake_->Begin();
+  t1.ExpectMeta("views", {{"gen", 1}});
+  t1.SetMeta("views", {{"gen", 2}});
+  auto t2 = *lake_->Begin();
+  t2.ExpectMeta("views", {{"gen", 1}});
+  t2.SetMeta("views", {{"gen", 3}});
+  ASSERT_TRUE(lake_->Commit(std::move(t1)).ok());
+  auto r = lake_->Commit(std::move(t2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "commit aborted: meta 'views' was changed by a concurrent commit");
+  EXPECT_EQ(lake_->GetSnapshot()->manifest().meta["views"]["gen"], 2);
+  // null expects the key to be absent.
+  auto t3 = *lake_->Begin();
+  t3.ExpectMeta("other", nullptr);
+  t3.SetMeta("other", 1);
+  EXPECT_TRUE(lake_->Commit(std::move(t3)).ok());
+}
+
+TEST_F(LakeTest, StagedKlinesAlwaysHaveTheSchemaTypes) {
+  // A query producing DECIMAL and INTEGER columns is cast to the schema on staging.
+  Commit(
+      "SELECT 'BTCUSDT' AS symbol, to_timestamp(1747699200) AS open_time, 1.5 AS open, 2.5 AS "
+      "high, "
+      "1.0 AS low, 2.0 AS close, 3 AS volume, NULL AS close_time, NULL AS quote_volume, 7 AS "
+      "trades, "
+      "NULL AS taker_buy_base, NULL AS taker_buy_quote, 'import' AS source, "
+      "to_timestamp(1747699200) AS "
+      "ingested_at",
+      Source::kImport);
+  auto s = *lake_->GetSnapshot();
+  auto r = *con_->Query(
+      "SELECT name, type FROM parquet_schema('" + s.Abs(*s.Files("klines_1m")[0]).string() +
+      "') WHERE name IN ('open', 'volume', 'trades', 'close_time') ORDER BY name");
+  ASSERT_EQ(r.rows(), 4u);
+  EXPECT_EQ(r.GetString(0, 0) + ":" + r.GetString(1, 0), "close_time:INT64");
+  EXPECT_EQ(r.GetString(0, 1) + ":" + r.GetString(1, 1), "open:DOUBLE");
+  EXPECT_EQ(r.GetString(0, 2) + ":" + r.GetString(1, 2), "trades:INT64");
+  EXPECT_EQ(r.GetString(0, 3) + ":" + r.GetString(1, 3), "volume:DOUBLE");
 }
 
 TEST_F(LakeTest, OrphanFilesFromCrashedCommitsAreIgnoredAndCollected) {
   Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
   // A crash between renaming a file into place and writing the manifest leaves an orphan.
   fs::path orphan = dir_ / "klines_1m/symbol=BTCUSDT/year=2025/month=05/part-crashed-0.parquet";
-  ASSERT_TRUE(con_->Exec("COPY (" + Rows("BTCUSDT", 100, 5, "import", 1) + ") TO '" + orphan.string() +
-                         "' (FORMAT parquet)")
+  ASSERT_TRUE(con_->Exec("COPY (" + Rows("BTCUSDT", 100, 5, "import", 1) + ") TO '" +
+                         orphan.string() + "' (FORMAT parquet)")
                   .ok());
   // ...and a half-written manifest temp file.
   testing::WriteText(dir_ / "_manifest.json.tmp-999999", "{\"format\": \"cryptolake-man");
@@ -178,7 +237,8 @@ TEST_F(LakeTest, CorruptManifestIsAClearError) {
   testing::WriteText(dir_ / "_manifest.json", "{\"format\": \"something-else\"}");
   auto s = lake_->GetSnapshot();
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(), (dir_ / "_manifest.json").string() + ": manifest has unknown format 'something-else'");
+  EXPECT_EQ(s.status().message(),
+            (dir_ / "_manifest.json").string() + ": manifest has unknown format 'something-else'");
 }
 
 }  // namespace
