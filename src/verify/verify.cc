@@ -243,7 +243,15 @@ class Checker {
             "(t - prev) // {1} - 1 AS missing FROM g WHERE t - prev >= 2 * {1}){2} "
             "SELECT symbol, first, last, missing, {3} AS filled FROM r ORDER BY symbol, first",
             keys, step, fd, filled)));
-    auto fmt_t = [&](Micros t) { return days ? FormatDate(t) : FormatMinute(t); };
+    // Day gaps are inclusive date ranges; intraday gaps are time spans [first missing open,
+    // next present open), written "2021-04-20 02:00..04:30" (the end's date only if it differs).
+    auto fmt_range = [&](Micros first, Micros last) {
+      if (days) return FormatDate(first) + ".." + FormatDate(last);
+      Micros end = last + step;
+      std::string e = FormatMinute(end);
+      if (FormatDate(end) == FormatDate(first)) e = e.substr(11);
+      return FormatMinute(first) + ".." + e;
+    };
     auto filled_note = [&](int64_t filled, int64_t missing) -> std::string {
       if (!days || filled == 0) return "";
       return filled == missing ? ", filled" : fmt::format(", {} filled", filled);
@@ -262,7 +270,7 @@ class Checker {
         if (listed < std::max(opt_.max_ranges, 1)) {
           ++listed;
           Add(Finding::kGap, false, dataset, symbol,
-              fmt::format("{}..{} ({} missing{}{})", fmt_t(first), fmt_t(last), missing,
+              fmt::format("{} ({} missing{}{})", fmt_range(first, last), missing,
                           missing == 1 ? unit : units, filled_note(filled, missing)),
               missing, first, last, filled);
         } else {
@@ -275,10 +283,9 @@ class Checker {
       }
       if (more > 0) {
         Add(Finding::kGap, false, dataset, symbol,
-            fmt::format("{} between {}..{} ({} missing{}{})",
-                        Plural(more, "more range", "more ranges"), fmt_t(more_first),
-                        fmt_t(more_last), more_missing, more_missing == 1 ? unit : units,
-                        filled_note(more_filled, more_missing)),
+            fmt::format("{} between {} ({} missing{}{})", Plural(more, "more range", "more ranges"),
+                        fmt_range(more_first, more_last), more_missing,
+                        more_missing == 1 ? unit : units, filled_note(more_filled, more_missing)),
             more_missing, more_first, more_last, more_filled);
       }
     }

@@ -6,9 +6,12 @@
 //    batch::k*Columns; same column names and DuckDB types, order ignored). Files failing these
 //    checks are left out of every later check, and the view checks of their symbol are skipped.
 //  * gaps: per kline dataset and symbol, the candles missing between its first and last
-//    open_time, as ranges of missing open_times (first..last, inclusive) with their count;
-//    "2021-04-20 02:00..2021-04-20 04:29" below 1d, "2021-04-20..2021-04-21" for 1d and for the
-//    days missing in daily_raw. Day ranges tell how many of their days daily_filled forward-filled.
+//    open_time, with their count. Below 1d a range is the time span without data, from the
+//    first missing open_time to the next present one (end exclusive, the end's date omitted when
+//    it is the same day): "2021-04-20 02:00..04:30" is 150 missing 1m candles, 02:00 to 04:29.
+//    For 1d and for the days missing in daily_raw a range is inclusive dates,
+//    "2021-04-20..2021-04-21". Finding::first/last are the first and last missing open_times.
+//    Day ranges tell how many of their days daily_filled forward-filled.
 //  * duplicates: the same (symbol, open_time) stored more than once by the same source is an
 //    error; the same key from different sources is "shadowed" (resolved at read time by source
 //    priority, removed by compaction) and only counted.
@@ -60,7 +63,7 @@ struct Finding {
   bool error = false;
   std::string dataset;  // "klines_1m", "daily_raw", ...
   std::string symbol;   // empty if not about one symbol
-  std::string detail;   // human-readable, e.g. "2021-04-20 02:00..2021-04-20 04:29 (150 missing)"
+  std::string detail;   // human-readable, e.g. "2021-04-20 02:00..04:30 (150 missing)"
   int64_t count = 0;    // gap: missing candles/days; duplicate: extra rows; ohlc etc.: rows
   Micros first = 0;     // gap: first and last missing open_time (inclusive); else the first
   Micros last = 0;      //   offending time when there is one (0 otherwise)
@@ -98,7 +101,7 @@ StatusOr<Report> Verify(const lake::Snapshot& snap, lake::Connection& con,
 
 // Human-readable: a header line, one line per finding ("ERROR", "GAP" or "note"), a summary line:
 //   verify: manifest version 3, 4 files, 122545 rows checked
-//   GAP    klines_1m BTCUSDT: 2021-04-20 02:00..2021-04-20 04:29 (150 missing)
+//   GAP    klines_1m BTCUSDT: 2021-04-20 02:00..04:30 (150 missing)
 //   summary: 0 errors, 1 gap range, 0 notes -> exit code 1
 std::string FormatReport(const Report& report);
 // The same as JSON: {"version", "files_checked", "rows_checked", "exit_code", "errors",
