@@ -1,9 +1,110 @@
+// The `cryptolake` binary: one CLI with a subcommand per job. Each subcommand parses its flags,
+// opens the lake and calls one library function; all logic lives in the layer modules.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
-#include "lake/duck.h"
-int main() {
-  auto db = cryptolake::lake::Database::Open();
-  auto con = cryptolake::lake::Connection::Open(*db);
-  auto r = con->Query("SELECT extension_name, loaded, installed FROM duckdb_extensions() ORDER BY 1");
-  if (!r.ok()) { std::puts(r.status().ToString().c_str()); return 1; }
-  for (size_t i = 0; i < r->rows(); ++i) std::printf("%s %s %s\n", r->GetString(0,i).c_str(), r->GetString(1,i).c_str(), r->GetString(2,i).c_str());
+#include <iostream>
+
+#include "app/commands.h"
+
+using namespace cryptolake;
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "cryptolake: a Lambda-architecture lake for crypto market data (Binance spot klines)"};
+  app.set_version_flag("--version", std::string("cryptolake ") + app::kVersion);
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 success; 1 verify found only gaps; 2 verify found integrity errors;\n"
+      "            3 runtime error (bad input, I/O); 64 usage error.\n"
+      "Run 'cryptolake <command> --help' for a command's options.");
+
+  app::GlobalOptions g;
+  app.add_option("--data", g.data, "Data root (default: ./data, or [lake] data in the config)");
+  app.add_option("--config", g.config, "Config file (default: ./cryptolake.toml if present)");
+  app.add_flag("-v,--verbose", g.verbose, "Log debug details");
+
+  // import
+  app::ImportArgs ia;
+  auto* imp = app.add_subcommand("import", "Import historical kline files into the master dataset");
+  imp->add_option("paths", ia.paths, "Files, directories or globs (.csv, .csv.gz, .zip)")
+      ->required();
+  imp->add_option("--symbol", ia.symbol, "Symbol for every file (default: from the file name)");
+  imp->add_option("--interval", ia.interval,
+                  "Interval for every file, e.g. 1m, 1h, 1d (default: from the file name)");
+  imp->add_option("--format", ia.format, "auto | vision | ohlcv | bitstamp")->default_val("auto");
+  imp->add_flag("--strict", ia.strict, "Fail the whole import, committing nothing, on any bad row");
+  imp->add_option("--threads", ia.threads, "Parser threads (default: all cores)")->default_val(0);
+  imp->footer(
+      "Formats: data.binance.vision kline CSV (12 columns, header optional, ms or us timestamps\n"
+      "detected per file); OHLCV CSV with header open_time,open,high,low,close,volume; the "
+      "BTC/USD\n"
+      "daily layout timestamp,open,close,volume,unix_timestamp,high,low. Zips are checked against "
+      "a\n"
+      "sibling .CHECKSUM file when present. Bad rows go to <data>/quarantine/. Re-importing the "
+      "same\n"
+      "files adds nothing.");
+
+  // batch
+  app::BatchArgs ba;
+  auto* bat = app.add_subcommand(
+      "batch", "Build or refresh the batch views (daily_raw, daily_filled, prophet_input)");
+  bat->add_flag("--full", ba.full, "Rebuild every view partition instead of only the changed ones");
+
+  // verify
+  app::VerifyArgs va;
+  auto* ver = app.add_subcommand(
+      "verify", "Check completeness, duplicates, schema, OHLC and view consistency");
+  ver->add_flag("--json", va.json, "Print the report as JSON");
+  ver->add_option("--max-ranges", va.max_ranges, "Gap ranges listed per dataset and symbol")
+      ->default_val(20);
+
+  // compact
+  auto* cmp = app.add_subcommand(
+      "compact", "Rewrite partitions with several files or shadowed duplicates into one file each");
+  std::string compact_dataset;
+  cmp->add_option("--dataset", compact_dataset, "Only this dataset, e.g. klines_1m");
+
+  // stats
+  bool digest = false;
+  auto* sts = app.add_subcommand("stats", "Show files, rows and time range per dataset and symbol");
+  sts->add_flag("--digest", digest, "Also print an order-independent content hash per dataset");
+
+  // cat
+  app::CatArgs ca;
+  auto* cat = app.add_subcommand("cat", "Print a dataset (read-time deduplicated) as CSV");
+  cat->add_option("dataset", ca.dataset,
+                  "klines_1m, klines_1d, daily_raw, daily_filled, prophet_input, ...")
+      ->required();
+  cat->add_option("--symbol", ca.symbol, "Only this symbol");
+  cat->add_option("--out", ca.out, "Write to this file instead of stdout");
+
+  // gc
+  auto* gc = app.add_subcommand(
+      "gc", "Delete retired files past the grace period and leftovers of crashed writers");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 64;
+  }
+  spdlog::set_level(g.verbose ? spdlog::level::debug : spdlog::level::info);
+  spdlog::set_pattern("%^%l%$: %v");
+
+  auto env = app::OpenEnv(g);
+  if (!env.ok()) {
+    std::fprintf(stderr, "error: %s\n", env.status().message().c_str());
+    return 3;
+  }
+  if (*imp) return app::RunImport(**env, ia);
+  if (*bat) return app::RunBatch(**env, ba);
+  if (*ver) return app::RunVerify(**env, va);
+  if (*cmp) return app::RunCompact(**env, compact_dataset);
+  if (*sts) return app::RunStats(**env, digest);
+  if (*gc) return app::RunGc(**env);
+  if (*cat) return app::RunCat(**env, ca);
+  return 64;
 }

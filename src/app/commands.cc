@@ -1,0 +1,136 @@
+#include "app/commands.h"
+
+#include <fmt/ranges.h>
+
+#include <cstdio>
+
+#include "batch/views.h"
+#include "ingest/importer.h"
+#include "lake/compact.h"
+#include "lake/inspect.h"
+#include "lake/klines.h"
+#include "verify/verify.h"
+
+namespace cryptolake::app {
+
+static int Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 3;
+}
+
+StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g) {
+  auto env = std::make_unique<Env>();
+  std::filesystem::path cfg = g.config.empty() ? "cryptolake.toml" : g.config;
+  ASSIGN_OR_RETURN(env->config, Config::Load(cfg, !g.config.empty()));
+  if (!g.data.empty()) env->config.data_root = g.data;
+  lake::Lake::Options lo;
+  lo.gc_grace = env->config.gc_grace_seconds * kMicrosPerSecond;
+  ASSIGN_OR_RETURN(lake::Lake lk,
+                   lake::Lake::Open(env->config.data_root, SystemClock::Instance(), lo));
+  env->lake = std::make_unique<lake::Lake>(std::move(lk));
+  ASSIGN_OR_RETURN(lake::Database db, lake::Database::Open());
+  env->db = std::make_unique<lake::Database>(std::move(db));
+  ASSIGN_OR_RETURN(lake::Connection con, lake::Connection::Open(*env->db));
+  env->con = std::make_unique<lake::Connection>(std::move(con));
+  return env;
+}
+
+int RunImport(Env& env, const ImportArgs& a) {
+  ingest::ImportOptions o;
+  o.inputs = a.paths;
+  o.strict = a.strict;
+  o.threads = a.threads;
+  auto fmt = ingest::ParseFormat(a.format);
+  if (!fmt.ok()) return Fail(fmt.status());
+  o.parse.format = *fmt;
+  o.parse.symbol = a.symbol;
+  if (a.interval) {
+    auto iv = Interval::Parse(*a.interval);
+    if (!iv.ok()) return Fail(iv.status());
+    o.parse.interval = *iv;
+  }
+  auto st = ingest::Import(*env.lake, *env.con, o);
+  if (!st.ok()) return Fail(st.status());
+  std::printf("%s\n", ingest::FormatImportSummary(*st).c_str());
+  return 0;
+}
+
+int RunBatch(Env& env, const BatchArgs& a) {
+  batch::RefreshOptions o;
+  o.full = a.full;
+  auto st = batch::RefreshViews(*env.lake, *env.con, o);
+  if (!st.ok()) return Fail(st.status());
+  std::fputs(batch::FormatRefreshSummary(*st).c_str(), stdout);
+  return 0;
+}
+
+int RunVerify(Env& env, const VerifyArgs& a) {
+  auto snap = env.lake->GetSnapshot();
+  if (!snap.ok()) return Fail(snap.status());
+  verify::VerifyOptions o;
+  o.max_ranges = a.max_ranges;
+  auto rep = verify::Verify(*snap, *env.con, o);
+  if (!rep.ok()) return Fail(rep.status());
+  std::printf("%s\n",
+              a.json ? verify::FormatReportJson(*rep).c_str() : verify::FormatReport(*rep).c_str());
+  return rep->ExitCode();
+}
+
+int RunCompact(Env& env, const std::string& dataset) {
+  auto st = lake::Compact(*env.lake, *env.con, dataset);
+  if (!st.ok()) return Fail(st.status());
+  std::printf(
+      "compact: %lld partitions rewritten, %lld files retired, %lld written, %lld rows kept, %lld "
+      "duplicates dropped\n",
+      static_cast<long long>(st->partitions_rewritten), static_cast<long long>(st->files_retired),
+      static_cast<long long>(st->files_written), static_cast<long long>(st->rows_written),
+      static_cast<long long>(st->rows_dropped));
+  return 0;
+}
+
+int RunStats(Env& env, bool digest) {
+  auto snap = env.lake->GetSnapshot();
+  if (!snap.ok()) return Fail(snap.status());
+  auto st = lake::Inspect(*snap, *env.con, digest);
+  if (!st.ok()) return Fail(st.status());
+  std::printf("manifest version %lld\n%s", static_cast<long long>(snap->version()),
+              lake::FormatStats(*st, digest).c_str());
+  return 0;
+}
+
+int RunGc(Env& env) {
+  Status s = env.lake->CollectGarbage();
+  if (!s.ok()) return Fail(s);
+  std::printf("gc: done\n");
+  return 0;
+}
+
+int RunCat(Env& env, const CatArgs& a) {
+  auto snap = env.lake->GetSnapshot();
+  if (!snap.ok()) return Fail(snap.status());
+  std::string rows;
+  if (a.dataset.rfind("klines_", 0) == 0) {
+    auto iv = Interval::Parse(a.dataset.substr(7));
+    if (!iv.ok()) return Fail(iv.status());
+    lake::KlineFilter f;
+    f.symbol = a.symbol;
+    rows = fmt::format("(SELECT * FROM {} ORDER BY symbol, open_time)",
+                       lake::KlinesSql(*snap, *iv, f));
+  } else {
+    auto files = snap->Files(a.dataset, a.symbol.value_or(""));
+    if (files.empty()) {
+      auto all = snap->Datasets();
+      return Fail(NotFound("dataset '{}' has no files{} (datasets: {})", a.dataset,
+                           a.symbol ? " for symbol " + *a.symbol : "", fmt::join(all, ", ")));
+    }
+    rows = fmt::format("(SELECT * EXCLUDE (year) FROM {} ORDER BY ALL)", snap->ScanSql(files, ""));
+  }
+  std::fflush(stdout);
+  std::string out = a.out.empty() ? "/dev/stdout" : a.out;
+  Status s = env.con->Exec(
+      fmt::format("COPY {} TO {} (FORMAT csv, HEADER true)", rows, lake::SqlQuote(out)));
+  if (!s.ok()) return Fail(s);
+  return 0;
+}
+
+}  // namespace cryptolake::app

@@ -1,0 +1,193 @@
+// End-to-end tests of the `cryptolake` binary on the real sample data: real files in, real
+// Parquet out, exact rows and messages checked.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/fsutil.h"
+#include "testing/testing.h"
+
+namespace cryptolake {
+namespace {
+
+using testing::RunCli;
+using testing::SharedData;
+using testing::TempDir;
+using testing::WriteText;
+
+fs::path Klines(const std::string& sub) { return SharedData() / "binance-spot/klines" / sub; }
+const char* kBtc1m2025 = "BTCUSDT-1m-20250520_20250818__Filimonov-Eremeyka-freqtrade.csv";
+const char* kEth1m2025 = "ETHUSDT-1m-20250520_20250818__Filimonov-Eremeyka-freqtrade.csv";
+
+// Replaces the "(N rows/s)" figure, the only part of a summary that varies between runs.
+std::string StripRate(std::string s) {
+  auto a = s.find(" rows/s)");
+  if (a == std::string::npos) return s;
+  auto b = s.rfind('(', a);
+  return s.replace(b, a + 8 - b, "(R rows/s)");
+}
+
+// CSV rows of `cryptolake cat` as vectors of fields (header first).
+std::vector<std::vector<std::string>> Cat(const fs::path& data,
+                                          const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--data", data.string(), "cat"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = RunCli(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> f;
+    std::istringstream ls(line);
+    for (std::string x; std::getline(ls, x, ',');) f.push_back(x);
+    rows.push_back(f);
+  }
+  return rows;
+}
+
+TEST(CliTest, HelpExplainsCommandsAndExitCodes) {
+  auto r = RunCli({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* s :
+       {"import", "batch", "verify", "compact", "stats", "cat", "gc", "--data",
+        "Exit codes: 0 success; 1 verify found only gaps; 2 verify found integrity errors;"}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  }
+  auto imp = RunCli({"import", "--help"});
+  EXPECT_EQ(imp.exit_code, 0);
+  EXPECT_NE(imp.out.find("--strict"), std::string::npos);
+  EXPECT_NE(imp.out.find("auto | vision | ohlcv | bitstamp"), std::string::npos);
+}
+
+TEST(CliTest, UsageErrorsExit64) {
+  auto r = RunCli({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 64);
+  auto r2 = RunCli({"import"});
+  EXPECT_EQ(r2.exit_code, 64);
+  EXPECT_NE(r2.err.find("paths is required"), std::string::npos) << r2.err;
+}
+
+TEST(CliTest, ImportThenReimportAddsZeroRows) {
+  TempDir d;
+  auto r = RunCli({"--data", d.path(), "import", Klines("1m") / kBtc1m2025});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(StripRate(r.out),
+            "import: files 1, rows 130708 (R rows/s), added 130708, duplicates 0, quarantined 0\n");
+  auto again = RunCli({"--data", d.path(), "import", Klines("1m") / kBtc1m2025});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(StripRate(again.out),
+            "import: files 1, rows 130708 (R rows/s), added 0, duplicates 130708, quarantined 0\n");
+  auto rows = Cat(d.path(), {"klines_1m"});
+  ASSERT_EQ(rows.size(), 130709u);
+  // First row of the real file: 1747699200000,105573.73,105597.1,105554.31,105554.32,10.82647
+  EXPECT_EQ(rows[0][0], "symbol");
+  EXPECT_EQ(rows[1][0], "BTCUSDT");
+  EXPECT_EQ(rows[1][1], "2025-05-20 00:00:00+00");
+  EXPECT_EQ(rows[1][2], "105573.73");
+  EXPECT_EQ(rows[1][3], "105597.1");
+  EXPECT_EQ(rows[1][4], "105554.31");
+  EXPECT_EQ(rows[1][5], "105554.32");
+  EXPECT_EQ(rows[1][6], "10.82647");
+  EXPECT_EQ(rows[1][7], "");  // close_time is absent from OHLCV files: NULL
+  EXPECT_EQ(rows[1][12], "import");
+}
+
+TEST(CliTest, MicrosecondFilesAreDetectedAndDeduplicateAgainstMilliseconds) {
+  TempDir d;
+  auto ms = RunCli({"--data", d.path(), "import", Klines("15m") / "BTCUSDT-15m-2025-01.csv"});
+  ASSERT_EQ(ms.exit_code, 0) << ms.err;
+  EXPECT_EQ(StripRate(ms.out),
+            "import: files 1, rows 2976 (R rows/s), added 2976, duplicates 0, quarantined 0\n");
+  // The same candles with microsecond timestamps are the same keys: nothing new.
+  auto us = RunCli(
+      {"--data", d.path(), "import", Klines("15m-microseconds") / "BTCUSDT-15m-2025-01.csv"});
+  ASSERT_EQ(us.exit_code, 0) << us.err;
+  EXPECT_EQ(StripRate(us.out),
+            "import: files 1, rows 2976 (R rows/s), added 0, duplicates 2976, quarantined 0\n");
+  auto rows = Cat(d.path(), {"klines_15m"});
+  ASSERT_EQ(rows.size(), 2977u);
+  EXPECT_EQ(rows[1][1], "2025-01-01 00:00:00+00");
+  EXPECT_EQ(rows[1][7], "2025-01-01 00:14:59.999+00");
+}
+
+TEST(CliTest, BadRowsAreQuarantinedWithFileLineAndReason) {
+  TempDir d;
+  fs::path f = d / "in" / "BTCUSDT-1m-bad.csv";
+  WriteText(f,
+            "open_time,open,high,low,close,volume\n"
+            "1747699200000,100,101,99,100.5,1\n"
+            "1747699260000,100,99,98,100.5,1\n"
+            "1747699320000,abc,101,99,100.5,1\n"
+            "1747699380000,100,101,99,100.5,-1\n"
+            "1747699390000,100,101,99,100.5,1\n"
+            "1747699440000,100,101,99\n"
+            "1747699500000,100,101,99,100.5,2\n");
+  auto r = RunCli({"--data", (d / "lake").string(), "import", f.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto q = r.out.find("(see quarantine/import-");
+  ASSERT_NE(q, std::string::npos) << r.out;
+  EXPECT_EQ(StripRate(r.out.substr(0, q)),
+            "import: files 1, rows 7 (R rows/s), added 2, duplicates 0, quarantined 5 ");
+  std::string qfile = r.out.substr(q + 5, r.out.find(')', q) - q - 5);
+  auto text = *ReadFile(d / "lake" / qfile);
+  std::istringstream in(text);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 6u) << text;
+  EXPECT_EQ(lines[0], "file,line,reason,text");
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(lines[i].rfind(f.string() + ",", 0), 0u) << lines[i];
+  EXPECT_NE(lines[1].find(",3,"), std::string::npos);
+  EXPECT_NE(lines[2].find(",4,"), std::string::npos);
+  EXPECT_NE(lines[3].find(",5,"), std::string::npos);
+  EXPECT_NE(lines[4].find(",6,"), std::string::npos);
+  EXPECT_NE(lines[5].find(",7,"), std::string::npos);
+  EXPECT_EQ(Cat(d / "lake", {"klines_1m"}).size(), 3u);
+}
+
+TEST(CliTest, StrictImportCommitsNothingOnABadRow) {
+  TempDir d;
+  fs::path good = Klines("1d") / "BTCUSDT-1d-2017-08_2026-04.csv";
+  fs::path bad = d / "in" / "ETHUSDT-1m-bad.csv";
+  WriteText(bad, "open_time,open,high,low,close,volume\n1747699200000,100,99,98,100.5,1\n");
+  auto r =
+      RunCli({"--data", (d / "lake").string(), "import", "--strict", good.string(), bad.string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(
+      r.err.rfind(
+          "error: --strict: 1 bad row(s), nothing imported; first: " + bad.string() + ":2: ", 0),
+      0u)
+      << r.err;
+  EXPECT_FALSE(fs::exists(d / "lake" / "_manifest.json"));
+  EXPECT_FALSE(fs::exists(d / "lake" / "quarantine"));
+}
+
+TEST(CliTest, MissingInputIsAClearError) {
+  TempDir d;
+  auto r = RunCli({"--data", d.path(), "import", (d / "nope.csv").string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("error: "), std::string::npos);
+  EXPECT_NE(r.err.find((d / "nope.csv").string()), std::string::npos) << r.err;
+}
+
+TEST(CliTest, KnownDailyPricesReproduce) {
+  TempDir d;
+  auto r = RunCli({"--data", d.path(), "import", Klines("1d")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, std::vector<std::string>> by_key;
+  for (auto& row : Cat(d.path(), {"klines_1d"})) {
+    if (row.size() > 2) by_key[row[0] + " " + row[1].substr(0, 10)] = row;
+  }
+  // ../shared/data/README.md: BTCUSDT 2017-12-17 close 18860.02; 2021-11-10 close 64882.43,
+  // high 69000.00; ETHUSDT 2021-11-10 close 4628.78, high 4868.00.
+  EXPECT_EQ(by_key["BTCUSDT 2017-12-17"][5], "18860.02");
+  EXPECT_EQ(by_key["BTCUSDT 2021-11-10"][5], "64882.43");
+  EXPECT_EQ(by_key["BTCUSDT 2021-11-10"][3], "69000.0");
+  EXPECT_EQ(by_key["ETHUSDT 2021-11-10"][5], "4628.78");
+  EXPECT_EQ(by_key["ETHUSDT 2021-11-10"][3], "4868.0");
+}
+
+}  // namespace
+}  // namespace cryptolake
