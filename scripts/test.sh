@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the Debug preset (AddressSanitizer + UBSan) and runs every
+# test: unit, integration (real DuckDB files, real Parquet, the real sample data), crash/kill
+# tests and the pyarrow interop test. Usage: scripts/test.sh [extra ctest args]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh --test
+cmake --preset debug >/dev/null
+cmake --build --preset debug -j "$(nproc)"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+ctest --preset debug -j "$(nproc)" "$@"
