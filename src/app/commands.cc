@@ -123,7 +123,9 @@ int RunCat(Env& env, const CatArgs& a) {
       return Fail(NotFound("dataset '{}' has no files{} (datasets: {})", a.dataset,
                            a.symbol ? " for symbol " + *a.symbol : "", fmt::join(all, ", ")));
     }
-    rows = fmt::format("(SELECT * EXCLUDE (year) FROM {} ORDER BY ALL)", snap->ScanSql(files, ""));
+    // Hive columns come last from read_parquet; symbol goes first, as for klines.
+    rows = fmt::format("(SELECT symbol, * EXCLUDE (symbol, year) FROM {} ORDER BY ALL)",
+                       snap->ScanSql(files, ""));
   }
   std::fflush(stdout);
   std::string out = a.out.empty() ? "/dev/stdout" : a.out;

@@ -2,11 +2,13 @@
 // Parquet out, exact rows and messages checked.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "core/fsutil.h"
+#include "core/time.h"
 #include "testing/testing.h"
 
 namespace cryptolake {
@@ -187,6 +189,76 @@ TEST(CliTest, KnownDailyPricesReproduce) {
   EXPECT_EQ(by_key["BTCUSDT 2021-11-10"][3], "69000.0");
   EXPECT_EQ(by_key["ETHUSDT 2021-11-10"][5], "4628.78");
   EXPECT_EQ(by_key["ETHUSDT 2021-11-10"][3], "4868.0");
+}
+
+// Must show 1, end to end through the importer: daily_raw built from the 1m files equals
+// Binance's own 1d klines on every full day 2025-05-20..2025-08-17 (OHLC exact, volume within
+// 1e-6 relative), and verify lists the real 2021-04-20 outage.
+TEST(CliTest, DailyRawFromOneMinuteFilesEqualsBinanceDailyKlines) {
+  TempDir d;
+  auto imp = RunCli(
+      {"--data", d.path(), "import", Klines("1m") / kBtc1m2025, Klines("1m") / kEth1m2025,
+       Klines("1d"),
+       (Klines("1m") / "BTCUSDT-1m-20210402_20210514__selskas-Freqtrade-configs.csv.gz").string()});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  auto bat = RunCli({"--data", d.path(), "batch"});
+  ASSERT_EQ(bat.exit_code, 0) << bat.err;
+  // daily_raw:
+  // symbol,day,open,high,low,close,volume,quote_volume,trades,minutes_present,source_interval
+  std::map<std::string, std::vector<std::string>> raw;
+  for (auto& r : Cat(d.path(), {"daily_raw"})) raw[r[0] + " " + r[1]] = r;
+  // klines_1d: symbol,open_time,open,high,low,close,volume,...
+  std::map<std::string, std::vector<std::string>> binance;
+  for (auto& r : Cat(d.path(), {"klines_1d"})) binance[r[0] + " " + r[1].substr(0, 10)] = r;
+  int days = 0;
+  for (const char* sym : {"BTCUSDT", "ETHUSDT"}) {
+    for (Micros t = MicrosFromCivil(2025, 5, 20); t <= MicrosFromCivil(2025, 8, 17);
+         t += kMicrosPerDay) {
+      std::string key = std::string(sym) + " " + FormatDate(t);
+      ASSERT_TRUE(raw.count(key)) << key;
+      ASSERT_TRUE(binance.count(key)) << key;
+      const auto& a = raw[key];
+      const auto& b = binance[key];
+      EXPECT_EQ(a[10], "1m") << key;
+      EXPECT_EQ(a[9], "1440") << key;
+      for (int c = 0; c < 4; ++c)
+        EXPECT_EQ(std::stod(a[2 + c]), std::stod(b[2 + c])) << key << " col " << c;
+      double va = std::stod(a[6]), vb = std::stod(b[6]);
+      EXPECT_LE(std::abs(va - vb), 1e-6 * vb) << key << " volume " << va << " vs " << vb;
+      ++days;
+    }
+  }
+  EXPECT_EQ(days, 180);
+  auto ver = RunCli({"--data", d.path(), "verify"});
+  EXPECT_EQ(ver.exit_code, 1) << ver.out << ver.err;  // gaps only, no integrity error
+  EXPECT_NE(ver.out.find("GAP   klines_1m BTCUSDT: 2021-04-20 02:00..04:30 (150 missing)"),
+            std::string::npos)
+      << ver.out;
+}
+
+// Must show 2: the same daily_raw comes out of the 15m files and the 15m-microseconds files.
+TEST(CliTest, DailyRawIsTheSameFromMillisecondAndMicrosecondFiles) {
+  TempDir d;
+  std::vector<std::vector<std::vector<std::string>>> views;
+  for (const char* dir : {"15m", "15m-microseconds"}) {
+    fs::path lake = d / dir;
+    std::vector<std::string> args = {"--data", lake.string(), "import"};
+    for (const char* f :
+         {"BTCUSDT-15m-2025-01.csv", "BTCUSDT-15m-2025-02.csv", "BTCUSDT-15m-2025-03.csv",
+          "ETHUSDT-15m-2025-01.csv", "ETHUSDT-15m-2025-02.csv", "ETHUSDT-15m-2025-03.csv"}) {
+      args.push_back((Klines(dir) / f).string());
+    }
+    auto imp = RunCli(args);
+    ASSERT_EQ(imp.exit_code, 0) << imp.err;
+    ASSERT_EQ(RunCli({"--data", lake.string(), "batch"}).exit_code, 0);
+    views.push_back(Cat(lake, {"daily_raw"}));
+  }
+  ASSERT_EQ(views[0].size(), 1u + 2 * 90);  // 2025-01-01..2025-03-31, both symbols
+  EXPECT_EQ(views[0], views[1]);
+  // 2025-01-01 BTCUSDT from 96 15m candles.
+  EXPECT_EQ(views[0][1][1], "2025-01-01");
+  EXPECT_EQ(views[0][1][9], "1440");
+  EXPECT_EQ(views[0][1][10], "15m");
 }
 
 }  // namespace

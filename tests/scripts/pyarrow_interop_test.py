@@ -52,7 +52,9 @@ def lake_table(root, dataset, symbol=None):
 
 def ts_str(v):
     # cryptolake's CSV renders TIMESTAMPTZ as '2025-05-20 00:00:00+00'
-    return v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+    v = v.astimezone(timezone.utc)
+    frac = f".{v.microsecond:06d}".rstrip("0") if v.microsecond else ""
+    return v.strftime("%Y-%m-%d %H:%M:%S") + frac + "+00"
 
 
 def same(a, b):
