@@ -133,15 +133,6 @@ std::string KeyFilter(const std::set<PartitionKey>& keys) {
   return fmt::format("list_contains([{}], symbol || '/' || year)", list);
 }
 
-std::string SymbolList(const std::set<std::string>& symbols) {
-  std::string list;
-  for (const auto& s : symbols) {
-    if (!list.empty()) list += ", ";
-    list += SqlQuote(s);
-  }
-  return list;
-}
-
 // Stages the partitions `keys` of `table` (rows of `view` with symbol and year) into txn.
 Status StagePartitions(lake::Connection& con, lake::Transaction& txn, std::string_view table,
                        std::string_view view, const std::set<PartitionKey>& keys,
@@ -298,7 +289,7 @@ class Refresher {
     }
     std::string cols;
     for (const auto& c : ParseColumns(kDailyRawColumns)) cols += ", " + c.name;
-    std::string symbols = affected.empty() ? "NULL" : SymbolList(affected);
+    std::string symbols = affected.empty() ? "NULL" : lake::SqlQuoteList(affected);
     RETURN_IF_ERROR(con_.Exec(fmt::format(
         "CREATE OR REPLACE TEMP TABLE {0} AS SELECT CAST(symbol AS VARCHAR) AS symbol{1} FROM {2} "
         "UNION ALL SELECT symbol{1} FROM {3} WHERE symbol IN ({4})",

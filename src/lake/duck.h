@@ -5,6 +5,8 @@
 // Thread-safety: a Database may be shared by threads; a Connection, Result or Appender may not.
 #pragma once
 
+#include <duckdb.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,8 +14,6 @@
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <duckdb.h>
 
 #include "core/status.h"
 
@@ -34,7 +34,8 @@ class Database {
   duckdb_database db_ = nullptr;
 };
 
-// A materialized query result. Values are read by (column, row); out-of-range is a programmer error.
+// A materialized query result. Values are read by (column, row); out-of-range is a programmer
+// error.
 class Result {
  public:
   Result() = default;
@@ -121,6 +122,16 @@ class Appender {
 
 // SQL string literal for `s`: single quotes doubled, wrapped in quotes.
 std::string SqlQuote(std::string_view s);
+// Quoted, comma-separated strings for an IN list: 'a', 'b'.
+template <typename Range>
+std::string SqlQuoteList(const Range& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ", ";
+    out += SqlQuote(s);
+  }
+  return out;
+}
 // A SQL list literal of quoted paths: ['a', 'b'].
 std::string SqlPathList(const std::vector<std::filesystem::path>& paths);
 

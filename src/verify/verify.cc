@@ -23,15 +23,6 @@ std::string Plural(int64_t n, const char* one, const char* many) {
   return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
-std::string QuoteList(const std::set<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += ", ";
-    out += SqlQuote(s);
-  }
-  return out;
-}
-
 // The expected file columns of a dataset ("" if the dataset has no fixed schema).
 std::string ExpectedColumns(const std::string& dataset) {
   if (dataset.rfind("klines_", 0) == 0 && Interval::Parse(dataset.substr(7)).ok()) {
@@ -466,7 +457,7 @@ class Checker {
                       year, sym));
     }
     std::string where = SymbolWhere();
-    if (!skip.empty()) where += " AND symbol NOT IN (" + QuoteList(skip) + ")";
+    if (!skip.empty()) where += " AND symbol NOT IN (" + lake::SqlQuoteList(skip) + ")";
 
     // Rows read and days stored twice.
     for (const auto& v : batch::ViewNames()) {
