@@ -1,7 +1,6 @@
 #include "core/config.h"
 
 #include <set>
-
 #include <toml.hpp>
 
 namespace cryptolake {

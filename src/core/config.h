@@ -10,7 +10,7 @@
 namespace cryptolake {
 
 struct Config {
-  std::filesystem::path data_root = "data";        // [lake] data
+  std::filesystem::path data_root = "data";                   // [lake] data
   std::vector<std::string> symbols = {"BTCUSDT", "ETHUSDT"};  // symbols
   int64_t gc_grace_seconds = 600;  // [lake] gc_grace_seconds: retired files live this long
   std::string exchange = "https://api.binance.com";  // exchange

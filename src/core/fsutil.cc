@@ -1,6 +1,7 @@
 #include "core/fsutil.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -8,8 +9,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <openssl/evp.h>
 
 namespace cryptolake {
 

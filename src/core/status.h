@@ -3,12 +3,12 @@
 // Status with context. Assertions are kept for programmer errors only.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <optional>
 #include <string>
 #include <utility>
 #include <variant>
-
-#include <fmt/format.h>
 
 namespace cryptolake {
 
@@ -17,12 +17,12 @@ enum class StatusCode {
   kInvalidArgument,  // bad input from the user or a file: malformed row, unknown flag value
   kNotFound,         // a file, symbol or dataset that does not exist
   kAlreadyExists,
-  kDataLoss,         // a checksum mismatch, a truncated or corrupt file
+  kDataLoss,  // a checksum mismatch, a truncated or corrupt file
   kFailedPrecondition,
-  kIOError,          // the OS refused a read, write, fsync or rename
-  kInternal,         // DuckDB or another library reported an error
-  kUnavailable,      // a peer (network, lock holder) is not available now; retry may help
-  kAborted,          // the operation was cancelled (signal, --strict rejection)
+  kIOError,      // the OS refused a read, write, fsync or rename
+  kInternal,     // DuckDB or another library reported an error
+  kUnavailable,  // a peer (network, lock holder) is not available now; retry may help
+  kAborted,      // the operation was cancelled (signal, --strict rejection)
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -79,7 +79,7 @@ Status Aborted(fmt::format_string<Args...> f, Args&&... a) {
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(Status s) : v_(std::move(s)) {}  // NOLINT: implicit by design
+  StatusOr(Status s) : v_(std::move(s)) {}     // NOLINT: implicit by design
   StatusOr(T value) : v_(std::move(value)) {}  // NOLINT
   bool ok() const { return std::holds_alternative<T>(v_); }
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
@@ -99,10 +99,10 @@ class [[nodiscard]] StatusOr {
 #define CL_CONCAT_INNER(a, b) a##b
 #define CL_CONCAT(a, b) CL_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                 \
-  do {                                        \
-    ::cryptolake::Status _st = (expr);        \
-    if (!_st.ok()) return _st;                \
+#define RETURN_IF_ERROR(expr)          \
+  do {                                 \
+    ::cryptolake::Status _st = (expr); \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -10,7 +10,7 @@ StatusOr<Interval> Interval::Parse(std::string_view s) {
     const char* name;
     Micros micros;
   } kIntervals[] = {
-      {"1m", kMicrosPerMinute},       {"3m", 3 * kMicrosPerMinute},  {"5m", 5 * kMicrosPerMinute},
+      {"1m", kMicrosPerMinute},       {"3m", 3 * kMicrosPerMinute},   {"5m", 5 * kMicrosPerMinute},
       {"15m", 15 * kMicrosPerMinute}, {"30m", 30 * kMicrosPerMinute}, {"1h", kMicrosPerHour},
       {"2h", 2 * kMicrosPerHour},     {"4h", 4 * kMicrosPerHour},     {"6h", 6 * kMicrosPerHour},
       {"8h", 8 * kMicrosPerHour},     {"12h", 12 * kMicrosPerHour},   {"1d", kMicrosPerDay},
@@ -65,7 +65,8 @@ std::string FormatIso(Micros t) {
   int64_t frac;
   CivilFromMicros(t, &y, &m, &d);
   SplitDay(t, &h, &mi, &s, &frac);
-  if (frac) return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, h, mi, s, frac);
+  if (frac)
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, h, mi, s, frac);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, h, mi, s);
 }
 

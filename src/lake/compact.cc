@@ -18,19 +18,21 @@ StatusOr<CompactStats> Compact(Lake& lake, Connection& con, const std::string& d
     for (auto& [key, files] : parts) {
       std::vector<fs::path> paths;
       for (auto* f : files) paths.push_back(snap.Abs(*f));
-      std::string scan =
-          fmt::format("read_parquet({}, hive_partitioning = true, filename = true)", SqlPathList(paths));
+      std::string scan = fmt::format("read_parquet({}, hive_partitioning = true, filename = true)",
+                                     SqlPathList(paths));
       int64_t total = 0;
       for (auto* f : files) total += f->rows;
       if (files.size() == 1) {
         // A single file needs rewriting only if it holds duplicate keys.
-        ASSIGN_OR_RETURN(int64_t distinct,
-                         con.QueryInt64(fmt::format("SELECT count(DISTINCT open_time) FROM {}", scan)));
+        ASSIGN_OR_RETURN(int64_t distinct, con.QueryInt64(fmt::format(
+                                               "SELECT count(DISTINCT open_time) FROM {}", scan)));
         if (distinct == total) continue;
       }
       std::string dedup = fmt::format(
-          "(SELECT * EXCLUDE (filename, _rn) FROM (SELECT CAST(symbol AS VARCHAR) AS symbol, {0}, filename, "
-          "row_number() OVER (PARTITION BY open_time ORDER BY {1} DESC, ingested_at DESC, filename DESC) "
+          "(SELECT * EXCLUDE (filename, _rn) FROM (SELECT CAST(symbol AS VARCHAR) AS symbol, {0}, "
+          "filename, "
+          "row_number() OVER (PARTITION BY open_time ORDER BY {1} DESC, ingested_at DESC, filename "
+          "DESC) "
           "AS _rn FROM {2}) WHERE _rn = 1)",
           kKlineColumnNames, kSourcePrioritySql, scan);
       StageSpec spec = KlinesStageSpec(iv, Source::kImport);

@@ -46,7 +46,9 @@ Result::~Result() {
 size_t Result::rows() const { return r_ ? duckdb_row_count(r_.get()) : 0; }
 size_t Result::columns() const { return r_ ? duckdb_column_count(r_.get()) : 0; }
 std::string Result::ColumnName(size_t col) const { return duckdb_column_name(r_.get(), col); }
-bool Result::IsNull(size_t col, size_t row) const { return duckdb_value_is_null(r_.get(), col, row); }
+bool Result::IsNull(size_t col, size_t row) const {
+  return duckdb_value_is_null(r_.get(), col, row);
+}
 int64_t Result::GetInt64(size_t col, size_t row) const {
   switch (duckdb_column_type(r_.get(), col)) {
     case DUCKDB_TYPE_TIMESTAMP:
@@ -61,7 +63,9 @@ int64_t Result::GetInt64(size_t col, size_t row) const {
 double Result::GetDouble(size_t col, size_t row) const {
   return duckdb_value_double(r_.get(), col, row);
 }
-bool Result::GetBool(size_t col, size_t row) const { return duckdb_value_boolean(r_.get(), col, row); }
+bool Result::GetBool(size_t col, size_t row) const {
+  return duckdb_value_boolean(r_.get(), col, row);
+}
 std::string Result::GetString(size_t col, size_t row) const {
   char* s = duckdb_value_varchar(r_.get(), col, row);
   if (!s) return {};
@@ -121,11 +125,16 @@ StatusOr<Result> Connection::Query(std::string_view sql, const std::vector<Param
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::nullptr_t>) st = duckdb_bind_null(stmt, idx);
-          else if constexpr (std::is_same_v<T, int64_t>) st = duckdb_bind_int64(stmt, idx, v);
-          else if constexpr (std::is_same_v<T, double>) st = duckdb_bind_double(stmt, idx, v);
-          else if constexpr (std::is_same_v<T, bool>) st = duckdb_bind_boolean(stmt, idx, v);
-          else st = duckdb_bind_varchar_length(stmt, idx, v.data(), v.size());
+          if constexpr (std::is_same_v<T, std::nullptr_t>)
+            st = duckdb_bind_null(stmt, idx);
+          else if constexpr (std::is_same_v<T, int64_t>)
+            st = duckdb_bind_int64(stmt, idx, v);
+          else if constexpr (std::is_same_v<T, double>)
+            st = duckdb_bind_double(stmt, idx, v);
+          else if constexpr (std::is_same_v<T, bool>)
+            st = duckdb_bind_boolean(stmt, idx, v);
+          else
+            st = duckdb_bind_varchar_length(stmt, idx, v.data(), v.size());
         },
         params[i]);
     if (st == DuckDBError) {

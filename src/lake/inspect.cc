@@ -4,7 +4,8 @@
 
 namespace cryptolake::lake {
 
-StatusOr<std::vector<DatasetStats>> Inspect(const Snapshot& snap, Connection& con, bool with_digest) {
+StatusOr<std::vector<DatasetStats>> Inspect(const Snapshot& snap, Connection& con,
+                                            bool with_digest) {
   std::vector<DatasetStats> out;
   for (const auto& ds : snap.Datasets()) {
     const bool klines = ds.rfind("klines_", 0) == 0;
@@ -29,11 +30,14 @@ StatusOr<std::vector<DatasetStats>> Inspect(const Snapshot& snap, Connection& co
         f.symbol = sym;
         rows = fmt::format("(SELECT * EXCLUDE (ingested_at) FROM {})", KlinesSql(snap, *iv, f));
       } else {
-        rows = fmt::format("(SELECT * EXCLUDE (year) FROM {})", snap.ScanSql(files, "SELECT 1 WHERE false"));
+        rows = fmt::format("(SELECT * EXCLUDE (year) FROM {})",
+                           snap.ScanSql(files, "SELECT 1 WHERE false"));
       }
-      std::string sql = with_digest
-                            ? fmt::format("SELECT count(*), CAST(sum(hash(t)::HUGEINT) % 18446744073709551616 AS VARCHAR) FROM {} t", rows)
-                            : fmt::format("SELECT count(*), '' FROM {} t", rows);
+      std::string sql = with_digest ? fmt::format(
+                                          "SELECT count(*), CAST(sum(hash(t)::HUGEINT) % "
+                                          "18446744073709551616 AS VARCHAR) FROM {} t",
+                                          rows)
+                                    : fmt::format("SELECT count(*), '' FROM {} t", rows);
       ASSIGN_OR_RETURN(Result r, con.Query(sql));
       s.rows = r.GetInt64(0, 0);
       s.digest = r.IsNull(1, 0) ? "0" : r.GetString(1, 0);
@@ -44,11 +48,12 @@ StatusOr<std::vector<DatasetStats>> Inspect(const Snapshot& snap, Connection& co
 }
 
 std::string FormatStats(const std::vector<DatasetStats>& stats, bool with_digest) {
-  std::string out = fmt::format("{:<16} {:<10} {:>6} {:>10} {:>10}  {:<20} {:<20}{}\n", "dataset", "symbol",
-                                "files", "rows", "stored", "first", "last", with_digest ? "  digest" : "");
+  std::string out =
+      fmt::format("{:<16} {:<10} {:>6} {:>10} {:>10}  {:<20} {:<20}{}\n", "dataset", "symbol",
+                  "files", "rows", "stored", "first", "last", with_digest ? "  digest" : "");
   for (const auto& s : stats) {
-    out += fmt::format("{:<16} {:<10} {:>6} {:>10} {:>10}  {:<20} {:<20}{}\n", s.dataset, s.symbol, s.files,
-                       s.rows, s.stored_rows, FormatIso(s.first), FormatIso(s.last),
+    out += fmt::format("{:<16} {:<10} {:>6} {:>10} {:>10}  {:<20} {:<20}{}\n", s.dataset, s.symbol,
+                       s.files, s.rows, s.stored_rows, FormatIso(s.first), FormatIso(s.last),
                        with_digest ? "  " + s.digest : "");
   }
   return out;

@@ -20,7 +20,8 @@ TEST(ConfigTest, MissingOptionalFileGivesDefaults) {
 
 TEST(ConfigTest, ReadsValuesRelativeToTheFile) {
   TempDir d;
-  WriteText(d / "cryptolake.toml", "symbols = [\"SOLUSDT\"]\n[lake]\ndata = \"lake\"\ngc_grace_seconds = 5\n");
+  WriteText(d / "cryptolake.toml",
+            "symbols = [\"SOLUSDT\"]\n[lake]\ndata = \"lake\"\ngc_grace_seconds = 5\n");
   auto c = Config::Load(d / "cryptolake.toml", true);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->symbols, std::vector<std::string>{"SOLUSDT"});

@@ -11,8 +11,9 @@ TEST(IntervalTest, ParsesBinanceSpellings) {
   EXPECT_EQ(Interval::Parse("1d")->micros, kMicrosPerDay);
   auto bad = Interval::Parse("1M");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(),
-            "unsupported interval '1M' (accepted: 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d)");
+  EXPECT_EQ(
+      bad.status().message(),
+      "unsupported interval '1M' (accepted: 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d)");
 }
 
 TEST(TimeTest, CivilRoundTripAgainstKnownEpochs) {

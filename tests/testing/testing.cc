@@ -23,8 +23,8 @@ fs::path Binary() { return CL_BINARY; }
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::random_device rd;
-  path_ = fs::path(base ? base : "/tmp") / ("cryptolake-test-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(rd()));
+  path_ = fs::path(base ? base : "/tmp") /
+          ("cryptolake-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(path_);
 }
 

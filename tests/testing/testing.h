@@ -1,11 +1,11 @@
 // Shared test helpers: temp directories, the real sample data, running the CLI binary.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace cryptolake::testing {
 
