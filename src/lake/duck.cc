@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <mutex>
+
 namespace cryptolake::lake {
 
 static std::string Abbrev(std::string_view sql) {
@@ -213,6 +216,69 @@ Status Appender::Close() {
 }
 
 Appender::~Appender() { (void)Close(); }
+
+namespace {
+
+// Global scan state: a cursor over (unit, offset) handed out under a mutex, one chunk at a time.
+struct ScanState {
+  std::mutex mu;
+  size_t unit = 0, offset = 0;
+};
+
+void ScanBind(duckdb_bind_info info) {
+  auto* src = static_cast<const TableSource*>(duckdb_bind_get_extra_info(info));
+  size_t rows = 0;
+  for (size_t u = 0; u < src->Units(); ++u) rows += src->UnitRows(u);
+  for (const auto& c : src->Columns()) {
+    duckdb_logical_type t = duckdb_create_logical_type(c.type);
+    duckdb_bind_add_result_column(info, c.name.c_str(), t);
+    duckdb_destroy_logical_type(&t);
+  }
+  duckdb_bind_set_cardinality(info, rows, true);
+}
+
+void ScanInit(duckdb_init_info info) {
+  duckdb_init_set_init_data(info, new ScanState,
+                            [](void* p) { delete static_cast<ScanState*>(p); });
+  duckdb_init_set_max_threads(info, 64);
+}
+
+void ScanFunction(duckdb_function_info info, duckdb_data_chunk out) {
+  auto* src = static_cast<const TableSource*>(duckdb_function_get_extra_info(info));
+  auto* st = static_cast<ScanState*>(duckdb_function_get_init_data(info));
+  size_t unit, offset, n = 0;
+  {
+    std::lock_guard<std::mutex> l(st->mu);
+    while (st->unit < src->Units() && st->offset >= src->UnitRows(st->unit)) {
+      ++st->unit;
+      st->offset = 0;
+    }
+    if (st->unit < src->Units()) {
+      unit = st->unit;
+      offset = st->offset;
+      n = std::min<size_t>(duckdb_vector_size(), src->UnitRows(unit) - offset);
+      st->offset += n;
+    }
+  }
+  if (n > 0) src->Fill(unit, offset, n, out);
+  duckdb_data_chunk_set_size(out, n);
+}
+
+}  // namespace
+
+Status RegisterTableSource(const Connection& con, const std::string& name,
+                           const TableSource* source) {
+  duckdb_table_function f = duckdb_create_table_function();
+  duckdb_table_function_set_name(f, name.c_str());
+  duckdb_table_function_set_extra_info(f, const_cast<TableSource*>(source), nullptr);
+  duckdb_table_function_set_bind(f, ScanBind);
+  duckdb_table_function_set_init(f, ScanInit);
+  duckdb_table_function_set_function(f, ScanFunction);
+  duckdb_state st = duckdb_register_table_function(con.raw(), f);
+  duckdb_destroy_table_function(&f);
+  if (st == DuckDBError) return Internal("DuckDB: cannot register table function {}", name);
+  return Status::Ok();
+}
 
 std::string SqlQuote(std::string_view s) {
   std::string out = "'";

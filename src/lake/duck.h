@@ -122,6 +122,29 @@ class Appender {
 
 // SQL string literal for `s`: single quotes doubled, wrapped in quotes.
 std::string SqlQuote(std::string_view s);
+// Rows held in C++ memory, exposed to SQL as a table function that DuckDB scans in parallel
+// without copying them into a table first. Fill() is called concurrently from DuckDB's worker
+// threads for disjoint ranges, so it must only read shared state.
+class TableSource {
+ public:
+  virtual ~TableSource() = default;
+  struct ColumnDef {
+    std::string name;
+    duckdb_type type;
+  };
+  virtual std::vector<ColumnDef> Columns() const = 0;
+  // Splits the rows into scan units (e.g. one per input file); unit u has UnitRows(u) rows.
+  virtual size_t Units() const = 0;
+  virtual size_t UnitRows(size_t unit) const = 0;
+  // Writes rows [offset, offset + n) of `unit` into `out` (n <= DataChunk::Capacity()).
+  virtual void Fill(size_t unit, size_t offset, size_t n, duckdb_data_chunk out) const = 0;
+};
+
+// Registers `source` on `con` as the table function `name()` (no arguments). `source` must
+// outlive every query that uses it. Names must be unique per connection.
+Status RegisterTableSource(const Connection& con, const std::string& name,
+                           const TableSource* source);
+
 // Quoted, comma-separated strings for an IN list: 'a', 'b'.
 template <typename Range>
 std::string SqlQuoteList(const Range& items) {

@@ -1,6 +1,9 @@
 #include "lake/klines.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 
 namespace cryptolake::lake {
 
@@ -63,7 +66,10 @@ std::string WithKlinePartitions(const Interval& interval, std::string_view rows)
 StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn,
                                             std::string_view query, const StageSpec& spec) {
   RETURN_IF_ERROR(con.Exec("DROP TABLE IF EXISTS _cl_stage"));
+  auto t0 = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(con.Exec(fmt::format("CREATE TEMP TABLE _cl_stage AS {}", query)));
+  spdlog::debug("stage {}: materialize {:.3f} s", spec.dataset,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   std::string part_cols = "symbol";
   for (const auto& p : spec.partitions) part_cols += ", " + p;
   ASSIGN_OR_RETURN(
@@ -101,7 +107,66 @@ StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn,
     txn.AddFile(staged, e);
     added.push_back(std::move(e));
   }
+  spdlog::debug("stage {}: {} files written in {:.3f} s", spec.dataset, added.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   RETURN_IF_ERROR(con.Exec("DROP TABLE IF EXISTS _cl_stage"));
+  return added;
+}
+
+// Snappy, DuckDB's default: on the 1m import benchmark it writes about 25% faster than zstd
+// (files about 25% larger). Bulk data is rewritten with zstd by compaction.
+static constexpr const char* kBulkOptions = "COMPRESSION snappy";
+
+StatusOr<std::vector<FileEntry>> StagePartitioned(Connection& con, Transaction& txn,
+                                                  std::string_view query, const StageSpec& spec) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::string part_cols = "symbol";
+  for (const auto& p : spec.partitions) part_cols += ", " + p;
+  fs::path out = txn.staging_dir() / ("bulk-" + txn.NextFileName());
+  RETURN_IF_ERROR(con.Exec(
+      fmt::format("COPY ({}) TO {} (FORMAT parquet, PARTITION_BY ({}), {}, ROW_GROUP_SIZE 122880, "
+                  "FILENAME_PATTERN 'f{{i}}')",
+                  query, SqlQuote(out.string()), part_cols, kBulkOptions)));
+  spdlog::debug("stage {} (bulk): COPY took {:.3f} s", spec.dataset,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  std::vector<FileEntry> added;
+  std::error_code ec;
+  std::vector<fs::path> written;
+  for (auto it = fs::recursive_directory_iterator(out, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file() && it->path().extension() == ".parquet")
+      written.push_back(it->path());
+  }
+  if (written.empty()) return added;  // the query had no rows
+  ASSIGN_OR_RETURN(
+      Result stats,
+      con.Query(fmt::format("SELECT filename, count(*), epoch_us(min({0})), epoch_us(max({0})) "
+                            "FROM read_parquet({1}, filename = true, hive_partitioning = false) "
+                            "GROUP BY filename ORDER BY filename",
+                            spec.time_column, SqlPathList(written))));
+  for (size_t r = 0; r < stats.rows(); ++r) {
+    fs::path staged = stats.GetString(0, r);
+    // <out>/symbol=S/year=Y[/month=M]/fN.parquet
+    fs::path rel = staged.lexically_relative(out);
+    std::vector<std::string> parts;
+    for (const auto& c : rel.parent_path()) parts.push_back(c.string());
+    if (parts.size() != spec.partitions.size() + 1 || parts[0].rfind("symbol=", 0) != 0) {
+      return Internal("unexpected partitioned output file {}", staged.string());
+    }
+    FileEntry e;
+    e.dataset = spec.dataset;
+    e.symbol = parts[0].substr(7);
+    for (size_t i = 1; i < parts.size(); ++i) e.partition += (i > 1 ? "/" : "") + parts[i];
+    e.source = spec.source;
+    e.rows = stats.GetInt64(1, r);
+    e.min_time = stats.GetInt64(2, r);
+    e.max_time = stats.GetInt64(3, r);
+    e.path = (fs::path(spec.dir) / parts[0] / e.partition / txn.NextFileName()).string();
+    txn.AddFile(staged, e);
+    added.push_back(std::move(e));
+  }
+  spdlog::debug("stage {} (bulk): {} files written in {:.3f} s", spec.dataset, added.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return added;
 }
 

@@ -49,6 +49,13 @@ StageSpec KlinesStageSpec(const Interval& interval, Source source);
 StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn,
                                             std::string_view query, const StageSpec& spec);
 
+// Bulk variant of StageQuery for large appends (imports): one parallel `COPY ... PARTITION_BY`
+// pass over `query`, then one stats query over the written files. Same result set and layout
+// as StageQuery, but file bytes and the row order inside a file are not deterministic, so it
+// is not used where byte-identical output matters (the views).
+StatusOr<std::vector<FileEntry>> StagePartitioned(Connection& con, Transaction& txn,
+                                                  std::string_view query, const StageSpec& spec);
+
 // A SELECT adding the partition columns of KlinesStageSpec to `rows` (a table expression with
 // symbol and the kline columns), every column cast to its kKlineColumns type.
 std::string WithKlinePartitions(const Interval& interval, std::string_view rows);
