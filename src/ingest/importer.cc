@@ -1,5 +1,7 @@
 #include "ingest/importer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -14,7 +16,6 @@
 namespace cryptolake::ingest {
 
 using lake::Connection;
-using lake::DataChunk;
 
 namespace {
 
@@ -66,34 +67,46 @@ std::string CsvField(std::string_view s) {
   return out + "\"";
 }
 
-// Column layout of the staging table the parsed batches are appended to.
-constexpr const char* kInTable =
-    "CREATE TEMP TABLE _cl_in (file_idx INTEGER, ord BIGINT, open_time TIMESTAMPTZ, open DOUBLE, "
-    "high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, close_time TIMESTAMPTZ, quote_volume "
-    "DOUBLE, "
-    "trades BIGINT, taker_buy_base DOUBLE, taker_buy_quote DOUBLE)";
-
-Status AppendBatch(lake::Appender& app, const KlineBatch& b, int32_t file_idx, int64_t* ord) {
-  static const std::vector<duckdb_type> kTypes = {
-      DUCKDB_TYPE_INTEGER,      DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_TIMESTAMP_TZ, DUCKDB_TYPE_DOUBLE,
-      DUCKDB_TYPE_DOUBLE,       DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE,       DUCKDB_TYPE_DOUBLE,
-      DUCKDB_TYPE_TIMESTAMP_TZ, DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_BIGINT,       DUCKDB_TYPE_DOUBLE,
-      DUCKDB_TYPE_DOUBLE};
-  DataChunk chunk(kTypes);
-  const size_t cap = DataChunk::Capacity();
-  for (size_t start = 0; start < b.size(); start += cap) {
-    const size_t n = std::min(cap, b.size() - start);
-    chunk.Reset();
-    auto* fi = chunk.Column<int32_t>(0);
-    auto* od = chunk.Column<int64_t>(1);
-    for (size_t i = 0; i < n; ++i) {
-      fi[i] = file_idx;
-      od[i] = (*ord)++;
+// The parsed batches of one interval, scanned by DuckDB in place (one scan unit per file).
+class BatchSource final : public lake::TableSource {
+ public:
+  explicit BatchSource(std::vector<const KlineBatch*> batches) : b_(std::move(batches)) {
+    size_t ord = 0;
+    for (auto* b : b_) {
+      first_ord_.push_back(ord);
+      ord += b->size();
     }
+  }
+  std::vector<ColumnDef> Columns() const override {
+    return {{"symbol", DUCKDB_TYPE_VARCHAR},
+            {"ord", DUCKDB_TYPE_BIGINT},
+            {"open_time", DUCKDB_TYPE_TIMESTAMP_TZ},
+            {"open", DUCKDB_TYPE_DOUBLE},
+            {"high", DUCKDB_TYPE_DOUBLE},
+            {"low", DUCKDB_TYPE_DOUBLE},
+            {"close", DUCKDB_TYPE_DOUBLE},
+            {"volume", DUCKDB_TYPE_DOUBLE},
+            {"close_time", DUCKDB_TYPE_TIMESTAMP_TZ},
+            {"quote_volume", DUCKDB_TYPE_DOUBLE},
+            {"trades", DUCKDB_TYPE_BIGINT},
+            {"taker_buy_base", DUCKDB_TYPE_DOUBLE},
+            {"taker_buy_quote", DUCKDB_TYPE_DOUBLE}};
+  }
+  size_t Units() const override { return b_.size(); }
+  size_t UnitRows(size_t u) const override { return b_[u]->size(); }
+  void Fill(size_t u, size_t off, size_t n, duckdb_data_chunk out) const override {
+    const KlineBatch& b = *b_[u];
+    auto vec = [&](size_t col) { return duckdb_data_chunk_get_vector(out, col); };
     auto copy = [&](size_t col, const auto& v) {
       using T = typename std::decay_t<decltype(v)>::value_type;
-      std::copy_n(v.data() + start, n, chunk.Column<T>(col));
+      std::copy_n(v.data() + off, n, static_cast<T*>(duckdb_vector_get_data(vec(col))));
     };
+    duckdb_vector sym = vec(0);
+    for (size_t i = 0; i < n; ++i) {
+      duckdb_vector_assign_string_element_len(sym, i, b.symbol.data(), b.symbol.size());
+    }
+    auto* ord = static_cast<int64_t*>(duckdb_vector_get_data(vec(1)));
+    for (size_t i = 0; i < n; ++i) ord[i] = static_cast<int64_t>(first_ord_[u] + off + i);
     copy(2, b.open_time);
     copy(3, b.open);
     copy(4, b.high);
@@ -107,14 +120,38 @@ Status AppendBatch(lake::Appender& app, const KlineBatch& b, int32_t file_idx, i
       copy(11, b.taker_buy_base);
       copy(12, b.taker_buy_quote);
     } else {
-      for (size_t c = 8; c <= 12; ++c) {
-        for (size_t i = 0; i < n; ++i) chunk.SetNull(c, i);
+      for (size_t c = 8; c <= 12; ++c) {  // absent fields are NULL
+        duckdb_vector v = vec(c);
+        duckdb_vector_ensure_validity_writable(v);
+        std::fill_n(duckdb_vector_get_validity(v), (n + 63) / 64, uint64_t{0});
       }
     }
-    chunk.SetSize(n);
-    RETURN_IF_ERROR(app.Append(chunk));
   }
-  return Status::Ok();
+
+ private:
+  std::vector<const KlineBatch*> b_;
+  std::vector<size_t> first_ord_;
+};
+
+// Whether the batches can hold the same (symbol, open_time) twice: some batch is not strictly
+// increasing, or two batches of one symbol overlap in time. Usually neither, and the import
+// skips the in-import dedup.
+bool MayRepeatKeys(const std::vector<const KlineBatch*>& batches) {
+  std::map<std::string, std::vector<std::pair<Micros, Micros>>> ranges;
+  for (auto* b : batches) {
+    if (b->size() == 0) continue;
+    for (size_t i = 1; i < b->size(); ++i) {
+      if (b->open_time[i] <= b->open_time[i - 1]) return true;
+    }
+    ranges[b->symbol].emplace_back(b->open_time.front(), b->open_time.back());
+  }
+  for (auto& [sym, r] : ranges) {
+    std::sort(r.begin(), r.end());
+    for (size_t i = 1; i < r.size(); ++i) {
+      if (r[i].first <= r[i - 1].second) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -124,6 +161,12 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
   ImportStats st;
   ASSIGN_OR_RETURN(std::vector<fs::path> inputs, ExpandInputs(opt.inputs));
   ASSIGN_OR_RETURN(std::vector<ParsedFile> parsed, ParseAll(inputs, opt));
+  auto lap = [t = std::chrono::steady_clock::now()](const char* what) mutable {
+    auto now = std::chrono::steady_clock::now();
+    spdlog::debug("import: {} took {:.3f} s", what, std::chrono::duration<double>(now - t).count());
+    t = now;
+  };
+  lap("parse");
   st.files = static_cast<int64_t>(parsed.size());
   std::vector<const BadRow*> bad;
   for (const auto& f : parsed) {
@@ -150,64 +193,69 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
     return s;
   };
   const Micros ingested_at = lake.clock().Now();
+  static std::atomic<int> scan_counter{0};
   for (const auto& [micros, idxs] : by_interval) {
     const Interval& iv = parsed[idxs[0]].batch.interval;
-    Status s = con.Exec("DROP TABLE IF EXISTS _cl_in; DROP TABLE IF EXISTS _cl_files;");
-    if (s.ok()) s = con.Exec(kInTable);
-    if (s.ok()) s = con.Exec("CREATE TEMP TABLE _cl_files (file_idx INTEGER, symbol VARCHAR)");
+    std::vector<const KlineBatch*> batches;
+    std::map<std::string, std::pair<Micros, Micros>> span;  // per symbol: [lo, hi]
+    int64_t n_in = 0;
+    for (size_t i : idxs) {
+      const KlineBatch& b = parsed[i].batch;  // never empty here
+      batches.push_back(&b);
+      n_in += static_cast<int64_t>(b.size());
+      auto [lo, hi] = std::minmax_element(b.open_time.begin(), b.open_time.end());
+      auto [it, fresh] = span.try_emplace(b.symbol, *lo, *hi);
+      it->second.first = std::min(it->second.first, *lo);
+      it->second.second = std::max(it->second.second, *hi);
+    }
+    BatchSource source(batches);
+    const std::string scan = fmt::format("_cl_import_scan_{}", scan_counter++);
+    Status s = lake::RegisterTableSource(con, scan, &source);
     if (!s.ok()) return fail(s);
-    Micros lo = INT64_MAX, hi = INT64_MIN;
-    {
-      auto app = lake::Appender::Open(con, "_cl_in");
-      if (!app.ok()) return fail(app.status());
-      int64_t ord = 0;
-      for (size_t i : idxs) {
-        const KlineBatch& b = parsed[i].batch;
-        s = AppendBatch(*app, b, static_cast<int32_t>(i), &ord);
-        if (!s.ok()) return fail(s);
-        for (Micros t : b.open_time) {
-          lo = std::min(lo, t);
-          hi = std::max(hi, t);
+    std::string rows = fmt::format(
+        "(SELECT * EXCLUDE (ord), 'import' AS source, CAST(make_timestamp({}::BIGINT) AS "
+        "TIMESTAMPTZ) "
+        "AS ingested_at FROM {}(){})",
+        ingested_at, scan,
+        MayRepeatKeys(batches)
+            ? " QUALIFY row_number() OVER (PARTITION BY symbol, open_time ORDER BY ord) = 1"
+            : "");
+    // Keys already in the lake from import or rest are not written again. Only files whose time
+    // range overlaps this import's, per symbol, can hold them.
+    std::vector<std::string> overlapping;
+    for (const auto& [sym, sp] : span) {
+      for (auto* f : snap.Files(lake::KlinesDataset(iv), sym)) {
+        if (f->max_time >= sp.first && f->min_time <= sp.second) {
+          overlapping.push_back(sym);
+          break;
         }
       }
-      s = app->Close();
-      if (!s.ok()) return fail(s);
     }
-    std::string files_sql = "INSERT INTO _cl_files VALUES ";
-    for (size_t k = 0; k < idxs.size(); ++k) {
-      files_sql += fmt::format("{}({}, {})", k ? ", " : "", idxs[k],
-                               lake::SqlQuote(parsed[idxs[k]].batch.symbol));
+    if (!overlapping.empty()) {
+      std::string existing;
+      for (const auto& sym : overlapping) {
+        lake::KlineFilter f;
+        f.symbol = sym;
+        f.from = span[sym].first;
+        f.to = span[sym].second + 1;
+        existing +=
+            fmt::format("{}SELECT symbol, open_time FROM {} WHERE source IN ('import', 'rest')",
+                        existing.empty() ? "" : " UNION ALL ", lake::KlinesSql(snap, iv, f, false));
+      }
+      rows = fmt::format(
+          "(SELECT n.* FROM {} n ANTI JOIN ({}) e ON n.symbol = e.symbol AND n.open_time = "
+          "e.open_time)",
+          rows, existing);
     }
-    s = con.Exec(files_sql);
-    if (!s.ok()) return fail(s);
-    lake::KlineFilter range;
-    range.from = lo;
-    range.to = hi + 1;
-    // New rows: first occurrence of each key in this import, not already in the lake from a
-    // source of equal or higher priority.
-    std::string rows = fmt::format(
-        "(SELECT f.symbol, i.open_time, i.open, i.high, i.low, i.close, i.volume, i.close_time, "
-        "i.quote_volume, i.trades, i.taker_buy_base, i.taker_buy_quote, 'import' AS source, "
-        "CAST(make_timestamp({0}::BIGINT) AS TIMESTAMPTZ) AS ingested_at FROM _cl_in i JOIN "
-        "_cl_files f USING (file_idx) "
-        "QUALIFY row_number() OVER (PARTITION BY f.symbol, i.open_time ORDER BY i.ord) = 1)",
-        ingested_at);
-    std::string fresh = fmt::format(
-        "(SELECT n.* FROM {0} n ANTI JOIN (SELECT symbol, open_time FROM {1} WHERE source IN "
-        "('import', "
-        "'rest')) e ON n.symbol = e.symbol AND n.open_time = e.open_time)",
-        rows, lake::KlinesSql(snap, iv, range, /*dedup=*/false));
-    auto added = lake::StageQuery(con, txn, lake::WithKlinePartitions(iv, fresh),
-                                  lake::KlinesStageSpec(iv, lake::Source::kImport));
+    auto added = lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
+                                        lake::KlinesStageSpec(iv, lake::Source::kImport));
     if (!added.ok()) return fail(added.status());
-    int64_t n_in = 0;
-    for (size_t i : idxs) n_in += static_cast<int64_t>(parsed[i].batch.size());
+    lap("dedup and stage");
     int64_t n_added = 0;
     for (const auto& e : *added) n_added += e.rows;
     st.rows_added += n_added;
     st.duplicates += n_in - n_added;
   }
-  (void)con.Exec("DROP TABLE IF EXISTS _cl_in; DROP TABLE IF EXISTS _cl_files;");
 
   if (!bad.empty()) {
     std::string q = "file,line,reason,text\n";
@@ -223,6 +271,7 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
     if (!s.ok()) return fail(s);
   }
   ASSIGN_OR_RETURN(st.version, lake.Commit(std::move(txn)));
+  lap("commit");
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return st;
 }
