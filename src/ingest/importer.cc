@@ -160,12 +160,12 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
   const auto t0 = std::chrono::steady_clock::now();
   ImportStats st;
   ASSIGN_OR_RETURN(std::vector<fs::path> inputs, ExpandInputs(opt.inputs));
-  ASSIGN_OR_RETURN(std::vector<ParsedFile> parsed, ParseAll(inputs, opt));
   auto lap = [t = std::chrono::steady_clock::now()](const char* what) mutable {
     auto now = std::chrono::steady_clock::now();
     spdlog::debug("import: {} took {:.3f} s", what, std::chrono::duration<double>(now - t).count());
     t = now;
   };
+  ASSIGN_OR_RETURN(std::vector<ParsedFile> parsed, ParseAll(inputs, opt));
   lap("parse");
   st.files = static_cast<int64_t>(parsed.size());
   std::vector<const BadRow*> bad;

@@ -217,6 +217,77 @@ TEST_F(LakeTest, StagedKlinesAlwaysHaveTheSchemaTypes) {
   EXPECT_EQ(r.GetString(0, 3) + ":" + r.GetString(1, 3), "volume:DOUBLE");
 }
 
+// Rows in C++ memory, one unit per symbol: minute i of symbol u closes at 100 * (u + 1) + i.
+class MinuteSource final : public TableSource {
+ public:
+  explicit MinuteSource(std::vector<std::pair<std::string, int>> units)
+      : units_(std::move(units)) {}
+  std::vector<ColumnDef> Columns() const override {
+    return {{"symbol", DUCKDB_TYPE_VARCHAR},
+            {"minute", DUCKDB_TYPE_BIGINT},
+            {"close", DUCKDB_TYPE_DOUBLE}};
+  }
+  size_t Units() const override { return units_.size(); }
+  size_t UnitRows(size_t u) const override { return static_cast<size_t>(units_[u].second); }
+  void Fill(size_t u, size_t off, size_t n, duckdb_data_chunk out) const override {
+    auto* minute =
+        static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(out, 1)));
+    auto* close =
+        static_cast<double*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(out, 2)));
+    for (size_t i = 0; i < n; ++i) {
+      duckdb_vector_assign_string_element(duckdb_data_chunk_get_vector(out, 0), i,
+                                          units_[u].first.c_str());
+      minute[i] = static_cast<int64_t>(off + i);
+      close[i] = 100.0 * static_cast<double>(u + 1) + static_cast<double>(off + i);
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, int>> units_;
+};
+
+TEST_F(LakeTest, TableSourceAndBulkStagingWriteEveryRowOnce) {
+  // 50,000 minutes cross May/June 2025 and span many 2048-row scan chunks.
+  MinuteSource src({{"BTCUSDT", 50'000}, {"ETHUSDT", 3}});
+  ASSERT_TRUE(RegisterTableSource(*con_, "minutes", &src).ok());
+  EXPECT_EQ(*con_->QueryInt64("SELECT count(*) FROM minutes()"), 50'003);
+  EXPECT_EQ(*con_->QueryInt64(
+                "SELECT CAST(sum(close) AS BIGINT) FROM minutes() WHERE symbol = 'ETHUSDT'"),
+            603);
+  std::string rows = fmt::format(
+      "(SELECT symbol, to_timestamp({} + minute * 60) AS open_time, close AS open, close AS high, "
+      "close AS low, "
+      "close, 1.0 AS volume, NULL AS close_time, NULL AS quote_volume, NULL AS trades, NULL AS "
+      "taker_buy_base, "
+      "NULL AS taker_buy_quote, 'import' AS source, to_timestamp({}) AS ingested_at FROM "
+      "minutes())",
+      kT0, kT0);
+  auto iv = *Interval::Parse("1m");
+  auto txn = *lake_->Begin();
+  auto added = StagePartitioned(*con_, txn, WithKlinePartitions(iv, rows),
+                                KlinesStageSpec(iv, Source::kImport));
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  ASSERT_EQ(added->size(), 3u);  // BTCUSDT May, BTCUSDT June, ETHUSDT May
+  ASSERT_TRUE(lake_->Commit(std::move(txn)).ok());
+  auto s = *lake_->GetSnapshot();
+  auto btc = s.Files("klines_1m", "BTCUSDT");
+  ASSERT_EQ(btc.size(), 2u);
+  EXPECT_EQ(btc[0]->partition, "year=2025/month=05");
+  EXPECT_EQ(btc[1]->partition, "year=2025/month=06");
+  EXPECT_EQ(btc[0]->rows + btc[1]->rows, 50'000);
+  EXPECT_EQ(btc[0]->min_time, kT0 * kMicrosPerSecond);
+  EXPECT_EQ(btc[1]->max_time, (kT0 + 49'999 * 60) * kMicrosPerSecond);
+  EXPECT_EQ(Count(s), 50'003);
+  // A query with no rows stages nothing.
+  auto txn2 = *lake_->Begin();
+  auto none = StagePartitioned(
+      *con_, txn2, WithKlinePartitions(iv, "(" + Rows("BTCUSDT", 0, 0, "import", 1) + ")"),
+      KlinesStageSpec(iv, Source::kImport));
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  lake_->Abandon(std::move(txn2));
+}
+
 TEST_F(LakeTest, OrphanFilesFromCrashedCommitsAreIgnoredAndCollected) {
   Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
   // A crash between renaming a file into place and writing the manifest leaves an orphan.
