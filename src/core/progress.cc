@@ -23,6 +23,11 @@ void Progress::Add(uint64_t n) {
   Draw(false);
 }
 
+void Progress::Set(uint64_t done) {
+  done_ = done;
+  Draw(false);
+}
+
 void Progress::Draw(bool force) {
   if (!tty_) return;
   int64_t now = MonoMicros();

@@ -12,6 +12,8 @@ class Progress {
   Progress(std::string label, uint64_t total);
   ~Progress();
   void Add(uint64_t n);
+  void Set(uint64_t done);
+  bool tty() const { return tty_; }
   void Finish();
 
  private:

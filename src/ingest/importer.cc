@@ -133,6 +133,28 @@ class BatchSource final : public lake::TableSource {
   std::vector<size_t> first_ord_;
 };
 
+// Runs `write` (a long DuckDB query scanning `source`) while a progress bar on a TTY shows how
+// many of the source's rows DuckDB has taken.
+template <typename F>
+auto WithWriteProgress(const lake::TableSource& source, uint64_t rows, bool enabled,
+                       std::string label, F write) {
+  Progress bar(std::move(label), rows);
+  if (!enabled || !bar.tty()) return write();
+  std::atomic<bool> done{false};
+  std::thread poll([&] {
+    while (!done.load()) {
+      bar.Set(source.rows_scanned());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // screen refresh, not a wait
+    }
+  });
+  auto result = write();
+  done = true;
+  poll.join();
+  bar.Set(rows);
+  bar.Finish();
+  return result;
+}
+
 // Whether the batches can hold the same (symbol, open_time) twice: some batch is not strictly
 // increasing, or two batches of one symbol overlap in time. Usually neither, and the import
 // skips the in-import dedup.
@@ -247,8 +269,11 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
           "e.open_time)",
           rows, existing);
     }
-    auto added = lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
+    auto added = WithWriteProgress(
+        source, static_cast<uint64_t>(n_in), opt.progress, "import: writing", [&] {
+          return lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
                                         lake::KlinesStageSpec(iv, lake::Source::kImport));
+        });
     if (!added.ok()) return fail(added.status());
     lap("dedup and stage");
     int64_t n_added = 0;

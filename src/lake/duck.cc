@@ -217,6 +217,12 @@ Status Appender::Close() {
 
 Appender::~Appender() { (void)Close(); }
 
+struct TableSourceAccess {
+  static void Count(const TableSource& s, size_t n) {
+    s.rows_scanned_.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
 namespace {
 
 // Global scan state: a cursor over (unit, offset) handed out under a mutex, one chunk at a time.
@@ -260,7 +266,10 @@ void ScanFunction(duckdb_function_info info, duckdb_data_chunk out) {
       st->offset += n;
     }
   }
-  if (n > 0) src->Fill(unit, offset, n, out);
+  if (n > 0) {
+    src->Fill(unit, offset, n, out);
+    TableSourceAccess::Count(*src, n);
+  }
   duckdb_data_chunk_set_size(out, n);
 }
 

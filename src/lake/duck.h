@@ -7,6 +7,7 @@
 
 #include <duckdb.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -138,6 +139,12 @@ class TableSource {
   virtual size_t UnitRows(size_t unit) const = 0;
   // Writes rows [offset, offset + n) of `unit` into `out` (n <= DataChunk::Capacity()).
   virtual void Fill(size_t unit, size_t offset, size_t n, duckdb_data_chunk out) const = 0;
+  // Rows handed to DuckDB so far, across all scans: a progress measure for long writes.
+  uint64_t rows_scanned() const { return rows_scanned_.load(std::memory_order_relaxed); }
+
+ private:
+  friend struct TableSourceAccess;
+  mutable std::atomic<uint64_t> rows_scanned_{0};
 };
 
 // Registers `source` on `con` as the table function `name()` (no arguments). `source` must
