@@ -148,13 +148,8 @@ struct ViewRefreshStats {
   int64_t rows_written = 0;
 };
 
-struct RefreshStats {
-  // Totals over the three views.
-  int64_t partitions_recomputed = 0;
-  int64_t partitions_unchanged = 0;
-  int64_t files_written = 0;
-  int64_t files_retired = 0;
-  int64_t rows_written = 0;
+// Totals over the three views (the ViewRefreshStats fields), plus per-view figures.
+struct RefreshStats : ViewRefreshStats {
   std::map<std::string, ViewRefreshStats> views;  // by view name; every view is present
   int64_t version = 0;     // manifest version after the refresh (unchanged if nothing changed)
   bool committed = false;  // whether the refresh published a new manifest version

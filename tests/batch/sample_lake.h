@@ -15,6 +15,10 @@
 
 namespace cryptolake::testing {
 
+// The gap-free 2025 1m window of ../shared/data (paths relative to binance-spot/klines, globs).
+inline constexpr const char* kBtc1m2025 = "1m/BTCUSDT-1m-20250520_20250818__*.csv";
+inline constexpr const char* kEth1m2025 = "1m/ETHUSDT-1m-20250520_20250818__*.csv";
+
 // binance-spot/klines/<rel> under the shared data directory (rel may hold a '*' glob).
 std::string Klines(const std::string& rel);
 

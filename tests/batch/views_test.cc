@@ -16,8 +16,8 @@ using testing::OneMinuteCsvSql;
 using testing::SampleLake;
 using testing::VisionCsvSql;
 
-const char* kBtc1m2025 = "1m/BTCUSDT-1m-20250520_20250818__*.csv";
-const char* kEth1m2025 = "1m/ETHUSDT-1m-20250520_20250818__*.csv";
+using testing::kBtc1m2025;
+using testing::kEth1m2025;
 
 // Binance's own daily klines of both symbols as a table expression (symbol, day DATE, ...).
 std::string BinanceDailySql() {
