@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <thread>
 
 namespace cryptolake {
 
@@ -124,6 +125,12 @@ Micros SystemClock::Now() const {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+void SystemClock::SleepUntil(Micros t) const {
+  for (Micros now = Now(); now < t; now = Now()) {
+    std::this_thread::sleep_for(std::chrono::microseconds(t - now));
+  }
 }
 
 const Clock& SystemClock::Instance() {

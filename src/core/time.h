@@ -53,11 +53,16 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual Micros Now() const = 0;
+  // Returns once Now() >= t. SystemClock sleeps; FakeClock jumps forward to t at once (never
+  // backwards), so code that waits (rate limits, backoff) runs instantly and exactly in tests.
+  virtual void SleepUntil(Micros t) const = 0;
+  void SleepFor(Micros d) const { SleepUntil(Now() + d); }
 };
 
 class SystemClock final : public Clock {
  public:
   Micros Now() const override;
+  void SleepUntil(Micros t) const override;
   static const Clock& Instance();
 };
 
@@ -66,11 +71,16 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(Micros start = 0) : now_(start) {}
   Micros Now() const override { return now_.load(); }
+  void SleepUntil(Micros t) const override {
+    Micros cur = now_.load();
+    while (cur < t && !now_.compare_exchange_weak(cur, t)) {
+    }
+  }
   void Advance(Micros d) { now_ += d; }
   void Set(Micros t) { now_ = t; }
 
  private:
-  std::atomic<Micros> now_;
+  mutable std::atomic<Micros> now_;
 };
 
 }  // namespace cryptolake

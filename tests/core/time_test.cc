@@ -49,3 +49,19 @@ TEST(FakeClockTest, OnlyMovesWhenAdvanced) {
 
 }  // namespace
 }  // namespace cryptolake
+
+namespace cryptolake {
+namespace {
+
+TEST(FakeClockTest, SleepUntilJumpsForwardNeverBack) {
+  FakeClock c(1000);
+  c.SleepUntil(5000);
+  EXPECT_EQ(c.Now(), 5000);
+  c.SleepUntil(3000);  // already past: no change
+  EXPECT_EQ(c.Now(), 5000);
+  c.SleepFor(250);
+  EXPECT_EQ(c.Now(), 5250);
+}
+
+}  // namespace
+}  // namespace cryptolake

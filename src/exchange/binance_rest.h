@@ -1,0 +1,97 @@
+// A client for the public Binance spot REST API (the endpoints backfill needs), with retries,
+// backoff and the shared rate governor. Works against https://api.binance.com and against the
+// replay exchange (exchange/replay.h) alike.
+//
+// Contract:
+//  * Every request first takes its weight from the RateGovernor (klines 2, time 1, ping 1,
+//    exchangeInfo 20) and reports the response's X-MBX-USED-WEIGHT-1M, Retry-After and status
+//    back to it.
+//  * Retries, per call:
+//      429 / 418          wait as the governor says (it blocks every thread), then send again;
+//                         at most `max_limit_waits` times, then kUnavailable.
+//      5xx, transport errors (timeouts, refused, reset, truncated body), malformed bodies
+//                         retried after an exponential backoff with full jitter:
+//                         delay = uniform(0, min(backoff_max, backoff_base * 2^attempt)),
+//                         up to `max_attempts` attempts in all, then
+//                         kUnavailable "GET <path>: gave up after 8 attempts: <last reason>".
+//      other 4xx          not retried: kInvalidArgument "GET <path>: HTTP 400 (-1121 Invalid
+//                         symbol.)" -- the Binance error code and msg when the body has them.
+//    Backoff sleeps on the injected Clock (instant on a FakeClock); jitter comes from a
+//    std::mt19937_64 seeded with `seed`.
+//  * Klines() asks for microsecond timestamps (header X-MBX-TIME-UNIT: MICROSECOND) and checks
+//    the response as `import` checks a file: every row goes through ingest::ParseCsv (vision
+//    format), so the same validation and the same messages apply. A response is malformed (and
+//    retried) when it is not a JSON array of 12-element arrays, a row fails validation, the
+//    timestamps are not microseconds, open_times are not strictly increasing, a row lies outside
+//    [start, end], or there are more rows than `limit`.
+//  * Thread-safe: each calling thread gets its own HttpClient (one keep-alive connection per
+//    thread). The governor is shared.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "exchange/governor.h"
+#include "ingest/parser.h"
+
+namespace cryptolake::exchange {
+
+struct RestOptions {
+  std::string base_url = "https://api.binance.com";  // no trailing slash needed
+  Micros connect_timeout = 5 * kMicrosPerSecond;
+  Micros timeout = 30 * kMicrosPerSecond;  // per request
+  int max_attempts = 8;                    // 5xx / transport / malformed
+  int max_limit_waits = 20;                // 429 / 418
+  Micros backoff_base = 500 * 1000;        // 0.5 s
+  Micros backoff_max = 30 * kMicrosPerSecond;
+  uint64_t seed = 0;  // jitter RNG seed; 0 = from std::random_device
+};
+
+struct SymbolInfo {
+  std::string symbol;
+  std::string status;  // "TRADING", "BREAK", ...
+};
+
+// Counters, for summaries and tests. Monotonic; read at any time.
+struct RestStats {
+  std::atomic<int64_t> requests{0};      // HTTP requests sent (every attempt)
+  std::atomic<int64_t> retries{0};       // attempts after the first, all causes
+  std::atomic<int64_t> rate_limited{0};  // 429 responses
+  std::atomic<int64_t> banned{0};        // 418 responses
+  std::atomic<int64_t> server_errors{0};  // 5xx responses
+  std::atomic<int64_t> transport_errors{0};
+  std::atomic<int64_t> malformed{0};
+};
+
+class BinanceRest {
+ public:
+  BinanceRest(RestOptions options, RateGovernor& governor, const Clock& clock);
+  ~BinanceRest();
+
+  // GET /api/v3/time -> serverTime in micros.
+  StatusOr<Micros> ServerTime();
+  // GET /api/v3/exchangeInfo -> every listed symbol with its status.
+  StatusOr<std::vector<SymbolInfo>> ExchangeInfo();
+  // GET /api/v3/klines?symbol=&interval=&startTime=&endTime=&limit= for open_times in
+  // [start, end] (both inclusive, micros; sent as ms). Returns at most `limit` (1..1000) klines,
+  // the oldest first, validated (see contract). The last one may still be open: callers compare
+  // close_time with ServerTime().
+  StatusOr<ingest::KlineBatch> Klines(const std::string& symbol, const Interval& interval,
+                                      Micros start, Micros end, int limit = 1000);
+
+  const RestStats& stats() const { return stats_; }
+  const std::string& base_url() const { return opt_.base_url; }
+
+ private:
+  struct Impl;
+  RestOptions opt_;
+  RestStats stats_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptolake::exchange

@@ -1,0 +1,55 @@
+// Blocking HTTP(S) GET over libcurl, for the REST clients.
+//
+// Contract:
+//  * One HttpClient per thread: it owns a curl easy handle and keeps its connection alive across
+//    calls. It is not thread-safe; distinct clients may be used from distinct threads at once.
+//  * An HTTP error status (4xx, 5xx) is NOT a Status error: it comes back in HttpResponse with its
+//    body and headers, for the caller to interpret.
+//  * Transport failures are errors, with the URL and curl's reason in the message:
+//      DeadlineExceeded-like timeouts  -> kUnavailable "GET <url>: timeout after 2000 ms (...)"
+//      refused / reset / no response   -> kUnavailable "GET <url>: <curl error text>"
+//      a body shorter than its Content-Length (connection closed mid-body)
+//                                      -> kUnavailable "GET <url>: truncated response (...)"
+//    All of them are retryable by the caller; HttpClient itself never retries.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace cryptolake::exchange {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased; the last value wins
+  // The header's value, or "" when absent. `name` must be lower-case.
+  std::string Header(const std::string& name) const;
+};
+
+struct HttpOptions {
+  Micros connect_timeout = 5 * kMicrosPerSecond;
+  Micros timeout = 30 * kMicrosPerSecond;  // whole request, including the body
+  std::vector<std::string> headers;        // extra request headers, "Name: value"
+  std::string user_agent = "cryptolake/0.1";
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  StatusOr<HttpResponse> Get(const std::string& url);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptolake::exchange
