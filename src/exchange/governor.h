@@ -18,8 +18,10 @@
 //  * OnResponse(...) feeds back what a response said. A 429 blocks all Acquire() until
 //    now + Retry-After (or the next minute boundary when the header is absent); a 418 blocks
 //    until the later of now + Retry-After and the "banned until <ms>" time in the body.
-//  * Thread-safe. Every send and every 429/418 is appended to an in-memory event log (Events()),
-//    which tests use to prove that no request went out inside a Retry-After or ban.
+//  * Thread-safe. Every send and every 429/418 is appended to an in-memory event log (Events(), the
+//    newest 2^19..2^20 events), which tests use to prove that no request went out inside a
+//    Retry-After or ban. Events are logged under the lock, so their order is the order in which the
+//    governor decided: a send logged after a 429/418 event never lies before its `until`.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +70,7 @@ class RateGovernor {
 
  private:
   Micros EarliestSendLocked(Micros now, int64_t weight) const;
+  void LogLocked(GovernorEvent e);
 
   const Clock& clock_;
   GovernorOptions opt_;
