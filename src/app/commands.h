@@ -62,4 +62,20 @@ struct CatArgs {
 };
 int RunCat(Env& env, const CatArgs& a);
 
+// Runs without an Env: it never opens the lake at the global --data root.
+struct ReplayArgs {
+  std::vector<std::string> data;  // a lake root, or kline files, directories, globs
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string port_file;
+  double speed = 1.0;
+  std::optional<std::string> start;
+  std::string faults = "none";
+  uint64_t fault_seed = 1;
+  int64_t weight_limit = 6000;
+  int ban_threshold = 10;
+  bool log_requests = false;
+};
+int RunReplayExchange(const ReplayArgs& a);
+
 }  // namespace cryptolake::app

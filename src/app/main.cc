@@ -85,6 +85,44 @@ int main(int argc, char** argv) {
   auto* gc = app.add_subcommand(
       "gc", "Delete retired files past the grace period and leftovers of crashed writers");
 
+  // replay-exchange
+  app::ReplayArgs ra;
+  auto* rep = app.add_subcommand(
+      "replay-exchange",
+      "Serve recorded klines as a Binance-compatible REST API on a local port (tests, demo)");
+  rep->add_option("--data", ra.data,
+                  "A lake root, or kline files, directories or globs as for import (repeatable)")
+      ->required();
+  rep->add_option("--host", ra.host, "Address to listen on")->default_val("127.0.0.1");
+  rep->add_option("--port", ra.port, "Port (0: an ephemeral one)")->default_val(0);
+  rep->add_option("--port-file", ra.port_file, "Write the bound port to this file (atomically)");
+  rep->add_option("--speed", ra.speed, "Exchange seconds per real second")->default_val(1.0);
+  rep->add_option("--start", ra.start,
+                  "Exchange time at start, e.g. 2021-05-01T12:00:00Z (default: the end of the "
+                  "data)");
+  rep->add_option("--faults", ra.faults, "Fault spec (see below)")->default_val("none");
+  rep->add_option("--fault-seed", ra.fault_seed, "Seed of the fault draws")->default_val(1);
+  rep->add_option("--weight-limit", ra.weight_limit, "REQUEST_WEIGHT per minute")
+      ->default_val(6000);
+  rep->add_option("--ban-threshold", ra.ban_threshold,
+                  "Requests inside a Retry-After window before an IP ban (418)")
+      ->default_val(10);
+  rep->add_flag("--log-requests", ra.log_requests, "Print each request to stderr");
+  rep->footer(
+      "Endpoints: GET /api/v3/ping, /api/v3/time, /api/v3/exchangeInfo, /api/v3/klines, in\n"
+      "Binance's formats, weights and error codes. Klines are served up to the exchange time\n"
+      "(the still-open candle included), which runs from --start at --speed.\n"
+      "Faults (only on /api/v3/klines), e.g. --faults 429=0.02,5xx=0.05,drop=0.01:\n"
+      "  429       a rate-limit burst: 429 with Retry-After for 2 s\n"
+      "  418       an IP ban of 120 s\n"
+      "  5xx       HTTP 500, 502 or 503\n"
+      "  slow      the response is held back 3 s\n"
+      "  truncate  half the body after a full Content-Length, then the connection closes\n"
+      "  drop      the connection closes without a response\n"
+      "  corrupt   a complete 200 whose JSON is cut in half\n"
+      "Probabilities per request in [0, 1], summing to at most 1; 'none' for no faults.\n"
+      "Stops on SIGINT or SIGTERM and prints its counters.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -93,6 +131,8 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(g.verbose ? spdlog::level::debug : spdlog::level::info);
   spdlog::set_pattern("%^%l%$: %v");
+
+  if (*rep) return app::RunReplayExchange(ra);  // no lake at the global --data root
 
   auto env = app::OpenEnv(g);
   if (!env.ok()) {
