@@ -212,4 +212,62 @@ std::string KlinesSql(const Snapshot& snap, const Interval& interval, const Klin
       kSourcePrioritySql, base);
 }
 
+TimeRanges MergeRanges(TimeRanges r) {
+  std::sort(r.begin(), r.end());
+  TimeRanges out;
+  for (const auto& x : r) {
+    if (x.first >= x.second) continue;
+    if (!out.empty() && x.first <= out.back().second) {
+      out.back().second = std::max(out.back().second, x.second);
+    } else {
+      out.push_back(x);
+    }
+  }
+  return out;
+}
+
+TimeRanges SubtractRanges(const TimeRanges& a, const TimeRanges& b) {
+  TimeRanges bm = MergeRanges(b), out;
+  for (auto [lo, hi] : MergeRanges(a)) {
+    for (const auto& [blo, bhi] : bm) {
+      if (bhi <= lo || blo >= hi) continue;
+      if (blo > lo) out.emplace_back(lo, blo);
+      lo = std::max(lo, bhi);
+      if (lo >= hi) break;
+    }
+    if (lo < hi) out.emplace_back(lo, hi);
+  }
+  return out;
+}
+
+TimeRanges ConfirmedEmpty(const Manifest& m, const std::string& dataset,
+                          const std::string& symbol) {
+  TimeRanges out;
+  auto it = m.meta.find(kConfirmedEmptyKey);
+  if (it == m.meta.end() || !it->is_object()) return out;
+  auto ds = it->find(dataset);
+  if (ds == it->end() || !ds->is_object()) return out;
+  auto sym = ds->find(symbol);
+  if (sym == ds->end() || !sym->is_array()) return out;
+  for (const auto& r : *sym) {
+    if (r.is_array() && r.size() == 2 && r[0].is_number_integer() && r[1].is_number_integer()) {
+      out.emplace_back(r[0].get<Micros>(), r[1].get<Micros>());
+    }
+  }
+  return MergeRanges(std::move(out));
+}
+
+nlohmann::json WithConfirmedEmpty(const nlohmann::json& current, const std::string& dataset,
+                                  const std::string& symbol, const TimeRanges& add) {
+  nlohmann::json out = current.is_object() ? current : nlohmann::json::object();
+  Manifest m;
+  m.meta[kConfirmedEmptyKey] = out;
+  TimeRanges all = ConfirmedEmpty(m, dataset, symbol);
+  all.insert(all.end(), add.begin(), add.end());
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& [lo, hi] : MergeRanges(std::move(all))) arr.push_back({lo, hi});
+  out[dataset][symbol] = std::move(arr);
+  return out;
+}
+
 }  // namespace cryptolake::lake

@@ -76,4 +76,23 @@ std::string KlinesSql(const Snapshot& snap, const Interval& interval,
 inline constexpr const char* kSourcePrioritySql =
     "CASE source WHEN 'rest' THEN 3 WHEN 'import' THEN 2 ELSE 1 END";
 
+// Half-open time ranges [first, second), in micros.
+using TimeRange = std::pair<Micros, Micros>;
+using TimeRanges = std::vector<TimeRange>;
+
+// Sorted, with overlapping and touching ranges merged and empty ones dropped.
+TimeRanges MergeRanges(TimeRanges r);
+// The parts of `a` not covered by `b` (both merged or not; the result is merged).
+TimeRanges SubtractRanges(const TimeRanges& a, const TimeRanges& b);
+
+// Confirmed-empty ranges: spans of open_time the exchange answered with no klines (real
+// outages, times before a listing). Kept in manifest meta under kConfirmedEmptyKey as
+// {"klines_1m": {"BTCUSDT": [[from, to], ...]}} (micros, half-open, merged), written in the same
+// commit as the rows fetched with them, so a range is never both missing and unrecorded.
+inline constexpr const char* kConfirmedEmptyKey = "confirmed_empty";
+TimeRanges ConfirmedEmpty(const Manifest& m, const std::string& dataset, const std::string& symbol);
+// `current` (the meta value, or null) with `add` merged into dataset/symbol.
+nlohmann::json WithConfirmedEmpty(const nlohmann::json& current, const std::string& dataset,
+                                  const std::string& symbol, const TimeRanges& add);
+
 }  // namespace cryptolake::lake

@@ -365,4 +365,31 @@ TEST_F(LakeTest, CorruptManifestIsAClearError) {
 }
 
 }  // namespace
+TEST(TimeRangesTest, MergeAndSubtract) {
+  EXPECT_EQ(MergeRanges({{5, 7}, {1, 3}, {3, 4}, {9, 9}, {6, 8}}), (TimeRanges{{1, 4}, {5, 8}}));
+  EXPECT_EQ(SubtractRanges({{0, 10}}, {{2, 3}, {5, 7}, {9, 12}}),
+            (TimeRanges{{0, 2}, {3, 5}, {7, 9}}));
+  EXPECT_EQ(SubtractRanges({{0, 10}, {20, 30}}, {{-5, 25}}), (TimeRanges{{25, 30}}));
+  EXPECT_EQ(SubtractRanges({{0, 10}}, {}), (TimeRanges{{0, 10}}));
+  EXPECT_EQ(SubtractRanges({{0, 10}}, {{0, 10}}), TimeRanges{});
+}
+
+TEST(TimeRangesTest, ConfirmedEmptyMetaRoundTrip) {
+  Manifest m;
+  m.meta[kConfirmedEmptyKey] =
+      WithConfirmedEmpty(nullptr, "klines_1m", "BTCUSDT", {{300, 400}, {100, 200}});
+  m.meta[kConfirmedEmptyKey] =
+      WithConfirmedEmpty(m.meta[kConfirmedEmptyKey], "klines_1m", "BTCUSDT", {{200, 300}});
+  m.meta[kConfirmedEmptyKey] =
+      WithConfirmedEmpty(m.meta[kConfirmedEmptyKey], "klines_1h", "ETHUSDT", {{7, 9}});
+  EXPECT_EQ(ConfirmedEmpty(m, "klines_1m", "BTCUSDT"), (TimeRanges{{100, 400}}));
+  EXPECT_EQ(ConfirmedEmpty(m, "klines_1h", "ETHUSDT"), (TimeRanges{{7, 9}}));
+  EXPECT_EQ(ConfirmedEmpty(m, "klines_1m", "ETHUSDT"), TimeRanges{});
+  EXPECT_EQ(m.meta[kConfirmedEmptyKey].dump(),
+            R"({"klines_1h":{"ETHUSDT":[[7,9]]},"klines_1m":{"BTCUSDT":[[100,400]]}})");
+  auto back = Manifest::FromJson(m.ToJson());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(ConfirmedEmpty(*back, "klines_1m", "BTCUSDT"), (TimeRanges{{100, 400}}));
+}
+
 }  // namespace cryptolake::lake
