@@ -249,36 +249,67 @@ class Checker {
     };
     const char* unit = days ? " day" : "";
     const char* units = days ? " days" : "";
+    // Listed ranges per kind, the rest folded into one "N more ranges" finding.
+    struct Fold {
+      int listed = 0;
+      int64_t more = 0, missing = 0, filled = 0;
+      Micros first = 0, last = 0;
+    };
+    auto emit = [&](Fold& fold, Finding::Kind kind, const std::string& symbol, Micros first,
+                    Micros last, int64_t missing, int64_t filled) {
+      const char* note =
+          kind == Finding::kConfirmedEmpty ? ", confirmed empty by the exchange" : "";
+      if (fold.listed < std::max(opt_.max_ranges, 1)) {
+        ++fold.listed;
+        Add(kind, false, dataset, symbol,
+            fmt::format("{} ({} missing{}{}{})", fmt_range(first, last), missing,
+                        missing == 1 ? unit : units, filled_note(filled, missing), note),
+            missing, first, last, filled);
+        return;
+      }
+      if (fold.more == 0) fold.first = first;
+      fold.last = last;
+      ++fold.more;
+      fold.missing += missing;
+      fold.filled += filled;
+    };
+    auto flush = [&](Fold& fold, Finding::Kind kind, const std::string& symbol) {
+      if (fold.more == 0) return;
+      const char* note =
+          kind == Finding::kConfirmedEmpty ? ", confirmed empty by the exchange" : "";
+      Add(kind, false, dataset, symbol,
+          fmt::format(
+              "{} between {} ({} missing{}{}{})", Plural(fold.more, "more range", "more ranges"),
+              fmt_range(fold.first, fold.last), fold.missing, fold.missing == 1 ? unit : units,
+              filled_note(fold.filled, fold.missing), note),
+          fold.missing, fold.first, fold.last, fold.filled);
+    };
     size_t i = 0;
     while (i < r.rows()) {
       std::string symbol = r.GetString(0, i);
-      int listed = 0;
-      int64_t more = 0, more_missing = 0, more_filled = 0;
-      Micros more_first = 0, more_last = 0;
+      const lake::TimeRanges confirmed = lake::ConfirmedEmpty(snap_.manifest(), dataset, symbol);
+      Fold gaps, empties;
       for (; i < r.rows() && r.GetString(0, i) == symbol; ++i) {
         Micros first = r.GetInt64(1, i), last = r.GetInt64(2, i);
         int64_t missing = r.GetInt64(3, i), filled = r.GetInt64(4, i);
-        if (listed < std::max(opt_.max_ranges, 1)) {
-          ++listed;
-          Add(Finding::kGap, false, dataset, symbol,
-              fmt::format("{} ({} missing{}{})", fmt_range(first, last), missing,
-                          missing == 1 ? unit : units, filled_note(filled, missing)),
-              missing, first, last, filled);
-        } else {
-          if (more == 0) more_first = first;
-          more_last = last;
-          ++more;
-          more_missing += missing;
-          more_filled += filled;
+        const lake::TimeRanges whole = {{first, last + step}};
+        const lake::TimeRanges open = lake::SubtractRanges(whole, confirmed);
+        if (open == whole) {
+          emit(gaps, Finding::kGap, symbol, first, last, missing, filled);
+          continue;
+        }
+        // Split the range into its confirmed-empty and its still-missing parts, in time order.
+        std::vector<std::pair<lake::TimeRange, bool>> parts;
+        for (const auto& p : open) parts.push_back({p, false});
+        for (const auto& p : lake::SubtractRanges(whole, open)) parts.push_back({p, true});
+        std::sort(parts.begin(), parts.end());
+        for (const auto& [p, is_empty] : parts) {
+          emit(is_empty ? empties : gaps, is_empty ? Finding::kConfirmedEmpty : Finding::kGap,
+               symbol, p.first, p.second - step, (p.second - p.first) / step, 0);
         }
       }
-      if (more > 0) {
-        Add(Finding::kGap, false, dataset, symbol,
-            fmt::format("{} between {} ({} missing{}{})", Plural(more, "more range", "more ranges"),
-                        fmt_range(more_first, more_last), more_missing,
-                        more_missing == 1 ? unit : units, filled_note(more_filled, more_missing)),
-            more_missing, more_first, more_last, more_filled);
-      }
+      flush(gaps, Finding::kGap, symbol);
+      flush(empties, Finding::kConfirmedEmpty, symbol);
     }
     return Status::Ok();
   }
@@ -537,6 +568,8 @@ const char* KindName(Finding::Kind kind) {
       return "missing_file";
     case Finding::kUnreadableFile:
       return "unreadable_file";
+    case Finding::kConfirmedEmpty:
+      return "confirmed_empty";
     case Finding::kRowCount:
       return "row_count";
   }

@@ -11,7 +11,10 @@
 //    it is the same day): "2021-04-20 02:00..04:30" is 150 missing 1m candles, 02:00 to 04:29.
 //    For 1d and for the days missing in daily_raw a range is inclusive dates,
 //    "2021-04-20..2021-04-21". Finding::first/last are the first and last missing open_times.
-//    Day ranges tell how many of their days daily_filled forward-filled.
+//    Day ranges tell how many of their days daily_filled forward-filled. The parts of a gap that
+//    backfill recorded as confirmed empty (lake::ConfirmedEmpty: the exchange has no klines
+//    there, e.g. an outage) are not gaps but "confirmed_empty" notes:
+//    "2021-04-20 02:00..04:30 (150 missing, confirmed empty by the exchange)".
 //  * duplicates: the same (symbol, open_time) stored more than once by the same source is an
 //    error; the same key from different sources is "shadowed" (resolved at read time by source
 //    priority, removed by compaction) and only counted.
@@ -58,6 +61,7 @@ struct Finding {
     kMissingFile,     // a file the manifest lists does not exist
     kUnreadableFile,  // a listed file is not readable Parquet
     kRowCount,        // a file's row count differs from the manifest's
+    kConfirmedEmpty,  // missing candles the exchange confirmed it has none of (informational)
   };
   Kind kind = kGap;
   bool error = false;
@@ -71,7 +75,8 @@ struct Finding {
 };
 
 // "gap", "duplicate", "shadowed", "schema", "ohlc", "misaligned", "invalid_value",
-// "view_mismatch", "stale_view", "missing_file", "unreadable_file", "row_count".
+// "view_mismatch", "stale_view", "missing_file", "unreadable_file", "row_count",
+// "confirmed_empty".
 const char* KindName(Finding::Kind kind);
 
 struct VerifyOptions {

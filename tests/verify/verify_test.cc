@@ -103,6 +103,60 @@ TEST(VerifyTest, ListsTheRealOutagesOfApril2021AsGapRanges) {
   EXPECT_EQ(one.rows_checked, 61272 + 43 * 3);
 }
 
+// Spans backfill recorded as confirmed empty by the exchange are notes, not gaps; a gap only
+// partly covered is split into its confirmed and its still-missing parts.
+TEST(VerifyTest, ConfirmedEmptyRangesAreNotesNotGaps) {
+  SampleLake lk;
+  lk.Commit("1m", OneMinuteCsvSql(Klines("1m/BTCUSDT-1m-20210402_20210514__*.csv.gz"), "BTCUSDT"));
+  Refresh(lk);
+  {
+    auto txn = lk.lake().Begin();
+    ASSERT_TRUE(txn.ok());
+    // The whole first outage, and the first hour of the second (04:01..05:01).
+    txn->SetMeta(lake::kConfirmedEmptyKey,
+                 lake::WithConfirmedEmpty(nullptr, "klines_1m", "BTCUSDT",
+                                          {{At("2021-04-20 02:00"), At("2021-04-20 04:30")},
+                                           {At("2021-04-25 04:01"), At("2021-04-25 05:01")}}));
+    ASSERT_TRUE(lk.lake().Commit(std::move(*txn)).ok());
+  }
+  Report r = Check(lk);
+  EXPECT_EQ(r.ExitCode(), 1) << FormatReport(r);
+  EXPECT_EQ(GapLines(r), (std::vector<std::string>{
+                             "klines_1m BTCUSDT: 2021-04-25 05:01..08:45 (224 missing)",
+                         }));
+  std::vector<std::string> notes;
+  for (const auto& f : OfKind(r, Finding::kConfirmedEmpty)) {
+    EXPECT_FALSE(f.error);
+    notes.push_back(f.detail);
+  }
+  EXPECT_EQ(notes, (std::vector<std::string>{
+                       "2021-04-20 02:00..04:30 (150 missing, confirmed empty by the exchange)",
+                       "2021-04-25 04:01..05:01 (60 missing, confirmed empty by the exchange)",
+                   }));
+  EXPECT_NE(FormatReport(r).find("note  confirmed_empty klines_1m BTCUSDT: 2021-04-20 "
+                                 "02:00..04:30 (150 missing, confirmed empty by the exchange)"),
+            std::string::npos)
+      << FormatReport(r);
+
+  // Once the rest is confirmed too, the lake is clean.
+  {
+    auto txn = lk.lake().Begin();
+    ASSERT_TRUE(txn.ok());
+    auto snap = lk.lake().GetSnapshot();
+    ASSERT_TRUE(snap.ok());
+    txn->SetMeta(
+        lake::kConfirmedEmptyKey,
+        lake::WithConfirmedEmpty(snap->manifest().meta[lake::kConfirmedEmptyKey], "klines_1m",
+                                 "BTCUSDT", {{At("2021-04-25 05:01"), At("2021-04-25 08:45")}}));
+    ASSERT_TRUE(lk.lake().Commit(std::move(*txn)).ok());
+  }
+  Report clean = Check(lk);
+  EXPECT_EQ(clean.ExitCode(), 0) << FormatReport(clean);
+  EXPECT_EQ(OfKind(clean, Finding::kConfirmedEmpty).size(), 2u);
+  EXPECT_EQ(OfKind(clean, Finding::kConfirmedEmpty)[1].detail,
+            "2021-04-25 04:01..08:45 (284 missing, confirmed empty by the exchange)");
+}
+
 // Missing days of the 1d dataset and of daily_raw are listed with the days daily_filled filled.
 TEST(VerifyTest, DayGapsTellWhichDaysDailyFilledForwardFilled) {
   SampleLake lk;
