@@ -123,6 +123,20 @@ StatusOr<FileLock> FileLock::Acquire(const fs::path& path) {
   return FileLock(fd);
 }
 
+StatusOr<FileLock> FileLock::TryAcquire(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open lock", path);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    Status s = errno == EWOULDBLOCK
+                   ? Status(StatusCode::kUnavailable, "another process holds " + path.string())
+                   : Errno("flock", path);
+    ::close(fd);
+    return s;
+  }
+  return FileLock(fd);
+}
+
 FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }

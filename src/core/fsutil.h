@@ -33,6 +33,9 @@ std::string Sha256Hex(std::string_view bytes);
 class FileLock {
  public:
   static StatusOr<FileLock> Acquire(const fs::path& path);
+  // Like Acquire, but fails at once with kUnavailable "another process holds <path>" when the
+  // lock is taken.
+  static StatusOr<FileLock> TryAcquire(const fs::path& path);
   FileLock(FileLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   FileLock& operator=(FileLock&&) = delete;
   FileLock(const FileLock&) = delete;
