@@ -51,6 +51,23 @@ struct VerifyArgs {
 };
 int RunVerify(Env& env, const VerifyArgs& a);
 
+struct BackfillArgs {
+  std::string exchange;                // empty: from the config
+  std::vector<std::string> symbols;    // empty: from the config
+  std::vector<std::string> intervals;  // empty: from the config
+  std::optional<std::string> from, to;
+  int concurrency = 0;  // 0: from the config
+  double budget = 0;    // share of the weight limit; 0: from the config
+  int64_t weight_limit = 6000;
+  int page_limit = 1000;
+  int64_t chunk_rows = 200000;
+  double timeout_seconds = 30;
+  int max_attempts = 8;
+  double backoff_ms = 500;
+  bool no_batch = false;
+};
+int RunBackfill(Env& env, const BackfillArgs& a);
+
 int RunCompact(Env& env, const std::string& dataset);
 int RunStats(Env& env, bool digest);
 int RunGc(Env& env);

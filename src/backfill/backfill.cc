@@ -1,0 +1,408 @@
+#include "backfill/backfill.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/fsutil.h"
+#include "core/progress.h"
+#include "ingest/batch_source.h"
+#include "lake/klines.h"
+
+namespace cryptolake::backfill {
+
+using lake::TimeRange;
+using lake::TimeRanges;
+
+namespace {
+
+struct Series {
+  std::string symbol;
+  Interval interval;
+  std::string dataset;
+  Micros from = 0, to = 0;  // scope [from, to)
+};
+
+// A part of a missing range, paged by one worker from `from`.
+struct Segment {
+  size_t series = 0;
+  Micros from = 0, to = 0;
+};
+
+// What one page proved: rows to commit and spans without klines. Committed together or not at
+// all.
+struct Piece {
+  size_t series = 0;
+  ingest::KlineBatch rows;
+  TimeRanges empty;
+  int64_t covered = 0;  // candles the page settled (rows + confirmed empty)
+};
+
+Micros AlignUp(Micros t, Micros step) {
+  Micros r = t % step;
+  if (r < 0) r += step;
+  return r == 0 ? t : t + (step - r);
+}
+
+Micros AlignDown(Micros t, Micros step) {
+  Micros r = t % step;
+  if (r < 0) r += step;
+  return t - r;
+}
+
+int64_t Candles(const TimeRanges& rs, Micros step) {
+  int64_t n = 0;
+  for (const auto& [lo, hi] : rs) n += (hi - lo) / step;
+  return n;
+}
+
+// Ranges of [s.from, s.to) without any stored kline (any source) in `snap`.
+StatusOr<TimeRanges> StoredGaps(const lake::Snapshot& snap, lake::Connection& con,
+                                const Series& s) {
+  const Micros step = s.interval.micros;
+  lake::KlineFilter f;
+  f.symbol = s.symbol;
+  f.from = s.from;
+  f.to = s.to;
+  // Sentinels just before the scope and at its end turn the head and the tail into gaps too.
+  ASSIGN_OR_RETURN(
+      lake::Result r,
+      con.Query(fmt::format(
+          "SELECT p + {0} AS gap_from, t AS gap_to FROM (SELECT t, lag(t) OVER (ORDER BY t) AS p "
+          "FROM (SELECT DISTINCT epoch_us(open_time) AS t FROM {1} WHERE open_time IS NOT NULL "
+          "UNION ALL SELECT {2}::BIGINT UNION ALL SELECT {3}::BIGINT)) "
+          "WHERE p IS NOT NULL AND t - p > {0} ORDER BY 1",
+          step, lake::KlinesSql(snap, s.interval, f, /*dedup=*/false), s.from - step, s.to)));
+  TimeRanges out;
+  for (size_t i = 0; i < r.rows(); ++i) {
+    Micros lo = r.GetInt64(0, i), hi = r.GetInt64(1, i);
+    // A stored open_time off the interval grid cannot shrink a gap below whole candles.
+    lo = AlignUp(lo, step);
+    hi = AlignUp(hi, step);
+    if (lo < hi) out.emplace_back(lo, hi);
+  }
+  return out;
+}
+
+// Splits a missing range so that `workers` can page it side by side; a range of at most one
+// page stays whole.
+void AddSegments(size_t series, TimeRange r, Micros step, int page_limit, int workers,
+                 std::vector<Segment>* out) {
+  int64_t n = (r.second - r.first) / step;
+  int64_t pages = (n + page_limit - 1) / page_limit;
+  int64_t k = std::clamp<int64_t>(pages, 1, std::max(1, workers * 2));
+  int64_t per = (n + k - 1) / k;
+  for (Micros lo = r.first; lo < r.second; lo += per * step) {
+    out->push_back({series, lo, std::min(r.second, lo + per * step)});
+  }
+}
+
+}  // namespace
+
+int64_t BackfillStats::fetched() const {
+  int64_t n = 0;
+  for (const auto& s : series) n += s.fetched;
+  return n;
+}
+
+StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
+                                 exchange::BinanceRest& rest, const BackfillOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (opt.symbols.empty()) return InvalidArgument("backfill: no symbols given");
+  if (opt.intervals.empty()) return InvalidArgument("backfill: no intervals given");
+  if (opt.page_limit < 1 || opt.page_limit > 1000) {
+    return InvalidArgument("backfill: page limit {} out of range 1..1000", opt.page_limit);
+  }
+  if (opt.concurrency < 1) return InvalidArgument("backfill: concurrency must be at least 1");
+
+  auto lock = FileLock::TryAcquire(lake.root() / "_backfill.lock");
+  if (!lock.ok()) {
+    if (lock.status().code() == StatusCode::kUnavailable) {
+      return Status(
+          StatusCode::kUnavailable,
+          fmt::format("another backfill holds {}", (lake.root() / "_backfill.lock").string()));
+    }
+    return lock.status();
+  }
+
+  // The exchange first: its symbols, then its clock (which decides what is closed).
+  ASSIGN_OR_RETURN(std::vector<exchange::SymbolInfo> listed, rest.ExchangeInfo());
+  for (const auto& sym : opt.symbols) {
+    auto it = std::find_if(listed.begin(), listed.end(),
+                           [&](const exchange::SymbolInfo& i) { return i.symbol == sym; });
+    if (it == listed.end()) {
+      return InvalidArgument("unknown symbol '{}': not listed by {}/api/v3/exchangeInfo", sym,
+                             rest.base_url());
+    }
+    if (it->status != "TRADING") {
+      spdlog::warn("backfill: {} has status {} on the exchange; fetching its history anyway", sym,
+                   it->status);
+    }
+  }
+  BackfillStats st;
+  ASSIGN_OR_RETURN(st.exchange_time, rest.ServerTime());
+
+  // Scope and missing ranges per series.
+  ASSIGN_OR_RETURN(lake::Snapshot snap, lake.GetSnapshot());
+  std::vector<Series> series;
+  std::vector<Segment> segments;
+  int64_t total_missing = 0;
+  for (const auto& sym : opt.symbols) {
+    for (const auto& iv : opt.intervals) {
+      Series s{sym, iv, lake::KlinesDataset(iv)};
+      s.to = AlignDown(st.exchange_time, iv.micros);  // candles before it are closed
+      if (opt.to) s.to = std::min(s.to, AlignUp(*opt.to, iv.micros));
+      if (opt.from) {
+        s.from = AlignUp(*opt.from, iv.micros);
+      } else {
+        auto files = snap.Files(s.dataset, sym);
+        if (files.empty()) {
+          return InvalidArgument(
+              "{} {}: no klines in the lake to start from; pass --from (e.g. --from 2025-01-01)",
+              sym, iv.name);
+        }
+        s.from = (*std::min_element(files.begin(), files.end(), [](auto* a, auto* b) {
+                   return a->min_time < b->min_time;
+                 }))->min_time;
+        s.from = AlignUp(s.from, iv.micros);
+      }
+      SeriesStats ss;
+      ss.symbol = sym;
+      ss.interval = iv.name;
+      ss.from = s.from;
+      ss.to = std::max(s.from, s.to);
+      if (s.from < s.to) {
+        ASSIGN_OR_RETURN(TimeRanges gaps, StoredGaps(snap, con, s));
+        TimeRanges missing =
+            lake::SubtractRanges(gaps, lake::ConfirmedEmpty(snap.manifest(), s.dataset, sym));
+        ss.missing = Candles(missing, iv.micros);
+        ss.missing_ranges = static_cast<int64_t>(missing.size());
+        ss.already_empty = Candles(gaps, iv.micros) - ss.missing;
+        total_missing += ss.missing;
+        for (const auto& r : missing) {
+          AddSegments(series.size(), r, iv.micros, opt.page_limit, opt.concurrency, &segments);
+        }
+        spdlog::debug("backfill {} {}: {} missing in {} ranges", sym, iv.name, ss.missing,
+                      ss.missing_ranges);
+      }
+      series.push_back(std::move(s));
+      st.series.push_back(std::move(ss));
+    }
+  }
+
+  // Workers page the segments and hand pages to this thread, which commits them in chunks.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Piece> ready;
+  size_t next_segment = 0;
+  int workers_done = 0;
+  std::atomic<bool> abort{false};
+  const int64_t requests_before = rest.stats().requests.load();
+  auto work = [&] {
+    for (;;) {
+      Segment seg;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (next_segment >= segments.size() || abort.load()) break;
+        seg = segments[next_segment++];
+      }
+      const Series& s = series[seg.series];
+      const Micros step = s.interval.micros;
+      Micros cur = seg.from;
+      while (cur < seg.to && !abort.load()) {
+        auto page = rest.Klines(s.symbol, s.interval, cur, seg.to - step, opt.page_limit);
+        if (!page.ok()) {
+          std::lock_guard<std::mutex> l(mu);
+          st.failures.push_back({s.symbol, s.interval.name, cur, seg.to, page.status().message()});
+          break;
+        }
+        Piece pc;
+        pc.series = seg.series;
+        const bool full_page = static_cast<int>(page->size()) >= opt.page_limit;
+        // Keep only closed klines; an open one ends what this page can prove.
+        size_t keep = 0;
+        while (keep < page->size() && page->close_time[keep] < st.exchange_time) ++keep;
+        const bool cut = keep < page->size();
+        Micros expect = cur;
+        for (size_t i = 0; i < keep; ++i) {
+          Micros t = page->open_time[i];
+          if (t > expect) pc.empty.emplace_back(expect, t);
+          expect = t + step;
+        }
+        Micros next = expect;
+        if (!full_page && !cut) {
+          if (expect < seg.to) pc.empty.emplace_back(expect, seg.to);
+          next = seg.to;
+        }
+        if (cut) {
+          spdlog::warn("backfill {} {}: the exchange returned an open kline at {}; stopping there",
+                       s.symbol, s.interval.name, FormatIso(page->open_time[keep]));
+        }
+        page->open_time.resize(keep);
+        page->close_time.resize(keep);
+        page->open.resize(keep);
+        page->high.resize(keep);
+        page->low.resize(keep);
+        page->close.resize(keep);
+        page->volume.resize(keep);
+        page->quote_volume.resize(keep);
+        page->trades.resize(keep);
+        page->taker_buy_base.resize(keep);
+        page->taker_buy_quote.resize(keep);
+        pc.rows = std::move(*page);
+        pc.covered = (next - cur) / step;
+        {
+          std::lock_guard<std::mutex> l(mu);
+          ready.push_back(std::move(pc));
+        }
+        cv.notify_one();
+        if (cut || next <= cur) break;
+        cur = next;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> l(mu);
+      ++workers_done;
+    }
+    cv.notify_one();
+  };
+
+  const int n_workers =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(opt.concurrency), segments.size()));
+  std::vector<std::thread> pool;
+  for (int i = 0; i < n_workers; ++i) pool.emplace_back(work);
+  auto join = [&] {
+    abort = true;
+    for (auto& t : pool) t.join();
+    pool.clear();
+  };
+
+  Progress bar("backfill", opt.progress ? static_cast<uint64_t>(total_missing) : 0);
+  nlohmann::json meta = snap.manifest().meta.contains(lake::kConfirmedEmptyKey)
+                            ? snap.manifest().meta[lake::kConfirmedEmptyKey]
+                            : nlohmann::json();
+  st.version = snap.version();
+  static std::atomic<int> scan_counter{0};
+
+  auto commit = [&](std::vector<Piece>& pending) -> Status {
+    if (pending.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(lake::Transaction txn, lake.Begin());
+    auto fail = [&](Status s) {
+      lake.Abandon(std::move(txn));
+      return s;
+    };
+    const Micros ingested_at = lake.clock().Now();
+    std::map<int64_t, std::vector<const Piece*>> by_interval;
+    for (const auto& p : pending) by_interval[series[p.series].interval.micros].push_back(&p);
+    std::map<size_t, int64_t> added;
+    for (const auto& [micros, pieces] : by_interval) {
+      std::vector<const ingest::KlineBatch*> batches;
+      for (const Piece* p : pieces) {
+        if (p->rows.size() > 0) batches.push_back(&p->rows);
+      }
+      if (batches.empty()) continue;
+      const Interval& iv = series[pieces[0]->series].interval;
+      ingest::BatchSource source(batches);
+      const std::string scan = fmt::format("_cl_backfill_scan_{}", scan_counter++);
+      Status s = lake::RegisterTableSource(con, scan, &source);
+      if (!s.ok()) return fail(s);
+      std::string rows = fmt::format(
+          "(SELECT * EXCLUDE (ord), 'rest' AS source, CAST(make_timestamp({}::BIGINT) AS "
+          "TIMESTAMPTZ) AS ingested_at FROM {}())",
+          ingested_at, scan);
+      auto staged = lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
+                                           lake::KlinesStageSpec(iv, lake::Source::kRest));
+      if (!staged.ok()) return fail(staged.status());
+    }
+    nlohmann::json new_meta = meta;
+    bool meta_changed = false;
+    for (const auto& p : pending) {
+      added[p.series] += static_cast<int64_t>(p.rows.size());
+      if (p.empty.empty()) continue;
+      const Series& s = series[p.series];
+      new_meta = lake::WithConfirmedEmpty(new_meta, s.dataset, s.symbol, p.empty);
+      meta_changed = true;
+    }
+    if (meta_changed) {
+      txn.ExpectMeta(lake::kConfirmedEmptyKey, meta);
+      txn.SetMeta(lake::kConfirmedEmptyKey, new_meta);
+    }
+    ASSIGN_OR_RETURN(st.version, lake.Commit(std::move(txn)));
+    ++st.commits;
+    for (const auto& p : pending) {
+      st.series[p.series].confirmed_empty +=
+          Candles(lake::MergeRanges(p.empty), series[p.series].interval.micros);
+    }
+    for (const auto& [idx, n] : added) st.series[idx].fetched += n;
+    meta = std::move(new_meta);
+    pending.clear();
+    return Status::Ok();
+  };
+
+  std::vector<Piece> pending;
+  int64_t pending_rows = 0;
+  Micros last_commit = lake.clock().Now();
+  Status result = Status::Ok();
+  for (;;) {
+    std::vector<Piece> got;
+    bool done;
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return !ready.empty() || workers_done == n_workers; });
+      got.swap(ready);
+      done = workers_done == n_workers && ready.empty();
+    }
+    for (auto& p : got) {
+      bar.Add(static_cast<uint64_t>(p.covered));
+      pending_rows += static_cast<int64_t>(p.rows.size());
+      pending.push_back(std::move(p));
+    }
+    const Micros now = lake.clock().Now();
+    if (done || pending_rows >= opt.chunk_rows || now - last_commit >= opt.chunk_interval) {
+      result = commit(pending);
+      if (!result.ok()) break;
+      pending_rows = 0;
+      last_commit = now;
+    }
+    if (done) break;
+  }
+  join();
+  bar.Finish();
+  if (!result.ok()) return result.WithContext("backfill");
+  std::sort(st.failures.begin(), st.failures.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.symbol, a.interval, a.from) < std::tie(b.symbol, b.interval, b.from);
+  });
+  st.requests = rest.stats().requests.load() - requests_before;
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return st;
+}
+
+std::string FormatBackfillSummary(const BackfillStats& st) {
+  std::string out;
+  for (const auto& s : st.series) {
+    std::string range =
+        s.from < s.to ? FormatMinute(s.from) + ".." + FormatMinute(s.to) : "nothing closed yet";
+    out += fmt::format(
+        "backfill {} {} {}: missing {} in {} ranges, fetched {}, confirmed empty {}{}\n", s.symbol,
+        s.interval, range, s.missing, s.missing_ranges, s.fetched, s.confirmed_empty,
+        s.already_empty > 0 ? fmt::format(" (earlier {})", s.already_empty) : "");
+  }
+  for (const auto& f : st.failures) {
+    out += fmt::format("FAILED   {} {} {}..{}: {}\n", f.symbol, f.interval, FormatMinute(f.from),
+                       FormatMinute(f.to), f.error);
+  }
+  out += fmt::format(
+      "backfill: {} series, fetched {} klines in {} requests, {} commits, {} failed ranges, "
+      "exchange time {}, {:.1f} s",
+      st.series.size(), st.fetched(), st.requests, st.commits, st.failures.size(),
+      FormatIso(st.exchange_time), st.seconds);
+  return out;
+}
+
+}  // namespace cryptolake::backfill
