@@ -71,6 +71,10 @@ Status FailedPrecondition(fmt::format_string<Args...> f, Args&&... a) {
   return {StatusCode::kFailedPrecondition, fmt::format(f, std::forward<Args>(a)...)};
 }
 template <typename... Args>
+Status Unavailable(fmt::format_string<Args...> f, Args&&... a) {
+  return {StatusCode::kUnavailable, fmt::format(f, std::forward<Args>(a)...)};
+}
+template <typename... Args>
 Status Aborted(fmt::format_string<Args...> f, Args&&... a) {
   return {StatusCode::kAborted, fmt::format(f, std::forward<Args>(a)...)};
 }

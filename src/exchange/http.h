@@ -10,7 +10,12 @@
 //      refused / reset / no response   -> kUnavailable "GET <url>: <curl error text>"
 //      a body shorter than its Content-Length (connection closed mid-body)
 //                                      -> kUnavailable "GET <url>: truncated response (...)"
-//    All of them are retryable by the caller; HttpClient itself never retries.
+//      a reused keep-alive connection closed before any response byte
+//                                      -> kUnavailable "GET <url>: connection closed without a
+//                                         response (reused keep-alive connection)"
+//    All of them are retryable by the caller; HttpClient itself never retries (libcurl's own
+//    silent resend on a dead reused connection is aborted, so every request on the wire is one
+//    the caller counted). A URL libcurl cannot use is kInvalidArgument "GET <url>: <reason>".
 #pragma once
 
 #include <map>
