@@ -8,7 +8,8 @@
 //    back to it.
 //  * Retries, per call:
 //      429 / 418          wait as the governor says (it blocks every thread), then send again;
-//                         at most `max_limit_waits` times, then kUnavailable.
+//                         at most `max_limit_waits` times, then kUnavailable "GET <path>: gave
+//                         up after 21 rate-limit responses: HTTP 429 (-1003 ...)".
 //      5xx, transport errors (timeouts, refused, reset, truncated body), malformed bodies
 //                         retried after an exponential backoff with full jitter:
 //                         delay = uniform(0, min(backoff_max, backoff_base * 2^attempt)),
@@ -16,16 +17,20 @@
 //                         kUnavailable "GET <path>: gave up after 8 attempts: <last reason>".
 //      other 4xx          not retried: kInvalidArgument "GET <path>: HTTP 400 (-1121 Invalid
 //                         symbol.)" -- the Binance error code and msg when the body has them.
+//    <path> is the request target with its query ("/api/v3/klines?symbol=BTCUSDT&..."), and
+//    <last reason> is "HTTP 503", the transport error ("timeout after 30000 ms (...)") or
+//    "malformed response: <why>" (e.g. "row 3: high 10.5 below max(open, close) 11").
 //    Backoff sleeps on the injected Clock (instant on a FakeClock); jitter comes from a
-//    std::mt19937_64 seeded with `seed`.
-//  * Klines() asks for microsecond timestamps (header X-MBX-TIME-UNIT: MICROSECOND) and checks
+//    std::mt19937_64 seeded with `seed`. Each retry is logged at debug level.
+//  * Every request carries X-MBX-TIME-UNIT: MICROSECOND (serverTime is then in micros too;
+//    a millisecond one is understood as well). Klines() sends startTime/endTime in ms and checks
 //    the response as `import` checks a file: every row goes through ingest::ParseCsv (vision
 //    format), so the same validation and the same messages apply. A response is malformed (and
 //    retried) when it is not a JSON array of 12-element arrays, a row fails validation, the
 //    timestamps are not microseconds, open_times are not strictly increasing, a row lies outside
 //    [start, end], or there are more rows than `limit`.
 //  * Thread-safe: each calling thread gets its own HttpClient (one keep-alive connection per
-//    thread). The governor is shared.
+//    thread, kept until the BinanceRest is destroyed). The governor is shared.
 #pragma once
 
 #include <atomic>
@@ -59,10 +64,10 @@ struct SymbolInfo {
 
 // Counters, for summaries and tests. Monotonic; read at any time.
 struct RestStats {
-  std::atomic<int64_t> requests{0};      // HTTP requests sent (every attempt)
-  std::atomic<int64_t> retries{0};       // attempts after the first, all causes
-  std::atomic<int64_t> rate_limited{0};  // 429 responses
-  std::atomic<int64_t> banned{0};        // 418 responses
+  std::atomic<int64_t> requests{0};       // HTTP requests sent (every attempt)
+  std::atomic<int64_t> retries{0};        // attempts after the first, all causes
+  std::atomic<int64_t> rate_limited{0};   // 429 responses
+  std::atomic<int64_t> banned{0};         // 418 responses
   std::atomic<int64_t> server_errors{0};  // 5xx responses
   std::atomic<int64_t> transport_errors{0};
   std::atomic<int64_t> malformed{0};
@@ -80,7 +85,8 @@ class BinanceRest {
   // GET /api/v3/klines?symbol=&interval=&startTime=&endTime=&limit= for open_times in
   // [start, end] (both inclusive, micros; sent as ms). Returns at most `limit` (1..1000) klines,
   // the oldest first, validated (see contract). The last one may still be open: callers compare
-  // close_time with ServerTime().
+  // close_time with ServerTime(). A limit outside 1..1000 or end < start is InvalidArgument
+  // without a request.
   StatusOr<ingest::KlineBatch> Klines(const std::string& symbol, const Interval& interval,
                                       Micros start, Micros end, int limit = 1000);
 

@@ -17,7 +17,10 @@
 //    by another thread while this one waits is honoured.
 //  * OnResponse(...) feeds back what a response said. A 429 blocks all Acquire() until
 //    now + Retry-After (or the next minute boundary when the header is absent); a 418 blocks
-//    until the later of now + Retry-After and the "banned until <ms>" time in the body.
+//    until the later of now + Retry-After and the "banned until <ms>" time in the body (two
+//    minutes, the shortest Binance ban, when it names neither). A block never gets shorter. Of the
+//    used-weight counts reported within one minute the largest wins (a smaller one is an older
+//    response that arrived late).
 //  * Thread-safe. Every send and every 429/418 is appended to an in-memory event log (Events(), the
 //    newest 2^19..2^20 events), which tests use to prove that no request went out inside a
 //    Retry-After or ban. Events are logged under the lock, so their order is the order in which the
@@ -36,7 +39,7 @@
 namespace cryptolake::exchange {
 
 struct GovernorOptions {
-  int64_t weight_limit = 6000;  // the exchange's REQUEST_WEIGHT per minute
+  int64_t weight_limit = 6000;   // the exchange's REQUEST_WEIGHT per minute
   double budget_fraction = 0.8;  // we use at most this share of it
   int64_t budget() const { return static_cast<int64_t>(weight_limit * budget_fraction); }
 };
@@ -44,9 +47,9 @@ struct GovernorOptions {
 struct GovernorEvent {
   enum Kind { kSend, kRateLimited, kBanned };
   Kind kind = kSend;
-  Micros at = 0;           // clock time of the send, or of receiving the 429/418
-  Micros until = 0;        // 429/418: when sending may resume
-  int64_t weight = 0;      // kSend: the request's weight
+  Micros at = 0;       // clock time of the send, or of receiving the 429/418
+  Micros until = 0;    // 429/418: when sending may resume
+  int64_t weight = 0;  // kSend: the request's weight
 };
 
 class RateGovernor {
