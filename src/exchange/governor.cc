@@ -116,7 +116,9 @@ std::vector<GovernorEvent> RateGovernor::Events() const {
 }
 
 void RateGovernor::LogLocked(GovernorEvent e) {
-  if (events_.size() >= kMaxEvents) events_.erase(events_.begin(), events_.begin() + kMaxEvents / 2);
+  if (events_.size() >= kMaxEvents) {
+    events_.erase(events_.begin(), events_.begin() + kMaxEvents / 2);
+  }
   events_.push_back(e);
 }
 
