@@ -389,8 +389,9 @@ std::string FormatBackfillSummary(const BackfillStats& st) {
     std::string range =
         s.from < s.to ? FormatMinute(s.from) + ".." + FormatMinute(s.to) : "nothing closed yet";
     out += fmt::format(
-        "backfill {} {} {}: missing {} in {} ranges, fetched {}, confirmed empty {}{}\n", s.symbol,
-        s.interval, range, s.missing, s.missing_ranges, s.fetched, s.confirmed_empty,
+        "backfill {} {} {}: missing {} in {} range{}, fetched {}, confirmed empty {}{}\n", s.symbol,
+        s.interval, range, s.missing, s.missing_ranges, s.missing_ranges == 1 ? "" : "s", s.fetched,
+        s.confirmed_empty,
         s.already_empty > 0 ? fmt::format(" (earlier {})", s.already_empty) : "");
   }
   for (const auto& f : st.failures) {

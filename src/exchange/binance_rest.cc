@@ -194,7 +194,7 @@ Status Call(const RestOptions& opt, RestStats& stats, RateGovernor& governor, co
           return Unavailable("GET {}: gave up after {} rate-limit responses: {}", target,
                              limit_waits, what);
         }
-        spdlog::debug("GET {}: {}, waiting as the rate governor says", target, what);
+        spdlog::warn("GET {}: {}, waiting as the rate governor says", target, what);
         continue;  // the governor holds the next Acquire until the limit or ban is over
       }
       if (resp.status >= 500) {
@@ -215,8 +215,8 @@ Status Call(const RestOptions& opt, RestStats& stats, RateGovernor& governor, co
       return Unavailable("GET {}: gave up after {} attempts: {}", target, failures, reason);
     }
     Micros delay = backoff(failures - 1);
-    spdlog::debug("GET {}: {}, retry {}/{} in {:.2f} s", target, reason, failures + 1,
-                  opt.max_attempts, static_cast<double>(delay) / kMicrosPerSecond);
+    spdlog::warn("GET {}: {}, retry {}/{} in {:.2f} s", target, reason, failures + 1,
+                 opt.max_attempts, static_cast<double>(delay) / kMicrosPerSecond);
     clock.SleepFor(delay);
   }
 }

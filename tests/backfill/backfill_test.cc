@@ -452,5 +452,57 @@ TEST_F(BackfillTest, OneBackfillPerLakeAtATime) {
             "another backfill holds " + (lk->root() / "_backfill.lock").string());
 }
 
+// The `cryptolake backfill` command end to end: the binary (real clock) against a replay
+// exchange on 127.0.0.1 serving one real monthly 1h file.
+TEST(BackfillCliTest, FillsARemovedDayAndSaysSo) {
+  TempDir dir;
+  const fs::path file = SharedData() / "binance-spot/klines/1h/BTCUSDT-1h-2022-01.csv";
+  auto text = ReadFile(file);
+  ASSERT_TRUE(text.ok());
+  std::string kept;  // without 2022-01-10 (epoch day 19002)
+  for (size_t pos = 0; pos < text->size();) {
+    size_t nl = text->find('\n', pos);
+    std::string line = text->substr(pos, nl - pos);
+    pos = nl == std::string::npos ? text->size() : nl + 1;
+    if (!line.empty() && std::stoll(line.substr(0, 13)) / 86'400'000 != 19'002) kept += line + "\n";
+  }
+  testing::WriteText(dir / "in/BTCUSDT-1h-2022-01.csv", kept);
+  const std::string data = (dir / "lake").string();
+  auto imp = testing::RunCli({"--data", data, "import", (dir / "in").string()});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+
+  auto ex = exchange::ReplayExchange::Create({file.string()}, SystemClock::Instance(), {});
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  ASSERT_TRUE((*ex)->Start().ok());
+  auto r = testing::RunCli({"--data", data, "backfill", "--exchange", (*ex)->url(), "--symbol",
+                            "BTCUSDT", "--interval", "1h"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
+            "backfill BTCUSDT 1h 2022-01-01 00:00..2022-02-01 00:00: missing 24 in 1 range, "
+            "fetched 24, confirmed empty 0");
+  EXPECT_NE(r.out.find("backfill: 1 series, fetched 24 klines in 1 requests, 1 commits, 0 failed "
+                       "ranges, exchange time 2022-02-01T"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("daily_raw: 1 partition"), std::string::npos) << r.out;  // views refreshed
+
+  // The day's real close, as Binance recorded it, is now in the lake.
+  auto cat = testing::RunCli({"--data", data, "cat", "klines_1h"});
+  ASSERT_EQ(cat.exit_code, 0);
+  EXPECT_NE(cat.out.find("BTCUSDT,2022-01-10 23:00:00+00,"), std::string::npos);
+  EXPECT_EQ(std::count(cat.out.begin(), cat.out.end(), '\n'), 1 + 31 * 24);
+
+  // Unknown symbols and bad flags are clear errors.
+  auto bad = testing::RunCli({"--data", data, "backfill", "--exchange", (*ex)->url(), "--symbol",
+                              "FOOUSDT", "--interval", "1h"});
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_EQ(bad.err, "error: unknown symbol 'FOOUSDT': not listed by " + (*ex)->url() +
+                         "/api/v3/exchangeInfo\n");
+  auto iv =
+      testing::RunCli({"--data", data, "backfill", "--exchange", (*ex)->url(), "--interval", "7m"});
+  EXPECT_EQ(iv.exit_code, 3);
+  EXPECT_NE(iv.err.find("error: "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cryptolake::backfill
