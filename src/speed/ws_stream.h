@@ -1,0 +1,77 @@
+// A Binance market-stream WebSocket connection that stays up: the producer side of the speed
+// layer. Boost.Beast over Asio, with OpenSSL for wss:// (Debian's Boost).
+//
+// Contract:
+//  * Connects to <url>/stream?streams=<s1>/<s2>/... (combined streams; every message is
+//    {"stream": "...", "data": {...}}) and hands every text message to OnMessage, in arrival
+//    order, on the thread that called Run(). Messages are not parsed here.
+//  * Answers every ping frame with a pong carrying the ping's payload, at once.
+//  * A silent stall -- no frame of any kind (data, ping, pong) for `stall_timeout` -- closes the
+//    connection and reconnects (stats().stalls).
+//  * Rotation: `rotate_after` after a connection was opened, a second connection is opened and
+//    subscribed; from its first data message on, messages come from the new connection and the
+//    old one is closed. Messages that both connections delivered during the overlap may reach
+//    OnMessage twice (the consumer is idempotent); none is lost (stats().rotations).
+//  * Any failure (connect, handshake, read, close by the server, a serverShutdown event)
+//    reconnects after a backoff: uniform(0, min(backoff_max, backoff_base * 2^failures)),
+//    failures reset after a connection delivered data. After each reconnect that followed a
+//    failure (not a rotation), OnReconnect(last_message_at) is called on the Run() thread before
+//    any new message, so the caller can heal the gap from REST.
+//  * Run() returns when Stop() is called (from any thread), with Status::Ok(); it returns an
+//    error only for a bad URL (InvalidArgument).
+//  * Timers are real time (Asio); every duration is an option so tests use short ones.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace cryptolake::speed {
+
+struct WsOptions {
+  std::string url = "wss://stream.binance.com:9443";  // or ws://127.0.0.1:<port>
+  std::vector<std::string> streams;                   // e.g. {"btcusdt@kline_1m", "btcusdt@trade"}
+  Micros connect_timeout = 10 * kMicrosPerSecond;
+  Micros stall_timeout = 60 * kMicrosPerSecond;
+  Micros rotate_after = 23 * kMicrosPerHour;  // Binance closes connections at 24 h
+  Micros backoff_base = 500 * 1000;
+  Micros backoff_max = 30 * kMicrosPerSecond;
+  uint64_t seed = 0;  // jitter; 0 = random_device
+};
+
+struct WsStats {
+  std::atomic<int64_t> connects{0};    // successful handshakes, all causes
+  std::atomic<int64_t> reconnects{0};  // after a failure
+  std::atomic<int64_t> rotations{0};
+  std::atomic<int64_t> stalls{0};
+  std::atomic<int64_t> messages{0};
+  std::atomic<int64_t> pings{0};  // pings answered
+};
+
+class WsStream {
+ public:
+  using OnMessage = std::function<void(std::string_view text)>;
+  using OnReconnect = std::function<void(Micros last_message_at)>;  // wall clock, micros
+
+  WsStream(WsOptions options, OnMessage on_message, OnReconnect on_reconnect = {});
+  ~WsStream();
+
+  Status Run();
+  void Stop();
+  const WsStats& stats() const { return stats_; }
+
+ private:
+  struct Impl;
+  WsOptions opt_;
+  WsStats stats_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptolake::speed
