@@ -1,0 +1,100 @@
+// The real-time view: what the batch views have not reached yet, kept by the speed layer's
+// consumer, and the speed layer's way into the master dataset.
+//
+// State per symbol, in a DuckDB file (so a restarted consumer resumes where it stopped):
+//   * the closed 1m candles with open_time at or after the batch watermark;
+//   * the open candle (the newest non-final kline update);
+//   * the running daily bar of every day at or after the watermark (DailyBars, computed from
+//     the closed candles plus the open one).
+// The batch watermark of a symbol is the end of the last complete day (1440 minutes) in the
+// lake's daily_raw view; RefreshWatermark() reads it and drops what it has passed.
+//
+// Contract:
+//  * Apply(events) is idempotent and order-tolerant: applying the same events again, in another
+//    order, or an older replay of them gives the same state. A closed candle is final (the
+//    first one stored for a key stays; Binance never revises a closed 1m kline); an open update
+//    replaces the open candle only if it is newer (open_time, then event_time) and that minute
+//    is not closed yet.
+//  * Late data: a closed candle older than the watermark, or older than `lateness` before the
+//    newest closed candle of its symbol, does not enter the view; it is kept for the master
+//    dataset only (late_rows()).
+//  * Apply commits one DuckDB transaction: when it returns OK the state is durable, and the
+//    caller may commit the bus offsets of those events.
+//  * AppendToLake() writes the closed candles (view and late) not yet in the master dataset to
+//    klines_1m with source "stream", through one atomic lake commit; keys the lake already holds
+//    from any source are not written again, so a crash between the lake commit and the view's
+//    bookkeeping never duplicates a row.
+//  * Trades are not folded yet (candles from trades: planned).
+//  * Not thread-safe: one consumer thread owns the view.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "lake/duck.h"
+#include "lake/lake.h"
+#include "speed/event.h"
+
+namespace cryptolake::speed {
+
+struct ViewOptions {
+  Micros lateness = kMicrosPerHour;
+};
+
+struct Candle {
+  std::string symbol;
+  Micros open_time = 0, close_time = 0;
+  double open = 0, high = 0, low = 0, close = 0, volume = 0;
+  double quote_volume = 0, taker_buy_base = 0, taker_buy_quote = 0;
+  int64_t trades = 0;
+  bool operator==(const Candle&) const = default;
+};
+
+struct DailyBar {
+  std::string symbol;
+  Micros day = 0;  // 00:00 UTC
+  double open = 0, high = 0, low = 0, close = 0, volume = 0;
+  int64_t minutes = 0;  // closed candles in the day (the open one not counted)
+  bool operator==(const DailyBar&) const = default;
+};
+
+struct ApplyStats {
+  int64_t closed_new = 0;     // closed candles stored for the first time
+  int64_t duplicates = 0;     // closed candles already stored
+  int64_t late = 0;           // closed candles kept for the master dataset only
+  int64_t open_updates = 0;   // open-candle updates taken
+  int64_t stale_updates = 0;  // open-candle updates older than what the view has
+  int64_t trades = 0;         // trade events (not folded yet)
+};
+
+class RealtimeView {
+ public:
+  // Opens (creating if absent) the view's DuckDB file. `lake` must outlive the view.
+  static StatusOr<std::unique_ptr<RealtimeView>> Open(lake::Lake& lake,
+                                                      const std::filesystem::path& file,
+                                                      ViewOptions options = {});
+  ~RealtimeView();
+
+  StatusOr<ApplyStats> Apply(const std::vector<Event>& events);
+  // Reads the batch watermark from the lake and drops what it has passed.
+  Status RefreshWatermark();
+  // Returns the number of rows appended to the master dataset.
+  StatusOr<int64_t> AppendToLake();
+
+  Micros Watermark(const std::string& symbol) const;
+  StatusOr<std::vector<Candle>> ClosedCandles(const std::string& symbol);
+  StatusOr<std::optional<Candle>> OpenCandle(const std::string& symbol);
+  StatusOr<std::vector<DailyBar>> DailyBars(const std::string& symbol);
+  StatusOr<int64_t> late_rows();
+
+ private:
+  struct Impl;
+  explicit RealtimeView(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptolake::speed

@@ -1,0 +1,233 @@
+// The real-time view, fed with events made from the real 2025 1m recording of BTCUSDT.
+#include "speed/view.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "batch/views.h"
+#include "ingest/importer.h"
+#include "ingest/parser.h"
+#include "lake/klines.h"
+#include "testing/testing.h"
+
+namespace cryptolake::speed {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::SharedData;
+using testing::TempDir;
+
+Micros At(const std::string& t) { return ParseTime(t).value(); }
+
+// The closed-candle events of [from, to) from the real file, in time order.
+std::vector<KlineEvent> Recorded(Micros from, Micros to) {
+  fs::path dir = SharedData() / "binance-spot/klines/1m";
+  fs::path file;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("BTCUSDT-1m-20250520_", 0) == 0) file = e.path();
+  }
+  auto parsed = ingest::ParseInput(file, {});
+  EXPECT_TRUE(parsed.ok());
+  const ingest::KlineBatch& b = (*parsed)[0].batch;
+  std::vector<KlineEvent> out;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (b.open_time[i] < from || b.open_time[i] >= to) continue;
+    KlineEvent k;
+    k.symbol = "BTCUSDT";
+    k.open_time = b.open_time[i];
+    k.close_time = b.open_time[i] + kMicrosPerMinute - 1000;
+    k.event_time = k.close_time + 1000;
+    k.open = b.open[i];
+    k.high = b.high[i];
+    k.low = b.low[i];
+    k.close = b.close[i];
+    k.volume = b.volume[i];
+    k.closed = true;
+    out.push_back(k);
+  }
+  return out;
+}
+
+std::vector<Event> Events(const std::vector<KlineEvent>& ks) {
+  return std::vector<Event>(ks.begin(), ks.end());
+}
+
+class ViewTest : public ::testing::Test {
+ protected:
+  ViewTest() : clock_(At("2025-09-01")) {
+    lake_ =
+        std::make_unique<lake::Lake>(std::move(lake::Lake::Open(dir_ / "lake", clock_)).value());
+  }
+  std::unique_ptr<RealtimeView> OpenView(ViewOptions o = {}) {
+    auto v = RealtimeView::Open(*lake_, dir_ / "view.duckdb", o);
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return std::move(v).value();
+  }
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<lake::Lake> lake_;
+};
+
+// A whole real day through the view: its daily bar is Binance's own 1d kline of that day.
+TEST_F(ViewTest, ADayOfClosedCandlesGivesBinancesDailyBar) {
+  auto day = Recorded(At("2025-06-01"), At("2025-06-02"));
+  ASSERT_EQ(day.size(), 1440u);
+  auto view = OpenView();
+  auto st = view->Apply(Events(day));
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->closed_new, 1440);
+  auto bars = view->DailyBars("BTCUSDT");
+  ASSERT_TRUE(bars.ok());
+  ASSERT_EQ(bars->size(), 1u);
+  const DailyBar& b = (*bars)[0];
+  // BTCUSDT-1d 2025-06-01: 104591.88, 105866.91, 103752.49, 105642.93, volume 9709.70006.
+  EXPECT_EQ(b.day, At("2025-06-01"));
+  EXPECT_EQ(b.open, 104591.88);
+  EXPECT_EQ(b.high, 105866.91);
+  EXPECT_EQ(b.low, 103752.49);
+  EXPECT_EQ(b.close, 105642.93);
+  EXPECT_NEAR(b.volume, 9709.70006, 1e-6);
+  EXPECT_EQ(b.minutes, 1440);
+}
+
+// Duplicates, a shuffled order and a replay of older events give the same view; an open update
+// older than what the view has is ignored, and a closed candle replaces the open one.
+TEST_F(ViewTest, IdempotentAndOrderTolerant) {
+  auto hour = Recorded(At("2025-06-01 10:00"), At("2025-06-01 11:00"));
+  ASSERT_EQ(hour.size(), 60u);
+  auto in_order = OpenView();
+  ASSERT_TRUE(in_order->Apply(Events(hour)).ok());
+  auto want = in_order->ClosedCandles("BTCUSDT");
+  auto want_bars = in_order->DailyBars("BTCUSDT");
+  in_order.reset();
+  fs::remove(dir_ / "view.duckdb");
+
+  std::vector<Event> messy = Events(hour);
+  messy.insert(messy.end(), messy.begin(), messy.begin() + 20);  // duplicates
+  std::mt19937_64 rng(7);
+  std::shuffle(messy.begin(), messy.end(), rng);
+  auto view = OpenView();
+  for (size_t i = 0; i < messy.size(); i += 7) {
+    std::vector<Event> batch(messy.begin() + i, messy.begin() + std::min(messy.size(), i + 7));
+    ASSERT_TRUE(view->Apply(batch).ok());
+  }
+  auto st = view->Apply(Events(hour));  // a replay from an older offset
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->duplicates, 60);
+  EXPECT_EQ(st->closed_new, 0);
+  EXPECT_EQ(*view->ClosedCandles("BTCUSDT"), *want);
+  EXPECT_EQ(*view->DailyBars("BTCUSDT"), *want_bars);
+
+  // Open candle of 11:00: newer updates replace it, older ones do not, the close ends it.
+  KlineEvent open = Recorded(At("2025-06-01 11:00"), At("2025-06-01 11:01"))[0];
+  open.closed = false;
+  open.event_time = At("2025-06-01 11:00:30");
+  KlineEvent older = open;
+  older.event_time = At("2025-06-01 11:00:10");
+  older.close = 1;
+  ASSERT_TRUE(view->Apply({Event(open), Event(older)}).ok());
+  auto oc = view->OpenCandle("BTCUSDT");
+  ASSERT_TRUE(oc.ok() && oc->has_value());
+  EXPECT_EQ((*oc)->close, open.close);
+  EXPECT_EQ(view->DailyBars("BTCUSDT")->back().close, open.close);
+  EXPECT_EQ(view->DailyBars("BTCUSDT")->back().minutes, 60);
+  KlineEvent closed = open;
+  closed.closed = true;
+  ASSERT_TRUE(view->Apply({Event(closed)}).ok());
+  EXPECT_FALSE(view->OpenCandle("BTCUSDT")->has_value());
+  EXPECT_EQ(view->ClosedCandles("BTCUSDT")->size(), 61u);
+}
+
+// The state is durable: a reopened view (a restarted consumer) holds exactly what was applied.
+TEST_F(ViewTest, ReopenedViewResumes) {
+  auto hour = Recorded(At("2025-06-01 10:00"), At("2025-06-01 11:00"));
+  KlineEvent open = Recorded(At("2025-06-01 11:00"), At("2025-06-01 11:01"))[0];
+  open.closed = false;
+  std::vector<Event> evs = Events(hour);
+  evs.push_back(open);
+  {
+    auto view = OpenView();
+    ASSERT_TRUE(view->Apply(evs).ok());
+  }
+  auto view = OpenView();
+  auto closed = view->ClosedCandles("BTCUSDT");
+  ASSERT_EQ(closed->size(), 60u);
+  EXPECT_EQ((*closed)[59].close, hour[59].close);
+  EXPECT_EQ((*closed)[0].open_time, At("2025-06-01 10:00"));
+  ASSERT_TRUE(view->OpenCandle("BTCUSDT")->has_value());
+  EXPECT_EQ((*view->OpenCandle("BTCUSDT"))->open_time, At("2025-06-01 11:00"));
+}
+
+// Late data goes to the master dataset, not to the view; appends never duplicate, even when
+// the view's bookkeeping is lost after the lake commit (a crash between the two).
+TEST_F(ViewTest, LateDataAndAppendsToTheMasterDataset) {
+  auto two_hours = Recorded(At("2025-06-01 10:00"), At("2025-06-01 12:00"));
+  ViewOptions o;
+  o.lateness = 30 * kMicrosPerMinute;
+  auto view = OpenView(o);
+  std::vector<KlineEvent> first(two_hours.begin() + 1, two_hours.end());  // 10:01 .. 11:59
+  ASSERT_TRUE(view->Apply(Events(first)).ok());
+  auto st = view->Apply({Event(two_hours[0])});  // 10:00, more than 30 min behind 11:59
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->late, 1);
+  EXPECT_EQ(view->ClosedCandles("BTCUSDT")->front().open_time, At("2025-06-01 10:01"));
+  EXPECT_EQ(*view->late_rows(), 1);
+
+  auto n = view->AppendToLake();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 120);
+  EXPECT_EQ(*view->AppendToLake(), 0);
+  view.reset();
+  {  // lose the "in lake" marks, as a crash right after the lake commit would
+    auto db = lake::Database::Open((dir_ / "view.duckdb").string());
+    auto con = lake::Connection::Open(*db);
+    ASSERT_TRUE(con->Exec("UPDATE closed SET in_lake = false").ok());
+  }
+  view = OpenView(o);
+  EXPECT_EQ(*view->AppendToLake(), 0);
+
+  auto db = lake::Database::Open();
+  auto con = lake::Connection::Open(*db);
+  auto snap = lake_->GetSnapshot();
+  const Interval k1m{"1m", kMicrosPerMinute};
+  auto rows =
+      con->Query("SELECT epoch_us(open_time), open, high, low, close, volume, source FROM " +
+                 lake::KlinesSql(*snap, k1m, {}, /*dedup=*/false) + " ORDER BY 1");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->rows(), 120u);
+  for (size_t i = 0; i < 120; ++i) {
+    EXPECT_EQ(rows->GetInt64(0, i), two_hours[i].open_time);
+    EXPECT_EQ(rows->GetDouble(4, i), two_hours[i].close);
+    EXPECT_EQ(rows->GetDouble(5, i), two_hours[i].volume);
+    EXPECT_EQ(rows->GetString(6, i), "stream");
+  }
+}
+
+// Once the batch views hold a complete day, the view's rows of that day (already in the master
+// dataset) leave the view, and its daily bars start after it.
+TEST_F(ViewTest, BatchWatermarkDropsWhatTheBatchLayerHasPassed) {
+  auto days = Recorded(At("2025-06-01"), At("2025-06-02 06:00"));
+  auto view = OpenView();
+  ASSERT_TRUE(view->Apply(Events(days)).ok());
+  ASSERT_EQ(*view->AppendToLake(), 1440 + 360);
+  auto db = lake::Database::Open();
+  auto con = lake::Connection::Open(*db);
+  auto rs = batch::RefreshViews(*lake_, *con);
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  ASSERT_TRUE(view->RefreshWatermark().ok());
+  EXPECT_EQ(view->Watermark("BTCUSDT"), At("2025-06-02"));
+  auto closed = view->ClosedCandles("BTCUSDT");
+  ASSERT_EQ(closed->size(), 360u);
+  EXPECT_EQ(closed->front().open_time, At("2025-06-02"));
+  auto bars = view->DailyBars("BTCUSDT");
+  ASSERT_EQ(bars->size(), 1u);
+  EXPECT_EQ((*bars)[0].day, At("2025-06-02"));
+  // A closed candle of the passed day arriving now is late: master dataset only.
+  auto st = view->Apply({Event(days[100])});
+  EXPECT_EQ(st->duplicates + st->late, 1);
+}
+
+}  // namespace
+}  // namespace cryptolake::speed
