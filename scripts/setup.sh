@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, idempotently: Debian packages (apt, as root, no prompts),
 # DuckDB's official build from the npm registry into .deps/duckdb (integrity-checked),
-# and, with --test, the test-only extras (clang-format, a Python venv with pyarrow).
+# and, with --test, the test-only extras (clang-format, a Python venv with pyarrow, a JRE and
+# Maven, and the Kafka broker's jars from Maven Central into .deps/kafka).
 # Usage: scripts/setup.sh [--test]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -57,4 +58,6 @@ if (( want_test )); then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check $PIP_TEST
   fi
+  # The Kafka broker's jars for the Kafka bus tests (Maven Central, into .deps/kafka).
+  bash "$root/scripts/kafka.sh" fetch
 fi
