@@ -14,8 +14,8 @@ StatusOr<Config> Config::Load(const std::filesystem::path& path, bool required) 
   }
   try {
     const auto t = toml::parse(path.string());
-    static const std::set<std::string> kTop = {"symbols", "intervals", "exchange", "lake",
-                                               "backfill"};
+    static const std::set<std::string> kTop = {"symbols",    "intervals", "exchange",
+                                               "stream_url", "lake",      "backfill"};
     static const std::set<std::string> kLake = {"data", "gc_grace_seconds"};
     for (const auto& [k, v] : t.as_table()) {
       if (!kTop.count(k)) return InvalidArgument("{}: unknown key '{}'", path.string(), k);
@@ -23,6 +23,7 @@ StatusOr<Config> Config::Load(const std::filesystem::path& path, bool required) 
     if (t.contains("symbols")) c.symbols = toml::find<std::vector<std::string>>(t, "symbols");
     if (t.contains("intervals")) c.intervals = toml::find<std::vector<std::string>>(t, "intervals");
     if (t.contains("exchange")) c.exchange = toml::find<std::string>(t, "exchange");
+    if (t.contains("stream_url")) c.stream_url = toml::find<std::string>(t, "stream_url");
     if (t.contains("lake")) {
       const auto& lake = toml::find(t, "lake");
       for (const auto& [k, v] : lake.as_table()) {

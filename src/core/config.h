@@ -15,6 +15,7 @@ struct Config {
   int64_t gc_grace_seconds = 600;  // [lake] gc_grace_seconds: retired files live this long
   std::vector<std::string> intervals = {"1m"};       // intervals: what backfill keeps complete
   std::string exchange = "https://api.binance.com";  // exchange: REST base URL
+  std::string stream_url = "wss://stream.binance.com:9443";  // stream_url: WebSocket base URL
   std::string backfill_start;           // [backfill] start: first day when the lake has none
   int backfill_concurrency = 4;         // [backfill] concurrency: parallel REST requests
   double backfill_weight_budget = 0.8;  // [backfill] weight_budget: share of 6000 weight/min

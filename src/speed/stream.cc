@@ -1,0 +1,251 @@
+#include "speed/stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <thread>
+
+#include "backfill/backfill.h"
+#include "lake/duck.h"
+#include "lake/klines.h"
+#include "speed/parser.h"
+
+namespace cryptolake::speed {
+
+namespace {
+
+const Interval k1m{"1m", kMicrosPerMinute};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Closed 1m candles of `symbol` stored in the lake for [from, to), as kline events.
+StatusOr<std::vector<KlineEvent>> LakeCandles(lake::Lake& lk, lake::Connection& con,
+                                              const std::string& symbol, Micros from, Micros to) {
+  ASSIGN_OR_RETURN(lake::Snapshot snap, lk.GetSnapshot());
+  lake::KlineFilter f;
+  f.symbol = symbol;
+  f.from = from;
+  f.to = to;
+  ASSIGN_OR_RETURN(
+      lake::Result r,
+      con.Query(fmt::format(
+          "SELECT epoch_us(open_time), coalesce(epoch_us(close_time), epoch_us(open_time) + {}), "
+          "open, high, low, close, volume, coalesce(quote_volume, 0), coalesce(trades, 0), "
+          "coalesce(taker_buy_base, 0), coalesce(taker_buy_quote, 0) FROM {} ORDER BY 1",
+          kMicrosPerMinute - 1000, lake::KlinesSql(snap, k1m, f))));
+  std::vector<KlineEvent> out;
+  for (size_t i = 0; i < r.rows(); ++i) {
+    KlineEvent k;
+    k.symbol = symbol;
+    k.open_time = r.GetInt64(0, i);
+    k.close_time = r.GetInt64(1, i);
+    k.event_time = k.close_time + 1000;
+    k.open = r.GetDouble(2, i);
+    k.high = r.GetDouble(3, i);
+    k.low = r.GetDouble(4, i);
+    k.close = r.GetDouble(5, i);
+    k.volume = r.GetDouble(6, i);
+    k.quote_volume = r.GetDouble(7, i);
+    k.trades = r.GetInt64(8, i);
+    k.taker_buy_base = r.GetDouble(9, i);
+    k.taker_buy_quote = r.GetDouble(10, i);
+    k.closed = true;
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest* rest,
+                                const StreamOptions& opt, const std::atomic<bool>& stop) {
+  if (opt.symbols.empty()) return InvalidArgument("stream: no symbols given");
+  StreamStats st;
+  ASSIGN_OR_RETURN(std::unique_ptr<RealtimeView> view,
+                   RealtimeView::Open(lk, opt.view_file, opt.view));
+  RETURN_IF_ERROR(view->RefreshWatermark());
+  ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, bus.NewProducer());
+  ASSIGN_OR_RETURN(std::unique_ptr<Consumer> consumer, bus.NewConsumer(opt.group));
+  const Clock& clock = lk.clock();
+
+  // --- producer side (runs on the WebSocket thread) ----------------------------------------
+  WsOptions wo = opt.ws;
+  wo.streams.clear();
+  for (const auto& s : opt.symbols) {
+    wo.streams.push_back(Lower(s) + "@kline_1m");
+    if (opt.trades) wo.streams.push_back(Lower(s) + "@trade");
+  }
+  StreamParser parser;
+  std::map<std::string, Micros> last_closed;  // newest closed open_time per symbol, as received
+  std::atomic<int64_t> published{0}, reconnects{0}, heals{0}, healed{0};
+  auto publish = [&](const Event& e) {
+    Status s = producer->Publish(SymbolOf(e), Encode(e));
+    if (!s.ok()) {
+      spdlog::error("stream: publish failed: {}", s.message());
+      return;
+    }
+    ++published;
+  };
+  auto on_message = [&](std::string_view text) {
+    Event e;
+    auto r = parser.Parse(text, &e);
+    if (!r.ok()) {
+      if (parser.malformed() <= 5) {
+        spdlog::warn("stream: malformed message skipped ({}): {}", r.status().message(),
+                     text.substr(0, 200));
+      }
+      return;
+    }
+    if (!*r) return;
+    if (const auto* k = std::get_if<KlineEvent>(&e); k && k->closed) {
+      Micros& t = last_closed[k->symbol];
+      t = std::max(t, k->open_time);
+    }
+    publish(e);
+  };
+  auto on_reconnect = [&](Micros) {
+    ++reconnects;
+    if (rest == nullptr) return;
+    auto db = lake::Database::Open();
+    if (!db.ok()) return;
+    auto con = lake::Connection::Open(*db);
+    if (!con.ok()) return;
+    for (const auto& [symbol, t] : last_closed) {
+      backfill::BackfillOptions bo;
+      bo.symbols = {symbol};
+      bo.intervals = {k1m};
+      bo.from = t + kMicrosPerMinute;
+      bo.progress = false;
+      auto bs = backfill::Backfill(lk, *con, *rest, bo);
+      if (!bs.ok()) {
+        spdlog::warn("stream: healing {} after a reconnect failed: {}", symbol,
+                     bs.status().message());
+        continue;
+      }
+      auto candles = LakeCandles(lk, *con, symbol, t + kMicrosPerMinute, bs->exchange_time);
+      if (!candles.ok()) continue;
+      for (const auto& k : *candles) publish(Event(k));
+      ++heals;
+      healed += static_cast<int64_t>(candles->size());
+      spdlog::info("stream: healed {} {} candles after a reconnect", candles->size(), symbol);
+    }
+  };
+  WsStream ws(wo, on_message, on_reconnect);
+  std::atomic<bool> ws_done{false};
+  Status ws_status = Status::Ok();
+  std::thread ws_thread([&] {
+    ws_status = ws.Run();
+    ws_done = true;
+  });
+  auto stop_ws = [&] {
+    ws.Stop();
+    if (ws_thread.joinable()) ws_thread.join();
+  };
+
+  // --- consumer side (this thread) --------------------------------------------------------
+  const Micros start = clock.Now();
+  Micros last_append = start;
+  std::map<std::string, Micros> view_closed;
+  bool finishing = false;
+  Status result = Status::Ok();
+  for (;;) {
+    auto msgs = consumer->Poll(4096, std::chrono::milliseconds(50));
+    if (!msgs.ok()) {
+      result = msgs.status();
+      break;
+    }
+    std::vector<Event> events;
+    events.reserve(msgs->size());
+    for (const auto& m : *msgs) {
+      auto e = Decode(m.value);
+      if (!e.ok()) {
+        spdlog::warn("stream: undecodable bus message at {}:{}: {}", m.partition, m.offset,
+                     e.status().message());
+        continue;
+      }
+      if (const auto* k = std::get_if<KlineEvent>(&*e); k && k->closed) {
+        Micros& t = view_closed[k->symbol];
+        t = std::max(t, k->open_time);
+      }
+      events.push_back(std::move(*e));
+    }
+    st.consumed += static_cast<int64_t>(events.size());
+    if (!events.empty()) {
+      auto as = view->Apply(events);
+      if (!as.ok()) {
+        result = as.status();
+        break;
+      }
+      st.closed_new += as->closed_new;
+      st.duplicates += as->duplicates;
+      st.late += as->late;
+      st.open_updates += as->open_updates;
+    }
+    if (!msgs->empty()) {
+      if (Status s = consumer->Commit(*msgs); !s.ok()) {
+        result = s;
+        break;
+      }
+    }
+    const Micros now = clock.Now();
+    if (now - last_append >= opt.append_every) {
+      auto n = view->AppendToLake();
+      if (!n.ok()) {
+        result = n.status();
+        break;
+      }
+      st.appended += *n;
+      if (Status s = view->RefreshWatermark(); !s.ok()) {
+        result = s;
+        break;
+      }
+      last_append = now;
+    }
+    if (finishing) {
+      if (msgs->empty()) break;
+      continue;
+    }
+    bool reached = opt.until.has_value();
+    for (const auto& s : opt.symbols) {
+      if (!opt.until) break;
+      auto it = view_closed.find(s);
+      if (it == view_closed.end() || it->second < *opt.until) reached = false;
+    }
+    if (stop.load() || reached || ws_done.load() ||
+        (opt.duration && now - start >= *opt.duration)) {
+      stop_ws();
+      (void)producer->Flush(std::chrono::milliseconds(10000));
+      finishing = true;
+    }
+  }
+  stop_ws();
+  st.messages = ws.stats().messages.load();
+  st.malformed = parser.malformed();
+  st.ignored = parser.ignored();
+  st.published = published.load();
+  st.reconnects = reconnects.load();
+  st.heals = heals.load();
+  st.healed = healed.load();
+  if (!result.ok()) return result.WithContext("stream");
+  if (!ws_status.ok()) return ws_status.WithContext("stream");
+  auto n = view->AppendToLake();
+  if (!n.ok()) return n.status().WithContext("stream");
+  st.appended += *n;
+  return st;
+}
+
+std::string FormatStreamSummary(const StreamStats& s) {
+  return fmt::format(
+      "stream: {} messages ({} malformed, {} ignored), {} events published, {} consumed; view: "
+      "{} new closed candles, {} duplicates, {} late, {} open updates; {} rows appended to the "
+      "master dataset; {} reconnects, {} heals ({} candles from REST)",
+      s.messages, s.malformed, s.ignored, s.published, s.consumed, s.closed_new, s.duplicates,
+      s.late, s.open_updates, s.appended, s.reconnects, s.heals, s.healed);
+}
+
+}  // namespace cryptolake::speed

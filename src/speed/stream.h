@@ -1,0 +1,69 @@
+// `cryptolake stream`: the speed layer in one process -- WebSocket producer -> bus -> consumer
+// -> real-time view and master dataset.
+//
+//   producer thread   WsStream (combined kline_1m + trade streams of every symbol) -> StreamParser
+//                     -> Encode -> bus Producer (key = symbol). Malformed messages are counted
+//                     and logged (the first few in full) and never stop the stream. After a
+//                     reconnect that followed a failure, the gap since the last closed candle is
+//                     healed with the batch layer's backfill (backfill::Backfill, the same code as
+//                     `cryptolake backfill`), and the healed candles are published to the bus as
+//                     closed kline events, so the view gets them too.
+//   consumer (caller) bus Consumer -> Decode -> RealtimeView::Apply (durable) -> Commit offsets;
+//                     every `append_every` of clock time: AppendToLake + RefreshWatermark.
+//
+// Contract:
+//  * Offsets are committed only after the view has made the events durable: a killed consumer
+//    re-reads at most its uncommitted tail, and the view is idempotent, so no minute is missing
+//    or doubled.
+//  * Stops when `stop` becomes true, when every symbol has a closed candle at or after `until`,
+//    or after `duration` of clock time; then drains what is on the bus and appends to the lake
+//    one last time.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "exchange/binance_rest.h"
+#include "lake/lake.h"
+#include "speed/bus.h"
+#include "speed/view.h"
+#include "speed/ws_stream.h"
+
+namespace cryptolake::speed {
+
+struct StreamOptions {
+  WsOptions ws;  // url; streams are filled in from `symbols`
+  std::vector<std::string> symbols;
+  std::filesystem::path view_file;  // e.g. <data>/speed/view.duckdb
+  ViewOptions view;
+  std::string group = "cryptolake-view";
+  Micros append_every = 60 * kMicrosPerSecond;
+  std::optional<Micros> until;     // exchange time: stop once every symbol closed a candle here
+  std::optional<Micros> duration;  // clock time
+  bool trades = true;              // also subscribe to <symbol>@trade
+};
+
+struct StreamStats {
+  int64_t messages = 0;   // WebSocket text messages
+  int64_t malformed = 0;  // messages the parser rejected
+  int64_t ignored = 0;    // control replies and other event types
+  int64_t published = 0;  // events put on the bus (healed candles included)
+  int64_t consumed = 0;   // events taken from the bus
+  int64_t closed_new = 0, duplicates = 0, late = 0, open_updates = 0;
+  int64_t appended = 0;  // rows appended to the master dataset
+  int64_t reconnects = 0, heals = 0, healed = 0;
+};
+
+// `rest` (may be null: no healing) is used from the producer thread only. The bus must outlive
+// the call.
+StatusOr<StreamStats> RunStream(lake::Lake& lake, Bus& bus, exchange::BinanceRest* rest,
+                                const StreamOptions& options, const std::atomic<bool>& stop);
+
+std::string FormatStreamSummary(const StreamStats& s);
+
+}  // namespace cryptolake::speed
