@@ -88,6 +88,7 @@ struct ReplayArgs {
   double speed = 1.0;
   std::optional<std::string> start;
   std::string faults = "none";
+  std::string ws_faults = "none";
   uint64_t fault_seed = 1;
   int64_t weight_limit = 6000;
   int ban_threshold = 10;

@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
   app::ReplayArgs ra;
   auto* rep = app.add_subcommand(
       "replay-exchange",
-      "Serve recorded klines as a Binance-compatible REST API on a local port (tests, demo)");
+      "Serve recorded klines as a Binance-compatible REST API and WebSocket streams on a local "
+      "port (tests, demo)");
   rep->add_option("--data", ra.data,
                   "A lake root, or kline files, directories or globs as for import (repeatable)")
       ->required();
@@ -140,6 +141,8 @@ int main(int argc, char** argv) {
                   "Exchange time at start, e.g. 2021-05-01T12:00:00Z (default: the end of the "
                   "data)");
   rep->add_option("--faults", ra.faults, "Fault spec (see below)")->default_val("none");
+  rep->add_option("--ws-faults", ra.ws_faults, "WebSocket fault spec (see below)")
+      ->default_val("none");
   rep->add_option("--fault-seed", ra.fault_seed, "Seed of the fault draws")->default_val(1);
   rep->add_option("--weight-limit", ra.weight_limit, "REQUEST_WEIGHT per minute")
       ->default_val(6000);
@@ -160,6 +163,14 @@ int main(int argc, char** argv) {
       "  drop      the connection closes without a response\n"
       "  corrupt   a complete 200 whose JSON is cut in half\n"
       "Probabilities per request in [0, 1], summing to at most 1; 'none' for no faults.\n"
+      "WebSocket streams on the same port: /ws/<stream> and /stream?streams=<a>/<b>, with\n"
+      "<symbol>@kline_<interval> (the loaded klines, live at exchange time) and <symbol>@trade.\n"
+      "WebSocket faults, e.g. --ws-faults disconnect_every=5s,stall_after=10s,malformed=0.01:\n"
+      "  disconnect_every=<d>  each connection is cut <d> (real time) after it opened\n"
+      "  stall_after=<d>       a connection sends nothing more after <d>, but stays open\n"
+      "  malformed=<p>         a message is sent as broken JSON (probability per message)\n"
+      "  duplicate=<p>         a message is sent twice\n"
+      "Durations as 500ms, 5s, 2m, 1h.\n"
       "Stops on SIGINT or SIGTERM and prints its counters.");
 
   try {

@@ -1,5 +1,5 @@
-// `cryptolake replay-exchange`: serves recorded klines as a Binance-compatible REST API on a
-// local port until SIGINT or SIGTERM.
+// `cryptolake replay-exchange`: serves recorded klines as a Binance-compatible REST API and
+// WebSocket streams on a local port until SIGINT or SIGTERM.
 #include <pthread.h>
 #include <signal.h>
 
@@ -44,6 +44,10 @@ int RunReplayExchange(const ReplayArgs& a) {
   if (!faults.ok()) return Fail(faults.status());
   opt.faults = *faults;
   opt.faults.seed = a.fault_seed;
+  auto ws_faults = exchange::WsFaultSpec::Parse(a.ws_faults);
+  if (!ws_faults.ok()) return Fail(ws_faults.status());
+  opt.ws_faults = *ws_faults;
+  opt.ws_faults.seed = a.fault_seed;
   if (a.log_requests) {
     opt.on_request = [](const exchange::RequestRecord& r) {
       std::fprintf(stderr, "%s %d %s%s%s (weight %lld)\n", FormatIso(r.at).c_str(), r.status,
@@ -83,6 +87,15 @@ int RunReplayExchange(const ReplayArgs& a) {
       static_cast<long long>(c.klines_served), static_cast<long long>(c.status_429),
       static_cast<long long>(c.status_418), static_cast<long long>(c.earned_bans),
       faults_line.empty() ? "none" : faults_line.c_str());
+  if (c.ws_connections + c.ws_rejected > 0) {
+    std::printf(
+        "replay-exchange: %lld WebSocket connections (%lld refused), %lld messages, ws faults "
+        "injected: disconnect=%lld, stall=%lld, malformed=%lld, duplicate=%lld\n",
+        static_cast<long long>(c.ws_connections), static_cast<long long>(c.ws_rejected),
+        static_cast<long long>(c.ws_messages), static_cast<long long>(c.ws_disconnects),
+        static_cast<long long>(c.ws_stalls), static_cast<long long>(c.ws_malformed),
+        static_cast<long long>(c.ws_duplicates));
+  }
   std::fflush(stdout);
   return 0;
 }

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket.hpp>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -38,6 +41,7 @@ namespace fs = std::filesystem;
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using Json = nlohmann::ordered_json;
 
@@ -436,6 +440,75 @@ StatusOr<FaultSpec> FaultSpec::Parse(std::string_view spec) {
   return f;
 }
 
+StatusOr<WsFaultSpec> WsFaultSpec::Parse(std::string_view spec) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+  };
+  WsFaultSpec f;
+  spec = trim(spec);
+  if (spec.empty() || spec == "none") return f;
+  std::set<std::string> seen;
+  while (!spec.empty()) {
+    size_t comma = spec.find(',');
+    std::string_view item = trim(spec.substr(0, comma));
+    spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      return InvalidArgument("ws fault spec: expected <fault>=<value>, got '{}'", item);
+    }
+    std::string key(trim(item.substr(0, eq)));
+    std::string val(trim(item.substr(eq + 1)));
+    Micros* duration = key == "disconnect_every" ? &f.disconnect_every
+                       : key == "stall_after"    ? &f.stall_after
+                                                 : nullptr;
+    double* prob = key == "malformed" ? &f.malformed : key == "duplicate" ? &f.duplicate : nullptr;
+    if (!duration && !prob) {
+      return InvalidArgument(
+          "ws fault spec: unknown fault '{}' (known: disconnect_every, stall_after, malformed, "
+          "duplicate)",
+          key);
+    }
+    if (!seen.insert(key).second) return InvalidArgument("ws fault spec: '{}' given twice", key);
+    if (duration) {
+      // <number><unit>, unit one of ms, s, m, h.
+      size_t u = val.find_first_not_of("0123456789.");
+      std::string_view num = std::string_view(val).substr(0, u);
+      std::string_view unit = u == std::string::npos ? "" : std::string_view(val).substr(u);
+      double n = 0;
+      auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+      double scale = unit == "ms"  ? 1e3
+                     : unit == "s" ? 1e6
+                     : unit == "m" ? 6e7
+                     : unit == "h" ? 3.6e9
+                                   : 0;
+      Micros d = static_cast<Micros>(std::llround(n * scale));
+      if (num.empty() || ec != std::errc() || p != num.data() + num.size() || scale == 0 ||
+          d <= 0) {
+        return InvalidArgument(
+            "ws fault spec: duration of '{}' must be a positive number with a unit ms, s, m or h, "
+            "got '{}'",
+            key, val);
+      }
+      *duration = d;
+    } else {
+      char* end = nullptr;
+      double p = std::strtod(val.c_str(), &end);
+      if (val.empty() || end != val.c_str() + val.size() || !(p >= 0 && p <= 1)) {
+        return InvalidArgument(
+            "ws fault spec: probability of '{}' must be a number in [0, 1], got '{}'", key, val);
+      }
+      *prob = p;
+    }
+  }
+  if (f.malformed + f.duplicate > 1 + 1e-9) {
+    return InvalidArgument("ws fault spec: probabilities sum to {} (at most 1)",
+                           f.malformed + f.duplicate);
+  }
+  return f;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server
 
@@ -456,11 +529,14 @@ struct ReplayExchange::Impl {
   std::thread accept_thread;
   int bound_port = 0;
   struct Conn {
-    explicit Conn(tcp::socket s) : socket(std::move(s)) {}
+    Conn() : socket(io) {}
+    net::io_context io;  // runs a WebSocket connection's asynchronous I/O, on `thread`
     tcp::socket socket;  // closed by the destructor, after the thread is joined
     std::thread thread;
     std::atomic<bool> done{false};
+    uint64_t number = 0;  // 1, 2, ... in accept order
   };
+  uint64_t accepted = 0;  // guarded by conn_mu
   std::mutex conn_mu;
   std::list<std::unique_ptr<Conn>> conns;
   bool stopping = false;  // guarded by conn_mu
@@ -475,7 +551,11 @@ struct ReplayExchange::Impl {
   Micros ban_until = INT64_MIN;
   std::mt19937_64 rng;
   std::deque<RequestRecord> log;
-  ReplayCounters counters;
+  ReplayCounters counters;  // the ws_* fields live in `ws` below
+  struct WsCounters {
+    std::atomic<int64_t> connections{0}, rejected{0}, messages{0}, finals{0}, pings{0}, pongs{0},
+        pong_timeouts{0}, max_age_closes{0}, disconnects{0}, stalls{0}, malformed{0}, duplicates{0};
+  } ws;
 
   Micros ExchangeNow() const {
     double dt = static_cast<double>(clock.Now() - clock0) * opt.speed;
@@ -484,6 +564,14 @@ struct ReplayExchange::Impl {
 
   void AcceptLoop();
   void Serve(Conn* c);
+  // A WebSocket upgrade request: refuses it (400) or accepts it and serves the streams until the
+  // connection ends.
+  void ServeWebSocket(Conn* c, http::request<http::string_body> req);
+  struct WsStream;
+  struct WsSession;
+  // Resolves the streams of an upgrade target; false with an error body if they are bad.
+  bool ResolveStreams(std::string_view path, const Query& q, std::vector<WsStream>* out,
+                      bool* combined, std::string* error);
   // Decides the response to one request; `action` says how to deliver it.
   Response Handle(const http::request<http::string_body>& req, RequestRecord* rec, Action* action);
   Response Route(std::string_view path, const Query& q, bool micros, int64_t* rows);
@@ -494,11 +582,11 @@ struct ReplayExchange::Impl {
 
 void ReplayExchange::Impl::AcceptLoop() {
   for (;;) {
-    tcp::socket s(io);
+    auto c = std::make_unique<Conn>();
     beast::error_code ec;
-    acceptor->accept(s, ec);
+    acceptor->accept(c->socket, ec);
     std::lock_guard<std::mutex> l(conn_mu);
-    if (stopping) break;  // `s` closes here
+    if (stopping) break;  // the socket closes here
     if (ec) {
       if (ec == net::error::connection_aborted || ec == net::error::interrupted) continue;
       spdlog::error("replay-exchange: accept failed: {}", ec.message());
@@ -513,7 +601,7 @@ void ReplayExchange::Impl::AcceptLoop() {
         ++it;
       }
     }
-    auto c = std::make_unique<Conn>(std::move(s));
+    c->number = ++accepted;
     Conn* raw = c.get();
     c->thread = std::thread([this, raw] { Serve(raw); });
     conns.push_back(std::move(c));
@@ -529,6 +617,10 @@ void ReplayExchange::Impl::Serve(Conn* c) {
     beast::error_code ec;
     http::read(c->socket, buf, parser, ec);
     if (ec) break;
+    if (websocket::is_upgrade(parser.get())) {
+      ServeWebSocket(c, parser.release());
+      break;
+    }
     const auto& req = parser.get();
     RequestRecord rec;
     Action action = Action::kNormal;
@@ -571,6 +663,404 @@ void ReplayExchange::Impl::Record(const RequestRecord& rec) {
     if (log.size() > kLogCapacity) log.pop_front();
   }
   if (opt.on_request) opt.on_request(rec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket streams
+
+namespace {
+
+constexpr size_t kMaxStreams = 1024;
+constexpr auto kWsPoll = std::chrono::milliseconds(1);
+
+Micros FloorTo(Micros t, Micros step) {
+  Micros r = t % step;
+  return t - (r < 0 ? r + step : r);
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+// One subscribed stream of a connection and where it stands.
+struct ReplayExchange::Impl::WsStream {
+  std::string name;                // as requested, e.g. "btcusdt@kline_1m"
+  std::string symbol;              // "BTCUSDT"
+  const Series* series = nullptr;  // klines to send; null for trade streams and missing data
+  size_t next = 0;                 // index of the candle in progress
+  Micros last_update = INT64_MIN;  // exchange time of its last "x":false update
+};
+
+bool ReplayExchange::Impl::ResolveStreams(std::string_view path, const Query& q,
+                                          std::vector<WsStream>* out, bool* combined,
+                                          std::string* error) {
+  auto invalid = [&](std::string_view why) {
+    *error = ErrorBody(2, fmt::format("Invalid request: {}", why));
+    return false;
+  };
+  std::vector<std::string> names;
+  if (path.rfind("/ws/", 0) == 0) {
+    *combined = false;
+    std::string_view name = path.substr(4);
+    if (name.empty()) return invalid("no stream name in the path");
+    if (name.find('/') != std::string_view::npos) {
+      return invalid("a raw stream path names one stream: /ws/<stream>");
+    }
+    names.emplace_back(name);
+  } else if (path == "/stream" || path == "/stream/") {
+    *combined = true;
+    const std::string* s = q.Get("streams");
+    if (!s || s->empty()) return invalid("missing parameter 'streams'");
+    std::string_view rest = *s;
+    while (!rest.empty()) {
+      size_t slash = rest.find('/');
+      names.emplace_back(rest.substr(0, slash));
+      rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+      if (names.size() > kMaxStreams) {
+        return invalid(fmt::format("more than {} streams", kMaxStreams));
+      }
+    }
+  } else {
+    return invalid(
+        fmt::format("unknown path '{}' (use /ws/<stream> or /stream?streams=...)", path));
+  }
+  for (const std::string& name : names) {
+    size_t at = name.find('@');
+    if (name.empty() || at == std::string::npos || at == 0) {
+      return invalid(fmt::format("unknown stream '{}'", name));
+    }
+    WsStream st;
+    st.name = name;
+    st.symbol = Upper(std::string_view(name).substr(0, at));
+    std::string_view kind = std::string_view(name).substr(at + 1);
+    std::string interval;
+    if (kind.rfind("kline_", 0) == 0) {
+      interval = std::string(kind.substr(6));
+      if (!IsBinanceInterval(interval)) {
+        *error = ErrorBody(-1120, "Invalid interval.");
+        return false;
+      }
+    } else if (kind != "trade") {
+      return invalid(fmt::format("unknown stream '{}'", name));
+    }
+    if (!IsSymbolChars(st.symbol) ||
+        !std::binary_search(symbols.begin(), symbols.end(), st.symbol)) {
+      *error = ErrorBody(-1121, "Invalid symbol.");
+      return false;
+    }
+    if (!interval.empty()) {
+      auto it = data.find({st.symbol, interval});
+      if (it != data.end() && !it->second.rows.empty()) st.series = &it->second;
+    }
+    out->push_back(std::move(st));
+  }
+  return true;
+}
+
+// One WebSocket connection: all of its I/O runs on the connection's own io_context, on the
+// connection's thread, so no member needs a lock.
+struct ReplayExchange::Impl::WsSession {
+  using Steady = std::chrono::steady_clock;
+
+  WsSession(Impl& ex, Conn& c, std::vector<WsStream> streams, bool combined, bool micros)
+      : ex(ex),
+        ws(c.socket),
+        timer(c.io),
+        streams(std::move(streams)),
+        combined(combined),
+        micros(micros),
+        faults(ex.opt.ws_faults),
+        rng(ex.opt.ws_faults.seed + c.number) {}
+
+  Impl& ex;
+  websocket::stream<tcp::socket&> ws;
+  net::steady_timer timer;
+  std::vector<WsStream> streams;
+  const bool combined, micros;
+  const WsFaultSpec& faults;
+  std::mt19937_64 rng;
+
+  Steady::time_point opened, next_ping, ping_since;
+  bool ping_outstanding = false;  // a ping is due or sent and no pong has come since
+  bool ping_due = false;          // to be written
+  bool writing = false;           // a write (message, ping or close) is in flight
+  bool duplicate_due = false;     // `out` is to be sent once more
+  bool out_is_final = false;
+  bool stalled = false;
+  bool closed = false;
+  enum class Closing { kNo, kShutdownEvent, kCloseFrame, kDone } closing = Closing::kNo;
+  std::string out;  // the message being written; its capacity is reused
+  beast::flat_buffer in;
+
+  static Steady::duration Real(Micros d) { return std::chrono::microseconds(d); }
+
+  void Start() {
+    opened = Steady::now();
+    next_ping = opened + Real(ex.opt.ws_ping_interval);
+    const Micros now = ex.ExchangeNow();
+    for (WsStream& s : streams) {
+      if (!s.series) continue;
+      Micros from = FloorTo(now, s.series->interval.micros);
+      const auto& rows = s.series->rows;
+      s.next = static_cast<size_t>(
+          std::lower_bound(rows.begin(), rows.end(), from,
+                           [](const Row& r, Micros t) { return r.open_time < t; }) -
+          rows.begin());
+    }
+    out.reserve(512);
+    ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) {
+        ++ex.ws.pongs;
+        ping_outstanding = false;
+      }
+    });
+    Read();
+    Pump();
+    Tick();
+  }
+
+  // Ends the connection at once: the TCP socket is shut down, which fails the pending read and
+  // write; the socket itself closes with the connection (the thread's owner).
+  void Abort() {
+    if (closed) return;
+    closed = true;
+    timer.cancel();
+    beast::error_code ignored;
+    ws.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  void Read() {
+    ws.async_read(in, [this](beast::error_code ec, size_t) {
+      if (ec) return Abort();  // closed by the client (Beast answered its close), EOF, error
+      in.consume(in.size());   // client messages (SUBSCRIBE, ...) are ignored
+      Read();
+    });
+  }
+
+  void Tick() {
+    if (closed) return;
+    const auto now = Steady::now();
+    if (faults.disconnect_every > 0 && now >= opened + Real(faults.disconnect_every)) {
+      ++ex.ws.disconnects;
+      return Abort();
+    }
+    if (!stalled && faults.stall_after > 0 && now >= opened + Real(faults.stall_after)) {
+      stalled = true;
+      ++ex.ws.stalls;
+    }
+    if (!stalled) {
+      if (ping_outstanding && now >= ping_since + Real(ex.opt.ws_pong_timeout)) {
+        ++ex.ws.pong_timeouts;
+        return Abort();
+      }
+      if (closing == Closing::kNo && now >= opened + Real(ex.opt.ws_max_age)) {
+        ++ex.ws.max_age_closes;
+        closing = Closing::kShutdownEvent;
+      }
+      if (closing == Closing::kNo && now >= next_ping) {
+        ping_due = true;
+        if (!ping_outstanding) {
+          ping_outstanding = true;
+          ping_since = now;
+        }
+        next_ping = now + Real(ex.opt.ws_ping_interval);
+      }
+      Pump();
+    }
+    timer.expires_after(kWsPoll);
+    timer.async_wait([this](beast::error_code ec) {
+      if (!ec) Tick();
+    });
+  }
+
+  // Writes the next thing due, if nothing is being written; called again when the write is done,
+  // so messages that are due go out back to back.
+  void Pump() {
+    if (writing || closed || stalled) return;
+    if (ping_due) {
+      ping_due = false;
+      writing = true;
+      ++ex.ws.pings;
+      ws.async_ping({}, [this](beast::error_code ec) { Written(ec); });
+      return;
+    }
+    if (duplicate_due) {
+      duplicate_due = false;
+      return Write();
+    }
+    switch (closing) {
+      case Closing::kShutdownEvent:
+        closing = Closing::kCloseFrame;
+        out.clear();
+        if (combined) out += "{\"stream\":\"!serverShutdown\",\"data\":";
+        fmt::format_to(std::back_inserter(out), "{{\"e\":\"serverShutdown\",\"E\":{}}}",
+                       Ts(ex.ExchangeNow()));
+        if (combined) out += '}';
+        out_is_final = false;
+        return Write();
+      case Closing::kCloseFrame:
+        closing = Closing::kDone;
+        writing = true;
+        ws.async_close(websocket::close_code::going_away, [this](beast::error_code) {
+          writing = false;
+          Abort();
+        });
+        return;
+      case Closing::kDone:
+        return;
+      case Closing::kNo:
+        break;
+    }
+    if (!NextMessage()) return;  // the next tick looks again
+    if (faults.malformed > 0 || faults.duplicate > 0) {
+      double u = std::uniform_real_distribution<double>(0, 1)(rng);
+      if (faults.malformed > 0 && u < faults.malformed) {
+        out.resize(out.size() / 2);
+        ++ex.ws.malformed;
+      } else if (faults.duplicate > 0 && u < faults.malformed + faults.duplicate) {
+        duplicate_due = true;
+        ++ex.ws.duplicates;
+      }
+    }
+    Write();
+  }
+
+  void Write() {
+    writing = true;
+    ++ex.ws.messages;
+    if (out_is_final) ++ex.ws.finals;
+    ws.async_write(net::buffer(out), [this](beast::error_code ec, size_t) { Written(ec); });
+  }
+
+  void Written(beast::error_code ec) {
+    writing = false;
+    if (ec) return Abort();
+    Pump();
+  }
+
+  int64_t Ts(Micros t) const { return micros ? t : t / 1000; }
+
+  // Formats the earliest due event of all streams into `out`; false if none is due.
+  bool NextMessage() {
+    const Micros now = ex.ExchangeNow();
+    WsStream* best = nullptr;
+    Micros best_at = 0;
+    bool best_final = false;
+    for (WsStream& s : streams) {
+      if (!s.series || s.next >= s.series->rows.size()) continue;
+      const Row& r = s.series->rows[s.next];
+      const Micros close = r.open_time + s.series->interval.micros;
+      Micros at;
+      bool final;
+      if (now >= close) {
+        at = close;
+        final = true;
+      } else if (now >= r.open_time &&
+                 (s.last_update == INT64_MIN || now - s.last_update >= ex.opt.ws_update_interval)) {
+        at = now;
+        final = false;
+      } else {
+        continue;
+      }
+      if (!best || at < best_at) {
+        best = &s;
+        best_at = at;
+        best_final = final;
+      }
+    }
+    if (!best) return false;
+    const Row& r = best->series->rows[best->next];
+    if (best_final) {
+      ++best->next;
+      best->last_update = INT64_MIN;
+    } else {
+      best->last_update = best_at;
+    }
+    FormatKline(*best, r, best_at, best_final);
+    out_is_final = best_final;
+    return true;
+  }
+
+  void FormatKline(const WsStream& s, const Row& r, Micros event_time, bool final) {
+    out.clear();
+    auto app = std::back_inserter(out);
+    if (combined) {
+      out += "{\"stream\":\"";
+      out += s.name;
+      out += "\",\"data\":";
+    }
+    fmt::format_to(app,
+                   "{{\"e\":\"kline\",\"E\":{},\"s\":\"{}\",\"k\":{{\"t\":{},\"T\":{},\"s\":\"{}\","
+                   "\"i\":\"{}\",\"f\":0,\"L\":0,\"o\":\"",
+                   Ts(event_time), s.symbol, Ts(r.open_time), Ts(r.close_time), s.symbol,
+                   s.series->interval.name);
+    AppendDecimal(out, r.open);
+    out += "\",\"c\":\"";
+    AppendDecimal(out, r.close);
+    out += "\",\"h\":\"";
+    AppendDecimal(out, r.high);
+    out += "\",\"l\":\"";
+    AppendDecimal(out, r.low);
+    out += "\",\"v\":\"";
+    AppendDecimal(out, r.volume);
+    fmt::format_to(app, "\",\"n\":{},\"x\":{},\"q\":\"", r.trades, final ? "true" : "false");
+    AppendDecimal(out, r.quote_volume);
+    out += "\",\"V\":\"";
+    AppendDecimal(out, r.taker_buy_base);
+    out += "\",\"Q\":\"";
+    AppendDecimal(out, r.taker_buy_quote);
+    out += "\",\"B\":\"0\"}}";
+    if (combined) out += '}';
+  }
+};
+
+void ReplayExchange::Impl::ServeWebSocket(Conn* c, http::request<http::string_body> req) {
+  RequestRecord rec;
+  rec.at = clock.Now();
+  std::string_view target = Sv(req.target());
+  rec.target = std::string(target);
+  size_t qpos = target.find('?');
+  std::string_view path = target.substr(0, qpos);
+  Query q = qpos == std::string_view::npos ? Query{} : ParseQuery(target.substr(qpos + 1));
+  bool micros = false;
+  if (const std::string* u = q.Get("timeUnit")) micros = Lower(*u) == "microsecond";
+  {
+    std::lock_guard<std::mutex> l(mu);
+    ++counters.requests;
+  }
+  std::vector<WsStream> streams;
+  bool combined = false;
+  std::string error;
+  if (!ResolveStreams(path, q, &streams, &combined, &error)) {
+    ++ws.rejected;
+    rec.status = 400;
+    Record(rec);
+    Response resp{400, std::move(error)};
+    std::string out = SerializeHead(resp, resp.body.size(), 0, /*keep_alive=*/false) + resp.body;
+    beast::error_code ec;
+    net::write(c->socket, net::buffer(out), ec);
+    return;
+  }
+  WsSession session(*this, *c, std::move(streams), combined, micros);
+  session.ws.read_message_max(64 * 1024);
+  session.ws.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "cryptolake-replay"); }));
+  beast::error_code ec;
+  session.ws.accept(req, ec);
+  if (ec) {
+    rec.status = 400;
+    Record(rec);
+    return;
+  }
+  ++ws.connections;
+  rec.status = 101;
+  Record(rec);
+  session.Start();
+  c->io.run();
 }
 
 Response ReplayExchange::Impl::Handle(const http::request<http::string_body>& req,
@@ -965,6 +1455,11 @@ std::string ReplayExchange::url() const {
   return fmt::format("http://{}:{}", host, port());
 }
 
+std::string ReplayExchange::ws_url() const {
+  std::string u = url();
+  return "ws" + u.substr(4);
+}
+
 Micros ReplayExchange::ExchangeNow() const { return impl_->ExchangeNow(); }
 
 std::vector<std::string> ReplayExchange::Describe() const {
@@ -992,8 +1487,25 @@ std::vector<RequestRecord> ReplayExchange::Log() const {
 }
 
 ReplayCounters ReplayExchange::Counters() const {
-  std::lock_guard<std::mutex> l(impl_->mu);
-  return impl_->counters;
+  ReplayCounters c;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    c = impl_->counters;
+  }
+  const Impl::WsCounters& w = impl_->ws;
+  c.ws_connections = w.connections;
+  c.ws_rejected = w.rejected;
+  c.ws_messages = w.messages;
+  c.ws_finals = w.finals;
+  c.ws_pings = w.pings;
+  c.ws_pongs = w.pongs;
+  c.ws_pong_timeouts = w.pong_timeouts;
+  c.ws_max_age_closes = w.max_age_closes;
+  c.ws_disconnects = w.disconnects;
+  c.ws_stalls = w.stalls;
+  c.ws_malformed = w.malformed;
+  c.ws_duplicates = w.duplicates;
+  return c;
 }
 
 }  // namespace cryptolake::exchange

@@ -1,6 +1,6 @@
 // The replay exchange: a Binance-compatible REST server on 127.0.0.1 that serves recorded klines
 // as if they were live, with faults on demand. Tests, benchmarks and the offline demo run against
-// it; users get `cryptolake replay-exchange`. (WebSocket streams join it with the speed layer.)
+// it; users get `cryptolake replay-exchange`. WebSocket market streams on the same port (below).
 //
 // Data: a lake root (a directory holding _manifest.json; its klines read back deduplicated) or
 // kline files as `import` takes them (files, directories, globs; the same parser and validation;
@@ -51,9 +51,47 @@
 // Spec: "429=0.02,418=0.01,5xx=0.05,slow=0.01,truncate=0.02,drop=0.02,corrupt=0.01" (any
 // subset, probabilities in [0,1], their sum <= 1); "none" or "" is no faults.
 //
-// Threads: an acceptor thread and one thread per connection (synchronous keep-alive HTTP/1.1).
-// Stop() closes the listener and every open connection and joins all threads; a held-back
-// `slow` response is abandoned. All public methods are thread-safe.
+// WebSocket streams (an HTTP/1.1 upgrade on the same port; formats as in
+// ../shared/data/binance-api/official-docs/web-socket-streams__general_combined_trade_kline.md):
+//   /ws/<stream>                  raw: each message is the event itself
+//   /stream?streams=<a>/<b>/...   combined: {"stream":"<a>","data":<event>}
+//   timeUnit=MICROSECOND (query, any case) switches timestamps to us.
+// Streams (symbols lower-case): <symbol>@kline_<interval> for any Binance interval (it sends the
+// loaded klines of that symbol and interval; nothing if none is loaded) and <symbol>@trade
+// (accepted; no trades are ever recorded in kline data, so it sends nothing). An unknown symbol is
+// refused with HTTP 400 and {"code":-1121,"msg":"Invalid symbol."}; any other bad stream name, a
+// missing stream list or more than 1024 streams with HTTP 400 and {"code":2,"msg":"Invalid
+// request: ..."}. Upgrades carry no request weight; they are logged (status 101 or 400).
+// Kline events follow exchange time. A connection opened at exchange time T gets, for every loaded
+// candle with open_time >= T floored to its interval, in time order (merged across its streams):
+//   * while the candle is open (open_time <= now < open_time + interval), an update with
+//     "x":false when it opens and then at most every `ws_update_interval` of exchange time,
+//     E = exchange now. Intermediate states were never recorded: every update carries the
+//     candle's final recorded values (o, h, l, c, v, ...), only "x" and "E" tell them apart.
+//   * exactly one final update "x":true once now >= open_time + interval, E = that instant.
+// A candle whose close has already passed when it is reached gets only its final update, so at
+// a huge speed a connection streams the backlog as fast as the socket takes it. "f" and "L"
+// (trade ids) are 0 and "B" is "0"; "n", "q", "V", "Q" are 0 for OHLCV-only sources.
+// Each connection polls exchange time every millisecond of real time (and writes back to back
+// while messages are due). Real-time timers per connection: a ping every `ws_ping_interval`;
+// no pong within `ws_pong_timeout` of an unanswered ping closes the connection (its TCP
+// socket, without a close frame); after `ws_max_age` a serverShutdown event
+// ({"e":"serverShutdown","E":ms}; combined under "stream":"!serverShutdown") then a close
+// frame (1001 going away). Client messages (SUBSCRIBE, ...) are read and ignored.
+// WebSocket faults (WsFaultSpec; real time, per connection; draws from an RNG seeded with
+// seed + connection number, so they do not depend on other connections):
+//   disconnect_every=<d>  the TCP connection is shut down <d> after the upgrade (no close frame)
+//   stall_after=<d>       after <d> the connection sends nothing more, no data and no pings
+//                         (and so never times out a pong), but stays open and keeps reading
+//   malformed=<p>         a message (each with probability p) is sent as broken JSON: its
+//                         first half
+//   duplicate=<p>         a message is sent twice in a row
+//
+// Threads: an acceptor thread and one thread per connection (synchronous keep-alive HTTP/1.1;
+// a WebSocket connection runs its own Asio loop on its thread).
+// Stop() closes the listener and every open connection (WebSockets included, without a close
+// frame) and joins all threads; a held-back `slow` response is abandoned. All public methods are
+// thread-safe.
 #pragma once
 
 #include <atomic>
@@ -63,6 +101,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -85,6 +124,23 @@ struct FaultSpec {
   bool any() const { return p429 + p418 + p5xx + slow + truncate + drop + corrupt > 0; }
 };
 
+// WebSocket faults. Spec: "disconnect_every=5s,stall_after=10s,malformed=0.01,duplicate=0.01"
+// (any subset; durations as <n>ms, <n>s, <n>m or <n>h, > 0; probabilities in [0, 1]);
+// "none" or "" is no faults.
+struct WsFaultSpec {
+  Micros disconnect_every = 0;  // 0: never
+  Micros stall_after = 0;       // 0: never
+  double malformed = 0, duplicate = 0;
+  uint64_t seed = 1;
+  // Errors (InvalidArgument) as FaultSpec's: "ws fault spec: unknown fault 'x' (known:
+  // disconnect_every, stall_after, malformed, duplicate)", "ws fault spec: duration of
+  // 'stall_after' must be a positive number with a unit ms, s, m or h, got 'x'", ...
+  static StatusOr<WsFaultSpec> Parse(std::string_view spec);
+  bool any() const {
+    return disconnect_every > 0 || stall_after > 0 || malformed > 0 || duplicate > 0;
+  }
+};
+
 struct RequestRecord;
 
 struct ReplayOptions {
@@ -96,6 +152,12 @@ struct ReplayOptions {
   int ban_threshold = 10;     // requests inside a Retry-After window before a 418
   int64_t ban_seconds = 120;  // of an earned ban
   FaultSpec faults;
+  // WebSocket streams. The update interval is exchange time; the others are real time.
+  Micros ws_update_interval = 2 * kMicrosPerSecond;
+  Micros ws_ping_interval = 20 * kMicrosPerSecond;
+  Micros ws_pong_timeout = 60 * kMicrosPerSecond;
+  Micros ws_max_age = 24 * kMicrosPerHour;
+  WsFaultSpec ws_faults;
   // Called on a connection thread after each request is answered (or dropped), concurrently
   // from several connections; must be thread-safe and must not call back into the exchange.
   std::function<void(const RequestRecord&)> on_request;
@@ -117,6 +179,20 @@ struct ReplayCounters {
   int64_t status_418 = 0;                 // all 418s: earned bans and injected ones
   int64_t earned_bans = 0;                // bans caused by ignoring a Retry-After
   int64_t klines_served = 0;              // rows
+  // WebSocket streams.
+  int64_t ws_connections = 0;     // upgrades accepted
+  int64_t ws_rejected = 0;        // upgrades refused (400)
+  int64_t ws_messages = 0;        // text messages sent (kline events, serverShutdown; copies and
+                                  // broken ones included)
+  int64_t ws_finals = 0;          // of which final kline updates ("x":true)
+  int64_t ws_pings = 0;           // ping frames sent
+  int64_t ws_pongs = 0;           // pong frames received
+  int64_t ws_pong_timeouts = 0;   // connections closed for a missing pong
+  int64_t ws_max_age_closes = 0;  // connections closed at ws_max_age
+  int64_t ws_disconnects = 0;     // injected faults, by kind
+  int64_t ws_stalls = 0;
+  int64_t ws_malformed = 0;
+  int64_t ws_duplicates = 0;
 };
 
 class ReplayExchange {
@@ -133,7 +209,8 @@ class ReplayExchange {
   Status Start();
   void Stop();
   int port() const;
-  std::string url() const;  // "http://127.0.0.1:<port>"
+  std::string url() const;     // "http://127.0.0.1:<port>"
+  std::string ws_url() const;  // "ws://127.0.0.1:<port>"
 
   Micros ExchangeNow() const;
   // What is loaded: "BTCUSDT 1m: 60480 klines 2021-04-02T00:00:00Z..2021-05-14T23:59:00Z", ...

@@ -6,15 +6,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -22,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ingest/parser.h"
 #include "testing/testing.h"
 
 namespace cryptolake::exchange {
@@ -30,6 +35,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 using cryptolake::testing::RunCli;
 using cryptolake::testing::SharedData;
@@ -848,6 +854,577 @@ TEST_F(ReplayTest, StopClosesOpenConnections) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// WebSocket streams
+
+// A WebSocket test client on its own io_context; every wait is bounded by a deadline (the
+// connection is closed when it passes, which fails the test's expectations).
+class WsClient {
+ public:
+  WsClient() : ws_(ioc_) {
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::ping) ++pings;
+      if (stop_ && stop_()) ioc_.stop();
+    });
+  }
+
+  // Connects and upgrades. On a refusal the error is websocket::error::upgrade_declined and
+  // `response` holds the server's answer.
+  beast::error_code Connect(int port, const std::string& target) {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+    if (ec) return ec;
+    ws_.read_message_max(1 << 20);
+    ws_.handshake(response, "127.0.0.1", target, ec);
+    return ec;
+  }
+
+  // Reads messages into `messages` until `done()` holds (checked after every message and control
+  // frame), the connection ends (`error` set) or `timeout` passes (`timed_out`; the read stays
+  // pending for the next call). Returns done().
+  bool ReadUntil(const std::function<bool()>& done,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    if (done()) return true;
+    if (error) return false;
+    stop_ = done;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!reading_) StartRead();
+    ioc_.restart();
+    ioc_.run_until(deadline);
+    stop_ = nullptr;
+    if (done()) return true;
+    timed_out = !error && std::chrono::steady_clock::now() >= deadline;
+    return false;
+  }
+  bool ReadMessages(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return ReadUntil([this, n] { return messages.size() >= n; }, timeout);
+  }
+  // Reads until the connection ends.
+  void ReadToEnd(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    ReadUntil([this] { return static_cast<bool>(error); }, timeout);
+  }
+  // A close handshake (normal closure).
+  void Close() {
+    beast::error_code ec;
+    bool done = false;
+    ws_.async_close(websocket::close_code::normal, [&](beast::error_code e) {
+      ec = e;
+      done = true;
+    });
+    ioc_.restart();
+    ioc_.run_for(std::chrono::seconds(10));
+    EXPECT_TRUE(done);
+    EXPECT_FALSE(ec) << ec.message();
+  }
+  websocket::stream<beast::tcp_stream>& ws() { return ws_; }
+
+  websocket::response_type response;
+  std::vector<std::string> messages;
+  int pings = 0;
+  beast::error_code error;  // how the connection ended
+  bool timed_out = false;
+
+ private:
+  void StartRead() {
+    reading_ = true;
+    ws_.async_read(buf_, [this](beast::error_code ec, size_t) {
+      reading_ = false;
+      if (ec) {
+        error = ec;
+        ioc_.stop();
+        return;
+      }
+      messages.push_back(beast::buffers_to_string(buf_.data()));
+      buf_.consume(buf_.size());
+      if (stop_ && stop_()) {
+        ioc_.stop();
+        return;
+      }
+      StartRead();
+    });
+  }
+
+  net::io_context ioc_;
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buf_;
+  bool reading_ = false;
+  std::function<bool()> stop_;
+};
+
+// The 1m klines of a file, by open_time (us).
+std::map<Micros, std::array<double, 5>> FileRows(const std::string& path) {
+  auto parsed = ingest::ParseInput(path, ingest::ParseOptions{});
+  EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
+  std::map<Micros, std::array<double, 5>> out;
+  if (!parsed.ok()) return out;
+  for (const auto& f : *parsed) {
+    const auto& b = f.batch;
+    for (size_t i = 0; i < b.size(); ++i) {
+      out.emplace(b.open_time[i],
+                  std::array<double, 5>{b.open[i], b.high[i], b.low[i], b.close[i], b.volume[i]});
+    }
+  }
+  return out;
+}
+
+std::string Dec8(double v) { return fmt::format("{:.8f}", v); }
+
+ReplayOptions WsOptionsAt(Micros start) {
+  ReplayOptions opt;
+  opt.start = start;
+  return opt;
+}
+
+TEST(WsFaultSpecTest, ParsesGoodSpecsAndNamesBadOnes) {
+  auto f =
+      WsFaultSpec::Parse("disconnect_every=5s,stall_after=250ms,malformed=0.01,duplicate=0.02");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->disconnect_every, 5 * kMicrosPerSecond);
+  EXPECT_EQ(f->stall_after, 250'000);
+  EXPECT_EQ(f->malformed, 0.01);
+  EXPECT_EQ(f->duplicate, 0.02);
+  EXPECT_TRUE(f->any());
+  auto m = WsFaultSpec::Parse(" stall_after = 2m ");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->stall_after, 2 * kMicrosPerMinute);
+  EXPECT_EQ(m->disconnect_every, 0);
+  ASSERT_TRUE(WsFaultSpec::Parse("none").ok());
+  EXPECT_FALSE(WsFaultSpec::Parse("none")->any());
+  EXPECT_FALSE(WsFaultSpec::Parse("")->any());
+
+  auto msg = [](std::string_view spec) {
+    auto r = WsFaultSpec::Parse(spec);
+    EXPECT_FALSE(r.ok()) << spec;
+    return r.status().message();
+  };
+  EXPECT_EQ(msg("stall"), "ws fault spec: expected <fault>=<value>, got 'stall'");
+  EXPECT_EQ(msg("drop=0.1"),
+            "ws fault spec: unknown fault 'drop' (known: disconnect_every, stall_after, malformed, "
+            "duplicate)");
+  EXPECT_EQ(msg("stall_after=10"),
+            "ws fault spec: duration of 'stall_after' must be a positive number with a unit ms, s, "
+            "m or h, got '10'");
+  EXPECT_EQ(msg("disconnect_every=0s"),
+            "ws fault spec: duration of 'disconnect_every' must be a positive number with a unit "
+            "ms, s, m or h, got '0s'");
+  EXPECT_EQ(msg("malformed=2"),
+            "ws fault spec: probability of 'malformed' must be a number in [0, 1], got '2'");
+  EXPECT_EQ(msg("duplicate=0.1,duplicate=0.2"), "ws fault spec: 'duplicate' given twice");
+  EXPECT_EQ(msg("malformed=0.6,duplicate=0.6"),
+            "ws fault spec: probabilities sum to 1.2 (at most 1)");
+}
+
+// The first message of a raw kline stream, field for field; then an hour of exchange time: one
+// final per minute, in order, with the file's values, and nothing after exchange now.
+TEST_F(ReplayTest, KlineStreamFinalsOfAnHourAreTheFileRows) {
+  const Micros t0 = MicrosFromCivil(2021, 4, 10, 0, 0, 30);
+  auto ex = Make({Btc1m()}, WsOptionsAt(t0));
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+  ASSERT_TRUE(c.ReadMessages(1));
+  // Opened at 00:00:30: the open candle of 00:00 at once, "x":false, its recorded values.
+  const auto rows = FileRows(Btc1m());
+  const Micros m0 = MicrosFromCivil(2021, 4, 10);
+  const auto& r0 = rows.at(m0);
+  EXPECT_EQ(c.messages[0],
+            fmt::format("{{\"e\":\"kline\",\"E\":{},\"s\":\"BTCUSDT\",\"k\":{{\"t\":{},\"T\":{},"
+                        "\"s\":\"BTCUSDT\",\"i\":\"1m\",\"f\":0,\"L\":0,\"o\":\"{}\",\"c\":\"{}\","
+                        "\"h\":\"{}\",\"l\":\"{}\",\"v\":\"{}\",\"n\":0,\"x\":false,"
+                        "\"q\":\"0.00000000\",\"V\":\"0.00000000\",\"Q\":\"0.00000000\","
+                        "\"B\":\"0\"}}}}",
+                        t0 / 1000, m0 / 1000, m0 / 1000 + 59999, Dec8(r0[0]), Dec8(r0[3]),
+                        Dec8(r0[1]), Dec8(r0[2]), Dec8(r0[4])));
+
+  // One hour later (exchange time 01:00:30): the finals of 00:00..00:59, then the open 01:00.
+  clock_.Advance(kMicrosPerHour);
+  const Micros m60 = m0 + kMicrosPerHour;
+  ASSERT_TRUE(c.ReadUntil([&] {
+    return nlohmann::json::parse(c.messages.back())["k"]["t"].get<int64_t>() == m60 / 1000;
+  }));
+  std::vector<Micros> finals;
+  for (size_t i = 1; i < c.messages.size(); ++i) {
+    auto j = nlohmann::json::parse(c.messages[i]);
+    const auto& k = j["k"];
+    const Micros t = k["t"].get<int64_t>() * 1000;
+    if (!k["x"].get<bool>()) {
+      EXPECT_EQ(i, c.messages.size() - 1) << "an update before the last final: " << c.messages[i];
+      EXPECT_EQ(j["E"].get<int64_t>(), (t0 + kMicrosPerHour) / 1000);
+      continue;
+    }
+    finals.push_back(t);
+    const auto& r = rows.at(t);
+    EXPECT_EQ(k["o"], Dec8(r[0])) << t;
+    EXPECT_EQ(k["h"], Dec8(r[1])) << t;
+    EXPECT_EQ(k["l"], Dec8(r[2])) << t;
+    EXPECT_EQ(k["c"], Dec8(r[3])) << t;
+    EXPECT_EQ(k["v"], Dec8(r[4])) << t;
+    EXPECT_EQ(j["E"].get<int64_t>(), t / 1000 + 60000);  // the instant the candle closed
+    EXPECT_EQ(k["T"].get<int64_t>(), t / 1000 + 59999);
+    EXPECT_LE(j["E"].get<int64_t>(), ex->ExchangeNow() / 1000);
+  }
+  std::vector<Micros> expected;
+  for (auto it = rows.lower_bound(m0); it != rows.end() && it->first < m60; ++it) {
+    expected.push_back(it->first);
+  }
+  EXPECT_EQ(expected.size(), 60u);
+  EXPECT_EQ(finals, expected);
+
+  // 1 s later nothing is due (updates at most every 2 s, the close at 01:01:00); 1.5 s after
+  // that the next update, so the next message must be that very update.
+  clock_.Advance(kMicrosPerSecond);
+  clock_.Advance(1'500'000);
+  const size_t n = c.messages.size();
+  ASSERT_TRUE(c.ReadMessages(n + 1));
+  auto j = nlohmann::json::parse(c.messages[n]);
+  EXPECT_EQ(j["E"].get<int64_t>(), (t0 + kMicrosPerHour + 2'500'000) / 1000);
+  EXPECT_EQ(j["k"]["t"].get<int64_t>(), m60 / 1000);
+  EXPECT_FALSE(j["k"]["x"].get<bool>());
+  c.Close();
+  ex->Stop();
+  EXPECT_EQ(ex->Counters().ws_connections, 1);
+  EXPECT_EQ(ex->Counters().ws_finals, 60);
+}
+
+// Updates while a candle is open come at most every ws_update_interval of exchange time.
+TEST_F(ReplayTest, KlineUpdatesAreSpacedByTheUpdateInterval) {
+  const Micros t0 = MicrosFromCivil(2021, 4, 10, 0, 0, 0);
+  ReplayOptions opt = WsOptionsAt(t0);
+  opt.ws_update_interval = 5 * kMicrosPerSecond;
+  auto ex = Make({Btc1m()}, opt);
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+  ASSERT_TRUE(c.ReadMessages(1));
+  // Exchange time in 1 s steps over 2 minutes; each step waits for what it makes due.
+  std::vector<std::pair<int64_t, bool>> seen;  // (E, x)
+  for (int s = 1; s <= 120; ++s) {
+    clock_.Advance(kMicrosPerSecond);
+    if (s % 5 == 0) {
+      // Due: an update at every 5 s, plus the final at the minute.
+      size_t want = c.messages.size() + (s % 60 == 0 ? 2 : 1);
+      ASSERT_TRUE(c.ReadMessages(want)) << s;
+    }
+  }
+  for (const auto& m : c.messages) {
+    auto j = nlohmann::json::parse(m);
+    seen.emplace_back(j["E"].get<int64_t>(), j["k"]["x"].get<bool>());
+  }
+  ASSERT_EQ(seen.size(), 1u + 24 + 2);
+  const int64_t e0 = t0 / 1000;
+  EXPECT_EQ(seen[0], std::make_pair(e0, false));
+  EXPECT_EQ(seen[11], std::make_pair(e0 + 55000, false));
+  EXPECT_EQ(seen[12], std::make_pair(e0 + 60000, true));   // final of 00:00
+  EXPECT_EQ(seen[13], std::make_pair(e0 + 60000, false));  // 00:01 opens
+  EXPECT_EQ(seen[25], std::make_pair(e0 + 120000, true));
+  EXPECT_EQ(seen[26], std::make_pair(e0 + 120000, false));
+  c.Close();
+}
+
+// Combined streams wrap each event with its stream name and merge the streams in time order;
+// timeUnit=MICROSECOND switches every timestamp.
+TEST_F(ReplayTest, CombinedStreamsWrapAndMergeInTimeOrder) {
+  const Micros t0 = MicrosFromCivil(2021, 4, 10, 0, 0, 0);
+  auto ex = Make({Btc1m(), Eth1m()}, WsOptionsAt(t0));
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(),
+                         "/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m/btcusdt@trade&"
+                         "timeUnit=MICROSECOND"));
+  ASSERT_TRUE(c.ReadMessages(2));
+  clock_.Advance(3 * kMicrosPerMinute);
+  // 3 finals and one update per symbol.
+  ASSERT_TRUE(c.ReadMessages(2 + 8));
+  std::vector<std::pair<int64_t, std::string>> order;
+  for (const auto& m : c.messages) {
+    ASSERT_EQ(m.rfind("{\"stream\":\"", 0), 0u) << m;
+    auto j = nlohmann::json::parse(m);
+    ASSERT_EQ(j.size(), 2u);
+    const std::string stream = j["stream"];
+    const auto& d = j["data"];
+    EXPECT_EQ(stream,
+              d["s"].get<std::string>() == "BTCUSDT" ? "btcusdt@kline_1m" : "ethusdt@kline_1m");
+    EXPECT_EQ(d["k"]["T"].get<int64_t>(), d["k"]["t"].get<int64_t>() + kMicrosPerMinute - 1);
+    order.emplace_back(d["E"].get<int64_t>(), stream);
+  }
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end(),
+                             [](const auto& a, const auto& b) { return a.first < b.first; }));
+  EXPECT_EQ(order.front().first, t0);
+  EXPECT_EQ(order.back().first, t0 + 3 * kMicrosPerMinute);
+  c.Close();
+}
+
+TEST_F(ReplayTest, RawStreamAtMicroseconds) {
+  const Micros t0 = MicrosFromCivil(2021, 4, 2, 0, 0, 30);
+  auto ex = Make({Btc1m()}, WsOptionsAt(t0));
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m?timeUnit=microsecond"));
+  ASSERT_TRUE(c.ReadMessages(1));
+  EXPECT_EQ(
+      c.messages[0],
+      "{\"e\":\"kline\",\"E\":1617321630000000,\"s\":\"BTCUSDT\",\"k\":{\"t\":1617321600000000,"
+      "\"T\":1617321659999999,\"s\":\"BTCUSDT\",\"i\":\"1m\",\"f\":0,\"L\":0,"
+      "\"o\":\"58720.45000000\",\"c\":\"58760.34000000\",\"h\":\"58840.43000000\","
+      "\"l\":\"58720.44000000\",\"v\":\"61.68567500\",\"n\":0,\"x\":false,"
+      "\"q\":\"0.00000000\",\"V\":\"0.00000000\",\"Q\":\"0.00000000\",\"B\":\"0\"}}");
+  c.Close();
+}
+
+TEST_F(ReplayTest, BadStreamsAreRefusedWith400) {
+  auto ex = Make({Btc1m()}, WsOptionsAt(MicrosFromCivil(2021, 4, 10)));
+  ASSERT_TRUE(ex);
+  // (Beast's client handshake drops the body of a refusal: send the upgrade request by hand.)
+  auto refused = [&](const std::string& target) -> std::string {
+    WsClient c;
+    EXPECT_EQ(c.Connect(ex->port(), target), websocket::error::upgrade_declined) << target;
+    Reply r = Client(ex->port())
+                  .Get(target, {{"Connection", "Upgrade"},
+                                {"Upgrade", "websocket"},
+                                {"Sec-WebSocket-Version", "13"},
+                                {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_EQ(r.Header("content-type"), "application/json;charset=UTF-8");
+    return r.body;
+  };
+  EXPECT_EQ(refused("/ws/xyzusdt@kline_1m"), "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}");
+  EXPECT_EQ(refused("/stream?streams=btcusdt@kline_1m/xyzusdt@trade"),
+            "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}");
+  EXPECT_EQ(refused("/ws/btcusdt@kline_7m"), "{\"code\":-1120,\"msg\":\"Invalid interval.\"}");
+  EXPECT_EQ(refused("/ws/btcusdt@depth"),
+            "{\"code\":2,\"msg\":\"Invalid request: unknown stream 'btcusdt@depth'\"}");
+  EXPECT_EQ(refused("/stream"),
+            "{\"code\":2,\"msg\":\"Invalid request: missing parameter "
+            "'streams'\"}");
+  EXPECT_EQ(refused("/ws/"),
+            "{\"code\":2,\"msg\":\"Invalid request: no stream name in the "
+            "path\"}");
+  // A trade stream is accepted (and sends nothing: no trades are recorded).
+  WsClient t;
+  EXPECT_FALSE(t.Connect(ex->port(), "/ws/btcusdt@trade"));
+  t.Close();
+  // REST still works on the same port.
+  EXPECT_EQ(Client(ex->port()).Get("/api/v3/ping").status, 200);
+  ReplayCounters k = ex->Counters();
+  EXPECT_EQ(k.ws_rejected, 12);
+  EXPECT_EQ(k.ws_connections, 1);
+  EXPECT_EQ(k.ws_messages, 0);
+  std::vector<int> statuses;
+  for (const auto& r : ex->Log()) statuses.push_back(r.status);
+  EXPECT_EQ(statuses.size(), 14u);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 400), 12);
+  EXPECT_EQ(statuses[12], 101);
+  EXPECT_EQ(statuses[13], 200);
+}
+
+TEST_F(ReplayTest, PingsAreAnsweredAndCounted) {
+  ReplayOptions opt = WsOptionsAt(MicrosFromCivil(2021, 4, 10));
+  opt.ws_ping_interval = 20'000;  // 20 ms
+  opt.ws_pong_timeout = 5 * kMicrosPerSecond;
+  auto ex = Make({Btc1m()}, opt);
+  ASSERT_TRUE(ex);
+  WsClient c;  // Beast answers each ping while it reads
+  ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+  ASSERT_TRUE(c.ReadUntil([&] { return c.pings >= 4; }));
+  c.Close();  // the server reads the pongs before the close frame
+  ReplayCounters k = ex->Counters();
+  EXPECT_GE(k.ws_pings, 4);
+  EXPECT_GE(k.ws_pongs, 3);
+  EXPECT_EQ(k.ws_pong_timeouts, 0);
+}
+
+// A client that never answers pings (it upgrades, then only reads raw bytes off the socket, so
+// no pong is ever sent) is disconnected after ws_pong_timeout.
+TEST_F(ReplayTest, AClientThatDoesNotPongIsDisconnected) {
+  ReplayOptions opt = WsOptionsAt(MicrosFromCivil(2021, 4, 10));
+  opt.ws_ping_interval = 20'000;
+  opt.ws_pong_timeout = 60'000;
+  auto ex = Make({Btc1m()}, opt);
+  ASSERT_TRUE(ex);
+  net::io_context ioc;
+  tcp::socket sock(ioc);
+  sock.connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(ex->port())));
+  websocket::stream<tcp::socket&> ws(sock);
+  ws.handshake("127.0.0.1", "/ws/btcusdt@kline_1m");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string bytes;
+  beast::error_code end;
+  std::array<char, 4096> chunk;
+  std::function<void()> read = [&] {
+    sock.async_read_some(net::buffer(chunk), [&](beast::error_code ec, size_t n) {
+      bytes.append(chunk.data(), n);
+      if (ec) {
+        end = ec;
+        return;
+      }
+      read();
+    });
+  };
+  read();
+  ioc.run_for(std::chrono::seconds(20));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(end, net::error::eof) << end.message();
+  EXPECT_GE(waited, std::chrono::milliseconds(60));
+  EXPECT_NE(bytes.find('\x89'), std::string::npos);  // ping frames (FIN + opcode 9) came
+  ReplayCounters k = ex->Counters();
+  EXPECT_EQ(k.ws_pong_timeouts, 1);
+  EXPECT_EQ(k.ws_pongs, 0);
+  EXPECT_GE(k.ws_pings, 1);
+}
+
+TEST_F(ReplayTest, MaxAgeSendsServerShutdownThenCloses) {
+  ReplayOptions opt = WsOptionsAt(MicrosFromCivil(2021, 4, 10, 0, 0, 30));
+  opt.ws_max_age = 50'000;
+  auto ex = Make({Btc1m()}, opt);
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(), "/stream?streams=btcusdt@kline_1m"));
+  c.ReadToEnd();
+  EXPECT_EQ(c.error, websocket::error::closed) << c.error.message();
+  EXPECT_EQ(c.ws().reason().code, websocket::close_code::going_away);
+  ASSERT_EQ(c.messages.size(), 2u);
+  EXPECT_EQ(c.messages[1], fmt::format("{{\"stream\":\"!serverShutdown\",\"data\":{{\"e\":"
+                                       "\"serverShutdown\",\"E\":{}}}}}",
+                                       MicrosFromCivil(2021, 4, 10, 0, 0, 30) / 1000));
+  EXPECT_EQ(ex->Counters().ws_max_age_closes, 1);
+}
+
+TEST_F(ReplayTest, WsFaultDisconnectCutsTheConnection) {
+  ReplayOptions opt = WsOptionsAt(MicrosFromCivil(2021, 4, 10, 0, 0, 30));
+  opt.ws_faults.disconnect_every = 50'000;
+  auto ex = Make({Btc1m()}, opt);
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+  const auto t0 = std::chrono::steady_clock::now();
+  c.ReadToEnd();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(40));
+  EXPECT_TRUE(c.error == net::error::eof || c.error == net::error::connection_reset)
+      << c.error.message();  // no close frame
+  EXPECT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(ex->Counters().ws_disconnects, 1);
+}
+
+// A stalled connection sends nothing (no data, no pings) and stays open until Stop().
+TEST_F(ReplayTest, WsFaultStallSilencesAnOpenConnection) {
+  ReplayOptions opt = WsOptionsAt(MicrosFromCivil(2021, 4, 10, 0, 0, 30));
+  opt.ws_faults.stall_after = 30'000;
+  opt.ws_ping_interval = 10'000;
+  opt.ws_pong_timeout = 20'000;  // would end the connection if pings were still sent
+  auto ex = Make({Btc1m()}, opt);
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+  ASSERT_TRUE(c.ReadMessages(1));
+  // Silence must be waited for: 150 ms, five times the stall point, then data made due and
+  // another 150 ms. The connection stays open throughout (no close frame, no EOF).
+  auto never = [] { return false; };
+  EXPECT_FALSE(c.ReadUntil(never, std::chrono::milliseconds(150)));
+  EXPECT_TRUE(c.timed_out) << c.error.message();
+  EXPECT_EQ(ex->Counters().ws_stalls, 1);
+  const int pings = c.pings;  // sent in the first 30 ms only
+  EXPECT_LE(pings, 3);
+  const int64_t sent = ex->Counters().ws_pings;
+  clock_.Advance(kMicrosPerHour);
+  EXPECT_FALSE(c.ReadUntil(never, std::chrono::milliseconds(150)));
+  EXPECT_TRUE(c.timed_out) << c.error.message();
+  EXPECT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.pings, pings);
+  EXPECT_EQ(ex->Counters().ws_pings, sent);
+  EXPECT_EQ(ex->Counters().ws_pong_timeouts, 0);
+  EXPECT_EQ(ex->Counters().ws_messages, 1);
+}
+
+TEST_F(ReplayTest, WsFaultsMalformedAndDuplicate) {
+  const Micros t0 = MicrosFromCivil(2021, 4, 10, 0, 0, 0);
+  {
+    ReplayOptions opt = WsOptionsAt(t0);
+    opt.ws_faults.malformed = 1;
+    auto ex = Make({Btc1m()}, opt);
+    ASSERT_TRUE(ex);
+    WsClient c;
+    ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+    ASSERT_TRUE(c.ReadMessages(1));  // the connection has started at t0
+    clock_.Set(kT0 + kMicrosPerMinute);
+    ASSERT_TRUE(c.ReadMessages(3)) << c.messages.size() << " " << c.error.message();
+    for (const auto& m : c.messages) {
+      EXPECT_FALSE(nlohmann::json::accept(m)) << m;
+      EXPECT_EQ(m.rfind("{\"e\":\"kline\",\"E\":", 0), 0u) << m;
+    }
+    EXPECT_EQ(ex->Counters().ws_malformed, 3);
+    c.Close();
+  }
+  {
+    clock_.Set(kT0);
+    ReplayOptions opt = WsOptionsAt(t0);
+    opt.ws_faults.duplicate = 1;
+    auto ex = Make({Btc1m()}, opt);
+    ASSERT_TRUE(ex);
+    WsClient c;
+    ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+    ASSERT_TRUE(c.ReadMessages(2));
+    clock_.Set(kT0 + kMicrosPerMinute);
+    ASSERT_TRUE(c.ReadMessages(6));
+    for (size_t i = 0; i < 6; i += 2) {
+      EXPECT_EQ(c.messages[i], c.messages[i + 1]);
+      EXPECT_TRUE(nlohmann::json::accept(c.messages[i]));
+    }
+    EXPECT_NE(c.messages[0], c.messages[2]);
+    EXPECT_EQ(ex->Counters().ws_duplicates, 3);
+    c.Close();
+  }
+}
+
+// At a huge speed a connection streams its backlog as fast as the socket takes it: the whole
+// file (six weeks of 1m) arrives, every final once and in order.
+TEST_F(ReplayTest, HugeSpeedStreamsTheWholeBacklog) {
+  auto ex = Make({Btc1m()}, WsOptionsAt(kFirstOpenMs * 1000));
+  ASSERT_TRUE(ex);
+  WsClient c;
+  ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+  ASSERT_TRUE(c.ReadMessages(1));
+  const auto t0 = std::chrono::steady_clock::now();
+  clock_.Advance(60 * kMicrosPerDay);
+  int64_t finals = 0, last = 0;
+  bool ordered = true;
+  ASSERT_TRUE(c.ReadUntil([&] {
+    for (size_t i = c.messages.size(); i-- > 0;) {
+      const std::string& m = c.messages[i];
+      if (m.find("\"x\":true") != std::string::npos) {
+        int64_t t = std::stoll(m.substr(m.find("\"t\":") + 4, 13));
+        ordered = ordered && t > last;
+        last = t;
+        ++finals;
+      }
+    }
+    c.messages.clear();
+    return last == kLastOpenMs;
+  }));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_TRUE(ordered);
+  EXPECT_EQ(finals, kRows1m);
+  std::printf("streamed %lld finals in %.2f s\n", static_cast<long long>(finals),
+              std::chrono::duration<double>(took).count());
+  c.Close();
+}
+
+TEST_F(ReplayTest, StopClosesOpenWebSockets) {
+  ReplayOptions opt = WsOptionsAt(MicrosFromCivil(2021, 4, 10));
+  opt.ws_faults.stall_after = 1000;  // one of them silent
+  auto ex = Make({Btc1m()}, opt);
+  ASSERT_TRUE(ex);
+  WsClient a, b;
+  ASSERT_FALSE(a.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
+  ASSERT_FALSE(b.Connect(ex->port(), "/ws/btcusdt@trade"));
+  ex->Stop();
+  a.ReadToEnd();
+  b.ReadToEnd();
+  EXPECT_TRUE(a.error && !a.timed_out) << a.error.message();
+  EXPECT_TRUE(b.error && !b.timed_out) << b.error.message();
+}
+
+// ---------------------------------------------------------------------------------------------
 // CLI
 
 TEST(ReplayCliTest, ListensWritesThePortFileAndStopsOnSigterm) {
@@ -933,6 +1510,12 @@ TEST(ReplayCliTest, HelpAndUsageErrors) {
   EXPECT_EQ(bad_faults.exit_code, 3);
   EXPECT_EQ(bad_faults.err,
             "error: fault spec: probability of 'drop' must be a number in [0, 1], got '2'\n");
+  EXPECT_NE(help.out.find("--ws-faults"), std::string::npos);
+  auto bad_ws = RunCli({"replay-exchange", "--data", Btc1d(), "--ws-faults", "stall_after=5"});
+  EXPECT_EQ(bad_ws.exit_code, 3);
+  EXPECT_EQ(bad_ws.err,
+            "error: ws fault spec: duration of 'stall_after' must be a positive number with a unit "
+            "ms, s, m or h, got '5'\n");
 }
 
 }  // namespace
