@@ -11,7 +11,10 @@
 //  * Rotation: `rotate_after` after a connection was opened, a second connection is opened and
 //    subscribed; from its first data message on, messages come from the new connection and the
 //    old one is closed. Messages that both connections delivered during the overlap may reach
-//    OnMessage twice (the consumer is idempotent); none is lost (stats().rotations).
+//    OnMessage twice (the consumer is idempotent); none is lost (stats().rotations). So that a
+//    message still in flight on the old connection at the switch is not lost either, the old one
+//    is closed (close handshake) only `rotation_drain` after the switch; what it delivers until
+//    then is passed on as well (duplicates, or the rare message the new one started after).
 //  * Any failure (connect, handshake, read, close by the server, a serverShutdown event)
 //    reconnects after a backoff: uniform(0, min(backoff_max, backoff_base * 2^failures)),
 //    failures reset after a connection delivered data. After each reconnect that followed a
@@ -41,6 +44,7 @@ struct WsOptions {
   Micros connect_timeout = 10 * kMicrosPerSecond;
   Micros stall_timeout = 60 * kMicrosPerSecond;
   Micros rotate_after = 23 * kMicrosPerHour;  // Binance closes connections at 24 h
+  Micros rotation_drain = 1 * kMicrosPerSecond;
   Micros backoff_base = 500 * 1000;
   Micros backoff_max = 30 * kMicrosPerSecond;
   uint64_t seed = 0;  // jitter; 0 = random_device
