@@ -191,6 +191,25 @@ TEST(WsStreamStopTest, StopBeforeRunAndDuringBackoff) {
   EXPECT_EQ(ws.stats().connects, 0);
 }
 
+// wss:// against a plain server: the TLS handshake fails, the stream backs off and retries, and
+// stops cleanly (the TLS path, SNI and verification set-up included, runs under the sanitizers).
+TEST_F(WsStreamTest, TlsHandshakeFailureIsRetried) {
+  ReplayOptions ro;
+  ro.start = MicrosFromCivil(2021, 4, 10);
+  auto ex = Make(ro);
+  ASSERT_TRUE(ex);
+  WsOptions o = Options(*ex);
+  o.url = "wss://127.0.0.1:" + std::to_string(ex->port());
+  Recorder rec;
+  Runner run(o, rec);
+  // Each attempt sends a ClientHello that the server reads as a bad HTTP request and drops.
+  EXPECT_FALSE(rec.WaitFor([](const auto& v) { return !v.empty(); }, 200ms));
+  EXPECT_TRUE(run.Stop().ok());
+  EXPECT_EQ(run.stats().connects, 0);
+  EXPECT_EQ(run.stats().messages, 0);
+  EXPECT_EQ(ex->Counters().ws_connections, 0);
+}
+
 // Combined streams: every message wrapped; an hour of exchange time gives the file's finals,
 // one per minute in order; pings are answered (the server counts the pongs).
 TEST_F(WsStreamTest, StreamsFinalsOfAnHourAndAnswersPings) {
