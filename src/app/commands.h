@@ -68,6 +68,23 @@ struct BackfillArgs {
 };
 int RunBackfill(Env& env, const BackfillArgs& a);
 
+struct StreamArgs {
+  std::string ws_url;    // empty: stream_url from the config
+  std::string exchange;  // REST, for healing gaps after reconnects; empty: from the config
+  std::vector<std::string> symbols;
+  std::string bus = "embedded";
+  std::string kafka_brokers = "127.0.0.1:9092";
+  std::string kafka_topic = "cryptolake.events";
+  std::optional<std::string> until;
+  double duration_seconds = 0;
+  double append_every_seconds = 60;
+  double stall_timeout_seconds = 60;
+  double rotate_after_seconds = 23 * 3600;
+  bool no_heal = false;
+  bool no_trades = false;
+};
+int RunStream(Env& env, const StreamArgs& a);
+
 int RunCompact(Env& env, const std::string& dataset);
 int RunStats(Env& env, bool digest);
 int RunGc(Env& env);

@@ -86,6 +86,42 @@ int main(int argc, char** argv) {
       "are recorded as confirmed empty and never fetched again. Progress is committed in\n"
       "chunks: after a crash, rerun it; nothing committed is fetched twice.");
 
+  // stream
+  app::StreamArgs sa;
+  auto* str = app.add_subcommand(
+      "stream", "Run the speed layer: live klines over WebSocket -> bus -> real-time view + lake");
+  str->add_option("--ws", sa.ws_url,
+                  "WebSocket base URL (default: stream_url in the config, "
+                  "wss://stream.binance.com:9443)");
+  str->add_option("--exchange", sa.exchange,
+                  "REST base URL for healing gaps after reconnects (default: config)");
+  str->add_option("--symbol", sa.symbols, "Symbols (default: config)")->delimiter(',');
+  str->add_option("--bus", sa.bus, "embedded | kafka")->default_val("embedded");
+  str->add_option("--kafka-brokers", sa.kafka_brokers, "Kafka bootstrap servers")
+      ->default_val("127.0.0.1:9092");
+  str->add_option("--kafka-topic", sa.kafka_topic, "Kafka topic")->default_val("cryptolake.events");
+  str->add_option("--until", sa.until,
+                  "Stop once every symbol has a closed candle at this open time (exchange time)");
+  str->add_option("--duration", sa.duration_seconds, "Stop after this many seconds");
+  str->add_option("--append-every", sa.append_every_seconds,
+                  "Seconds between appends of closed candles to the master dataset")
+      ->default_val(60);
+  str->add_option("--stall-timeout", sa.stall_timeout_seconds,
+                  "Reconnect after this many seconds without any frame")
+      ->default_val(60);
+  str->add_option("--rotate-after", sa.rotate_after_seconds,
+                  "Open a fresh connection after this many seconds (Binance closes at 24 h)")
+      ->default_val(23 * 3600);
+  str->add_flag("--no-heal", sa.no_heal, "Do not backfill gaps from REST after reconnects");
+  str->add_flag("--no-trades", sa.no_trades, "Do not subscribe to the trade streams");
+  str->footer(
+      "Subscribes to <symbol>@kline_1m and <symbol>@trade of every symbol, publishes normalized\n"
+      "events to the bus (embedded by default, or Kafka), and consumes them into the real-time\n"
+      "view (<data>/speed/view.duckdb: closed candles after the batch watermark, the open\n"
+      "candle, daily bars). Closed candles are appended to the master dataset (source stream).\n"
+      "Offsets are committed after the view is durable; after a kill, rerun it. Stops on\n"
+      "SIGINT/SIGTERM, --until or --duration.");
+
   // batch
   app::BatchArgs ba;
   auto* bat = app.add_subcommand(
@@ -191,6 +227,7 @@ int main(int argc, char** argv) {
   }
   if (*imp) return app::RunImport(**env, ia);
   if (*bf) return app::RunBackfill(**env, bfa);
+  if (*str) return app::RunStream(**env, sa);
   if (*bat) return app::RunBatch(**env, ba);
   if (*ver) return app::RunVerify(**env, va);
   if (*cmp) return app::RunCompact(**env, compact_dataset);

@@ -26,7 +26,9 @@ struct SymbolState {
   Micros watermark = 0;
 };
 
-std::string D(double d) { return fmt::format("{:.17g}", d); }
+// A SQL double literal that DuckDB reads back bit for bit: a numeric literal would go through
+// DECIMAL and may round differently; a string cast to DOUBLE is parsed correctly rounded.
+std::string D(double d) { return fmt::format("'{:.17g}'::DOUBLE", d); }
 
 Candle FromEvent(const KlineEvent& k) {
   return {k.symbol,
@@ -80,6 +82,42 @@ struct RealtimeView::Impl {
   std::unique_ptr<lake::Connection> con;
   std::map<std::string, SymbolState> sym;
 
+  // Appends `rows` to the temp table pending_closed.
+  Status AppendPending(const std::vector<const Stored*>& rows) {
+    ASSIGN_OR_RETURN(lake::Appender app, lake::Appender::Open(*con, "pending_closed"));
+    const std::vector<duckdb_type> types = {
+        DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_DOUBLE,
+        DUCKDB_TYPE_DOUBLE,  DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE,
+        DUCKDB_TYPE_DOUBLE,  DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE,
+        DUCKDB_TYPE_BOOLEAN, DUCKDB_TYPE_BOOLEAN};
+    const size_t cap = lake::DataChunk::Capacity();
+    for (size_t base = 0; base < rows.size(); base += cap) {
+      lake::DataChunk chunk(types);
+      const size_t n = std::min(cap, rows.size() - base);
+      for (size_t j = 0; j < n; ++j) {
+        const Stored& r = *rows[base + j];
+        const Candle& c = r.c;
+        chunk.SetString(0, j, c.symbol);
+        chunk.Column<int64_t>(1)[j] = c.open_time;
+        chunk.Column<int64_t>(2)[j] = c.close_time;
+        chunk.Column<double>(3)[j] = c.open;
+        chunk.Column<double>(4)[j] = c.high;
+        chunk.Column<double>(5)[j] = c.low;
+        chunk.Column<double>(6)[j] = c.close;
+        chunk.Column<double>(7)[j] = c.volume;
+        chunk.Column<double>(8)[j] = c.quote_volume;
+        chunk.Column<int64_t>(9)[j] = c.trades;
+        chunk.Column<double>(10)[j] = c.taker_buy_base;
+        chunk.Column<double>(11)[j] = c.taker_buy_quote;
+        chunk.Column<bool>(12)[j] = r.late;
+        chunk.Column<bool>(13)[j] = false;
+      }
+      chunk.SetSize(n);
+      RETURN_IF_ERROR(app.Append(chunk));
+    }
+    return app.Close();
+  }
+
   Status Load() {
     ASSIGN_OR_RETURN(lake::Result w, con->Query("SELECT symbol, t FROM watermark"));
     for (size_t i = 0; i < w.rows(); ++i) sym[w.GetString(0, i)].watermark = w.GetInt64(1, i);
@@ -125,7 +163,8 @@ StatusOr<std::unique_ptr<RealtimeView>> RealtimeView::Open(lake::Lake& lake,
   RETURN_IF_ERROR(impl->con->Exec(fmt::format(
       "CREATE TABLE IF NOT EXISTS closed({}, late BOOLEAN, in_lake BOOLEAN, PRIMARY KEY (symbol, "
       "open_time)); CREATE TABLE IF NOT EXISTS open_candle({}, event_time BIGINT, PRIMARY KEY "
-      "(symbol)); CREATE TABLE IF NOT EXISTS watermark(symbol VARCHAR PRIMARY KEY, t BIGINT)",
+      "(symbol)); CREATE TABLE IF NOT EXISTS watermark(symbol VARCHAR PRIMARY KEY, t BIGINT); "
+      "CREATE TEMP TABLE pending_closed AS SELECT * FROM closed LIMIT 0",
       cols, cols)));
   RETURN_IF_ERROR(impl->Load());
   return std::unique_ptr<RealtimeView>(new RealtimeView(std::move(impl)));
@@ -176,14 +215,21 @@ StatusOr<ApplyStats> RealtimeView::Apply(const std::vector<Event>& events) {
     }
   }
   if (fresh.empty() && open_changed.empty()) return st;
+  // New closed candles go in through DuckDB's appender (a temp table), then one transaction
+  // moves them into `closed` together with the open-candle changes.
+  if (!fresh.empty()) {
+    Status s = impl_->AppendPending(fresh);
+    if (!s.ok()) {
+      impl_->sym.clear();
+      RETURN_IF_ERROR(impl_->Load());
+      return s.WithContext("real-time view");
+    }
+  }
   std::string sql = "BEGIN TRANSACTION;";
   if (!fresh.empty()) {
-    sql += "INSERT INTO closed VALUES ";
-    for (size_t i = 0; i < fresh.size(); ++i) {
-      sql += fmt::format("{}({}, {}, false)", i ? "," : "", Values(fresh[i]->c),
-                         fresh[i]->late ? "true" : "false");
-    }
-    sql += " ON CONFLICT DO NOTHING;";
+    sql +=
+        "INSERT INTO closed SELECT * FROM pending_closed ON CONFLICT DO NOTHING; DELETE FROM "
+        "pending_closed;";
   }
   for (const auto& [symbol, changed] : open_changed) {
     const SymbolState& s = impl_->sym[symbol];

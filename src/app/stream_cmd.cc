@@ -1,0 +1,76 @@
+// `cryptolake stream`: flags and config -> speed::RunStream on the chosen bus.
+#include <csignal>
+#include <cstdio>
+
+#include "app/commands.h"
+#include "exchange/binance_rest.h"
+#include "exchange/governor.h"
+#include "speed/kafka_bus.h"
+#include "speed/stream.h"
+
+namespace cryptolake::app {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop = true; }
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 3;
+}
+
+}  // namespace
+
+int RunStream(Env& env, const StreamArgs& a) {
+  const Config& cfg = env.config;
+  speed::StreamOptions o;
+  o.symbols = a.symbols.empty() ? cfg.symbols : a.symbols;
+  o.ws.url = a.ws_url.empty() ? cfg.stream_url : a.ws_url;
+  o.ws.stall_timeout = static_cast<Micros>(a.stall_timeout_seconds * kMicrosPerSecond);
+  o.ws.rotate_after = static_cast<Micros>(a.rotate_after_seconds * kMicrosPerSecond);
+  o.view_file = env.config.data_root / "speed" / "view.duckdb";
+  o.append_every = static_cast<Micros>(a.append_every_seconds * kMicrosPerSecond);
+  o.trades = !a.no_trades;
+  if (a.until) {
+    auto t = ParseTime(*a.until);
+    if (!t.ok()) return Fail(t.status());
+    o.until = *t;
+  }
+  if (a.duration_seconds > 0) {
+    o.duration = static_cast<Micros>(a.duration_seconds * kMicrosPerSecond);
+  }
+
+  std::unique_ptr<speed::Bus> bus;
+  if (a.bus == "embedded") {
+    bus = std::make_unique<speed::EmbeddedBus>();
+  } else if (a.bus == "kafka") {
+    speed::KafkaOptions ko;
+    ko.brokers = a.kafka_brokers;
+    ko.topic = a.kafka_topic;
+    auto kb = speed::KafkaBus::Open(ko);
+    if (!kb.ok()) return Fail(kb.status());
+    bus = std::move(*kb);
+  } else {
+    return Fail(InvalidArgument("--bus must be embedded or kafka, got '{}'", a.bus));
+  }
+
+  const Clock& clock = env.lake->clock();
+  exchange::RateGovernor governor(clock, {});
+  exchange::RestOptions ro;
+  ro.base_url = a.exchange.empty() ? cfg.exchange : a.exchange;
+  exchange::BinanceRest rest(ro, governor, clock);
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::printf("stream: %s -> %s -> real-time view %s\n", o.ws.url.c_str(), bus->Describe().c_str(),
+              o.view_file.string().c_str());
+  std::fflush(stdout);
+  auto st = speed::RunStream(*env.lake, *bus, a.no_heal ? nullptr : &rest, o, g_stop);
+  if (!st.ok()) return Fail(st.status());
+  std::printf("%s\n", speed::FormatStreamSummary(*st).c_str());
+  return 0;
+}
+
+}  // namespace cryptolake::app
