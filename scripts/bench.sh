@@ -7,11 +7,19 @@ which="${1:-all}"; shift || true
 bash "$root/scripts/setup.sh"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
+# The latency benchmark measures Kafka against a real broker started here (scripts/kafka.sh).
+latency() {
+  local kdir; kdir="$(mktemp -d "${TMPDIR:-/tmp}/cl-bench-kafka-XXXX")"
+  bash "$root/scripts/kafka.sh" fetch >/dev/null
+  bash "$root/scripts/kafka.sh" start "$kdir" >/dev/null
+  "$root/build/release/bench/stream_latency_bench" --kafka "127.0.0.1:$(cat "$kdir/kafka.port")" "$@" || true
+  bash "$root/scripts/kafka.sh" stop "$kdir" >/dev/null; rm -rf "$kdir"
+}
 case "$which" in
   import) "$root/build/release/bench/import_bench" "$@" ;;
   backfill) "$root/build/release/bench/backfill_bench" "$@" ;;
-  stream) "$root/build/release/bench/stream_bench" "$@" ;;
+  stream) "$root/build/release/bench/stream_bench" "$@"; latency ;;
   all) "$root/build/release/bench/import_bench"; "$root/build/release/bench/backfill_bench"
-       "$root/build/release/bench/stream_bench" ;;
+       "$root/build/release/bench/stream_bench"; latency ;;
   *) echo "usage: scripts/bench.sh [import|backfill|stream|all] [args]" >&2; exit 64 ;;
 esac

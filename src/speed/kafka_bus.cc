@@ -184,7 +184,7 @@ class KafkaProducer final : public Producer {
   Status Init() {
     ASSIGN_OR_RETURN(Conf conf, BaseConf(opt_, {{"enable.idempotence", "true"},
                                                 {"acks", "all"},
-                                                {"linger.ms", "5"},
+                                                {"linger.ms", "1"},
                                                 {"compression.type", "lz4"}}));
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaProducer::OnDelivery);
     rd_kafka_conf_set_opaque(conf.get(), this);
@@ -293,7 +293,7 @@ class KafkaConsumer final : public Consumer {
                                                 {"enable.auto.offset.store", "false"},
                                                 {"auto.offset.reset", "earliest"},
                                                 {"enable.partition.eof", "false"},
-                                                {"fetch.wait.max.ms", "100"}}));
+                                                {"fetch.wait.max.ms", "10"}}));
     ASSIGN_OR_RETURN(rk_, NewHandle(opt_, RD_KAFKA_CONSUMER, std::move(conf)));
     rd_kafka_poll_set_consumer(rk_.get());
     std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> topics(

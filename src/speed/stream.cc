@@ -91,6 +91,44 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     }
     ++published;
   };
+  // Heals [from, to) of `symbol` (to: the exchange's now when absent) with the batch layer's
+  // backfill, then publishes the healed candles like streamed ones.
+  std::unique_ptr<lake::Database> heal_db;
+  std::unique_ptr<lake::Connection> heal_con;
+  auto heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) {
+    if (rest == nullptr) return;
+    if (!heal_con) {
+      auto db = lake::Database::Open();
+      if (!db.ok()) return;
+      heal_db = std::make_unique<lake::Database>(std::move(*db));
+      auto con = lake::Connection::Open(*heal_db);
+      if (!con.ok()) return;
+      heal_con = std::make_unique<lake::Connection>(std::move(*con));
+    }
+    backfill::BackfillOptions bo;
+    bo.symbols = {symbol};
+    bo.intervals = {k1m};
+    bo.from = from;
+    bo.to = to;
+    bo.progress = false;
+    auto bs = backfill::Backfill(lk, *heal_con, *rest, bo);
+    if (!bs.ok()) {
+      spdlog::warn("stream: healing {} from {} failed: {}", symbol, FormatIso(from),
+                   bs.status().message());
+      return;
+    }
+    Micros end = to ? std::min(*to, bs->exchange_time) : bs->exchange_time;
+    auto candles = LakeCandles(lk, *heal_con, symbol, from, end);
+    if (!candles.ok()) return;
+    for (const auto& k : *candles) publish(Event(k));
+    if (!candles->empty()) {
+      Micros& t = last_closed[symbol];
+      t = std::max(t, candles->back().open_time);
+    }
+    ++heals;
+    healed += static_cast<int64_t>(candles->size());
+    spdlog::info("stream: healed {} {} candles from {}", candles->size(), symbol, FormatIso(from));
+  };
   auto on_message = [&](std::string_view text) {
     Event e;
     auto r = parser.Parse(text, &e);
@@ -102,7 +140,12 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
       return;
     }
     if (!*r) return;
-    if (const auto* k = std::get_if<KlineEvent>(&e); k && k->closed) {
+    if (const auto* k = std::get_if<KlineEvent>(&e); k && k->closed && k->interval == "1m") {
+      auto it = last_closed.find(k->symbol);
+      // A minute the stream skipped (a lost or broken message): heal it before going on.
+      if (it != last_closed.end() && k->open_time > it->second + kMicrosPerMinute) {
+        heal(k->symbol, it->second + kMicrosPerMinute, k->open_time);
+      }
       Micros& t = last_closed[k->symbol];
       t = std::max(t, k->open_time);
     }
@@ -110,31 +153,18 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   };
   auto on_reconnect = [&](Micros) {
     ++reconnects;
-    if (rest == nullptr) return;
-    auto db = lake::Database::Open();
-    if (!db.ok()) return;
-    auto con = lake::Connection::Open(*db);
-    if (!con.ok()) return;
-    for (const auto& [symbol, t] : last_closed) {
-      backfill::BackfillOptions bo;
-      bo.symbols = {symbol};
-      bo.intervals = {k1m};
-      bo.from = t + kMicrosPerMinute;
-      bo.progress = false;
-      auto bs = backfill::Backfill(lk, *con, *rest, bo);
-      if (!bs.ok()) {
-        spdlog::warn("stream: healing {} after a reconnect failed: {}", symbol,
-                     bs.status().message());
-        continue;
-      }
-      auto candles = LakeCandles(lk, *con, symbol, t + kMicrosPerMinute, bs->exchange_time);
-      if (!candles.ok()) continue;
-      for (const auto& k : *candles) publish(Event(k));
-      ++heals;
-      healed += static_cast<int64_t>(candles->size());
-      spdlog::info("stream: healed {} {} candles after a reconnect", candles->size(), symbol);
+    for (auto [symbol, t] : std::map<std::string, Micros>(last_closed)) {
+      heal(symbol, t + kMicrosPerMinute, std::nullopt);
     }
   };
+  // A restarted stream first heals the time since the view's last closed candle (the process
+  // was down); the first streamed candle then closes any gap left (on_message).
+  for (const auto& symbol : opt.symbols) {
+    if (Micros t = view->LastClosed(symbol); t > 0) {
+      last_closed[symbol] = t;
+      heal(symbol, t + kMicrosPerMinute, std::nullopt);
+    }
+  }
   WsStream ws(wo, on_message, on_reconnect);
   std::atomic<bool> ws_done{false};
   Status ws_status = Status::Ok();
@@ -181,6 +211,7 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
         result = as.status();
         break;
       }
+      if (opt.on_applied) opt.on_applied(events);
       st.closed_new += as->closed_new;
       st.duplicates += as->duplicates;
       st.late += as->late;

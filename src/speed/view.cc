@@ -320,6 +320,12 @@ Micros RealtimeView::Watermark(const std::string& symbol) const {
   return it == impl_->sym.end() ? 0 : it->second.watermark;
 }
 
+Micros RealtimeView::LastClosed(const std::string& symbol) const {
+  auto it = impl_->sym.find(symbol);
+  if (it == impl_->sym.end() || it->second.closed.empty()) return 0;
+  return it->second.closed.rbegin()->first;
+}
+
 StatusOr<std::vector<Candle>> RealtimeView::ClosedCandles(const std::string& symbol) {
   std::vector<Candle> out;
   auto it = impl_->sym.find(symbol);

@@ -86,6 +86,8 @@ class RealtimeView {
   StatusOr<int64_t> AppendToLake();
 
   Micros Watermark(const std::string& symbol) const;
+  // The newest closed candle's open_time stored for `symbol` (late ones included); 0 if none.
+  Micros LastClosed(const std::string& symbol) const;
   StatusOr<std::vector<Candle>> ClosedCandles(const std::string& symbol);
   StatusOr<std::optional<Candle>> OpenCandle(const std::string& symbol);
   StatusOr<std::vector<DailyBar>> DailyBars(const std::string& symbol);

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "exchange/binance_rest.h"
+#include "exchange/governor.h"
 #include "exchange/replay.h"
 #if CL_STREAM_KAFKA
 #include <unistd.h>
@@ -91,8 +93,11 @@ std::vector<fs::path> Window2025() {
   return out;
 }
 
-// Streams the window through `inner` and checks the view and the master dataset.
-void StreamTheWindowThrough(Bus& inner) {
+// Streams the window through `inner` and checks the view and the master dataset. With
+// `ws_faults` (WsFaultSpec) the replay exchange injects them and the stream heals every
+// reconnect from its REST API.
+void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "",
+                            Micros stall_timeout = 0) {
   TempDir dir;
   FakeClock clock(At("2026-01-01"));
   auto files = Window2025();
@@ -102,6 +107,10 @@ void StreamTheWindowThrough(Bus& inner) {
   exchange::ReplayOptions ro;
   ro.start = At("2025-05-20 00:00:30");    // the first candle is open: it is sent at once
   ro.ws_update_interval = kMicrosPerHour;  // a backlog sends finals only
+  ro.weight_limit = 1'000'000'000;
+  auto wf = exchange::WsFaultSpec::Parse(ws_faults);
+  ASSERT_TRUE(wf.ok()) << wf.status().ToString();
+  ro.ws_faults = *wf;
   auto ex = exchange::ReplayExchange::Create(paths, clock, ro);
   ASSERT_TRUE(ex.ok()) << ex.status().ToString();
   ASSERT_TRUE((*ex)->Start().ok());
@@ -114,20 +123,39 @@ void StreamTheWindowThrough(Bus& inner) {
   so.view_file = dir / "lake/speed/view.duckdb";
   so.view.lateness = 365 * kMicrosPerDay;
   so.until = At(std::getenv("CL_UNTIL") ? std::getenv("CL_UNTIL") : "2025-08-18 18:27");
+  so.ws.backoff_base = 1000;  // real time
+  so.ws.backoff_max = 20'000;
+  if (stall_timeout > 0) so.ws.stall_timeout = stall_timeout;
+  exchange::RateGovernor governor(clock, {});
+  exchange::RestOptions rest_opt;
+  rest_opt.base_url = (*ex)->url();
+  rest_opt.backoff_base = 1000;
+  exchange::BinanceRest rest(rest_opt, governor, clock);
+  const bool faults = !ws_faults.empty();
   SignalingBus bus(inner);
   std::atomic<bool> stop{false};
   StatusOr<StreamStats> st = Status::Ok();
   std::thread run([&] {
-    st = RunStream(*lk, bus, nullptr, so, stop);
+    st = RunStream(*lk, bus, faults ? &rest : nullptr, so, stop);
     bus.Ended();
   });
   bus.WaitFirst();
   clock.Advance(100 * kMicrosPerDay);  // exchange time passes the whole window
   run.join();
   ASSERT_TRUE(st.ok()) << st.status().ToString();
-  EXPECT_EQ(st->malformed, 0);
   EXPECT_EQ(st->closed_new, 2 * 130708);
-  EXPECT_EQ(st->appended, 2 * 130708);
+  if (!faults) {
+    EXPECT_EQ(st->malformed, 0);
+    EXPECT_EQ(st->appended, 2 * 130708);
+  } else {
+    auto c = (*ex)->Counters();
+    EXPECT_GE(st->reconnects, 1);
+    EXPECT_GE(st->heals, 1);
+    EXPECT_EQ(st->malformed, c.ws_malformed);
+    EXPECT_GE(c.ws_disconnects + c.ws_stalls, 1);
+    if (ws_faults.find("duplicate") != std::string::npos) EXPECT_GE(c.ws_duplicates, 1);
+    if (ws_faults.find("malformed") != std::string::npos) EXPECT_GE(c.ws_malformed, 1);
+  }
 
   // The master dataset (source = stream) holds exactly the source rows, OHLCV bit for bit.
   auto db = lake::Database::Open();
@@ -157,9 +185,11 @@ void StreamTheWindowThrough(Bus& inner) {
         continue;
       }
       size_t i = it->second;
-      bool differs = rows->GetDouble(1, r) != b.open[i] || rows->GetDouble(2, r) != b.high[i] ||
-                     rows->GetDouble(3, r) != b.low[i] || rows->GetDouble(4, r) != b.close[i] ||
-                     rows->GetDouble(5, r) != b.volume[i] || rows->GetString(6, r) != "stream";
+      bool differs =
+          rows->GetDouble(1, r) != b.open[i] || rows->GetDouble(2, r) != b.high[i] ||
+          rows->GetDouble(3, r) != b.low[i] || rows->GetDouble(4, r) != b.close[i] ||
+          rows->GetDouble(5, r) != b.volume[i] ||
+          (rows->GetString(6, r) != "stream" && !(faults && rows->GetString(6, r) == "rest"));
       if (differs && bad++ == 0) {
         ADD_FAILURE() << fmt::format(
             "{} {}: open {:.17g}/{:.17g} high {:.17g}/{:.17g} low {:.17g}/{:.17g} close "
@@ -205,6 +235,19 @@ TEST(StreamKafkaTest, NinetyDayWindowThroughKafkaEqualsTheSourceRows) {
 TEST(StreamTest, NinetyDayWindowThroughTheEmbeddedBusEqualsTheSourceRows) {
   EmbeddedBus bus;
   StreamTheWindowThrough(bus);
+}
+
+// Forced disconnects, malformed and duplicated messages: every reconnect is healed from REST;
+// the view and the master dataset still hold every minute exactly once.
+TEST(StreamTest, DisconnectsMalformedAndDuplicatesLoseAndDoubleNothing) {
+  EmbeddedBus bus;
+  StreamTheWindowThrough(bus, "disconnect_every=300ms,malformed=0.0005,duplicate=0.0005");
+}
+
+// A connection that goes silent (no data, no pings) is detected and replaced.
+TEST(StreamTest, StalledConnectionIsReplacedAndHealed) {
+  EmbeddedBus bus;
+  StreamTheWindowThrough(bus, "stall_after=200ms", 400 * 1000);
 }
 #endif
 
