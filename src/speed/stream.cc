@@ -218,9 +218,13 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
       st.open_updates += as->open_updates;
     }
     if (!msgs->empty()) {
+      // A failed commit (e.g. the broker is restarting) only means these events may be
+      // delivered again after a restart; the view is idempotent, so go on.
       if (Status s = consumer->Commit(*msgs); !s.ok()) {
-        result = s;
-        break;
+        spdlog::warn(
+            "stream: committing bus offsets failed (will be retried with the next "
+            "batch): {}",
+            s.message());
       }
     }
     const Micros now = clock.Now();

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -96,8 +98,8 @@ std::vector<fs::path> Window2025() {
 // Streams the window through `inner` and checks the view and the master dataset. With
 // `ws_faults` (WsFaultSpec) the replay exchange injects them and the stream heals every
 // reconnect from its REST API.
-void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "",
-                            Micros stall_timeout = 0) {
+void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "", Micros stall_timeout = 0,
+                            const std::function<void()>& mid_stream = {}) {
   TempDir dir;
   FakeClock clock(At("2026-01-01"));
   auto files = Window2025();
@@ -141,6 +143,7 @@ void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "",
   });
   bus.WaitFirst();
   clock.Advance(100 * kMicrosPerDay);  // exchange time passes the whole window
+  if (mid_stream) mid_stream();
   run.join();
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(st->closed_new, 2 * 130708);
@@ -230,6 +233,26 @@ TEST(StreamKafkaTest, NinetyDayWindowThroughKafkaEqualsTheSourceRows) {
   auto bus = KafkaBus::Open(ko);
   ASSERT_TRUE(bus.ok()) << bus.status().ToString();
   StreamTheWindowThrough(**bus);
+}
+
+// The broker is stopped and started again while the window streams through it: nothing is lost
+// and nothing doubled (idempotent producer, offsets committed after the view).
+TEST(StreamKafkaTest, BrokerRestartMidStreamLosesAndDoublesNothing) {
+  std::ifstream in(std::string(CL_KAFKA_DIR) + "/kafka.port");
+  int port = 0;
+  ASSERT_TRUE(in >> port) << "no broker: " << CL_KAFKA_DIR << "/kafka.port is missing";
+  KafkaOptions ko;
+  ko.brokers = fmt::format("127.0.0.1:{}", port);
+  ko.topic = fmt::format("stream-restart-test-{}", ::getpid());
+  auto bus = KafkaBus::Open(ko);
+  ASSERT_TRUE(bus.ok()) << bus.status().ToString();
+  StreamTheWindowThrough(**bus, "", 0, [] {
+    for (const char* verb : {"stop", "start"}) {
+      std::string cmd =
+          fmt::format("bash '{}' {} '{}' >/dev/null", CL_KAFKA_SH, verb, CL_KAFKA_DIR);
+      ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    }
+  });
 }
 #else
 TEST(StreamTest, NinetyDayWindowThroughTheEmbeddedBusEqualsTheSourceRows) {
