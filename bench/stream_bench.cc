@@ -1,14 +1,18 @@
-// Stream parsing throughput on one core (issue 4, "Must show" 3, first part).
+// Stream parse and aggregate throughput on one core (issue 4, "Must show" 3, first part).
 //
 // Builds combined-stream kline messages (Binance's exact layout, decimals as strings) from the
 // real 2025 1m recording of BTCUSDT, 15 open updates and one final update per candle, then
 // parses all of them on one thread, in the same run:
 //   baseline  nlohmann::json (a DOM parse, the naive path) extracting the same fields
 //   parser    speed::StreamParser (simdjson On Demand) into speed::Event
+//   parse + aggregate  the same, then the consumer's path into the real-time view on a fresh
+//             view and lake per run: RealtimeView::Fold per poll of 4096 events, Persist (a
+//             DuckDB commit of the closed candles) every StreamOptions::persist_max_events
+//             events, as RunStream does when the bus is not drained
 // Median of --runs runs; events/s and the ratio.
-// The aggregate half of the goal (folding events into the real-time view) is not measured yet.
 // Usage: stream_bench [--runs K]
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,7 +24,10 @@
 #include <vector>
 
 #include "ingest/parser.h"
+#include "lake/lake.h"
 #include "speed/parser.h"
+#include "speed/stream.h"
+#include "speed/view.h"
 
 using namespace cryptolake;
 namespace fs = std::filesystem;
@@ -70,7 +77,7 @@ int main(int argc, char** argv) {
           b.volume[i], 100 + u, u == 15 ? "true" : "false"));
     }
   }
-  std::vector<double> base, ours;
+  std::vector<double> base, ours, agg;
   int64_t sink = 0;
   for (int r = 0; r < runs; ++r) {
     base.push_back(Rate(msgs, [&](const std::string& m) {
@@ -85,15 +92,54 @@ int main(int argc, char** argv) {
       auto ok = p.Parse(m, &e);
       sink += ok.ok() && *ok ? 1 : 0;
     }));
+    const fs::path dir = fs::temp_directory_path() / fmt::format("cl-stream-bench-{}", getpid());
+    fs::remove_all(dir);
+    auto lk = lake::Lake::Open(dir, SystemClock::Instance());
+    auto view = lk.ok() ? speed::RealtimeView::Open(*lk, dir / "view.duckdb")
+                        : StatusOr<std::unique_ptr<speed::RealtimeView>>(lk.status());
+    if (!view.ok()) {
+      std::fprintf(stderr, "bench: %s\n", view.status().ToString().c_str());
+      return 1;
+    }
+    std::vector<speed::Event> batch;
+    batch.reserve(4096);
+    Status failed = Status::Ok();
+    const int64_t persist_every = speed::StreamOptions{}.persist_max_events;
+    int64_t folded = 0;
+    auto flush = [&](bool last) {
+      auto st = (*view)->Fold(batch);
+      if (!st.ok()) failed = st.status();
+      sink += st.ok() ? st->closed_new : 0;
+      folded += static_cast<int64_t>(batch.size());
+      batch.clear();
+      if (last || folded >= persist_every) {
+        if (Status s = (*view)->Persist(); !s.ok()) failed = s;
+        folded = 0;
+      }
+    };
+    agg.push_back(Rate(msgs, [&](const std::string& m) {
+      auto ok = p.Parse(m, &e);
+      if (!ok.ok() || !*ok) return;
+      batch.push_back(std::move(e));
+      if (batch.size() == 4096) flush(false);
+    }));
+    if (!batch.empty()) flush(true);
+    if (!failed.ok()) {
+      std::fprintf(stderr, "bench: %s\n", failed.ToString().c_str());
+      return 1;
+    }
+    view->reset();
+    fs::remove_all(dir);
   }
   std::printf(
-      "stream parse benchmark: %zu kline messages from the real 2025 1m BTCUSDT file, one "
+      "stream parse + aggregate benchmark: %zu kline messages from the real 2025 1m BTCUSDT file, "
+      "one "
       "thread, median of %d runs\n",
       msgs.size(), runs);
   std::printf("  baseline nlohmann::json   %12.0f events/s\n", Median(base));
-  std::printf(
-      "  speed::StreamParser       %12.0f events/s  (%.2fx the baseline; goal >= 500000 "
-      "with aggregation)\n",
-      Median(ours), Median(ours) / Median(base));
+  std::printf("  speed::StreamParser       %12.0f events/s  (%.2fx the baseline)\n", Median(ours),
+              Median(ours) / Median(base));
+  std::printf("  parse + aggregate (view)  %12.0f events/s  (%.2fx the baseline; goal >= 500000)\n",
+              Median(agg), Median(agg) / Median(base));
   return sink == 42 ? 2 : 0;
 }

@@ -183,8 +183,12 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   std::map<std::string, Micros> view_closed;
   bool finishing = false;
   Status result = Status::Ok();
+  constexpr size_t kPoll = 4096;
+  std::vector<std::pair<std::vector<Event>, ApplyStats>> folded;  // not yet persisted
+  int64_t folded_events = 0;
+  std::vector<BusMessage> to_commit;  // last offset per partition, not yet committed
   for (;;) {
-    auto msgs = consumer->Poll(4096, std::chrono::milliseconds(50));
+    auto msgs = consumer->Poll(kPoll, std::chrono::milliseconds(50));
     if (!msgs.ok()) {
       result = msgs.status();
       break;
@@ -206,25 +210,53 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     }
     st.consumed += static_cast<int64_t>(events.size());
     if (!events.empty()) {
-      auto as = view->Apply(events);
+      auto as = view->Fold(events);
       if (!as.ok()) {
         result = as.status();
         break;
       }
-      if (opt.on_applied) opt.on_applied(events);
       st.closed_new += as->closed_new;
       st.duplicates += as->duplicates;
       st.late += as->late;
       st.open_updates += as->open_updates;
+      folded.push_back({std::move(events), *as});
+      folded_events += static_cast<int64_t>(folded.back().first.size());
     }
-    if (!msgs->empty()) {
+    // Offsets to commit: the last message of each partition is enough.
+    for (const auto& m : *msgs) {
+      auto it = std::find_if(to_commit.begin(), to_commit.end(),
+                             [&](const BusMessage& c) { return c.partition == m.partition; });
+      BusMessage mark{m.key, std::string(), m.partition, m.offset};
+      if (it == to_commit.end()) {
+        to_commit.push_back(std::move(mark));
+      } else if (m.offset > it->offset) {
+        *it = std::move(mark);
+      }
+    }
+    // Group commit: persist once caught up with the bus (a short poll) or after
+    // `persist_max_events` folded events; only then may the offsets be committed.
+    const bool caught_up = msgs->size() < kPoll;
+    if (!folded.empty() && (caught_up || folded_events >= opt.persist_max_events)) {
+      if (Status s = view->Persist(); !s.ok()) {
+        result = s;
+        break;
+      }
+      if (opt.on_applied) {
+        for (const auto& [evs, as] : folded) opt.on_applied(evs, as);
+      }
+      folded.clear();
+      folded_events = 0;
+    }
+    if (folded.empty() && !to_commit.empty()) {
       // A failed commit (e.g. the broker is restarting) only means these events may be
       // delivered again after a restart; the view is idempotent, so go on.
-      if (Status s = consumer->Commit(*msgs); !s.ok()) {
+      if (Status s = consumer->Commit(to_commit); !s.ok()) {
         spdlog::warn(
             "stream: committing bus offsets failed (will be retried with the next "
             "batch): {}",
             s.message());
+      } else {
+        to_commit.clear();
       }
     }
     const Micros now = clock.Now();

@@ -11,7 +11,8 @@
 //                     at start-up from the view's last closed candle (a restart after a crash)
 //                     and whenever a closed candle arrives with minutes missing before it (a
 //                     lost or broken message).
-//   consumer (caller) bus Consumer -> Decode -> RealtimeView::Apply (durable) -> Commit offsets;
+//   consumer (caller) bus Consumer -> Decode -> RealtimeView::Fold (visible) -> Persist
+//                     (durable; group commit, see persist_max_events) -> Commit offsets;
 //                     every `append_every` of clock time: AppendToLake + RefreshWatermark.
 //
 // Contract:
@@ -50,9 +51,13 @@ struct StreamOptions {
   std::optional<Micros> until;     // exchange time: stop once every symbol closed a candle here
   std::optional<Micros> duration;  // clock time
   bool trades = true;              // also subscribe to <symbol>@trade
-  // Called on the consumer thread after events are durable in the view (benchmarks measure
-  // end-to-end latency with it).
-  std::function<void(const std::vector<Event>&)> on_applied;
+  // Group commit: the consumer folds every poll into the view at once (visible) and persists
+  // (durable, then commits the bus offsets) when a poll finds the bus drained or after this
+  // many folded events.
+  int64_t persist_max_events = 65536;
+  // Called on the consumer thread after events are durable in the view, with Apply's stats
+  // (visible_at: when readers could see them); benchmarks measure end-to-end latency with it.
+  std::function<void(const std::vector<Event>&, const ApplyStats&)> on_applied;
 };
 
 struct StreamStats {

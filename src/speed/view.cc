@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 
 #include "lake/klines.h"
 
@@ -16,6 +19,7 @@ const Interval k1m{"1m", kMicrosPerMinute};
 struct Stored {
   Candle c;
   bool late = false;
+  bool in_lake = false;
 };
 
 struct SymbolState {
@@ -25,10 +29,6 @@ struct SymbolState {
   Micros max_closed = 0;  // newest closed open_time seen
   Micros watermark = 0;
 };
-
-// A SQL double literal that DuckDB reads back bit for bit: a numeric literal would go through
-// DECIMAL and may round differently; a string cast to DOUBLE is parsed correctly rounded.
-std::string D(double d) { return fmt::format("'{:.17g}'::DOUBLE", d); }
 
 Candle FromEvent(const KlineEvent& k) {
   return {k.symbol,
@@ -43,13 +43,6 @@ Candle FromEvent(const KlineEvent& k) {
           k.taker_buy_base,
           k.taker_buy_quote,
           k.trades};
-}
-
-std::string Values(const Candle& c) {
-  return fmt::format("{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}", lake::SqlQuote(c.symbol),
-                     c.open_time, c.close_time, D(c.open), D(c.high), D(c.low), D(c.close),
-                     D(c.volume), D(c.quote_volume), c.trades, D(c.taker_buy_base),
-                     D(c.taker_buy_quote));
 }
 
 constexpr const char* kCandleColumns =
@@ -81,6 +74,13 @@ struct RealtimeView::Impl {
   std::unique_ptr<lake::Database> db;
   std::unique_ptr<lake::Connection> con;
   std::map<std::string, SymbolState> sym;
+  // Guards `sym`: Apply/RefreshWatermark/AppendToLake write it (one consumer thread), readers
+  // on other threads (the serving layer) take it shared.
+  mutable std::shared_mutex mu;
+  std::atomic<uint64_t> version{0};
+  // Closed candles folded but not yet committed to the file (Fold -> Persist); map nodes are
+  // stable, and RefreshWatermark only erases rows already in the lake, hence persisted.
+  std::vector<const Stored*> unpersisted;
 
   // Appends `rows` to the temp table pending_closed.
   Status AppendPending(const std::vector<const Stored*>& rows) {
@@ -121,21 +121,13 @@ struct RealtimeView::Impl {
   Status Load() {
     ASSIGN_OR_RETURN(lake::Result w, con->Query("SELECT symbol, t FROM watermark"));
     for (size_t i = 0; i < w.rows(); ++i) sym[w.GetString(0, i)].watermark = w.GetInt64(1, i);
-    ASSIGN_OR_RETURN(lake::Result c,
-                     con->Query(fmt::format("SELECT {}, late FROM closed", kCandleColumns)));
+    ASSIGN_OR_RETURN(lake::Result c, con->Query(fmt::format("SELECT {}, late, in_lake FROM closed",
+                                                            kCandleColumns)));
     for (size_t i = 0; i < c.rows(); ++i) {
-      Stored s{ReadCandle(c, i), c.GetInt64(12, i) != 0};
+      Stored s{ReadCandle(c, i), c.GetInt64(12, i) != 0, c.GetInt64(13, i) != 0};
       auto& st = sym[s.c.symbol];
       if (!s.late) st.max_closed = std::max(st.max_closed, s.c.open_time);
       st.closed[s.c.open_time] = s;
-    }
-    ASSIGN_OR_RETURN(
-        lake::Result o,
-        con->Query(fmt::format("SELECT {}, event_time FROM open_candle", kCandleColumns)));
-    for (size_t i = 0; i < o.rows(); ++i) {
-      auto& st = sym[o.GetString(0, i)];
-      st.open = ReadCandle(o, i);
-      st.open_event_time = o.GetInt64(12, i);
     }
     return Status::Ok();
   }
@@ -162,96 +154,97 @@ StatusOr<std::unique_ptr<RealtimeView>> RealtimeView::Open(lake::Lake& lake,
       "taker_buy_quote DOUBLE";
   RETURN_IF_ERROR(impl->con->Exec(fmt::format(
       "CREATE TABLE IF NOT EXISTS closed({}, late BOOLEAN, in_lake BOOLEAN, PRIMARY KEY (symbol, "
-      "open_time)); CREATE TABLE IF NOT EXISTS open_candle({}, event_time BIGINT, PRIMARY KEY "
-      "(symbol)); CREATE TABLE IF NOT EXISTS watermark(symbol VARCHAR PRIMARY KEY, t BIGINT); "
+      "open_time)); CREATE TABLE IF NOT EXISTS watermark(symbol VARCHAR PRIMARY KEY, t BIGINT); "
       "CREATE TEMP TABLE pending_closed AS SELECT * FROM closed LIMIT 0",
-      cols, cols)));
+      cols)));
   RETURN_IF_ERROR(impl->Load());
   return std::unique_ptr<RealtimeView>(new RealtimeView(std::move(impl)));
 }
 
 StatusOr<ApplyStats> RealtimeView::Apply(const std::vector<Event>& events) {
-  ApplyStats st;
-  std::vector<const Stored*> fresh;
-  std::map<std::string, bool> open_changed;
-  for (const auto& e : events) {
-    if (std::holds_alternative<TradeEvent>(e)) {
-      ++st.trades;
-      continue;
-    }
-    const auto& k = std::get<KlineEvent>(e);
-    if (k.interval != "1m") continue;
-    SymbolState& s = impl_->sym[k.symbol];
-    if (k.closed) {
-      if (s.closed.count(k.open_time)) {
-        ++st.duplicates;
-        continue;
-      }
-      bool late = k.open_time < s.watermark || k.open_time + impl_->opt.lateness < s.max_closed;
-      auto [it, fresh_key] = s.closed.emplace(k.open_time, Stored{FromEvent(k), late});
-      fresh.push_back(&it->second);
-      if (late) {
-        ++st.late;
-      } else {
-        ++st.closed_new;
-        s.max_closed = std::max(s.max_closed, k.open_time);
-      }
-      if (s.open && s.open->open_time <= k.open_time) {
-        s.open.reset();
-        open_changed[k.symbol] = true;
-      }
-    } else {
-      const bool newer = !s.open || k.open_time > s.open->open_time ||
-                         (k.open_time == s.open->open_time && k.event_time > s.open_event_time);
-      if (!newer || s.closed.count(k.open_time) || k.open_time <= s.max_closed ||
-          k.open_time < s.watermark) {
-        ++st.stale_updates;
-        continue;
-      }
-      s.open = FromEvent(k);
-      s.open_event_time = k.event_time;
-      open_changed[k.symbol] = true;
-      ++st.open_updates;
-    }
-  }
-  if (fresh.empty() && open_changed.empty()) return st;
-  // New closed candles go in through DuckDB's appender (a temp table), then one transaction
-  // moves them into `closed` together with the open-candle changes.
-  if (!fresh.empty()) {
-    Status s = impl_->AppendPending(fresh);
-    if (!s.ok()) {
-      impl_->sym.clear();
-      RETURN_IF_ERROR(impl_->Load());
-      return s.WithContext("real-time view");
-    }
-  }
-  std::string sql = "BEGIN TRANSACTION;";
-  if (!fresh.empty()) {
-    sql +=
-        "INSERT INTO closed SELECT * FROM pending_closed ON CONFLICT DO NOTHING; DELETE FROM "
-        "pending_closed;";
-  }
-  for (const auto& [symbol, changed] : open_changed) {
-    const SymbolState& s = impl_->sym[symbol];
-    sql += fmt::format("DELETE FROM open_candle WHERE symbol = {};", lake::SqlQuote(symbol));
-    if (s.open) {
-      sql += fmt::format("INSERT INTO open_candle VALUES ({}, {});", Values(*s.open),
-                         s.open_event_time);
-    }
-  }
-  sql += "COMMIT;";
-  Status s = impl_->con->Exec(sql);
-  if (!s.ok()) {
-    (void)impl_->con->Exec("ROLLBACK");
-    // Memory must not run ahead of the durable state: reload it.
-    impl_->sym.clear();
-    RETURN_IF_ERROR(impl_->Load());
-    return s.WithContext("real-time view");
-  }
+  ASSIGN_OR_RETURN(ApplyStats st, Fold(events));
+  RETURN_IF_ERROR(Persist());
   return st;
 }
 
+size_t RealtimeView::unpersisted() const { return impl_->unpersisted.size(); }
+
+StatusOr<ApplyStats> RealtimeView::Fold(const std::vector<Event>& events) {
+  ApplyStats st;
+  std::vector<const Stored*>& fresh = impl_->unpersisted;
+  const size_t fresh_before = fresh.size();
+  {
+    std::unique_lock lock(impl_->mu);
+    for (const auto& e : events) {
+      if (std::holds_alternative<TradeEvent>(e)) {
+        ++st.trades;
+        continue;
+      }
+      const auto& k = std::get<KlineEvent>(e);
+      if (k.interval != "1m") continue;
+      SymbolState& s = impl_->sym[k.symbol];
+      if (k.closed) {
+        if (s.closed.count(k.open_time)) {
+          ++st.duplicates;
+          continue;
+        }
+        bool late = k.open_time < s.watermark || k.open_time + impl_->opt.lateness < s.max_closed;
+        auto [it, fresh_key] = s.closed.emplace(k.open_time, Stored{FromEvent(k), late, false});
+        fresh.push_back(&it->second);
+        if (late) {
+          ++st.late;
+        } else {
+          ++st.closed_new;
+          s.max_closed = std::max(s.max_closed, k.open_time);
+        }
+        if (s.open && s.open->open_time <= k.open_time) s.open.reset();
+      } else {
+        const bool newer = !s.open || k.open_time > s.open->open_time ||
+                           (k.open_time == s.open->open_time && k.event_time > s.open_event_time);
+        if (!newer || s.closed.count(k.open_time) || k.open_time <= s.max_closed ||
+            k.open_time < s.watermark) {
+          ++st.stale_updates;
+          continue;
+        }
+        s.open = FromEvent(k);
+        s.open_event_time = k.event_time;
+        ++st.open_updates;
+      }
+    }
+    if (fresh.size() > fresh_before || st.open_updates > 0) impl_->version.fetch_add(1);
+  }
+  st.visible_at = impl_->lake->clock().Now();
+  return st;
+}
+
+Status RealtimeView::Persist() {
+  std::vector<const Stored*>& fresh = impl_->unpersisted;
+  if (fresh.empty()) return Status::Ok();  // open updates are memory only (see the header)
+  // New closed candles go in through DuckDB's appender (a temp table), then one transaction
+  // moves them into `closed`. Only this thread writes `sym`, so reading `fresh` unlocked is safe.
+  Status s = impl_->AppendPending(fresh);
+  if (s.ok()) {
+    s = impl_->con->Exec(
+        "BEGIN TRANSACTION; INSERT INTO closed SELECT * FROM pending_closed ON CONFLICT DO "
+        "NOTHING; DELETE FROM pending_closed; COMMIT;");
+    if (!s.ok()) (void)impl_->con->Exec("ROLLBACK");
+  }
+  if (!s.ok()) {
+    // Memory must not run ahead of the durable state: reload it.
+    (void)impl_->con->Exec("DELETE FROM pending_closed");
+    std::unique_lock lock(impl_->mu);
+    fresh.clear();
+    impl_->sym.clear();
+    impl_->version.fetch_add(1);
+    RETURN_IF_ERROR(impl_->Load());
+    return s.WithContext("real-time view");
+  }
+  fresh.clear();
+  return Status::Ok();
+}
+
 Status RealtimeView::RefreshWatermark() {
+  RETURN_IF_ERROR(Persist());
   ASSIGN_OR_RETURN(lake::Snapshot snap, impl_->lake->GetSnapshot());
   auto files = snap.Files("daily_raw");
   if (files.empty()) return Status::Ok();
@@ -264,27 +257,43 @@ Status RealtimeView::RefreshWatermark() {
           snap.ScanSql(files,
                        "SELECT NULL::VARCHAR AS symbol, NULL::DATE AS day, "
                        "NULL::BIGINT AS minutes_present LIMIT 0"))));
-  std::string sql = "BEGIN TRANSACTION;";
+  std::map<std::string, Micros> moved;
   for (size_t i = 0; i < r.rows(); ++i) {
     std::string symbol = r.GetString(0, i);
     Micros w = r.GetInt64(1, i);
-    SymbolState& s = impl_->sym[symbol];
-    if (w <= s.watermark) continue;
-    s.watermark = w;
+    auto it = impl_->sym.find(symbol);
+    if (it != impl_->sym.end() && w <= it->second.watermark) continue;
+    moved[symbol] = w;
+  }
+  if (moved.empty()) return Status::Ok();
+  std::string sql = "BEGIN TRANSACTION;";
+  for (const auto& [symbol, w] : moved) {
     // Rows the batch layer has passed leave the view once the master dataset holds them.
     sql += fmt::format(
         "INSERT OR REPLACE INTO watermark VALUES ({0}, {1}); DELETE FROM closed WHERE symbol = {0} "
-        "AND open_time < {1} AND in_lake; DELETE FROM open_candle WHERE symbol = {0} AND "
-        "open_time < {1};",
+        "AND open_time < {1} AND in_lake;",
         lake::SqlQuote(symbol), w);
   }
   sql += "COMMIT;";
-  RETURN_IF_ERROR(impl_->con->Exec(sql));
-  impl_->sym.clear();
-  return impl_->Load();
+  if (Status s = impl_->con->Exec(sql); !s.ok()) {
+    (void)impl_->con->Exec("ROLLBACK");
+    return s.WithContext("real-time view");
+  }
+  std::unique_lock lock(impl_->mu);
+  for (const auto& [symbol, w] : moved) {
+    SymbolState& s = impl_->sym[symbol];
+    s.watermark = w;
+    for (auto it = s.closed.begin(); it != s.closed.end() && it->first < w;) {
+      it = it->second.in_lake ? s.closed.erase(it) : std::next(it);
+    }
+    if (s.open && s.open->open_time < w) s.open.reset();
+  }
+  impl_->version.fetch_add(1);
+  return Status::Ok();
 }
 
 StatusOr<int64_t> RealtimeView::AppendToLake() {
+  RETURN_IF_ERROR(Persist());
   ASSIGN_OR_RETURN(int64_t pending,
                    impl_->con->QueryInt64("SELECT count(*) FROM closed WHERE NOT in_lake"));
   if (pending == 0) return int64_t{0};
@@ -312,39 +321,55 @@ StatusOr<int64_t> RealtimeView::AppendToLake() {
   // A crash here leaves rows marked "not in lake" that the lake holds: the next append skips
   // them (NOT EXISTS above) and marks them.
   RETURN_IF_ERROR(impl_->con->Exec("UPDATE closed SET in_lake = true WHERE NOT in_lake"));
+  std::unique_lock lock(impl_->mu);
+  for (auto& [symbol, s] : impl_->sym) {
+    for (auto& [t, row] : s.closed) row.in_lake = true;
+  }
   return n;
 }
 
 Micros RealtimeView::Watermark(const std::string& symbol) const {
+  std::shared_lock lock(impl_->mu);
   auto it = impl_->sym.find(symbol);
   return it == impl_->sym.end() ? 0 : it->second.watermark;
 }
 
 Micros RealtimeView::LastClosed(const std::string& symbol) const {
+  std::shared_lock lock(impl_->mu);
   auto it = impl_->sym.find(symbol);
   if (it == impl_->sym.end() || it->second.closed.empty()) return 0;
   return it->second.closed.rbegin()->first;
 }
 
-StatusOr<std::vector<Candle>> RealtimeView::ClosedCandles(const std::string& symbol) {
-  std::vector<Candle> out;
+ViewRead RealtimeView::Read(const std::string& symbol) const {
+  std::shared_lock lock(impl_->mu);
+  ViewRead out;
+  out.version = impl_->version.load();
   auto it = impl_->sym.find(symbol);
   if (it == impl_->sym.end()) return out;
-  for (const auto& [t, s] : it->second.closed) {
-    if (!s.late && t >= it->second.watermark) out.push_back(s.c);
+  const SymbolState& s = it->second;
+  out.watermark = s.watermark;
+  for (auto c = s.closed.lower_bound(s.watermark); c != s.closed.end(); ++c) {
+    if (!c->second.late) out.closed.push_back(c->second.c);
+  }
+  if (s.open && (out.closed.empty() || s.open->open_time > out.closed.back().open_time)) {
+    out.open = s.open;
   }
   return out;
 }
 
-StatusOr<std::optional<Candle>> RealtimeView::OpenCandle(const std::string& symbol) {
-  auto it = impl_->sym.find(symbol);
-  if (it == impl_->sym.end()) return std::optional<Candle>();
-  return it->second.open;
+uint64_t RealtimeView::version() const { return impl_->version.load(); }
+
+StatusOr<std::vector<Candle>> RealtimeView::ClosedCandles(const std::string& symbol) {
+  return Read(symbol).closed;
 }
 
-StatusOr<std::vector<DailyBar>> RealtimeView::DailyBars(const std::string& symbol) {
-  ASSIGN_OR_RETURN(std::vector<Candle> closed, ClosedCandles(symbol));
-  ASSIGN_OR_RETURN(std::optional<Candle> open, OpenCandle(symbol));
+StatusOr<std::optional<Candle>> RealtimeView::OpenCandle(const std::string& symbol) {
+  return Read(symbol).open;
+}
+
+std::vector<DailyBar> DailyBarsOf(const std::string& symbol, const std::vector<Candle>& closed,
+                                  const std::optional<Candle>& open) {
   std::vector<DailyBar> out;
   auto add = [&](const Candle& c, bool is_closed) {
     Micros day = DayFloor(c.open_time);
@@ -361,6 +386,11 @@ StatusOr<std::vector<DailyBar>> RealtimeView::DailyBars(const std::string& symbo
   for (const auto& c : closed) add(c, true);
   if (open && (closed.empty() || open->open_time > closed.back().open_time)) add(*open, false);
   return out;
+}
+
+StatusOr<std::vector<DailyBar>> RealtimeView::DailyBars(const std::string& symbol) {
+  ViewRead r = Read(symbol);
+  return DailyBarsOf(symbol, r.closed, r.open);
 }
 
 StatusOr<int64_t> RealtimeView::late_rows() {

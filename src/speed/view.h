@@ -1,9 +1,11 @@
 // The real-time view: what the batch views have not reached yet, kept by the speed layer's
 // consumer, and the speed layer's way into the master dataset.
 //
-// State per symbol, in a DuckDB file (so a restarted consumer resumes where it stopped):
-//   * the closed 1m candles with open_time at or after the batch watermark;
-//   * the open candle (the newest non-final kline update);
+// State per symbol, in memory and, for what must survive a restart, in a DuckDB file:
+//   * the closed 1m candles with open_time at or after the batch watermark (durable);
+//   * the open candle (the newest non-final kline update; memory only: every kline update
+//     carries the whole candle so far, so the next update after a restart restores it, and
+//     persisting it would put a disk commit on the path of every update);
 //   * the running daily bar of every day at or after the watermark (DailyBars, computed from
 //     the closed candles plus the open one).
 // The batch watermark of a symbol is the end of the last complete day (1440 minutes) in the
@@ -18,18 +20,27 @@
 //  * Late data: a closed candle older than the watermark, or older than `lateness` before the
 //    newest closed candle of its symbol, does not enter the view; it is kept for the master
 //    dataset only (late_rows()).
-//  * Apply commits one DuckDB transaction: when it returns OK the state is durable, and the
-//    caller may commit the bus offsets of those events.
+//  * Apply = Fold + Persist. Fold updates the in-memory state, which readers see at once
+//    (ApplyStats::visible_at); Persist commits the new closed candles in one DuckDB transaction:
+//    when it returns OK they are durable and the caller may commit the bus offsets of the
+//    events folded so far (a consumer under load folds several polls per Persist). Readers may
+//    see a closed candle before it is durable; that is safe because a closed candle is final:
+//    after a crash the same candle comes back (bus replay or REST healing). If the commit
+//    fails, the state is reloaded from the file and the error returned.
 //  * AppendToLake() writes the closed candles (view and late) not yet in the master dataset to
 //    klines_1m with source "stream", through one atomic lake commit; keys the lake already holds
 //    from any source are not written again, so a crash between the lake commit and the view's
 //    bookkeeping never duplicates a row.
 //  * Trades are not folded yet (candles from trades: planned).
-//  * Not thread-safe: one consumer thread owns the view.
+//  * Threads: one consumer thread calls Apply, RefreshWatermark and AppendToLake; the const
+//    readers (Read, Watermark, LastClosed, version, and the StatusOr readers) may be called from
+//    any thread at the same time (a shared lock; Apply holds it exclusively only for its
+//    in-memory update).
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,7 +80,20 @@ struct ApplyStats {
   int64_t open_updates = 0;   // open-candle updates taken
   int64_t stale_updates = 0;  // open-candle updates older than what the view has
   int64_t trades = 0;         // trade events (not folded yet)
+  Micros visible_at = 0;      // lake clock when the in-memory update was done
 };
+
+// One consistent read of a symbol's view.
+struct ViewRead {
+  Micros watermark = 0;
+  std::vector<Candle> closed;  // at or after the watermark, late ones excluded, by open_time
+  std::optional<Candle> open;  // newer than every closed candle, if any
+  uint64_t version = 0;        // RealtimeView::version() at the read
+};
+
+// Daily bars of closed candles (by open_time) plus an optional open one.
+std::vector<DailyBar> DailyBarsOf(const std::string& symbol, const std::vector<Candle>& closed,
+                                  const std::optional<Candle>& open);
 
 class RealtimeView {
  public:
@@ -79,12 +103,26 @@ class RealtimeView {
                                                       ViewOptions options = {});
   ~RealtimeView();
 
+  // Fold(events) then Persist().
   StatusOr<ApplyStats> Apply(const std::vector<Event>& events);
-  // Reads the batch watermark from the lake and drops what it has passed.
+  // The in-memory half of Apply: readers see the events at once; new closed candles wait for
+  // Persist(). Never fails on valid events (the StatusOr is for future checks).
+  StatusOr<ApplyStats> Fold(const std::vector<Event>& events);
+  // Commits every closed candle folded since the last Persist in one DuckDB transaction; once it
+  // returns OK, the bus offsets of everything folded so far may be committed. On failure the
+  // state is reloaded from the file (unpersisted candles vanish from memory too) and the error
+  // returned.
+  Status Persist();
+  // Closed candles folded and not yet persisted.
+  size_t unpersisted() const;
+  // Both Persist() first. Reads the batch watermark from the lake and drops what it has passed.
   Status RefreshWatermark();
   // Returns the number of rows appended to the master dataset.
   StatusOr<int64_t> AppendToLake();
 
+  ViewRead Read(const std::string& symbol) const;
+  // Increases whenever the visible state changes.
+  uint64_t version() const;
   Micros Watermark(const std::string& symbol) const;
   // The newest closed candle's open_time stored for `symbol` (late ones included); 0 if none.
   Micros LastClosed(const std::string& symbol) const;
