@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "batch/views.h"
 #include "ingest/importer.h"
@@ -69,6 +70,9 @@ int RunVerify(Env& env, const VerifyArgs& a) {
   if (!snap.ok()) return Fail(snap.status());
   verify::VerifyOptions o;
   o.max_ranges = a.max_ranges;
+  if (auto v = env.config.data_root / "speed" / "view.duckdb"; std::filesystem::exists(v)) {
+    o.speed_view = v.string();
+  }
   auto rep = verify::Verify(*snap, *env.con, o);
   if (!rep.ok()) return Fail(rep.status());
   std::printf("%s\n",

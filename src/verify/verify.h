@@ -28,6 +28,11 @@
 //    compared EXACTLY (the view SQL is deterministic to the bit: decimal sums), and prophet_input
 //    must be (ds, y) = (day, close) of the stored daily_filled, exactly. A view holding a day
 //    twice is a duplicate error.
+//  * speed view (with VerifyOptions::speed_view): the real-time view's closed candles at or
+//    after its watermark (late ones excluded) hold no minute twice ("duplicate"), no missing
+//    minute between each symbol's first and last ("gap", dataset speed_view), and those already
+//    appended to the master dataset equal its klines_1m rows exactly ("view_mismatch"). A view
+//    file in use by a running stream cannot be opened: a "skipped" note.
 //
 // Exit codes (Report::ExitCode): 0 clean (informational findings allowed); 1 only gaps; 2 any
 // integrity error (duplicates, schema, OHLC, misaligned, invalid values, view mismatch,
@@ -62,6 +67,7 @@ struct Finding {
     kUnreadableFile,  // a listed file is not readable Parquet
     kRowCount,        // a file's row count differs from the manifest's
     kConfirmedEmpty,  // missing candles the exchange confirmed it has none of (informational)
+    kSkipped,         // a check that could not run, e.g. the speed view in use (informational)
   };
   Kind kind = kGap;
   bool error = false;
@@ -76,7 +82,7 @@ struct Finding {
 
 // "gap", "duplicate", "shadowed", "schema", "ohlc", "misaligned", "invalid_value",
 // "view_mismatch", "stale_view", "missing_file", "unreadable_file", "row_count",
-// "confirmed_empty".
+// "confirmed_empty", "skipped".
 const char* KindName(Finding::Kind kind);
 
 struct VerifyOptions {
@@ -85,12 +91,15 @@ struct VerifyOptions {
   // Gap ranges listed per dataset and symbol; the remaining ranges are folded into one finding
   // ("N more ranges first..last (M missing)"). At least 1.
   int max_ranges = 1000;
+  // The speed layer's real-time view file (speed/view.h), if any: see "speed view" above.
+  std::optional<std::string> speed_view;
 };
 
 struct Report {
-  int64_t version = 0;        // manifest version checked
-  int64_t files_checked = 0;  // files listed by the manifest (for the symbol, if given)
-  int64_t rows_checked = 0;   // master rows plus stored view rows read
+  int64_t version = 0;          // manifest version checked
+  int64_t files_checked = 0;    // files listed by the manifest (for the symbol, if given)
+  int64_t rows_checked = 0;     // master rows plus stored view rows read
+  int64_t speed_view_rows = 0;  // closed candles of the real-time view checked
   std::vector<Finding> findings;
 
   int64_t errors() const;

@@ -2,9 +2,10 @@
 # Crash safety of the speed layer: `cryptolake stream` (embedded bus) is SIGKILLed at seeded
 # random moments while the replay exchange plays the real 2025 1m window live at 1200x, and
 # restarted each time. A last run streams to a fixed minute. Then the master dataset must hold
-# every minute from its first to that one, none twice from one source, all valid (verify exit
-# 0: no gap, no duplicate, no OHLC error). The values themselves are checked against the
-# recording by tests/speed/stream_test.cc.
+# every minute from its first to that one, none twice from one source, all valid, and the
+# real-time view's closed candles must have no missing and no doubled minute and equal the
+# master dataset's rows (verify exit 0, with the speed view checked). The values themselves are
+# checked against the recording by tests/speed/stream_test.cc.
 # Usage: stream_kill_test.sh BINARY SHARED_DATA TRIALS SEED
 set -euo pipefail
 bin="$1"; shared="$2"; trials="$3"; seed="$4"
@@ -41,6 +42,8 @@ until="$(date -u -d "@$until_s" '+%Y-%m-%d %H:%M')"
 
 set +e; "$bin" --data "$lk" verify >"$work/verify.txt"; vrc=$?; set -e
 (( vrc == 0 )) || { cat "$work/verify.txt" >&2; echo "FAIL: verify exit $vrc" >&2; exit 1; }
+view_rows=$(sed -n 's/.*(speed view: \([0-9]*\) closed candles).*/\1/p' "$work/verify.txt")
+(( ${view_rows:-0} > 2 * 60 )) || { cat "$work/verify.txt" >&2; echo "FAIL: speed view not checked" >&2; exit 1; }
 rows=$("$bin" --data "$lk" cat klines_1m | grep -c '' )
 (( rows > 2 * 60 )) || { echo "FAIL: only $rows rows streamed" >&2; exit 1; }
-echo "stream_kill_test: $trials kills, final run to $until; $rows rows; verify clean"
+echo "stream_kill_test: $trials kills, final run to $until; $rows rows, $view_rows in the view; verify clean"
