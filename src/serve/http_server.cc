@@ -1,0 +1,1031 @@
+#include "serve/http_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace cryptolake::serve {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// After a response that closes the connection: how long, and how many bytes, the rest of the
+// client's request is read and discarded so that closing does not reset the connection (and
+// lose the response) while the client is still sending.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 1 << 20;
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
+  }
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Appends the percent-decoding of `s` to `out`; false on a malformed escape.
+bool PercentDecode(std::string_view s, bool plus_is_space, std::string* out) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return false;
+      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      *out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      *out += ' ';
+    } else {
+      *out += c;
+    }
+  }
+  return true;
+}
+
+// Splits the origin-form target into the decoded path and query; false if it is not
+// origin-form or has a malformed escape.
+bool ParseTarget(Request& req) {
+  std::string_view t = req.target;
+  if (t.empty() || t[0] != '/') return false;
+  size_t q = t.find('?');
+  if (!PercentDecode(t.substr(0, q), false, &req.path)) return false;
+  if (q == std::string_view::npos) return true;
+  std::string_view rest = t.substr(q + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (kv.empty()) continue;
+    size_t eq = kv.find('=');
+    auto& p = req.query.emplace_back();
+    if (!PercentDecode(kv.substr(0, eq), true, &p.first)) return false;
+    if (eq != std::string_view::npos && !PercentDecode(kv.substr(eq + 1), true, &p.second)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+const std::string* FindHeader(const Request& req, std::string_view name) {
+  for (const auto& [k, v] : req.headers) {
+    if (IEquals(k, name)) return &v;
+  }
+  return nullptr;
+}
+
+// Compares in time that depends only on the secret's length, not on where `given` differs.
+bool ConstantTimeEquals(std::string_view given, std::string_view secret) {
+  volatile unsigned char diff = given.size() == secret.size() ? 0 : 1;
+  for (size_t i = 0; i < secret.size(); ++i) {
+    unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff = diff | (g ^ static_cast<unsigned char>(secret[i]));
+  }
+  return diff == 0;
+}
+
+bool Authorized(const Request& req, const std::string& token) {
+  const std::string* h = FindHeader(req, "authorization");
+  if (!h) return false;
+  std::string_view v = Trim(*h);
+  if (v.size() < 7 || !IEquals(v.substr(0, 6), "bearer") || v[6] != ' ') return false;
+  return ConstantTimeEquals(Trim(v.substr(7)), token);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+// Appends `s` without CR and LF (no header injection through a handler's header values).
+void AppendHeaderText(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c != '\r' && c != '\n') out += c;
+  }
+}
+
+const char* ContentTypeFor(const fs::path& p) {
+  std::string ext = p.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, const char*> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".htm", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".png", "image/png"},
+      {".svg", "image/svg+xml"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".wasm", "application/wasm"},
+      {".woff2", "font/woff2"},
+  };
+  for (const auto& [e, type] : kTypes) {
+    if (ext == e) return type;
+  }
+  return "application/octet-stream";
+}
+
+// True if `p` is `root` or inside it (both canonical).
+bool IsUnder(const fs::path& p, const fs::path& root) {
+  const std::string& r = root.native();
+  const std::string& s = p.native();
+  if (s.size() < r.size() || s.compare(0, r.size(), r) != 0) return false;
+  return s.size() == r.size() || r.back() == '/' || s[r.size()] == '/';
+}
+
+Response MethodNotAllowed(std::string_view method) {
+  Response r =
+      JsonError(405, "", fmt::format("method {} not allowed (allowed: GET, HEAD)", method));
+  r.headers.emplace_back("Allow", "GET, HEAD");
+  return r;
+}
+
+// A route's metrics: the series are looked up once per (route, code) and kept.
+struct RouteMetrics {
+  std::string label;
+  Family<Counter>* requests = nullptr;  // null: no metrics
+  Histogram* duration = nullptr;
+  Counter* exceptions = nullptr;
+  std::array<std::atomic<Counter*>, 500> by_code{};  // status 100..599
+
+  void Count(int status, SteadyClock::time_point start, bool observe) {
+    if (!requests) return;
+    size_t i = static_cast<size_t>(std::clamp(status, 100, 599) - 100);
+    Counter* c = by_code[i].load(std::memory_order_acquire);
+    if (!c) {
+      c = &requests->WithLabels({label, std::to_string(status)});
+      by_code[i].store(c, std::memory_order_release);
+    }
+    c->Inc();
+    if (observe) {
+      duration->Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
+    }
+  }
+  void CountException() {
+    if (exceptions) exceptions->Inc();
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Request, Response, helpers
+
+std::string Request::Header(std::string_view name) const {
+  const std::string* v = FindHeader(*this, name);
+  return v ? *v : std::string();
+}
+
+std::optional<std::string> Request::Param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+Response JsonError(int status, std::string_view parameter, std::string_view message) {
+  Response r;
+  r.status = status;
+  r.body.reserve(64 + parameter.size() + message.size());
+  fmt::format_to(std::back_inserter(r.body), "{{\"error\":{{\"status\":{}", status);
+  if (!parameter.empty()) {
+    r.body += ",\"parameter\":";
+    AppendJsonString(r.body, parameter);
+  }
+  r.body += ",\"message\":";
+  AppendJsonString(r.body, message);
+  r.body += "}}";
+  return r;
+}
+
+bool WantsCsv(const Request& request) {
+  if (std::optional<std::string> f = request.Param("format")) return IEquals(*f, "csv");
+  const std::string* accept = FindHeader(request, "accept");
+  if (!accept) return false;
+  // The q of text/csv, and of the most specific range covering application/json.
+  double q_csv = 0, q_json = 0;
+  int spec_json = 0;
+  size_t pos_csv = SIZE_MAX, pos_json = SIZE_MAX;
+  std::string_view rest = *accept;
+  for (size_t pos = 0; !rest.empty(); ++pos) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    size_t semi = item.find(';');
+    std::string_view range = Trim(item.substr(0, semi));
+    double q = 1;
+    while (semi != std::string_view::npos) {
+      item = item.substr(semi + 1);
+      semi = item.find(';');
+      std::string_view param = Trim(item.substr(0, semi));
+      if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+        std::string v(param.substr(2));
+        char* end = nullptr;
+        double d = std::strtod(v.c_str(), &end);
+        if (end == v.c_str() + v.size() && d >= 0 && d <= 1) q = d;
+      }
+    }
+    if (IEquals(range, "text/csv")) {
+      if (pos_csv == SIZE_MAX) q_csv = q, pos_csv = pos;
+    }
+    int spec = IEquals(range, "application/json") ? 3
+               : IEquals(range, "application/*")  ? 2
+               : range == "*/*"                   ? 1
+                                                  : 0;
+    if (spec > spec_json) spec_json = spec, q_json = q, pos_json = pos;
+  }
+  if (pos_csv == SIZE_MAX || q_csv <= 0) return false;
+  return q_csv > q_json || (q_csv == q_json && pos_csv < pos_json);
+}
+
+bool EventSink::Send(std::string_view event, std::string_view data) {
+  frame_.clear();
+  if (!event.empty()) {
+    frame_ += "event: ";
+    AppendHeaderText(frame_, event);
+    frame_ += '\n';
+  }
+  for (size_t i = 0;;) {
+    size_t j = data.find_first_of("\r\n", i);
+    frame_ += "data: ";
+    frame_.append(data.substr(i, j == std::string_view::npos ? j : j - i));
+    frame_ += '\n';
+    if (j == std::string_view::npos) break;
+    i = j + 1;
+    if (data[j] == '\r' && i < data.size() && data[i] == '\n') ++i;
+  }
+  frame_ += '\n';
+  return Write(frame_);
+}
+
+bool EventSink::KeepAlive() { return Write(": keep-alive\n\n"); }
+
+void Router::Get(std::string path, Handler handler) {
+  routes_.emplace_back(std::move(path), Route{std::move(handler), nullptr});
+}
+
+void Router::Stream(std::string path, StreamHandler handler) {
+  routes_.emplace_back(std::move(path), Route{nullptr, std::move(handler)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's state
+
+namespace {
+
+struct RouteEntry {
+  Handler handler;
+  StreamHandler stream;
+  std::unique_ptr<RouteMetrics> metrics;
+};
+
+constexpr char kStreamHead[] =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    "Connection: close\r\n\r\n";
+
+// Appends the status line and headers of `r` (a body of `length` bytes) to `out`.
+void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive, bool http10) {
+  fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\nContent-Type: ", r.status,
+                 Reason(r.status));
+  AppendHeaderText(out, r.content_type);
+  fmt::format_to(std::back_inserter(out), "\r\nContent-Length: {}\r\n", length);
+  for (const auto& [k, v] : r.headers) {
+    AppendHeaderText(out, k);
+    out += ": ";
+    AppendHeaderText(out, v);
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (http10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+}
+
+// The server's EventSink: owns the connection's socket, written synchronously from the stream's
+// own thread. Stop() (from HttpServer::Stop, under the streams mutex, while the socket is open)
+// shuts the socket down, which wakes a blocked write or WaitClosed's poll.
+class ServerSink final : public EventSink {
+ public:
+  explicit ServerSink(tcp::socket socket)
+      : socket_(std::move(socket)), fd_(socket_.native_handle()) {}
+
+  bool Reject(const Response& response) override {
+    if (started_ || Closed()) return false;
+    started_ = true;
+    status_ = response.status;
+    const std::string& body = response.shared_body ? *response.shared_body : response.body;
+    std::string head;
+    AppendHead(head, response, body.size(), false, false);
+    bool ok = WriteAll(head, body);
+    closed_ = true;
+    return ok;
+  }
+
+  bool Closed() const override {
+    if (closed_ || stopping_) return true;
+    pollfd p{fd_, POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+      closed_ = true;
+    }
+    return closed_;
+  }
+
+  bool WaitClosed(std::chrono::milliseconds timeout) override {
+    auto deadline = SteadyClock::now() + timeout;
+    for (;;) {
+      if (closed_ || stopping_) return true;
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+      int ms = static_cast<int>(std::clamp<int64_t>(left.count(), 0, INT_MAX));
+      pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+      int r = ::poll(&p, 1, ms);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        closed_ = true;
+        return true;
+      }
+      if (r == 0) {
+        if (ms == 0) return Closed();
+        continue;
+      }
+      if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+        closed_ = true;
+        return true;
+      }
+      if (p.revents & POLLIN) {  // the client sent something: discard it, watch for EOF
+        char buf[512];
+        ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          closed_ = true;
+          return true;
+        }
+      }
+    }
+  }
+
+  // Sends the stream's headers if nothing was sent (a handler that returned at once).
+  void Finish() {
+    if (!started_ && !Closed()) Write("");
+  }
+  void Stop() {
+    stopping_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+  }
+  void CloseSocket() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+  }
+  int status() const { return status_; }
+
+ protected:
+  bool Write(std::string_view frame) override {
+    if (closed_ || stopping_) return false;
+    std::string_view head;
+    if (!started_) {
+      started_ = true;
+      head = kStreamHead;
+    }
+    if (!WriteAll(head, frame)) return false;
+    return !stopping_;
+  }
+
+ private:
+  bool WriteAll(std::string_view a, std::string_view b) {
+    std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()),
+                                          net::buffer(b.data(), b.size())};
+    beast::error_code ec;
+    net::write(socket_, bufs, ec);
+    if (ec) closed_ = true;
+    return !ec;
+  }
+
+  tcp::socket socket_;
+  const int fd_;
+  mutable std::atomic<bool> closed_{false};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;  // headers (or a Reject) sent; used by the handler thread only
+  int status_ = 200;
+};
+
+struct StreamConn {
+  std::unique_ptr<ServerSink> sink;
+  std::thread thread;
+  bool done = false;  // guarded by the streams mutex
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  explicit Impl(ServerOptions o) : opt(std::move(o)) {}
+
+  ServerOptions opt;
+  fs::path root;  // canonical web root; empty: no static files
+  std::unordered_map<std::string, RouteEntry> routes;
+  RouteMetrics static_metrics, unmatched_metrics;
+  Gauge* streams_active = nullptr;
+  std::atomic<int64_t> exceptions{0};
+  std::atomic<bool> stopping{false};
+
+  std::unique_ptr<net::io_context> io;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<net::steady_timer> accept_retry;
+  std::vector<std::thread> io_threads;
+  int bound_port = 0;
+  std::string url;
+
+  std::mutex streams_mu;
+  std::list<std::unique_ptr<StreamConn>> streams;  // guarded by streams_mu
+  std::mutex stop_mu;
+  bool stopped = false;  // guarded by stop_mu
+
+  void InitMetrics(RouteMetrics& m, std::string label);
+  void Accept();
+  Response Static(const Request& req);
+  void StartStream(RouteEntry* route, Request req, tcp::socket socket);
+  void RunStream(StreamConn* conn, RouteEntry* route, const Request& req);
+};
+
+namespace {
+
+// One connection: reads requests and writes responses asynchronously on its strand, until the
+// connection closes or becomes an event stream.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpServer::Impl& srv, tcp::socket socket) : srv_(srv), stream_(std::move(socket)) {}
+
+  void Run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(srv_.opt.max_body);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(
+        stream_, buf_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    stream_head_ = false;
+    if (ec) {
+      static const beast::error_category& kHttp =
+          http::make_error_code(http::error::end_of_stream).category();
+      if (ec.category() != kHttp || ec == http::error::end_of_stream ||
+          ec == http::error::partial_message) {
+        return Close();  // the peer went, a timeout, or the server is stopping
+      }
+      keep_alive_ = false;
+      head_request_ = false;
+      http10_ = false;
+      start_ = SteadyClock::now();
+      RouteMetrics* m = &srv_.unmatched_metrics;
+      if (ec == http::error::body_limit) {
+        resp_ = JsonError(413, "", fmt::format("request body over {} bytes", srv_.opt.max_body));
+      } else if (ec == http::error::header_limit) {
+        resp_ = JsonError(431, "", "request headers over 16384 bytes");
+      } else {
+        resp_ = JsonError(400, "", "malformed HTTP request: " + ec.message());
+      }
+      return Write(m);
+    }
+    start_ = SteadyClock::now();
+    auto& msg = parser_->get();
+    Request& req = req_;
+    req.method.assign(msg.method_string().data(), msg.method_string().size());
+    req.target.assign(msg.target().data(), msg.target().size());
+    req.path.clear();
+    req.query.clear();
+    req.headers.clear();
+    req.route.clear();
+    for (const auto& f : msg) {
+      req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    keep_alive_ = msg.keep_alive();
+    http10_ = msg.version() == 10;
+    head_request_ = msg.method() == http::verb::head;
+    bool get = msg.method() == http::verb::get || head_request_;
+
+    RouteMetrics* m = &srv_.unmatched_metrics;
+    RouteEntry* route = nullptr;
+    resp_ = Response();
+    if (!ParseTarget(req)) {
+      resp_ = JsonError(400, "", "malformed request target");
+    } else if (msg.method() == http::verb::unknown) {
+      resp_ = JsonError(501, "", fmt::format("method {} not implemented", req.method));
+    } else {
+      auto it = srv_.routes.find(req.path);
+      if (it != srv_.routes.end()) {
+        route = &it->second;
+        m = route->metrics.get();
+      } else if (!srv_.root.empty() && get) {
+        m = &srv_.static_metrics;
+      }
+      req.route = m->label;
+      if (srv_.opt.bearer_token && req.path != "/healthz" &&
+          !Authorized(req, *srv_.opt.bearer_token)) {
+        resp_ = JsonError(401, "", "missing or invalid bearer token");
+        resp_.headers.emplace_back("WWW-Authenticate", "Bearer");
+      } else if (!get) {
+        resp_ = MethodNotAllowed(req.method);
+      } else if (route && route->stream) {
+        if (!head_request_) {
+          stream_.expires_never();
+          srv_.StartStream(route, std::move(req_), stream_.release_socket());
+          return;  // the stream's thread owns the connection now
+        }
+        stream_head_ = true;
+        keep_alive_ = false;
+      } else if (route) {
+        try {
+          resp_ = route->handler(req);
+        } catch (const std::exception& e) {
+          Failed(m, e.what());
+        } catch (...) {
+          Failed(m, "unknown exception");
+        }
+      } else if (m == &srv_.static_metrics) {
+        resp_ = srv_.Static(req);
+      } else {
+        resp_ = JsonError(404, "", "not found");
+      }
+    }
+    Write(m);
+  }
+
+  void Failed(RouteMetrics* m, const char* what) {
+    ++srv_.exceptions;
+    m->CountException();
+    spdlog::error("serve: handler for {} threw: {}", req_.route, what);
+    resp_ = JsonError(500, "", "internal error");
+  }
+
+  void Write(RouteMetrics* m) {
+    if (resp_.status < 100 || resp_.status > 599) {
+      Failed(m, fmt::format("bad HTTP status {}", resp_.status).c_str());
+    }
+    const std::string& body = resp_.shared_body ? *resp_.shared_body : resp_.body;
+    head_.clear();
+    if (stream_head_) {
+      head_ = kStreamHead;
+    } else {
+      AppendHead(head_, resp_, body.size(), keep_alive_, http10_);
+    }
+    m->Count(resp_.status, start_, true);
+    std::array<net::const_buffer, 2> bufs{net::buffer(head_), head_request_ || stream_head_
+                                                                  ? net::const_buffer()
+                                                                  : net::buffer(body)};
+    stream_.expires_after(kIdleTimeout);
+    net::async_write(stream_, bufs, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnWrite(ec);
+    });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    resp_.shared_body.reset();
+    if (ec) return Close();
+    if (!keep_alive_) return Linger();
+    Read();
+  }
+
+  // Half-closes, then reads and drops what the client still sends until it closes too.
+  void Linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    Drain();
+  }
+
+  void Drain() {
+    stream_.async_read_some(buf_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kLingerBytes) return self->Close();
+                              self->Drain();
+                            });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  HttpServer::Impl& srv_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buf_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Request req_;
+  Response resp_;
+  std::string head_;
+  SteadyClock::time_point start_;
+  bool keep_alive_ = false, http10_ = false, head_request_ = false, stream_head_ = false;
+  size_t drained_ = 0;
+};
+
+}  // namespace
+
+void HttpServer::Impl::InitMetrics(RouteMetrics& m, std::string label) {
+  m.label = std::move(label);
+  if (!opt.metrics) return;
+  Metrics& reg = *opt.metrics;
+  m.requests =
+      &reg.AddCounter("cryptolake_http_requests_total",
+                      "HTTP requests answered, by route and status code.", {"route", "code"});
+  m.duration = &reg.AddHistogram("cryptolake_http_request_duration_seconds",
+                                 "Time from a request read to its response ready, by route.",
+                                 Histogram::LatencyBuckets(), {"route"})
+                    .WithLabels({m.label});
+  m.exceptions = &reg.AddCounter("cryptolake_http_handler_exceptions_total",
+                                 "Handlers that threw, by route.", {"route"})
+                      .WithLabels({m.label});
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor->async_accept(net::make_strand(*io), [this](beast::error_code ec, tcp::socket s) {
+    if (ec == net::error::operation_aborted || stopping) return;
+    if (ec) {
+      // E.g. out of file descriptors: try again shortly rather than spin.
+      accept_retry->expires_after(std::chrono::milliseconds(50));
+      accept_retry->async_wait([this](beast::error_code e) {
+        if (!e && !stopping) Accept();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    s.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<Session>(*this, std::move(s))->Run();
+    Accept();
+  });
+}
+
+Response HttpServer::Impl::Static(const Request& req) {
+  auto forbidden = [] { return JsonError(403, "", "path outside the web root"); };
+  auto not_found = [] { return JsonError(404, "", "not found"); };
+  std::string_view p = req.path;
+  p.remove_prefix(1);  // the leading '/'
+  bool dir = p.empty() || p.back() == '/';
+  if (!p.empty() && p.back() == '/') p.remove_suffix(1);
+  fs::path full = root;
+  if (!p.empty()) {
+    for (size_t start = 0;;) {
+      size_t slash = p.find('/', start);
+      std::string_view seg =
+          p.substr(start, slash == std::string_view::npos ? slash : slash - start);
+      if (seg.empty() || seg == "." || seg == ".." ||
+          seg.find_first_of(std::string_view("\\\0", 2)) != std::string_view::npos) {
+        return forbidden();
+      }
+      full /= fs::path(seg);
+      if (slash == std::string_view::npos) break;
+      start = slash + 1;
+    }
+  }
+  std::error_code ec;
+  fs::path canon = fs::canonical(full, ec);
+  if (ec) return not_found();
+  if (!IsUnder(canon, root)) return forbidden();
+  if (fs::is_directory(canon, ec)) {
+    canon = fs::canonical(canon / "index.html", ec);
+    if (ec) return not_found();
+    if (!IsUnder(canon, root)) return forbidden();
+  } else if (dir) {
+    return not_found();
+  }
+  // The canonical path has no symlinks; O_NOFOLLOW keeps one swapped in since from being used.
+  int fd = ::open(canon.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return not_found();
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return not_found();
+  }
+  Response r;
+  r.content_type = ContentTypeFor(canon);
+  r.body.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < r.body.size()) {
+    ssize_t n = ::pread(fd, r.body.data() + got, r.body.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  r.body.resize(got);  // a file that shrank meanwhile
+  return r;
+}
+
+void HttpServer::Impl::StartStream(RouteEntry* route, Request req, tcp::socket socket) {
+  std::lock_guard<std::mutex> l(streams_mu);
+  if (stopping) {
+    beast::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  for (auto it = streams.begin(); it != streams.end();) {  // reap finished streams
+    if ((*it)->done) {
+      (*it)->thread.join();
+      it = streams.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto c = std::make_unique<StreamConn>();
+  c->sink = std::make_unique<ServerSink>(std::move(socket));
+  StreamConn* raw = c.get();
+  streams.push_back(std::move(c));
+  if (streams_active) streams_active->Inc();
+  raw->thread =
+      std::thread([this, raw, route, req = std::move(req)] { RunStream(raw, route, req); });
+}
+
+void HttpServer::Impl::RunStream(StreamConn* conn, RouteEntry* route, const Request& req) {
+  ServerSink& sink = *conn->sink;
+  auto fail = [&](const char* what) {
+    ++exceptions;
+    route->metrics->CountException();
+    spdlog::error("serve: stream handler for {} threw: {}", req.route, what);
+    sink.Reject(JsonError(500, "", "internal error"));
+  };
+  try {
+    route->stream(req, sink);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  } catch (...) {
+    fail("unknown exception");
+  }
+  sink.Finish();
+  route->metrics->Count(sink.status(), SteadyClock::now(), false);
+  if (streams_active) streams_active->Dec();
+  std::lock_guard<std::mutex> l(streams_mu);
+  sink.CloseSocket();
+  conn->done = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpServer
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Router router) {
+  if (options.threads < 1) {
+    return InvalidArgument("threads must be at least 1, got {}", options.threads);
+  }
+  if (options.port < 0 || options.port > 65535) return InvalidArgument("bad port {}", options.port);
+  if (options.bearer_token && options.bearer_token->empty()) {
+    return InvalidArgument("bearer token must not be empty");
+  }
+  beast::error_code ec;
+  std::string host = options.bind == "localhost" ? "127.0.0.1" : options.bind;
+  net::ip::address addr = net::ip::make_address(host, ec);
+  if (ec) return InvalidArgument("bad bind address '{}': {}", options.bind, ec.message());
+  if (!addr.is_loopback() && !options.bearer_token) {
+    return InvalidArgument(
+        "refusing to bind {} without --token: the server would be reachable beyond this "
+        "machine; set a bearer token or bind 127.0.0.1",
+        options.bind);
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  Impl& m = *impl;
+  if (!m.opt.web_root.empty()) {
+    std::error_code fec;
+    m.root = fs::canonical(m.opt.web_root, fec);
+    if (fec || !fs::is_directory(m.root, fec)) {
+      return InvalidArgument("web root {} is not a directory", m.opt.web_root.string());
+    }
+  }
+  m.InitMetrics(m.static_metrics, "static");
+  m.InitMetrics(m.unmatched_metrics, "unmatched");
+  for (auto& [path, r] : router.routes_) {
+    RouteEntry& e = m.routes[path];
+    e.handler = std::move(r.handler);
+    e.stream = std::move(r.stream);
+    if (!e.metrics) {
+      e.metrics = std::make_unique<RouteMetrics>();
+      m.InitMetrics(*e.metrics, path);
+    }
+  }
+  if (m.opt.metrics) {
+    m.streams_active =
+        &m.opt.metrics
+             ->AddGauge("cryptolake_http_streams_active", "Server-Sent Event streams open now.")
+             .WithLabels({});
+  }
+
+  m.io = std::make_unique<net::io_context>(m.opt.threads);
+  m.acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*m.io));
+  m.accept_retry = std::make_unique<net::steady_timer>(m.acceptor->get_executor());
+  tcp::endpoint ep(addr, static_cast<unsigned short>(m.opt.port));
+  m.acceptor->open(ep.protocol(), ec);
+  if (!ec) m.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) m.acceptor->bind(ep, ec);
+  if (!ec) m.acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return IOError("cannot listen on {}:{}: {}", m.opt.bind, m.opt.port, ec.message());
+  }
+  m.bound_port = m.acceptor->local_endpoint().port();
+  std::string h = addr.to_string();
+  m.url = fmt::format("http://{}:{}", addr.is_v6() ? "[" + h + "]" : h, m.bound_port);
+  m.Accept();
+  for (int i = 0; i < m.opt.threads; ++i) {
+    m.io_threads.emplace_back([io = m.io.get()] { io->run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+int HttpServer::port() const { return impl_->bound_port; }
+
+std::string HttpServer::url() const { return impl_->url; }
+
+int64_t HttpServer::handler_exceptions() const { return impl_->exceptions.load(); }
+
+void HttpServer::Stop() {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> stop_lock(m.stop_mu);
+  if (m.stopped) return;
+  m.stopped = true;
+  m.stopping = true;
+  std::list<std::unique_ptr<StreamConn>> streams;
+  {
+    std::lock_guard<std::mutex> l(m.streams_mu);
+    for (auto& c : m.streams) {
+      if (!c->done) c->sink->Stop();
+    }
+    streams.swap(m.streams);
+  }
+  for (auto& c : streams) c->thread.join();
+  streams.clear();
+  m.io->stop();
+  for (auto& t : m.io_threads) t.join();
+  m.io_threads.clear();
+  // Destroying the io_context destroys the sessions' pending handlers and so the sessions and
+  // their sockets: every connection closes here.
+  m.accept_retry.reset();
+  m.acceptor.reset();
+  m.io.reset();
+}
+
+}  // namespace cryptolake::serve

@@ -1,0 +1,198 @@
+// The serving layer's HTTP server core: routing, keep-alive HTTP/1.1, Server-Sent Events, static
+// files confined to a web root, bearer-token auth and request metrics. The endpoints (what the
+// handlers compute) live elsewhere; this file only carries requests to them and answers back.
+//
+// Routing: Router::Get / Router::Stream register exact paths (matched against the percent-decoded
+// path, without the query). Routes answer GET and HEAD only. For each request, in this order:
+//   400 malformed HTTP (or a target that is not origin-form "/...", or a bad %-escape in it);
+//       413 a body over max_body; 431 headers over 16 KiB. These close the connection.
+//   501 a method that is not a standard HTTP method.
+//   401 a bearer token is set and the request (whatever its path, except exactly /healthz) has no
+//       "Authorization: Bearer <token>" (scheme case-insensitive, constant-time compare); the
+//       response carries "WWW-Authenticate: Bearer".
+//   405 a method other than GET/HEAD (on a route or not), with "Allow: GET, HEAD".
+//   a route: its handler's Response. A HEAD gets the GET's headers (Content-Length included) and
+//       no body. A handler that throws gets 500 {"error":{"status":500,"message":"internal
+//       error"}}; the exception's text is logged, not sent, and counted.
+//   else, with a web_root: the static file (index.html for "/" and for a directory), with
+//       Content-Type from its extension (html, js, mjs, css, json, map, png, svg, ico, txt, wasm,
+//       woff2; others application/octet-stream). A path that would leave the root is refused
+//       with 403 before the file system is touched: a ".." or "." segment, an empty segment ("//",
+//       absolute paths), a backslash or a NUL, all judged after percent-decoding (so %2e%2e,
+//       %2f and %5c tricks are caught); then the file's canonical path (symlinks resolved) must
+//       be inside the root's canonical path, else 403. Missing files, and anything that is not a
+//       regular file, are 404.
+//   else 404.
+// Every error is a JsonError body (below). Responses to HTTP/1.1 requests keep the connection
+// alive unless the client sent "Connection: close"; HTTP/1.0 only with "Connection: keep-alive".
+// Pipelined requests are answered in order. A connection idle for 60 s (or taking longer than
+// that to send a request or to take a response) is closed.
+//
+// Stream routes (Server-Sent Events): the handler runs on a thread of its own (not an io thread)
+// with an EventSink. The response headers (200, "Content-Type: text/event-stream",
+// "Cache-Control: no-cache", "Connection: close", no Content-Length) go out with the first
+// Send/KeepAlive, so a handler can still Reject() the request with an ordinary response before
+// that; a handler that returns having sent nothing sends the headers alone. The connection
+// closes when the handler returns. A HEAD on a stream route gets the headers and no handler run.
+//
+// Threads: `threads` io threads run every connection (asynchronous Beast sessions) and call the
+// Get handlers: a handler must be thread-safe and should be quick (it holds an io thread).
+// Stop() (and the destructor) closes the listener, closes every EventSink (their Send returns
+// false and WaitClosed returns true at once), joins the stream threads, then the io threads, and
+// closes every connection; a handler still running is waited for. Stop() is idempotent and
+// thread-safe, but must not be called from a handler.
+//
+// Metrics (when ServerOptions::metrics is set; registered at Start):
+//   cryptolake_http_requests_total{route,code}             counter
+//   cryptolake_http_request_duration_seconds{route}        histogram, LatencyBuckets(): from the
+//       request's last byte read to its response being ready to write (streams not observed)
+//   cryptolake_http_handler_exceptions_total{route}        counter
+//   cryptolake_http_streams_active                         gauge
+// route is the registered route path, "static" (a GET/HEAD handed to the web root) or
+// "unmatched" (anything else), never the raw path. Metrics are recorded before the response is
+// written, so a client that has its response sees it counted. A stream is counted when it ends,
+// with the status it had (200, or its Reject()ion's).
+//
+// Performance: no logging per request, TCP_NODELAY, headers formatted into a per-connection
+// buffer, and a Response may share a cached body (shared_body) instead of copying it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "serve/metrics.h"
+
+namespace cryptolake::serve {
+
+struct Request {
+  std::string method;  // as sent: "GET", "HEAD", ...
+  std::string path;    // percent-decoded, without the query ("+" stays "+")
+  std::string target;  // as sent: "/api/klines?symbol=BTCUSDT"
+  // The query's parameters in order, percent-decoded, '+' as a space; "a" alone gives {"a", ""}.
+  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::pair<std::string, std::string>> headers;  // as sent, in order
+  std::string body;
+  std::string route;  // the matched route path, "static" or "unmatched"
+
+  // The first header of that name (case-insensitive), or "" when absent.
+  std::string Header(std::string_view name) const;
+  // The first query parameter of that name, or nullopt when absent.
+  std::optional<std::string> Param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  // Extra headers. CR and LF are stripped from names and values; Content-Length and Connection
+  // are the server's to set.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // When set, sent instead of `body` without copying it (a cached payload).
+  std::shared_ptr<const std::string> shared_body;
+};
+
+// {"error":{"status":400,"parameter":"from","message":"..."}}: "parameter" omitted when empty,
+// strings JSON-escaped (", \, control characters; other bytes as given).
+Response JsonError(int status, std::string_view parameter, std::string_view message);
+
+// True when the query says format=csv, false when it says format=json (or any other format);
+// without a format parameter, true when the Accept header prefers text/csv: a higher q than
+// application/json (or the application/* or */* range covering it), or the same q listed first.
+bool WantsCsv(const Request& request);
+
+// Where a stream handler writes its events. The server's sink is used by one handler thread;
+// Closed() and WaitClosed() may be called from it too. Subclass it to test a handler without a
+// socket.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Writes "event: <event>\ndata: <line>\n...\n\n": one data line per line of `data` (split at
+  // \n, \r\n and \r); no event line when `event` is empty (CR/LF in it are dropped). Blocks
+  // while the client is slow to read. Returns false, sending nothing, once the client has gone
+  // or the server is stopping (or after Reject).
+  bool Send(std::string_view event, std::string_view data);
+  // Writes the comment ": keep-alive\n\n" (keeps proxies and the client's idle timers quiet).
+  bool KeepAlive();
+  // Answers the request with `response` (e.g. a JsonError for a bad parameter) instead of an
+  // event stream, and closes. False if the stream already started (headers sent) or is closed.
+  virtual bool Reject(const Response& response) = 0;
+  // True once the client has gone (hung up, or a write failed) or the server is stopping.
+  virtual bool Closed() const = 0;
+  // Waits up to `timeout` for the sink to close; true if it is closed. The handler's idle wait
+  // between events; it returns at once when the server stops or the client hangs up.
+  virtual bool WaitClosed(std::chrono::milliseconds timeout) = 0;
+
+ protected:
+  // Writes one complete frame; false once closed.
+  virtual bool Write(std::string_view frame) = 0;
+
+ private:
+  std::string frame_;  // reused between events
+};
+
+using Handler = std::function<Response(const Request&)>;
+using StreamHandler = std::function<void(const Request&, EventSink&)>;
+
+class Router {
+ public:
+  // `path` must start with '/'; registering a path twice keeps the last registration.
+  void Get(std::string path, Handler handler);
+  void Stream(std::string path, StreamHandler handler);
+
+ private:
+  friend class HttpServer;
+  struct Route {
+    Handler handler;       // set for Get
+    StreamHandler stream;  // set for Stream
+  };
+  std::vector<std::pair<std::string, Route>> routes_;
+};
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";  // an IP address, or "localhost" (= 127.0.0.1)
+  int port = 0;                    // 0: an ephemeral port
+  int threads = 2;                 // io threads
+  std::optional<std::string> bearer_token;
+  std::filesystem::path web_root;  // empty: no static files
+  size_t max_body = 64 * 1024;
+  Metrics* metrics = nullptr;  // not owned; must outlive the server
+};
+
+class HttpServer {
+ public:
+  // Validates the options, binds and starts serving. Errors:
+  //   InvalidArgument "refusing to bind <bind> without --token: the server would be reachable
+  //     beyond this machine; set a bearer token or bind 127.0.0.1" for a non-loopback address
+  //     without a token; "bearer token must not be empty"; "bad bind address '<bind>': ...";
+  //     "threads must be at least 1, got N"; "bad port N";
+  //     "web root <path> is not a directory" (also when it does not exist).
+  //   IOError "cannot listen on <bind>:<port>: <reason>".
+  static StatusOr<std::unique_ptr<HttpServer>> Start(ServerOptions options, Router router);
+  ~HttpServer();  // Stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const;
+  std::string url() const;  // "http://127.0.0.1:<port>" ("http://[::1]:<port>" for IPv6)
+  void Stop();
+
+  // Handlers (Get or Stream) that threw, since Start.
+  int64_t handler_exceptions() const;
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptolake::serve

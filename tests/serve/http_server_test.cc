@@ -1,0 +1,733 @@
+// The serving layer's HTTP server over real sockets on 127.0.0.1: routing, query decoding, error
+// bodies, malformed requests, HEAD, keep-alive, bearer tokens, the bind refusal, static files
+// confined to the web root, Server-Sent Events, Stop() with streams open, and metrics.
+#include "serve/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "testing/testing.h"
+
+namespace cryptolake::serve {
+namespace {
+
+namespace fs = std::filesystem;
+using cryptolake::testing::TempDir;
+using cryptolake::testing::WriteText;
+using namespace std::chrono_literals;
+
+// ---------------------------------------------------------------------------------------------
+// A raw HTTP client over a POSIX socket: sends bytes exactly as given (no normalization of
+// "..", no encoding), reads with a 10 s timeout so that a broken server fails instead of hanging.
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string raw;
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+Reply ParseReply(const std::string& raw) {
+  Reply r;
+  r.raw = raw;
+  size_t end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || end == std::string::npos) return r;
+  r.status = std::stoi(raw.substr(9, 3));
+  size_t pos = raw.find("\r\n") + 2;
+  while (pos < end) {
+    size_t eol = raw.find("\r\n", pos);
+    std::string line = raw.substr(pos, eol - pos);
+    size_t colon = line.find(':');
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+    pos = eol + 2;
+  }
+  r.body = raw.substr(end + 4);
+  return r;
+}
+
+class RawConn {
+ public:
+  explicit RawConn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      throw std::runtime_error("connect failed");
+    }
+  }
+  ~RawConn() { Close(); }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void Send(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;  // the server may have closed already (e.g. after a 413)
+      off += static_cast<size_t>(n);
+    }
+  }
+  // Everything until the server closes the connection.
+  std::string ReadAll() {
+    std::string out = std::move(pending_);
+    pending_.clear();
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        timed_out_ = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        return out;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // Reads until `needle` has arrived; returns everything up to and including it.
+  std::string ReadUntil(const std::string& needle) {
+    char buf[65536];
+    for (;;) {
+      size_t at = pending_.find(needle);
+      if (at != std::string::npos) {
+        std::string out = pending_.substr(0, at + needle.size());
+        pending_.erase(0, at + needle.size());
+        return out;
+      }
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        timed_out_ = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        std::string out = std::move(pending_);
+        pending_.clear();
+        return out;
+      }
+      pending_.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // One response on a kept-alive connection: headers, then Content-Length bytes (none for HEAD).
+  Reply ReadResponse(bool head = false) {
+    std::string raw = ReadUntil("\r\n\r\n");
+    Reply r = ParseReply(raw);
+    size_t len =
+        head || r.Header("content-length").empty() ? 0 : std::stoul(r.Header("content-length"));
+    char buf[65536];
+    while (pending_.size() < len) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      pending_.append(buf, static_cast<size_t>(n));
+    }
+    r.body = pending_.substr(0, len);
+    pending_.erase(0, len);
+    r.raw += r.body;
+    return r;
+  }
+  bool timed_out() const { return timed_out_; }
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+  bool timed_out_ = false;
+};
+
+// One request with "Connection: close"; the whole reply.
+Reply Fetch(int port, const std::string& target, const std::vector<std::string>& headers = {},
+            const std::string& method = "GET") {
+  RawConn c(port);
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
+  req += "Connection: close\r\n\r\n";
+  c.Send(req);
+  return ParseReply(c.ReadAll());
+}
+
+// Sends raw bytes; the whole reply until the server closes.
+Reply FetchRaw(int port, const std::string& raw) {
+  RawConn c(port);
+  c.Send(raw);
+  return ParseReply(c.ReadAll());
+}
+
+std::unique_ptr<HttpServer> MustStart(ServerOptions options, Router router) {
+  auto s = HttpServer::Start(std::move(options), std::move(router));
+  if (!s.ok()) throw std::runtime_error(s.status().ToString());
+  return std::move(s).value();
+}
+
+Response Text(std::string body) {
+  Response r;
+  r.content_type = "text/plain";
+  r.body = std::move(body);
+  return r;
+}
+
+// Echoes what the server made of the request.
+Router EchoRouter() {
+  Router r;
+  r.Get("/healthz", [](const Request&) { return Text("ok"); });
+  r.Get("/echo", [](const Request& req) {
+    std::string out = req.method + "|" + req.path + "|" + req.route + "|";
+    for (const auto& [k, v] : req.query) out += "[" + k + "=" + v + "]";
+    out += "|a=" + req.Param("a").value_or("<none>");
+    out += "|zz=" + req.Param("zz").value_or("<none>");
+    out += "|ua=" + req.Header("USER-AGENT");
+    return Text(out);
+  });
+  r.Get("/throws", [](const Request&) -> Response { throw std::runtime_error("boom"); });
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers without a server
+
+TEST(HttpHelpersTest, JsonErrorBodyIsExact) {
+  Response r = JsonError(400, "from", "bad \"time\"\n\\ \x01");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(
+      r.body,
+      "{\"error\":{\"status\":400,\"parameter\":\"from\",\"message\":\"bad \\\"time\\\"\\n\\\\ "
+      "\\u0001\"}}");
+  EXPECT_EQ(JsonError(404, "", "not found").body,
+            "{\"error\":{\"status\":404,\"message\":\"not found\"}}");
+}
+
+TEST(HttpHelpersTest, WantsCsvFromFormatOrAccept) {
+  auto req = [](std::vector<std::pair<std::string, std::string>> query, std::string accept) {
+    Request r;
+    r.query = std::move(query);
+    if (!accept.empty()) r.headers.emplace_back("Accept", accept);
+    return r;
+  };
+  EXPECT_TRUE(WantsCsv(req({{"format", "csv"}}, "")));
+  EXPECT_FALSE(WantsCsv(req({{"format", "json"}}, "text/csv")));
+  EXPECT_FALSE(WantsCsv(req({}, "")));
+  EXPECT_TRUE(WantsCsv(req({}, "text/csv")));
+  EXPECT_TRUE(WantsCsv(req({}, "text/csv, */*")));
+  EXPECT_FALSE(WantsCsv(req({}, "*/*")));
+  EXPECT_FALSE(WantsCsv(req({}, "application/json, text/csv")));
+  EXPECT_TRUE(WantsCsv(req({}, "application/json;q=0.5, text/csv")));
+  EXPECT_FALSE(WantsCsv(req({}, "text/csv;q=0.2, application/*;q=0.9")));
+  EXPECT_FALSE(WantsCsv(req({}, "text/csv;q=0")));
+  EXPECT_FALSE(WantsCsv(req({}, "text/html,application/xhtml+xml,*/*;q=0.8")));
+}
+
+TEST(HttpHelpersTest, RequestHeaderIsCaseInsensitiveAndParamTakesTheFirst) {
+  Request r;
+  r.headers = {{"X-Thing", "1"}, {"x-thing", "2"}};
+  r.query = {{"a", "1"}, {"a", "2"}};
+  EXPECT_EQ(r.Header("x-THING"), "1");
+  EXPECT_EQ(r.Header("missing"), "");
+  EXPECT_EQ(r.Param("a"), "1");
+  EXPECT_EQ(r.Param("b"), std::nullopt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing and HTTP
+
+TEST(HttpServerTest, RoutesAndDecodesPathAndQuery) {
+  auto s = MustStart({}, EchoRouter());
+  Reply r = Fetch(s->port(), "/ech%6f?a=1&b=hello+world&c=%E2%82%AC&a=2&d&e=&&f=x%3Dy%2B",
+                  {"User-Agent: tester"});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-type"), "text/plain");
+  EXPECT_EQ(
+      r.body,
+      "GET|/echo|/echo|[a=1][b=hello world][c=\xE2\x82\xAC][a=2][d=][e=][f=x=y+]|a=1|zz=<none>"
+      "|ua=tester");
+  EXPECT_EQ(r.Header("connection"), "close");
+}
+
+TEST(HttpServerTest, UnknownPathMethodAndTargetErrors) {
+  auto s = MustStart({}, EchoRouter());
+  Reply nf = Fetch(s->port(), "/nope");
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_EQ(nf.Header("content-type"), "application/json");
+  EXPECT_EQ(nf.body, "{\"error\":{\"status\":404,\"message\":\"not found\"}}");
+
+  Reply post = Fetch(s->port(), "/echo", {"Content-Length: 0"}, "POST");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.Header("allow"), "GET, HEAD");
+  EXPECT_EQ(post.body,
+            "{\"error\":{\"status\":405,\"message\":\"method POST not allowed (allowed: GET, "
+            "HEAD)\"}}");
+  EXPECT_EQ(Fetch(s->port(), "/nope", {}, "DELETE").status, 405);
+
+  Reply brew = Fetch(s->port(), "/echo", {}, "BREW");
+  EXPECT_EQ(brew.status, 501);
+  EXPECT_EQ(brew.body, "{\"error\":{\"status\":501,\"message\":\"method BREW not implemented\"}}");
+
+  Reply bad_escape = Fetch(s->port(), "/echo?a=%zz");
+  EXPECT_EQ(bad_escape.status, 400);
+  EXPECT_EQ(bad_escape.body,
+            "{\"error\":{\"status\":400,\"message\":\"malformed request target\"}}");
+  EXPECT_EQ(Fetch(s->port(), "/ech%6").status, 400);
+  EXPECT_EQ(Fetch(s->port(), "http://127.0.0.1/echo").status, 400);
+}
+
+TEST(HttpServerTest, MalformedHttpIs400AndClosesTheConnection) {
+  auto s = MustStart({}, EchoRouter());
+  for (const std::string& raw : {
+           std::string("GARBAGE\r\n\r\n"),
+           std::string("GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+           std::string("GET /echo HTTP/9.9\r\nHost: x\r\n\r\n"),
+           std::string("GET /echo HTTP/1.1\r\nBad Header Line\r\n\r\n"),
+       }) {
+    SCOPED_TRACE(raw);
+    Reply r = FetchRaw(s->port(), raw);  // ReadAll returns: the server closed
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.Header("connection"), "close");
+    EXPECT_EQ(r.body.rfind("{\"error\":{\"status\":400,\"message\":\"malformed HTTP request: ", 0),
+              0u)
+        << r.body;
+  }
+}
+
+TEST(HttpServerTest, BodyOverMaxBodyIs413) {
+  ServerOptions o;
+  o.max_body = 1024;
+  auto s = MustStart(o, EchoRouter());
+  std::string body(5000, 'x');
+  Reply r =
+      FetchRaw(s->port(), "GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + body);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body, "{\"error\":{\"status\":413,\"message\":\"request body over 1024 bytes\"}}");
+  // A body within the limit is fine.
+  Reply ok = FetchRaw(s->port(),
+                      "GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: "
+                      "close\r\n\r\n0123456789");
+  EXPECT_EQ(ok.status, 200);
+}
+
+TEST(HttpServerTest, HeadCarriesHeadersOnly) {
+  Router router = EchoRouter();
+  router.Get("/fixed", [](const Request& req) { return Text(std::string(1000, 'x')); });
+  auto s = MustStart({}, std::move(router));
+  RawConn c(s->port());
+  c.Send("HEAD /fixed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string raw = c.ReadAll();
+  Reply head = ParseReply(raw);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("content-length"), "1000");
+  EXPECT_EQ(head.Header("content-type"), "text/plain");
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(raw.substr(raw.size() - 4), "\r\n\r\n");
+  EXPECT_FALSE(c.timed_out());
+  // The handler saw the method.
+  EXPECT_EQ(Fetch(s->port(), "/echo", {}, "HEAD").Header("content-length"),
+            std::to_string(std::string("HEAD|/echo|/echo||a=<none>|zz=<none>|ua=").size()));
+}
+
+TEST(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  auto s = MustStart({}, EchoRouter());
+  RawConn c(s->port());
+  c.Send("GET /echo?a=first HTTP/1.1\r\nHost: x\r\n\r\n");
+  Reply r1 = c.ReadResponse();
+  EXPECT_EQ(r1.status, 200);
+  EXPECT_EQ(r1.Header("connection"), "");  // HTTP/1.1: persistent by default
+  EXPECT_NE(r1.body.find("|a=first|"), std::string::npos);
+  c.Send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  Reply r2 = c.ReadResponse(/*head=*/true);
+  EXPECT_EQ(r2.status, 200);
+  EXPECT_EQ(r2.Header("content-length"), "2");
+  // Two pipelined requests in one write, answered in order; an error keeps the connection.
+  c.Send(
+      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /echo?a=third HTTP/1.1\r\nHost: x\r\n"
+      "Connection: close\r\n\r\n");
+  Reply r3 = c.ReadResponse();
+  EXPECT_EQ(r3.status, 404);
+  Reply r4 = c.ReadResponse();
+  EXPECT_EQ(r4.status, 200);
+  EXPECT_NE(r4.body.find("|a=third|"), std::string::npos);
+  EXPECT_EQ(c.ReadAll(), "");  // then the server closed
+  EXPECT_FALSE(c.timed_out());
+
+  // HTTP/1.0 keeps the connection only when asked to.
+  RawConn c10(s->port());
+  c10.Send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  Reply k = c10.ReadResponse();
+  EXPECT_EQ(k.Header("connection"), "keep-alive");
+  c10.Send("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(c10.ReadResponse().body, "ok");
+  EXPECT_EQ(c10.ReadAll(), "");
+}
+
+TEST(HttpServerTest, HandlerExceptionIs500AndCounted) {
+  Metrics metrics;
+  ServerOptions o;
+  o.metrics = &metrics;
+  auto s = MustStart(o, EchoRouter());
+  Reply r = Fetch(s->port(), "/throws");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "{\"error\":{\"status\":500,\"message\":\"internal error\"}}");
+  EXPECT_EQ(s->handler_exceptions(), 1);
+  EXPECT_EQ(Fetch(s->port(), "/healthz").status, 200);  // the server goes on
+  std::string text = metrics.Render();
+  EXPECT_NE(text.find("cryptolake_http_handler_exceptions_total{route=\"/throws\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("cryptolake_http_requests_total{route=\"/throws\",code=\"500\"} 1\n"),
+            std::string::npos);
+}
+
+TEST(HttpServerTest, MetricsCountRequestsByRouteNotRawPath) {
+  Metrics metrics;
+  ServerOptions o;
+  o.metrics = &metrics;
+  auto s = MustStart(o, EchoRouter());
+  EXPECT_EQ(Fetch(s->port(), "/healthz").status, 200);
+  EXPECT_EQ(Fetch(s->port(), "/healthz").status, 200);
+  EXPECT_EQ(Fetch(s->port(), "/some/raw/path").status, 404);
+  std::string text = metrics.Render();
+  EXPECT_NE(text.find("# TYPE cryptolake_http_requests_total counter\n"
+                      "cryptolake_http_requests_total{route=\"/healthz\",code=\"200\"} 2\n"
+                      "cryptolake_http_requests_total{route=\"unmatched\",code=\"404\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("cryptolake_http_request_duration_seconds_count{route=\"/healthz\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "cryptolake_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 2\n"),
+      std::string::npos);
+  EXPECT_EQ(text.find("/some/raw/path"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security: bind refusal and bearer tokens
+
+TEST(HttpServerTest, RefusesANonLoopbackBindWithoutAToken) {
+  ServerOptions o;
+  o.bind = "0.0.0.0";
+  auto s = HttpServer::Start(o, EchoRouter());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(),
+            "refusing to bind 0.0.0.0 without --token: the server would be reachable beyond this "
+            "machine; set a bearer token or bind 127.0.0.1");
+  o.bind = "::";
+  EXPECT_FALSE(HttpServer::Start(o, EchoRouter()).ok());
+  o.bind = "not-an-address";
+  EXPECT_EQ(HttpServer::Start(o, EchoRouter())
+                .status()
+                .message()
+                .rfind("bad bind address 'not-an-address': ", 0),
+            0u);
+  o.bind = "0.0.0.0";
+  o.bearer_token = "";
+  EXPECT_EQ(HttpServer::Start(o, EchoRouter()).status().message(),
+            "bearer token must not be empty");
+  ServerOptions local;
+  local.bind = "localhost";
+  auto l = HttpServer::Start(local, EchoRouter());
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ((*l)->url(), "http://127.0.0.1:" + std::to_string((*l)->port()));
+  ServerOptions threads;
+  threads.threads = 0;
+  EXPECT_EQ(HttpServer::Start(threads, EchoRouter()).status().message(),
+            "threads must be at least 1, got 0");
+}
+
+TEST(HttpServerTest, BearerTokenGuardsEverythingButHealthz) {
+  TempDir dir;
+  WriteText(dir / "web/index.html", "<h1>home</h1>");
+  ServerOptions o;
+  o.bearer_token = "s3cret-token";
+  o.web_root = dir / "web";
+  Router r = EchoRouter();
+  r.Stream("/events", [](const Request&, EventSink& sink) { sink.Send("tick", "1"); });
+  auto s = MustStart(o, std::move(r));
+  for (std::string target : {"/echo", "/", "/index.html", "/events", "/nope"}) {
+    SCOPED_TRACE(target);
+    Reply no = Fetch(s->port(), target);
+    EXPECT_EQ(no.status, 401);
+    EXPECT_EQ(no.Header("www-authenticate"), "Bearer");
+    EXPECT_EQ(no.body,
+              "{\"error\":{\"status\":401,\"message\":\"missing or invalid bearer token\"}}");
+    EXPECT_EQ(Fetch(s->port(), target, {"Authorization: Bearer s3cret-tokeX"}).status, 401);
+    EXPECT_EQ(Fetch(s->port(), target, {"Authorization: Bearer s3cret-token-longer"}).status, 401);
+    EXPECT_EQ(Fetch(s->port(), target, {"Authorization: Basic s3cret-token"}).status, 401);
+  }
+  EXPECT_EQ(Fetch(s->port(), "/echo", {"Authorization: Bearer s3cret-token"}).status, 200);
+  EXPECT_EQ(Fetch(s->port(), "/echo", {"authorization: bearer   s3cret-token"}).status, 200);
+  EXPECT_EQ(Fetch(s->port(), "/", {"Authorization: Bearer s3cret-token"}).body, "<h1>home</h1>");
+  Reply ev = Fetch(s->port(), "/events", {"Authorization: Bearer s3cret-token"});
+  EXPECT_EQ(ev.status, 200);
+  EXPECT_EQ(ev.body, "event: tick\ndata: 1\n\n");
+  EXPECT_EQ(Fetch(s->port(), "/nope", {"Authorization: Bearer s3cret-token"}).status, 404);
+  Reply health = Fetch(s->port(), "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok");
+  EXPECT_EQ(Fetch(s->port(), "/healthz/").status, 401);  // only the exact path is open
+
+  // With a token, binding beyond loopback is allowed.
+  ServerOptions any;
+  any.bind = "0.0.0.0";
+  any.bearer_token = "t";
+  auto open = HttpServer::Start(any, EchoRouter());
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  EXPECT_EQ(Fetch((*open)->port(), "/echo", {"Authorization: Bearer t"}).status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static files
+
+class StaticFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteText(dir_ / "web/index.html", "<h1>home</h1>");
+    WriteText(dir_ / "web/assets/js/app.js", "console.log(1);");
+    WriteText(dir_ / "web/assets/css/site.css", "body{}");
+    WriteText(dir_ / "web/assets/img/logo.svg", "<svg/>");
+    WriteText(dir_ / "web/docs/index.html", "<h1>docs</h1>");
+    WriteText(dir_ / "web/data/app.js.map", "{}");
+    WriteText(dir_ / "web/blob.bin", "01");
+    WriteText(dir_ / "secret.txt", "TOP SECRET");
+    WriteText(dir_ / "outside/also.txt", "TOP SECRET TOO");
+    fs::create_symlink("../secret.txt", dir_ / "web/link.txt");
+    fs::create_symlink(dir_ / "secret.txt", dir_ / "web/abslink.txt");
+    fs::create_directory_symlink("../outside", dir_ / "web/outdir");
+    fs::create_symlink("assets/js/app.js", dir_ / "web/inner.js");  // stays inside: served
+    ServerOptions o;
+    o.web_root = dir_ / "web";
+    Router r;
+    r.Get("/api/x", [](const Request&) { return Text("api"); });
+    server_ = MustStart(o, std::move(r));
+  }
+  TempDir dir_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(StaticFilesTest, ServesFilesWithContentTypes) {
+  int port = server_->port();
+  Reply root = Fetch(port, "/");
+  EXPECT_EQ(root.status, 200);
+  EXPECT_EQ(root.body, "<h1>home</h1>");
+  EXPECT_EQ(root.Header("content-type"), "text/html; charset=utf-8");
+  Reply js = Fetch(port, "/assets/js/app.js");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.body, "console.log(1);");
+  EXPECT_EQ(js.Header("content-type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(Fetch(port, "/assets/css/site.css").Header("content-type"), "text/css; charset=utf-8");
+  EXPECT_EQ(Fetch(port, "/assets/img/logo.svg").Header("content-type"), "image/svg+xml");
+  EXPECT_EQ(Fetch(port, "/data/app.js.map").Header("content-type"), "application/json");
+  EXPECT_EQ(Fetch(port, "/blob.bin").Header("content-type"), "application/octet-stream");
+  EXPECT_EQ(Fetch(port, "/docs/").body, "<h1>docs</h1>");
+  EXPECT_EQ(Fetch(port, "/docs").body, "<h1>docs</h1>");
+  EXPECT_EQ(Fetch(port, "/assets/%6As/app.js").body, "console.log(1);");  // %6A = j
+  EXPECT_EQ(Fetch(port, "/inner.js").body, "console.log(1);");
+  EXPECT_EQ(Fetch(port, "/api/x").body, "api");  // routes first
+  Reply head = Fetch(port, "/assets/js/app.js", {}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("content-length"), "15");
+  EXPECT_EQ(head.body, "");
+  Reply missing = Fetch(port, "/missing.html");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, "{\"error\":{\"status\":404,\"message\":\"not found\"}}");
+  EXPECT_EQ(Fetch(port, "/assets/js/").status, 404);         // a directory without index.html
+  EXPECT_EQ(Fetch(port, "/assets/js/app.js/").status, 404);  // a file is no directory
+}
+
+TEST_F(StaticFilesTest, NeverLeavesTheWebRoot) {
+  const std::string kForbidden =
+      "{\"error\":{\"status\":403,\"message\":\"path outside the web root\"}}";
+  struct Case {
+    std::string target;
+    int status;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/../secret.txt", 403},
+           {"/assets/../../secret.txt", 403},
+           {"/assets/js/../../../secret.txt", 403},
+           {"/%2e%2e/secret.txt", 403},
+           {"/%2E%2E%2Fsecret.txt", 403},
+           {"/assets/%2e%2e%2f%2e%2e%2fsecret.txt", 403},
+           {"/..%2fsecret.txt", 403},
+           {"/.%2e/secret.txt", 403},
+           {"/%2e./secret.txt", 403},
+           {"/assets/./js/app.js", 403},
+           {"//etc/passwd", 403},
+           {"/%2fetc%2fpasswd", 403},
+           {"/%2Fetc/passwd", 403},
+           {"/assets/..%5c..%5csecret.txt", 403},
+           {"/assets\\..\\..\\secret.txt", 403},
+           {"/index.html%00.png", 403},
+           {"/%00", 403},
+           {"/link.txt", 403},
+           {"/abslink.txt", 403},
+           {"/outdir/also.txt", 403},
+           {"/outdir/", 403},
+           {"/%252e%252e/secret.txt", 404},  // decoded once: a directory named "%2e%2e"
+           {"/..secret.txt", 404},           // not a ".." segment
+       }) {
+    SCOPED_TRACE(c.target);
+    Reply r = Fetch(server_->port(), c.target);
+    EXPECT_EQ(r.status, c.status);
+    EXPECT_EQ(r.Header("content-type"), "application/json");
+    if (c.status == 403) {
+      EXPECT_EQ(r.body, kForbidden);
+    }
+    EXPECT_EQ(r.raw.find("TOP SECRET"), std::string::npos);
+  }
+  EXPECT_EQ(Fetch(server_->port(), "/assets/js/app.js").status, 200);
+}
+
+TEST(StaticFilesStartTest, WebRootMustBeADirectory) {
+  TempDir dir;
+  ServerOptions o;
+  o.web_root = dir / "absent";
+  auto s = HttpServer::Start(o, Router());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "web root " + (dir / "absent").string() + " is not a directory");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server-Sent Events
+
+TEST(EventStreamTest, SendsEventsExactlyThenCloses) {
+  Router r;
+  r.Stream("/events", [](const Request& req, EventSink& sink) {
+    for (int i = 1; i <= 3; ++i) {
+      if (!sink.Send("tick", std::to_string(i))) return;
+    }
+    sink.KeepAlive();
+    sink.Send("", "line one\nline two\r\nthree");
+    sink.Send("q", req.Param("q").value_or(""));
+  });
+  auto s = MustStart({}, std::move(r));
+  RawConn c(s->port());
+  c.Send("GET /events?q=x HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string raw = c.ReadAll();  // the server closes when the handler returns
+  EXPECT_FALSE(c.timed_out());
+  EXPECT_EQ(raw,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            "Connection: close\r\n\r\n"
+            "event: tick\ndata: 1\n\n"
+            "event: tick\ndata: 2\n\n"
+            "event: tick\ndata: 3\n\n"
+            ": keep-alive\n\n"
+            "data: line one\ndata: line two\ndata: three\n\n"
+            "event: q\ndata: x\n\n");
+}
+
+TEST(EventStreamTest, RejectAnswersInsteadOfStreamingAndHeadRunsNoHandler) {
+  Metrics metrics;
+  std::atomic<int> runs{0};
+  Router r;
+  r.Stream("/events", [&](const Request& req, EventSink& sink) {
+    ++runs;
+    if (!req.Param("symbol")) {
+      EXPECT_TRUE(sink.Reject(JsonError(400, "symbol", "missing")));
+      EXPECT_FALSE(sink.Send("tick", "1"));
+      return;
+    }
+    EXPECT_TRUE(sink.Send("tick", "1"));
+    EXPECT_FALSE(sink.Reject(JsonError(400, "", "too late")));
+  });
+  r.Stream("/throws", [](const Request&, EventSink&) { throw std::runtime_error("boom"); });
+  ServerOptions o;
+  o.metrics = &metrics;
+  auto s = MustStart(o, std::move(r));
+  Reply bad = Fetch(s->port(), "/events");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body,
+            "{\"error\":{\"status\":400,\"parameter\":\"symbol\",\"message\":\"missing\"}}");
+  EXPECT_EQ(bad.Header("content-length"), std::to_string(bad.body.size()));
+  Reply good = Fetch(s->port(), "/events?symbol=BTCUSDT");
+  EXPECT_EQ(good.body, "event: tick\ndata: 1\n\n");
+  Reply thrown = Fetch(s->port(), "/throws");
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_EQ(thrown.body, "{\"error\":{\"status\":500,\"message\":\"internal error\"}}");
+  EXPECT_EQ(s->handler_exceptions(), 1);
+  EXPECT_EQ(runs.load(), 2);
+  Reply head = Fetch(s->port(), "/events", {}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("content-type"), "text/event-stream");
+  EXPECT_EQ(head.Header("content-length"), "");
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(runs.load(), 2);
+  std::string text = metrics.Render();
+  EXPECT_NE(text.find("cryptolake_http_requests_total{route=\"/events\",code=\"200\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("cryptolake_http_requests_total{route=\"/events\",code=\"400\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("cryptolake_http_requests_total{route=\"/throws\",code=\"500\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("cryptolake_http_streams_active 0\n"), std::string::npos);
+}
+
+TEST(EventStreamTest, ClientHangUpClosesTheSink) {
+  std::promise<std::pair<bool, bool>> seen;  // (WaitClosed, Send after it)
+  Router r;
+  r.Stream("/events", [&](const Request&, EventSink& sink) {
+    sink.Send("tick", "1");
+    bool closed = sink.WaitClosed(std::chrono::seconds(30));  // returns when the client goes
+    bool sent = sink.Send("tick", "2");
+    seen.set_value({closed, sent});
+  });
+  auto s = MustStart({}, std::move(r));
+  auto c = std::make_unique<RawConn>(s->port());
+  c->Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(c->ReadUntil("data: 1\n\n").find("event: tick\ndata: 1\n\n"), std::string::npos);
+  c.reset();  // hang up
+  auto f = seen.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  auto [closed, sent] = f.get();
+  EXPECT_TRUE(closed);
+  EXPECT_FALSE(sent);
+}
+
+TEST(EventStreamTest, StopWithAStreamOpenReturnsPromptly) {
+  std::atomic<bool> handler_saw_close{false};
+  Router r;
+  r.Stream("/events", [&](const Request&, EventSink& sink) {
+    sink.Send("tick", "1");
+    while (!sink.WaitClosed(std::chrono::hours(1))) {
+    }
+    handler_saw_close = sink.Closed() && !sink.Send("tick", "2");
+  });
+  r.Get("/healthz", [](const Request&) { return Text("ok"); });
+  auto s = MustStart({}, std::move(r));
+  RawConn stream(s->port());
+  stream.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  stream.ReadUntil("data: 1\n\n");
+  RawConn idle(s->port());  // an idle keep-alive connection too
+  idle.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(idle.ReadResponse().body, "ok");
+
+  auto t0 = std::chrono::steady_clock::now();
+  s->Stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, std::chrono::seconds(5));  // an hour-long wait was cut short
+  EXPECT_TRUE(handler_saw_close.load());
+  EXPECT_EQ(stream.ReadAll(), "");  // both connections are closed
+  EXPECT_FALSE(stream.timed_out());
+  EXPECT_EQ(idle.ReadAll(), "");
+  EXPECT_FALSE(idle.timed_out());
+  s->Stop();  // idempotent
+}
+
+}  // namespace
+}  // namespace cryptolake::serve
