@@ -1,5 +1,6 @@
 #include "speed/stream.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -66,8 +67,12 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
                                 const StreamOptions& opt, const std::atomic<bool>& stop) {
   if (opt.symbols.empty()) return InvalidArgument("stream: no symbols given");
   StreamStats st;
-  ASSIGN_OR_RETURN(std::unique_ptr<RealtimeView> view,
-                   RealtimeView::Open(lk, opt.view_file, opt.view));
+  std::unique_ptr<RealtimeView> own_view;
+  RealtimeView* view = opt.shared_view;
+  if (!view) {
+    ASSIGN_OR_RETURN(own_view, RealtimeView::Open(lk, opt.view_file, opt.view));
+    view = own_view.get();
+  }
   RETURN_IF_ERROR(view->RefreshWatermark());
   ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, bus.NewProducer());
   ASSIGN_OR_RETURN(std::unique_ptr<Consumer> consumer, bus.NewConsumer(opt.group));
@@ -158,9 +163,32 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     }
   };
   // A restarted stream first heals the time since the view's last closed candle (the process
-  // was down); the first streamed candle then closes any gap left (on_message).
+  // was down), or, with an empty view, since the master dataset's newest 1m candle (a first
+  // start after an import or backfill); the first streamed candle then closes any gap left
+  // (on_message).
+  std::map<std::string, Micros> lake_last;
+  if (rest) {
+    auto snap = lk.GetSnapshot();
+    auto db = lake::Database::Open();
+    if (snap.ok() && db.ok()) {
+      auto con = lake::Connection::Open(*db);
+      const Interval k1m{"1m", kMicrosPerMinute};
+      auto r =
+          con.ok()
+              ? con->Query(fmt::format("SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY 1",
+                                       lake::KlinesSql(*snap, k1m, {}, /*dedup=*/false)))
+              : StatusOr<lake::Result>(con.status());
+      if (r.ok()) {
+        for (size_t i = 0; i < r->rows(); ++i) {
+          if (!r->IsNull(1, i)) lake_last[r->GetString(0, i)] = r->GetInt64(1, i);
+        }
+      }
+    }
+  }
   for (const auto& symbol : opt.symbols) {
-    if (Micros t = view->LastClosed(symbol); t > 0) {
+    Micros t = view->LastClosed(symbol);
+    if (t == 0 && lake_last.count(symbol)) t = lake_last[symbol];
+    if (t > 0) {
       last_closed[symbol] = t;
       heal(symbol, t + kMicrosPerMinute, std::nullopt);
     }

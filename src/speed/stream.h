@@ -45,6 +45,9 @@ struct StreamOptions {
   WsOptions ws;  // url; streams are filled in from `symbols`
   std::vector<std::string> symbols;
   std::filesystem::path view_file;  // e.g. <data>/speed/view.duckdb
+  // A view opened by the caller (who reads it from other threads, e.g. to serve it) instead of
+  // view_file; not owned, must outlive the call. RunStream is still its only writer.
+  RealtimeView* shared_view = nullptr;
   ViewOptions view;
   std::string group = "cryptolake-view";
   Micros append_every = 60 * kMicrosPerSecond;
