@@ -1,0 +1,507 @@
+#include "serve/api.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+namespace cryptolake::serve {
+
+namespace {
+
+// A JSON number: shortest round-trip text; null for NaN/inf.
+void Num(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+  } else {
+    fmt::format_to(std::back_inserter(out), "{}", v);
+  }
+}
+void OptNum(std::string& out, const std::optional<double>& v) {
+  if (v) {
+    Num(out, *v);
+  } else {
+    out += "null";
+  }
+}
+
+struct BadRequest {
+  int status;
+  std::string parameter, message;
+};
+
+// Checks the query against the allowed names (format is always allowed); returns an error for
+// an unknown or repeated parameter.
+std::optional<BadRequest> CheckParams(const Request& req,
+                                      std::initializer_list<const char*> allowed) {
+  std::set<std::string> seen;
+  for (const auto& [k, v] : req.query) {
+    bool ok = k == "format";
+    for (const char* a : allowed) ok = ok || k == a;
+    if (!ok) {
+      std::vector<std::string> names(allowed.begin(), allowed.end());
+      names.push_back("format");
+      return BadRequest{
+          400, k, fmt::format("unknown parameter '{}' (allowed: {})", k, fmt::join(names, ", "))};
+    }
+    if (!seen.insert(k).second) {
+      return BadRequest{400, k, fmt::format("parameter '{}' given more than once", k)};
+    }
+    if (k == "format" && v != "json" && v != "csv") {
+      return BadRequest{400, "format", "format must be json or csv"};
+    }
+  }
+  return std::nullopt;
+}
+
+Response Error(const BadRequest& b) { return JsonError(b.status, b.parameter, b.message); }
+
+StatusOr<Micros> ParseParamTime(const Request& req, const char* name, Micros fallback,
+                                BadRequest* bad) {
+  auto v = req.Param(name);
+  if (!v) return fallback;
+  auto t = ParseTime(*v);
+  if (!t.ok()) {
+    *bad = {400, name,
+            fmt::format("cannot parse '{}' as a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] "
+                        "or YYYY-MM-DDTHH:MM:SSZ, UTC)",
+                        *v)};
+    return InvalidArgument("bad time");
+  }
+  return *t;
+}
+
+std::string DailyJsonRow(const std::string& symbol, const DailyRow& r) {
+  std::string out;
+  out.reserve(200);
+  out += "{\"day\":\"";
+  out += FormatDate(r.day);
+  out += "\",\"open\":";
+  Num(out, r.open);
+  out += ",\"high\":";
+  Num(out, r.high);
+  out += ",\"low\":";
+  Num(out, r.low);
+  out += ",\"close\":";
+  Num(out, r.close);
+  out += ",\"volume\":";
+  Num(out, r.volume);
+  out += ",\"ma7\":";
+  OptNum(out, r.ma7);
+  out += ",\"ma30\":";
+  OptNum(out, r.ma30);
+  out += r.speed ? ",\"source\":\"speed\"" : ",\"source\":\"batch\"";
+  out += r.partial ? ",\"partial\":true" : ",\"partial\":false";
+  out += r.filled ? ",\"filled\":true}" : ",\"filled\":false}";
+  (void)symbol;
+  return out;
+}
+
+std::string WatermarkJson(Micros w) {
+  return w > 0 ? "\"" + FormatDate(w) + "\"" : std::string("null");
+}
+
+std::string DailyJson(const SymbolSeries& s, size_t from, size_t to) {
+  std::string out;
+  out.reserve(64 + (to - from) * 200);
+  out += "{\"symbol\":\"" + s.symbol + "\",\"batch_watermark\":" + WatermarkJson(s.watermark) +
+         ",\"rows\":[";
+  for (size_t i = from; i < to; ++i) {
+    if (i > from) out += ',';
+    out += DailyJsonRow(s.symbol, s.daily[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+std::string DailyCsv(const SymbolSeries& s, size_t from, size_t to) {
+  std::string out = "symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled\n";
+  for (size_t i = from; i < to; ++i) {
+    const DailyRow& r = s.daily[i];
+    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{}\n", s.symbol,
+                   FormatDate(r.day), r.open, r.high, r.low, r.close, r.volume,
+                   r.ma7 ? fmt::format("{}", *r.ma7) : "", r.ma30 ? fmt::format("{}", *r.ma30) : "",
+                   r.speed ? "speed" : "batch", r.partial, r.filled);
+  }
+  return out;
+}
+
+std::string KlineJson(const std::string& symbol, const std::string& interval, const KlineRow& k,
+                      bool with_symbol) {
+  std::string out = "{";
+  if (with_symbol) out += "\"symbol\":\"" + symbol + "\",\"interval\":\"" + interval + "\",";
+  out += "\"open_time\":\"" + FormatIso(k.open_time) + "\",\"open\":";
+  Num(out, k.open);
+  out += ",\"high\":";
+  Num(out, k.high);
+  out += ",\"low\":";
+  Num(out, k.low);
+  out += ",\"close\":";
+  Num(out, k.close);
+  out += ",\"volume\":";
+  Num(out, k.volume);
+  out += k.speed ? ",\"source\":\"speed\"" : ",\"source\":\"batch\"";
+  out += k.partial ? ",\"partial\":true" : ",\"partial\":false";
+  if (with_symbol) out += k.partial ? ",\"closed\":false" : ",\"closed\":true";
+  out += "}";
+  return out;
+}
+
+Response Json(std::string body) {
+  Response r;
+  r.body = std::move(body);
+  return r;
+}
+Response Csv(std::string body) {
+  Response r;
+  r.content_type = "text/csv; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+struct Api::Impl {
+  Merged* merged;
+  const Clock* clock;
+  Metrics* metrics;
+  ApiOptions opt;
+
+  // Cached full-history /daily bodies, per state.
+  std::mutex cache_mu;
+  const MergedState* cache_state = nullptr;
+  std::shared_ptr<const MergedState> cache_hold;
+  std::map<std::string, std::shared_ptr<const std::string>> cache_json;
+
+  StatusOr<std::shared_ptr<const MergedState>> State() { return merged->Current(); }
+
+  std::optional<BadRequest> Symbol(const Request& req, const MergedState& st,
+                                   const SymbolSeries** out) {
+    auto s = req.Param("symbol");
+    if (!s || s->empty()) return BadRequest{400, "symbol", "symbol is required"};
+    *out = st.Find(*s);
+    if (!*out) {
+      std::vector<std::string> known;
+      for (const auto& [k, v] : st.symbols) known.push_back(k);
+      return BadRequest{
+          404, "symbol",
+          fmt::format("unknown symbol '{}' (known: {})",
+                      s->size() > 40 ? s->substr(0, 40) + "..." : *s, fmt::join(known, ", "))};
+    }
+    return std::nullopt;
+  }
+
+  Response Symbols(const Request& req) {
+    if (auto b = CheckParams(req, {})) return Error(*b);
+    auto st = State();
+    if (!st.ok()) return JsonError(503, "", st.status().message());
+    const bool csv = WantsCsv(req);
+    std::string out = csv ? "symbol,first_day,last_day,batch_watermark\n" : "{\"symbols\":[";
+    bool first = true;
+    for (const auto& [sym, s] : (*st)->symbols) {
+      std::string fd = s->daily.empty() ? "" : FormatDate(s->daily.front().day);
+      std::string ld = s->daily.empty() ? "" : FormatDate(s->daily.back().day);
+      if (csv) {
+        out += fmt::format("{},{},{},{}\n", sym, fd, ld,
+                           s->watermark > 0 ? FormatDate(s->watermark) : "");
+        continue;
+      }
+      if (!first) out += ',';
+      first = false;
+      out += fmt::format(
+          "{{\"symbol\":\"{}\",\"first_day\":{},\"last_day\":{},\"batch_watermark\":{}}}", sym,
+          fd.empty() ? "null" : "\"" + fd + "\"", ld.empty() ? "null" : "\"" + ld + "\"",
+          WatermarkJson(s->watermark));
+    }
+    if (csv) return Csv(std::move(out));
+    out += "]}";
+    return Json(std::move(out));
+  }
+
+  Response Daily(const Request& req) {
+    if (auto b = CheckParams(req, {"symbol", "from", "to"})) return Error(*b);
+    auto st = State();
+    if (!st.ok()) return JsonError(503, "", st.status().message());
+    const SymbolSeries* s = nullptr;
+    if (auto b = Symbol(req, **st, &s)) return Error(*b);
+    BadRequest bad;
+    auto from = ParseParamTime(req, "from", std::numeric_limits<Micros>::min(), &bad);
+    if (!from.ok()) return Error(bad);
+    auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max(), &bad);
+    if (!to.ok()) return Error(bad);
+    if (*from > *to) {
+      return JsonError(
+          400, "from",
+          fmt::format("from ({}) is after to ({})", *req.Param("from"), *req.Param("to")));
+    }
+    if (req.Param("from") && req.Param("to") && (*to - *from) / kMicrosPerDay > opt.max_days) {
+      return JsonError(400, "to",
+                       fmt::format("range over the limit: {} days (at most {})",
+                                   (*to - *from) / kMicrosPerDay, opt.max_days));
+    }
+    const bool csv = WantsCsv(req);
+    const bool whole = !req.Param("from") && !req.Param("to");
+    if (whole && !csv) {
+      std::lock_guard lock(cache_mu);
+      if (cache_state != st->get()) {
+        cache_state = st->get();
+        cache_hold = *st;
+        cache_json.clear();
+      }
+      auto& body = cache_json[s->symbol];
+      if (!body) body = std::make_shared<const std::string>(DailyJson(*s, 0, s->daily.size()));
+      Response r;
+      r.shared_body = body;
+      return r;
+    }
+    // Days in [from, to] (to inclusive: a date names its whole day).
+    auto lo = std::lower_bound(s->daily.begin(), s->daily.end(), DayFloor(*from),
+                               [](const DailyRow& r, Micros t) { return r.day < t; });
+    auto hi = std::upper_bound(s->daily.begin(), s->daily.end(), *to,
+                               [](Micros t, const DailyRow& r) { return t < r.day; });
+    size_t a = lo - s->daily.begin(), b = std::max(a, static_cast<size_t>(hi - s->daily.begin()));
+    return csv ? Csv(DailyCsv(*s, a, b)) : Json(DailyJson(*s, a, b));
+  }
+
+  Response Klines(const Request& req) {
+    if (auto b = CheckParams(req, {"symbol", "interval", "from", "to", "limit"})) return Error(*b);
+    auto st = State();
+    if (!st.ok()) return JsonError(503, "", st.status().message());
+    const SymbolSeries* s = nullptr;
+    if (auto b = Symbol(req, **st, &s)) return Error(*b);
+    std::string iv_name = req.Param("interval").value_or("1m");
+    auto iv = Interval::Parse(iv_name);
+    if (!iv.ok()) {
+      return JsonError(400, "interval",
+                       fmt::format("unknown interval '{}' (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, "
+                                   "8h, 12h, 1d)",
+                                   iv_name.size() > 20 ? iv_name.substr(0, 20) + "..." : iv_name));
+    }
+    int64_t limit = opt.default_limit;
+    if (auto l = req.Param("limit")) {
+      char* end = nullptr;
+      long long v = std::strtoll(l->c_str(), &end, 10);
+      if (l->empty() || *end != '\0' || v < 1 || v > opt.max_klines) {
+        return JsonError(400, "limit",
+                         fmt::format("limit must be an integer from 1 to {}", opt.max_klines));
+      }
+      limit = v;
+    }
+    BadRequest bad;
+    auto from = ParseParamTime(req, "from", 0, &bad);
+    if (!from.ok()) return Error(bad);
+    auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max() / 2, &bad);
+    if (!to.ok()) return Error(bad);
+    if (*from > *to) {
+      return JsonError(
+          400, "from",
+          fmt::format("from ({}) is after to ({})", *req.Param("from"), *req.Param("to")));
+    }
+    if (req.Param("from") && req.Param("to") && (*to - *from) / iv->micros > opt.max_klines) {
+      return JsonError(400, "to",
+                       fmt::format("range over the limit: {} {} candles (at most {}; page with "
+                                   "from and limit)",
+                                   (*to - *from) / iv->micros, iv->name, opt.max_klines));
+    }
+    auto rows = merged->Klines(s->symbol, *iv, *from, *to, limit);
+    if (!rows.ok()) return JsonError(503, "", rows.status().message());
+    if (WantsCsv(req)) {
+      std::string out = "symbol,interval,open_time,open,high,low,close,volume,source,partial\n";
+      for (const auto& k : *rows) {
+        fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{}\n", s->symbol,
+                       iv->name, FormatIso(k.open_time), k.open, k.high, k.low, k.close, k.volume,
+                       k.speed ? "speed" : "batch", k.partial);
+      }
+      return Csv(std::move(out));
+    }
+    std::string out =
+        "{\"symbol\":\"" + s->symbol + "\",\"interval\":\"" + iv->name + "\",\"rows\":[";
+    for (size_t i = 0; i < rows->size(); ++i) {
+      if (i) out += ',';
+      out += KlineJson(s->symbol, iv->name, (*rows)[i], false);
+    }
+    out += "]}";
+    return Json(std::move(out));
+  }
+
+  Response Forecast(const Request& req) {
+    if (auto b = CheckParams(req, {"symbol"})) return Error(*b);
+    auto st = State();
+    if (!st.ok()) return JsonError(503, "", st.status().message());
+    const SymbolSeries* s = nullptr;
+    if (auto b = Symbol(req, **st, &s)) return Error(*b);
+    if (opt.forecast_dir.empty()) {
+      return JsonError(404, "symbol", fmt::format("no forecast for {}", s->symbol));
+    }
+    std::ifstream in(opt.forecast_dir / (s->symbol + ".json"), std::ios::binary);
+    if (!in) return JsonError(404, "symbol", fmt::format("no forecast for {}", s->symbol));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return Json(ss.str());
+  }
+
+  Response StatusJson(const Request& req) {
+    if (auto b = CheckParams(req, {})) return Error(*b);
+    auto st = State();
+    if (!st.ok()) return JsonError(503, "", st.status().message());
+    const Micros now = clock->Now();
+    std::string out = fmt::format("{{\"lake_version\":{},\"now\":\"{}\",\"symbols\":[",
+                                  (*st)->lake_version, FormatIso(now));
+    bool first = true;
+    for (const auto& [sym, s] : (*st)->symbols) {
+      if (!first) out += ',';
+      first = false;
+      Micros last = 0;
+      int64_t gaps = 0, missing = 0;
+      const size_t closed = s->m1.size() - (s->m1_open_last ? 1 : 0);
+      for (size_t i = 0; i < closed; ++i) {
+        if (i > 0 && s->m1[i].open_time - s->m1[i - 1].open_time > kMicrosPerMinute) {
+          ++gaps;
+          missing += (s->m1[i].open_time - s->m1[i - 1].open_time) / kMicrosPerMinute - 1;
+        }
+        last = s->m1[i].open_time;
+      }
+      out += fmt::format(
+          "{{\"symbol\":\"{}\",\"batch_watermark\":{},\"last_closed_minute\":{},"
+          "\"stream_lag_seconds\":{},\"open_gaps\":{},\"missing_minutes\":{}}}",
+          sym, WatermarkJson(s->watermark),
+          last > 0 ? "\"" + FormatIso(last) + "\"" : std::string("null"),
+          last > 0 ? fmt::format("{}", static_cast<double>(now - last - kMicrosPerMinute) / 1e6)
+                   : std::string("null"),
+          gaps, missing);
+    }
+    out += "]";
+    if (opt.gauges) {
+      out += fmt::format(
+          ",\"stream\":{{\"running\":{},\"events\":{},\"reconnects\":{},\"malformed\":{}}}",
+          opt.gauges->running.load(), opt.gauges->events.load(), opt.gauges->reconnects.load(),
+          opt.gauges->malformed.load());
+    }
+    out += "}";
+    return Json(std::move(out));
+  }
+
+  void Stream(const Request& req, EventSink& sink) {
+    if (auto b = CheckParams(req, {"symbol"})) {
+      sink.Reject(Error(*b));
+      return;
+    }
+    auto st = State();
+    if (!st.ok()) {
+      sink.Reject(JsonError(503, "", st.status().message()));
+      return;
+    }
+    const SymbolSeries* s0 = nullptr;
+    if (auto b = Symbol(req, **st, &s0)) {
+      sink.Reject(Error(*b));
+      return;
+    }
+    const std::string symbol = s0->symbol;
+    std::string last_daily, last_kline;
+    for (;;) {
+      const SymbolSeries* s = (*st)->Find(symbol);
+      if (s && !s->daily.empty()) {
+        std::string d = DailyJsonRow(symbol, s->daily.back());
+        if (d != last_daily && !sink.Send("daily", d)) return;
+        last_daily = std::move(d);
+      }
+      if (s && !s->m1.empty()) {
+        const speed::Candle& c = s->m1.back();
+        KlineRow k{c.open_time, c.open, c.high, c.low, c.close, c.volume, true, s->m1_open_last};
+        std::string j = KlineJson(symbol, "1m", k, true);
+        if (j != last_kline && !sink.Send("kline", j)) return;
+        last_kline = std::move(j);
+      }
+      if (sink.WaitClosed(opt.stream_poll)) return;
+      auto next = State();
+      if (next.ok()) st = std::move(next);
+    }
+  }
+
+  Response MetricsText(const Request& req) {
+    Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics->Render();
+    return r;
+  }
+};
+
+Api::Api(Merged& merged, const Clock& clock, Metrics& metrics, ApiOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->merged = &merged;
+  impl_->clock = &clock;
+  impl_->metrics = &metrics;
+  impl_->opt = std::move(options);
+  Impl* m = impl_.get();
+  // Gauges evaluated at scrape time.
+  metrics
+      .AddGauge("cryptolake_open_gaps",
+                "Missing 1m candles after the batch watermark, over the symbols")
+      .WithLabels({})
+      .SetCallback([m] {
+        auto st = m->merged->Current();
+        if (!st.ok()) return 0.0;
+        double missing = 0;
+        for (const auto& [sym, s] : (*st)->symbols) {
+          size_t closed = s->m1.size() - (s->m1_open_last ? 1 : 0);
+          for (size_t i = 1; i < closed; ++i) {
+            missing += static_cast<double>(
+                (s->m1[i].open_time - s->m1[i - 1].open_time) / kMicrosPerMinute - 1);
+          }
+        }
+        return missing;
+      });
+  auto& lag = metrics.AddGauge(
+      "cryptolake_ingest_lag_seconds",
+      "Seconds from the close of the newest closed 1m candle to now, the largest over the "
+      "symbols");
+  lag.WithLabels({}).SetCallback([m] {
+    auto st = m->merged->Current();
+    if (!st.ok()) return 0.0;
+    double worst = 0;
+    for (const auto& [sym, s] : (*st)->symbols) {
+      size_t closed = s->m1.size() - (s->m1_open_last ? 1 : 0);
+      if (closed == 0) continue;
+      double l =
+          static_cast<double>(m->clock->Now() - s->m1[closed - 1].open_time - kMicrosPerMinute) /
+          1e6;
+      worst = std::max(worst, l);
+    }
+    return worst;
+  });
+  if (m->opt.gauges) {
+    const StreamGauges* g = m->opt.gauges;
+    metrics.AddGauge("cryptolake_stream_events", "Events consumed into the view since start")
+        .WithLabels({})
+        .SetCallback([g] { return static_cast<double>(g->events.load()); });
+    metrics.AddGauge("cryptolake_stream_reconnects", "WebSocket reconnects")
+        .WithLabels({})
+        .SetCallback([g] { return static_cast<double>(g->reconnects.load()); });
+    metrics.AddGauge("cryptolake_rest_weight_used", "REST request weight used this minute")
+        .WithLabels({})
+        .SetCallback([g] { return static_cast<double>(g->rest_weight.load()); });
+  }
+}
+
+Api::~Api() = default;
+
+Router Api::MakeRouter() {
+  Router r;
+  Impl* m = impl_.get();
+  r.Get("/healthz", [](const Request&) { return Json("{\"status\":\"ok\"}"); });
+  r.Get("/api/v1/symbols", [m](const Request& q) { return m->Symbols(q); });
+  r.Get("/api/v1/daily", [m](const Request& q) { return m->Daily(q); });
+  r.Get("/api/v1/klines", [m](const Request& q) { return m->Klines(q); });
+  r.Get("/api/v1/forecast", [m](const Request& q) { return m->Forecast(q); });
+  r.Get("/api/v1/status", [m](const Request& q) { return m->StatusJson(q); });
+  r.Get("/metrics", [m](const Request& q) { return m->MetricsText(q); });
+  r.Stream("/api/v1/stream", [m](const Request& q, EventSink& s) { m->Stream(q, s); });
+  return r;
+}
+
+}  // namespace cryptolake::serve

@@ -1,0 +1,80 @@
+// The HTTP API of `cryptolake serve` (docs/API.md has the reference with examples):
+//   GET /healthz                              {"status":"ok"}
+//   GET /api/v1/symbols                       symbols with first/last day and batch watermark
+//   GET /api/v1/daily?symbol=&from=&to=       the merged daily series (merged.h)
+//   GET /api/v1/klines?symbol=&interval=&from=&to=&limit=
+//   GET /api/v1/forecast?symbol=              the latest forecast (404 until one exists)
+//   GET /api/v1/status                        lake version, watermarks, stream lag, open gaps
+//   GET /api/v1/stream?symbol=                Server-Sent Events: "daily" and "kline" updates
+//   GET /metrics                              Prometheus text format
+// JSON by default; CSV with ?format=csv or an Accept header preferring text/csv (daily, klines,
+// symbols).
+//
+// Bad requests: 400 (404 for an unknown symbol, and for a forecast that does not exist) with
+// {"error":{"status":N,"parameter":"<name>","message":"..."}} naming the parameter:
+//   unknown parameter          400 parameter=<it>  "unknown parameter 'x' (allowed: symbol, ...)"
+//   repeated parameter         400 parameter=<it>  "parameter 'from' given more than once"
+//   missing symbol             400 symbol          "symbol is required"
+//   unknown symbol             404 symbol          "unknown symbol 'XYZ' (known: BTCUSDT, ...)"
+//   unparseable from/to        400 from|to         "cannot parse 'x' as a date or time ..."
+//   from after to              400 from            "from (2025-06-02) is after to (2025-06-01)"
+//   range over the limit       400 to|limit        daily: over max_days days; klines: over
+//                                                  max_klines candles, or limit out of 1..max
+//   unknown interval           400 interval        "unknown interval '7m' (...)"
+//   bad format                 400 format          "format must be json or csv"
+// Nothing a client sends reaches SQL text: symbols are checked against the known set, times are
+// parsed to integers, intervals to the known set; the lake is read through lake::KlinesSql
+// with those values only.
+//
+// Snapshots: every response is computed from one MergedState (merged.h), which holds one lake
+// snapshot and one read of the real-time view; a batch refresh swaps in a new state and never
+// blocks or tears a response. /api/v1/daily without from/to is served from a body cached per
+// state.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "serve/http_server.h"
+#include "serve/merged.h"
+#include "serve/metrics.h"
+
+namespace cryptolake::serve {
+
+// Figures of the speed layer's process for /api/v1/status and /metrics (set by `up`).
+struct StreamGauges {
+  std::atomic<int64_t> events{0};       // events consumed into the view
+  std::atomic<int64_t> reconnects{0};   // WebSocket reconnects
+  std::atomic<int64_t> malformed{0};    // malformed messages
+  std::atomic<int64_t> rest_weight{0};  // REST weight used in the current minute
+  std::atomic<bool> running{false};
+};
+
+struct ApiOptions {
+  int64_t max_days = 20000;   // a /daily range longer than this is refused
+  int64_t max_klines = 5000;  // limit's maximum (and a from..to span over it is refused)
+  int64_t default_limit = 500;
+  std::filesystem::path forecast_dir;          // <dir>/<SYMBOL>.json; empty: no forecasts
+  std::chrono::milliseconds stream_poll{200};  // how often a stream looks for a new state
+  const StreamGauges* gauges = nullptr;        // optional
+};
+
+class Api {
+ public:
+  // `merged`, `clock` and `metrics` must outlive the Api and every server using its router.
+  Api(Merged& merged, const Clock& clock, Metrics& metrics, ApiOptions options = {});
+  ~Api();
+  // The routes above, for HttpServer::Start.
+  Router MakeRouter();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptolake::serve

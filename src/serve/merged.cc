@@ -1,0 +1,377 @@
+#include "serve/merged.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "batch/views.h"
+#include "lake/klines.h"
+
+namespace cryptolake::serve {
+
+namespace {
+
+const Interval k1m{"1m", kMicrosPerMinute};
+
+std::optional<double> Mean(const std::vector<DailyRow>& rows, size_t i, size_t n) {
+  const size_t first = i + 1 >= n ? i + 1 - n : 0;
+  long double sum = 0;
+  for (size_t j = first; j <= i; ++j) sum += rows[j].close;
+  return static_cast<double>(sum / static_cast<long double>(i + 1 - first));
+}
+
+// What one lake version gives: per symbol the watermark, the batch rows and the 1m candles at
+// or after the watermark.
+struct BatchPart {
+  int64_t version = -1;
+  struct Sym {
+    Micros watermark = 0;
+    std::vector<DailyRow> daily;
+    std::vector<speed::Candle> m1;
+  };
+  std::map<std::string, Sym> sym;
+};
+
+}  // namespace
+
+std::vector<DailyRow> MergeDaily(const std::vector<DailyRow>& batch, Micros watermark,
+                                 const std::vector<speed::Candle>& m1, bool m1_open_last) {
+  std::vector<DailyRow> out;
+  out.reserve(batch.size() + 8);
+  for (const auto& r : batch) {
+    if (r.day < watermark) out.push_back(r);
+  }
+  // Speed days: daily bars of the 1m candles.
+  std::map<Micros, DailyRow> speed_days;
+  for (size_t i = 0; i < m1.size(); ++i) {
+    const speed::Candle& c = m1[i];
+    if (c.open_time < watermark) continue;
+    const bool closed = !(m1_open_last && i + 1 == m1.size());
+    Micros day = DayFloor(c.open_time);
+    auto [it, fresh] = speed_days.try_emplace(day);
+    DailyRow& d = it->second;
+    if (fresh) {
+      d.day = day;
+      d.open = c.open;
+      d.high = c.high;
+      d.low = c.low;
+      d.speed = true;
+    }
+    d.high = std::max(d.high, c.high);
+    d.low = std::min(d.low, c.low);
+    d.close = c.close;
+    d.volume += c.volume;
+    d.minutes += closed ? 1 : 0;
+  }
+  // Batch rows at or after the watermark whose day the speed layer has no candle of.
+  std::map<Micros, DailyRow> days_after = std::move(speed_days);
+  for (const auto& r : batch) {
+    if (r.day >= watermark && !r.filled && !days_after.count(r.day)) {
+      DailyRow b = r;
+      b.partial = true;
+      days_after.emplace(r.day, b);
+    }
+  }
+  for (auto& [day, d] : days_after) {
+    // Forward-fill days missing since the previous row.
+    if (!out.empty()) {
+      for (Micros t = out.back().day + kMicrosPerDay; t < day; t += kMicrosPerDay) {
+        DailyRow f;
+        f.day = t;
+        f.open = f.high = f.low = f.close = out.back().close;
+        f.filled = true;
+        f.speed = true;
+        out.push_back(f);
+      }
+    }
+    out.push_back(d);
+  }
+  // ma7 / ma30 for every row from the watermark on, over the merged series.
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].day < watermark) continue;
+    out[i].ma7 = Mean(out, i, 7);
+    out[i].ma30 = Mean(out, i, 30);
+  }
+  if (!out.empty() && out.back().day >= watermark && !out.back().filled &&
+      out.back().minutes < 1440) {
+    out.back().partial = true;
+  }
+  return out;
+}
+
+std::vector<KlineRow> AggregateKlines(const std::vector<speed::Candle>& m1, bool m1_open_last,
+                                      const Interval& interval) {
+  std::vector<KlineRow> out;
+  std::vector<int64_t> counts;
+  for (size_t i = 0; i < m1.size(); ++i) {
+    const speed::Candle& c = m1[i];
+    const bool open = m1_open_last && i + 1 == m1.size();
+    Micros bucket = c.open_time - c.open_time % interval.micros;
+    if (out.empty() || out.back().open_time != bucket) {
+      out.push_back({bucket, c.open, c.high, c.low, c.close, 0, true, false});
+      counts.push_back(0);
+    }
+    KlineRow& k = out.back();
+    k.high = std::max(k.high, c.high);
+    k.low = std::min(k.low, c.low);
+    k.close = c.close;
+    k.volume += c.volume;
+    if (open) {
+      k.partial = true;
+    } else {
+      ++counts.back();
+    }
+  }
+  const int64_t full = interval.micros / kMicrosPerMinute;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (counts[i] < full) out[i].partial = true;
+  }
+  return out;
+}
+
+struct Merged::Impl {
+  lake::Lake* lake = nullptr;
+  const speed::RealtimeView* view = nullptr;
+  MergedOptions opt;
+  std::unique_ptr<lake::Database> db;
+
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<lake::Connection>> pool;
+
+  std::mutex build_mu;  // one builder at a time; guards batch, last_check
+  BatchPart batch;
+  Micros last_check = 0;
+  std::atomic<bool> invalid{true};
+
+  std::mutex state_mu;  // guards state (the pointer, not the state)
+  std::shared_ptr<const MergedState> state;
+
+  StatusOr<std::unique_ptr<lake::Connection>> Borrow() {
+    {
+      std::lock_guard lock(pool_mu);
+      if (!pool.empty()) {
+        auto c = std::move(pool.back());
+        pool.pop_back();
+        return c;
+      }
+    }
+    ASSIGN_OR_RETURN(lake::Connection c, lake::Connection::Open(*db));
+    return std::make_unique<lake::Connection>(std::move(c));
+  }
+  void Return(std::unique_ptr<lake::Connection> c) {
+    std::lock_guard lock(pool_mu);
+    pool.push_back(std::move(c));
+  }
+
+  Status LoadBatch(const lake::Snapshot& snap) {
+    ASSIGN_OR_RETURN(auto con, Borrow());
+    BatchPart b;
+    b.version = snap.version();
+    if (!snap.Files(batch::kDailyRaw).empty()) {
+      ASSIGN_OR_RETURN(lake::Result w, con->Query(fmt::format(
+                                           "SELECT symbol, max(epoch_us(day)) + {} FROM {} WHERE "
+                                           "minutes_present = 1440 GROUP BY symbol",
+                                           kMicrosPerDay, batch::ViewSql(snap, batch::kDailyRaw))));
+      for (size_t i = 0; i < w.rows(); ++i) {
+        if (!w.IsNull(1, i)) b.sym[w.GetString(0, i)].watermark = w.GetInt64(1, i);
+      }
+    }
+    if (!snap.Files(batch::kDailyFilled).empty()) {
+      ASSIGN_OR_RETURN(
+          lake::Result r,
+          con->Query(fmt::format(
+              "SELECT symbol, epoch_us(day), open, high, low, close, volume, ma7, ma30, filled, "
+              "minutes_present FROM {} ORDER BY symbol, day",
+              batch::ViewSql(snap, batch::kDailyFilled))));
+      for (size_t i = 0; i < r.rows(); ++i) {
+        DailyRow d;
+        d.day = r.GetInt64(1, i);
+        d.open = r.GetDouble(2, i);
+        d.high = r.GetDouble(3, i);
+        d.low = r.GetDouble(4, i);
+        d.close = r.GetDouble(5, i);
+        d.volume = r.GetDouble(6, i);
+        if (!r.IsNull(7, i)) d.ma7 = r.GetDouble(7, i);
+        if (!r.IsNull(8, i)) d.ma30 = r.GetDouble(8, i);
+        d.filled = r.GetBool(9, i);
+        d.minutes = r.IsNull(10, i) ? 0 : r.GetInt64(10, i);
+        b.sym[r.GetString(0, i)].daily.push_back(d);
+      }
+    }
+    std::set<std::string> symbols(opt.symbols.begin(), opt.symbols.end());
+    for (const auto& s : snap.Symbols(lake::KlinesDataset(k1m))) symbols.insert(s);
+    for (const auto& s : symbols) {
+      BatchPart::Sym& bs = b.sym[s];
+      lake::KlineFilter f;
+      f.symbol = s;
+      f.from = bs.watermark;
+      ASSIGN_OR_RETURN(
+          lake::Result r,
+          con->Query(fmt::format("SELECT epoch_us(open_time), open, high, low, close, volume "
+                                 "FROM {} ORDER BY open_time",
+                                 lake::KlinesSql(snap, k1m, f))));
+      bs.m1.reserve(r.rows());
+      for (size_t i = 0; i < r.rows(); ++i) {
+        speed::Candle c;
+        c.symbol = s;
+        c.open_time = r.GetInt64(0, i);
+        c.close_time = c.open_time + kMicrosPerMinute - 1000;
+        c.open = r.GetDouble(1, i);
+        c.high = r.GetDouble(2, i);
+        c.low = r.GetDouble(3, i);
+        c.close = r.GetDouble(4, i);
+        c.volume = r.GetDouble(5, i);
+        bs.m1.push_back(std::move(c));
+      }
+    }
+    Return(std::move(con));
+    batch = std::move(b);
+    return Status::Ok();
+  }
+
+  // Called with build_mu held.
+  Status CheckLake(bool force) {
+    const Micros now = lake->clock().Now();
+    if (!force && !invalid.load() && batch.version >= 0 && now - last_check < opt.recheck_every) {
+      return Status::Ok();
+    }
+    invalid = false;
+    last_check = now;
+    ASSIGN_OR_RETURN(lake::Snapshot snap, lake->GetSnapshot());
+    if (snap.version() == batch.version) return Status::Ok();
+    return LoadBatch(snap);
+  }
+};
+
+Merged::Merged(lake::Lake& lake, const speed::RealtimeView* view, MergedOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->lake = &lake;
+  impl_->view = view;
+  impl_->opt = std::move(options);
+  auto db = lake::Database::Open(":memory:", 2);
+  if (db.ok()) impl_->db = std::make_unique<lake::Database>(std::move(*db));
+}
+
+Merged::~Merged() = default;
+
+void Merged::Invalidate() { impl_->invalid = true; }
+
+StatusOr<std::shared_ptr<const MergedState>> Merged::Current() {
+  Impl& m = *impl_;
+  if (!m.db) return Internal("merged view: cannot open DuckDB");
+  const uint64_t view_version = m.view ? m.view->version() : 0;
+  std::shared_ptr<const MergedState> s;
+  {
+    std::lock_guard lock(m.state_mu);
+    s = m.state;
+  }
+  const Micros now = m.lake->clock().Now();
+  if (s && !m.invalid.load() && s->view_version == view_version) {
+    std::lock_guard lock(m.build_mu);
+    if (now - m.last_check < m.opt.recheck_every) return s;
+  }
+  std::lock_guard build(m.build_mu);
+  RETURN_IF_ERROR(m.CheckLake(false));
+  // The view is read before the lake is looked at again: a view that has passed our watermark
+  // dropped rows that a newer lake version holds, so that version is read first.
+  std::map<std::string, speed::ViewRead> reads;
+  std::set<std::string> symbols(m.opt.symbols.begin(), m.opt.symbols.end());
+  for (const auto& [sym, part] : m.batch.sym) symbols.insert(sym);
+  bool stale = false;
+  if (m.view) {
+    for (const auto& sym : symbols) {
+      speed::ViewRead r = m.view->Read(sym);
+      auto it = m.batch.sym.find(sym);
+      if (r.watermark > (it == m.batch.sym.end() ? 0 : it->second.watermark)) stale = true;
+      reads[sym] = std::move(r);
+    }
+  }
+  if (stale) RETURN_IF_ERROR(m.CheckLake(true));
+  auto st = std::make_shared<MergedState>();
+  st->lake_version = m.batch.version;
+  st->view_version = view_version;
+  for (const auto& sym : symbols) {
+    auto series = std::make_shared<SymbolSeries>();
+    series->symbol = sym;
+    const BatchPart::Sym* bp = nullptr;
+    if (auto it = m.batch.sym.find(sym); it != m.batch.sym.end()) bp = &it->second;
+    series->watermark = bp ? bp->watermark : 0;
+    const Micros w = series->watermark;
+    // Speed 1m candles: the lake's (at or after W) merged with the view's (lake wins).
+    std::vector<speed::Candle> m1 = bp ? bp->m1 : std::vector<speed::Candle>{};
+    bool open_last = false;
+    if (auto it = reads.find(sym); it != reads.end()) {
+      const speed::ViewRead& r = it->second;
+      std::vector<speed::Candle> merged;
+      merged.reserve(m1.size() + r.closed.size() + 1);
+      size_t i = 0, j = 0;
+      while (i < m1.size() || j < r.closed.size()) {
+        if (j < r.closed.size() && r.closed[j].open_time < w) {
+          ++j;
+        } else if (j == r.closed.size() ||
+                   (i < m1.size() && m1[i].open_time <= r.closed[j].open_time)) {
+          if (j < r.closed.size() && m1[i].open_time == r.closed[j].open_time) ++j;
+          merged.push_back(m1[i++]);
+        } else {
+          merged.push_back(r.closed[j++]);
+        }
+      }
+      if (r.open && r.open->open_time >= w &&
+          (merged.empty() || r.open->open_time > merged.back().open_time)) {
+        merged.push_back(*r.open);
+        open_last = true;
+      }
+      m1 = std::move(merged);
+    }
+    series->daily = MergeDaily(bp ? bp->daily : std::vector<DailyRow>{}, w, m1, open_last);
+    series->m1 = std::move(m1);
+    series->m1_open_last = open_last;
+    st->symbols[sym] = std::move(series);
+  }
+  std::shared_ptr<const MergedState> out = std::move(st);
+  {
+    std::lock_guard lock(m.state_mu);
+    m.state = out;
+  }
+  return out;
+}
+
+StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const Interval& interval,
+                                               Micros from, Micros to, int64_t limit) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const MergedState> st, Current());
+  const SymbolSeries* series = st->Find(symbol);
+  if (!series) return NotFound("unknown symbol {}", symbol);
+  ASSIGN_OR_RETURN(lake::Snapshot snap, impl_->lake->GetSnapshot());
+  std::vector<KlineRow> out;
+  Micros last_batch = -1;
+  if (!snap.Files(lake::KlinesDataset(interval), symbol).empty()) {
+    ASSIGN_OR_RETURN(auto con, impl_->Borrow());
+    lake::KlineFilter f;
+    f.symbol = symbol;
+    ASSIGN_OR_RETURN(lake::Result last,
+                     con->Query(fmt::format("SELECT max(epoch_us(open_time)) FROM {}",
+                                            lake::KlinesSql(snap, interval, f))));
+    if (last.rows() > 0 && !last.IsNull(0, 0)) last_batch = last.GetInt64(0, 0);
+    f.from = from;
+    f.to = to;
+    ASSIGN_OR_RETURN(
+        lake::Result r,
+        con->Query(fmt::format("SELECT epoch_us(open_time), open, high, low, close, volume FROM "
+                               "{} ORDER BY open_time LIMIT {}",
+                               lake::KlinesSql(snap, interval, f), limit)));
+    impl_->Return(std::move(con));
+    for (size_t i = 0; i < r.rows(); ++i) {
+      out.push_back({r.GetInt64(0, i), r.GetDouble(1, i), r.GetDouble(2, i), r.GetDouble(3, i),
+                     r.GetDouble(4, i), r.GetDouble(5, i), false, false});
+    }
+  }
+  for (const KlineRow& k : AggregateKlines(series->m1, series->m1_open_last, interval)) {
+    if (static_cast<int64_t>(out.size()) >= limit) break;
+    if (k.open_time <= last_batch || k.open_time < from || k.open_time >= to) continue;
+    out.push_back(k);
+  }
+  return out;
+}
+
+}  // namespace cryptolake::serve

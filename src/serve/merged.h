@@ -1,0 +1,123 @@
+// The serving layer's merged view: one series per symbol from the batch views and the speed
+// layer, computed at read time. Nothing is overwritten: the batch views, the master dataset and
+// the real-time view stay as they are (the prototype rewrote daily_filled and prophet_input in
+// place and lost 7,980 of 8,140 rows).
+//
+// Daily series of a symbol, for one lake snapshot and one read of the real-time view:
+//  * the batch watermark W is the day after the last complete day (1440 minutes) in daily_raw,
+//    the same definition the real-time view uses (0 when there is none);
+//  * days before W are the stored daily_filled rows (forward-filled days included, ma7/ma30 as
+//    stored), source "batch";
+//  * days from W on are "speed" days: daily bars of the 1m candles at or after W, from the
+//    master dataset's klines_1m (any source: streamed candles the speed layer appended, backfilled
+//    ones) merged with the real-time view's closed candles and open candle (the lake's row wins
+//    for a minute both hold; they are equal). A day at or after W with no 1m candle keeps its
+//    batch row (e.g. a partial day from 1h files), source "batch". Days missing between speed
+//    days are forward-filled as daily_filled does (filled = true).
+//  * ma7/ma30 of speed days are recomputed across the seam: the mean close of the last 7/30 rows
+//    of the merged series, the day included (fewer at the start of a series).
+//  * partial: a day with fewer than 1440 minutes that is the last of the series (today's open
+//    day, or the end of a recording), or a batch day after W.
+// So when the watermark moves (a batch refresh), a day passes from speed to batch in one step:
+// the merged series never has a day twice or a day missing.
+//
+// Klines of an interval: the master dataset's klines_<interval> (deduplicated, source "batch"),
+// then, for time after its last row, candles of that interval aggregated from the speed 1m
+// candles above (source "speed"; a bucket still open or incomplete is partial).
+//
+// Thread-safety: all methods may be called from any thread. Current() returns an immutable
+// state shared by readers; a refresh builds a new one and swaps it in, so a reader never sees a
+// torn state and never waits for a refresh of the batch part.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "lake/duck.h"
+#include "lake/lake.h"
+#include "speed/view.h"
+
+namespace cryptolake::serve {
+
+struct DailyRow {
+  Micros day = 0;
+  double open = 0, high = 0, low = 0, close = 0, volume = 0;
+  std::optional<double> ma7, ma30;
+  bool speed = false;    // source: speed layer (else batch)
+  bool partial = false;  // see above
+  bool filled = false;   // forward-filled (no candle that day)
+  int64_t minutes = 0;   // minutes present (speed days: closed candles; batch: minutes_present)
+  bool operator==(const DailyRow&) const = default;
+};
+
+struct KlineRow {
+  Micros open_time = 0;
+  double open = 0, high = 0, low = 0, close = 0, volume = 0;
+  bool speed = false;
+  bool partial = false;
+  bool operator==(const KlineRow&) const = default;
+};
+
+struct SymbolSeries {
+  std::string symbol;
+  Micros watermark = 0;           // W above; 0 if the batch views have no complete day
+  std::vector<DailyRow> daily;    // by day
+  std::vector<speed::Candle> m1;  // the speed 1m candles at or after W (closed, then open)
+  bool m1_open_last = false;      // m1.back() is the view's open candle
+};
+
+struct MergedState {
+  int64_t lake_version = -1;
+  uint64_t view_version = 0;
+  std::map<std::string, std::shared_ptr<const SymbolSeries>> symbols;
+  const SymbolSeries* Find(const std::string& symbol) const {
+    auto it = symbols.find(symbol);
+    return it == symbols.end() ? nullptr : it->second.get();
+  }
+};
+
+// The merge itself (pure): batch daily_filled rows (by day, with minutes_present), the watermark
+// and the speed 1m candles (by open_time; the last may be open).
+std::vector<DailyRow> MergeDaily(const std::vector<DailyRow>& batch, Micros watermark,
+                                 const std::vector<speed::Candle>& m1, bool m1_open_last);
+
+// Candles of `interval` from 1m candles (by open_time), each bucket's OHLCV; a bucket is partial
+// when it holds the open candle or fewer than interval/1m candles.
+std::vector<KlineRow> AggregateKlines(const std::vector<speed::Candle>& m1, bool m1_open_last,
+                                      const Interval& interval);
+
+struct MergedOptions {
+  std::vector<std::string> symbols;  // always listed (e.g. the configured ones), even if empty
+  Micros recheck_every = kMicrosPerSecond;  // how often Current() looks for a new lake version
+};
+
+class Merged {
+ public:
+  // `view` may be null (a `serve` without a stream in the process: the speed part then comes
+  // from what the stream appended to the master dataset). Both must outlive this object.
+  Merged(lake::Lake& lake, const speed::RealtimeView* view, MergedOptions options = {});
+  ~Merged();
+
+  // The current state: rebuilt when the lake has a new version (looked for at most every
+  // recheck_every of the lake's clock, or at once after Invalidate()) or the view changed.
+  StatusOr<std::shared_ptr<const MergedState>> Current();
+  // The next Current() reads the lake's manifest again (after a batch refresh in the process).
+  void Invalidate();
+
+  // Merged klines of `symbol` at `interval` in [from, to), at most `limit`, by open_time.
+  StatusOr<std::vector<KlineRow>> Klines(const std::string& symbol, const Interval& interval,
+                                         Micros from, Micros to, int64_t limit);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cryptolake::serve
