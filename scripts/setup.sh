@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, idempotently: Debian packages (apt, as root, no prompts),
 # DuckDB's official build from the npm registry into .deps/duckdb (integrity-checked),
-# and, with --test, the test-only extras (clang-format, a Python venv with pyarrow, a JRE and
-# Maven, and the Kafka broker's jars from Maven Central into .deps/kafka).
+# the dashboard's chart library (lightweight-charts) from the npm registry into .deps/npm, and,
+# with --test, the test-only extras (clang-format, a Python venv with pyarrow, a JRE and Maven,
+# the Kafka broker's jars from Maven Central into .deps/kafka, Debian's chromium and
+# playwright-core from npm for the browser test).
 # Usage: scripts/setup.sh [--test]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,7 +16,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------
 pkgs="$APT_BUILD"
-(( want_test )) && pkgs="$pkgs $APT_TEST"
+(( want_test )) && pkgs="$pkgs $APT_TEST $APT_BROWSER"
 missing=()
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -49,6 +51,9 @@ if ! { [[ -f "$prefix/lib/libduckdb.so" ]] && check "$DUCKDB_LIB_SHA256" "$prefi
   install -m 0644 "$tmp/package/src/duckdb/src/include/duckdb.h" "$prefix/include/duckdb.h"
   log "DuckDB $DUCKDB_VERSION installed in .deps/duckdb"
 fi
+
+# --- the dashboard's chart library (and, for tests, playwright-core) from npm -
+if (( want_test )); then bash "$root/scripts/web.sh" fetch --test; else bash "$root/scripts/web.sh" fetch; fi
 
 # --- test-only Python venv (interop checks) ---------------------------------
 if (( want_test )); then

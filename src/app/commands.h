@@ -96,6 +96,34 @@ struct CatArgs {
 };
 int RunCat(Env& env, const CatArgs& a);
 
+struct ServeArgs {
+  std::string bind = "127.0.0.1";
+  int port = 8080;
+  int threads = 2;
+  std::string token;     // bearer token; required for a non-loopback bind
+  std::string web_root;  // empty: <binary dir>/web
+};
+int RunServe(Env& env, const ServeArgs& a);
+
+struct UpArgs {
+  std::vector<std::string> replay;   // replay exchange data (files, dirs, globs); empty: Binance
+  std::optional<std::string> start;  // replay: exchange time at start
+  double speed = 1.0;                // replay: exchange seconds per real second
+  std::vector<std::string> import_paths;
+  std::vector<std::string> intervals;  // backfill intervals; empty: config
+  // Backfill start; default: [backfill] start in the config, else Binance spot's first day.
+  std::optional<std::string> from;
+  bool no_backfill = false;
+  bool no_serve = false;
+  ServeArgs serve;
+  std::string port_file;  // the server's port is written here once it listens
+  double batch_every_seconds = 300;
+  double append_every_seconds = 60;
+  std::optional<std::string> until;
+  double duration_seconds = 0;
+};
+int RunUp(Env& env, const UpArgs& a);
+
 // Runs without an Env: it never opens the lake at the global --data root.
 struct ReplayArgs {
   std::vector<std::string> data;  // a lake root, or kline files, directories, globs

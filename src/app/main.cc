@@ -1,5 +1,7 @@
 // The `cryptolake` binary: one CLI with a subcommand per job. Each subcommand parses its flags,
 // opens the lake and calls one library function; all logic lives in the layer modules.
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -160,6 +162,65 @@ int main(int argc, char** argv) {
   auto* gc = app.add_subcommand(
       "gc", "Delete retired files past the grace period and leftovers of crashed writers");
 
+  // serve
+  app::ServeArgs sva;
+  auto add_serve_flags = [](CLI::App* c, app::ServeArgs& a) {
+    c->add_option("--bind", a.bind, "Address to listen on (beyond loopback only with --token)")
+        ->default_val("127.0.0.1");
+    c->add_option("--port", a.port, "HTTP port (0: an ephemeral one)")->default_val(8080);
+    c->add_option("--threads", a.threads, "HTTP io threads")->default_val(2);
+    c->add_option("--token", a.token,
+                  "Bearer token required on every request but /healthz (needed for a "
+                  "non-loopback --bind)");
+    c->add_option("--web-root", a.web_root,
+                  "Dashboard files (default: the web/ directory beside the binary)");
+  };
+  auto* srv = app.add_subcommand(
+      "serve", "Serve the merged series (batch + speed) over HTTP with a live dashboard");
+  add_serve_flags(srv, sva);
+  srv->footer(
+      "Endpoints: /api/v1/symbols, /api/v1/daily?symbol=&from=&to=, /api/v1/klines?symbol=&\n"
+      "interval=&from=&to=&limit=, /api/v1/forecast?symbol=, /api/v1/status, /api/v1/stream?\n"
+      "symbol= (Server-Sent Events), /healthz, /metrics (Prometheus). JSON, or CSV with\n"
+      "?format=csv or Accept: text/csv. The dashboard is at /. See docs/API.md.\n"
+      "The merge is computed at read time; nothing is written. Stops on SIGINT/SIGTERM.");
+
+  // up
+  app::UpArgs ua;
+  auto* up = app.add_subcommand(
+      "up", "Run the whole Lambda: import, backfill, batch views, stream, serve, refresh");
+  up->add_option("--replay", ua.replay,
+                 "Run against the replay exchange serving these kline files/dirs (offline); "
+                 "default: Binance")
+      ->delimiter(',');
+  up->add_option("--start", ua.start, "Replay: exchange time at start (default: end of data)");
+  up->add_option("--speed", ua.speed, "Replay: exchange seconds per real second")->default_val(1.0);
+  up->add_option("--import", ua.import_paths, "Import these files first (repeatable)");
+  up->add_option("--interval", ua.intervals,
+                 "Backfill intervals, comma-separated (default: config, 1m)")
+      ->delimiter(',');
+  up->add_option("--from", ua.from,
+                 "Backfill from this day (default: [backfill] start in the config, else "
+                 "2017-08-17, Binance spot's first day)");
+  up->add_flag("--no-backfill", ua.no_backfill, "Skip the backfill");
+  up->add_flag("--no-serve", ua.no_serve, "Do not start the HTTP server");
+  add_serve_flags(up, ua.serve);
+  up->add_option("--port-file", ua.port_file, "Write the HTTP port here once listening");
+  up->add_option("--batch-every", ua.batch_every_seconds, "Seconds between batch refreshes")
+      ->default_val(300);
+  up->add_option("--append-every", ua.append_every_seconds,
+                 "Seconds between appends of streamed candles to the master dataset")
+      ->default_val(60);
+  up->add_option("--until", ua.until,
+                 "Stop once every symbol has a closed candle at this open time (exchange time)");
+  up->add_option("--duration", ua.duration_seconds, "Stop after this many seconds");
+  up->footer(
+      "In order: the replay exchange (with --replay), import (with --import), backfill of the\n"
+      "configured symbols and intervals from [backfill] start, the batch views, then the\n"
+      "stream (embedded bus) and the HTTP server together, with a batch refresh every\n"
+      "--batch-every seconds. SIGINT/SIGTERM stop it cleanly: the stream drains the bus and\n"
+      "appends its last candles, a last batch refresh runs, and nothing is lost.");
+
   // replay-exchange
   app::ReplayArgs ra;
   auto* rep = app.add_subcommand(
@@ -220,6 +281,16 @@ int main(int argc, char** argv) {
 
   if (*rep) return app::RunReplayExchange(ra);  // no lake at the global --data root
 
+  if (*srv || *up) {
+    // Stop signals are taken with sigwait(): block them before any thread exists (DuckDB's
+    // included), so that every thread inherits the mask.
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  }
   auto env = app::OpenEnv(g);
   if (!env.ok()) {
     std::fprintf(stderr, "error: %s\n", env.status().message().c_str());
@@ -234,5 +305,7 @@ int main(int argc, char** argv) {
   if (*sts) return app::RunStats(**env, digest);
   if (*gc) return app::RunGc(**env);
   if (*cat) return app::RunCat(**env, ca);
+  if (*srv) return app::RunServe(**env, sva);
+  if (*up) return app::RunUp(**env, ua);
   return 64;
 }

@@ -1,0 +1,279 @@
+// `cryptolake serve` and `cryptolake up`: the serving layer alone, and the whole Lambda in one
+// process (replay exchange optional, import, backfill, batch views, stream, serve, periodic
+// batch refresh).
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "app/commands.h"
+#include "batch/views.h"
+#include "core/fsutil.h"
+#include "exchange/binance_rest.h"
+#include "exchange/governor.h"
+#include "exchange/replay.h"
+#include "serve/api.h"
+#include "serve/http_server.h"
+#include "serve/merged.h"
+#include "speed/stream.h"
+
+namespace cryptolake::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 3;
+}
+
+// The dashboard's files: --web-root, else <dir of the binary>/web (the build assembles it
+// there), else none.
+fs::path WebRoot(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::is_directory(exe.parent_path() / "web")) return exe.parent_path() / "web";
+  return {};
+}
+
+// Stop signals: a thread waits for them with sigwait() (blocked everywhere else).
+struct Signals {
+  sigset_t set;
+  Signals() {
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
+};
+
+StatusOr<std::unique_ptr<serve::HttpServer>> StartServer(const ServeArgs& a, serve::Api& api,
+                                                         serve::Metrics& metrics) {
+  serve::ServerOptions so;
+  so.bind = a.bind;
+  so.port = a.port;
+  so.threads = a.threads;
+  if (!a.token.empty()) so.bearer_token = a.token;
+  so.web_root = WebRoot(a.web_root);
+  so.metrics = &metrics;
+  return serve::HttpServer::Start(so, api.MakeRouter());
+}
+
+// "Now" as the exchange sees it: the replay exchange's clock runs at --speed from --start, and
+// the stream's lag is measured against it.
+class ExchangeClock final : public Clock {
+ public:
+  explicit ExchangeClock(const exchange::ReplayExchange* ex) : ex_(ex) {}
+  Micros Now() const override { return ex_ ? ex_->ExchangeNow() : SystemClock::Instance().Now(); }
+  void SleepUntil(Micros t) const override {
+    while (Now() < t) SystemClock::Instance().SleepFor(1000);
+  }
+
+ private:
+  const exchange::ReplayExchange* ex_;
+};
+
+}  // namespace
+
+int RunServe(Env& env, const ServeArgs& a) {
+  Signals signals;
+  serve::MergedOptions mo;
+  mo.symbols = env.config.symbols;
+  serve::Merged merged(*env.lake, nullptr, mo);
+  if (auto st = merged.Current(); !st.ok()) return Fail(st.status());
+  serve::Metrics metrics;
+  serve::ApiOptions ao;
+  ao.forecast_dir = env.config.data_root / "forecasts";
+  serve::Api api(merged, env.lake->clock(), metrics, ao);
+  auto server = StartServer(a, api, metrics);
+  if (!server.ok()) return Fail(server.status());
+  std::printf("serve: %s (dashboard %s, API %s/api/v1/, lake %s)\n", (*server)->url().c_str(),
+              WebRoot(a.web_root).empty() ? "not found: pass --web-root" : "at /",
+              (*server)->url().c_str(), env.config.data_root.string().c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals.set, &sig);
+  (*server)->Stop();
+  std::printf("serve: stopped by %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return 0;
+}
+
+int RunUp(Env& env, const UpArgs& a) {
+  Signals signals;
+  sigaddset(&signals.set, SIGUSR1);  // wakes the signal thread at the end
+  pthread_sigmask(SIG_BLOCK, &signals.set, nullptr);
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  // A signal thread turns SIGINT/SIGTERM into `stop`.
+  std::thread sig_thread([&] {
+    int sig = 0;
+    sigwait(&signals.set, &sig);
+    if (sig == SIGUSR1) return;
+    std::printf("up: %s, shutting down (finishing the stream and its last append)\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+    std::fflush(stdout);
+    std::lock_guard lock(mu);
+    stop = true;
+    cv.notify_all();
+  });
+  auto finish = [&](int rc) {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+      cv.notify_all();
+    }
+    pthread_kill(sig_thread.native_handle(), SIGUSR1);
+    sig_thread.join();
+    return rc;
+  };
+
+  // 1. The exchange: Binance, or the replay exchange in process.
+  std::unique_ptr<exchange::ReplayExchange> replay;
+  std::string rest_url = env.config.exchange, ws_url = env.config.stream_url;
+  if (!a.replay.empty()) {
+    exchange::ReplayOptions ro;
+    ro.speed = a.speed;
+    ro.weight_limit = 1'000'000'000;  // the replay is ours: no need to emulate Binance's cap
+    if (a.start) {
+      auto t = ParseTime(*a.start);
+      if (!t.ok()) return finish(Fail(t.status().WithContext("--start")));
+      ro.start = *t;
+    }
+    auto ex = exchange::ReplayExchange::Create(a.replay, SystemClock::Instance(), ro);
+    if (!ex.ok()) return finish(Fail(ex.status()));
+    if (Status s = (*ex)->Start(); !s.ok()) return finish(Fail(s));
+    replay = std::move(*ex);
+    rest_url = replay->url();
+    ws_url = replay->ws_url();
+    std::printf("up: replay exchange %s (exchange time %s, speed %sx)\n", rest_url.c_str(),
+                FormatIso(replay->ExchangeNow() / kMicrosPerSecond * kMicrosPerSecond).c_str(),
+                fmt::format("{}", a.speed).c_str());
+  }
+  std::fflush(stdout);
+
+  // 2. Import, 3. backfill (then batch views), as `import` and `backfill` do.
+  if (!a.import_paths.empty()) {
+    ImportArgs ia;
+    ia.paths = a.import_paths;
+    if (int rc = RunImport(env, ia); rc != 0 && rc != 1) return finish(rc);
+  }
+  if (!a.no_backfill) {
+    BackfillArgs ba;
+    ba.exchange = rest_url;
+    ba.intervals = a.intervals;
+    ba.from = a.from;
+    if (!ba.from && env.config.backfill_start.empty()) ba.from = "2017-08-17";
+    if (replay) ba.weight_limit = 1'000'000'000;
+    if (int rc = RunBackfill(env, ba); rc != 0) return finish(rc);
+  }
+  if (int rc = RunBatch(env, {}); rc != 0) return finish(rc);
+
+  // 4. The real-time view, read by the server while the stream writes it.
+  speed::ViewOptions vo;
+  auto view = speed::RealtimeView::Open(*env.lake, env.config.data_root / "speed/view.duckdb", vo);
+  if (!view.ok()) return finish(Fail(view.status()));
+  serve::MergedOptions mo;
+  mo.symbols = env.config.symbols;
+  serve::Merged merged(*env.lake, view->get(), mo);
+  serve::Metrics metrics;
+  serve::StreamGauges gauges;
+  serve::ApiOptions ao;
+  ao.forecast_dir = env.config.data_root / "forecasts";
+  ao.gauges = &gauges;
+  ExchangeClock exchange_clock(replay.get());
+  serve::Api api(merged, exchange_clock, metrics, ao);
+  std::unique_ptr<serve::HttpServer> server;
+  if (!a.no_serve) {
+    auto srv = StartServer(a.serve, api, metrics);
+    if (!srv.ok()) return finish(Fail(srv.status()));
+    server = std::move(*srv);
+    std::printf("up: serving %s (dashboard at /, API at /api/v1/)\n", server->url().c_str());
+    if (!a.port_file.empty()) {
+      if (Status s = WriteFileAtomic(a.port_file, fmt::format("{}\n", server->port())); !s.ok()) {
+        return finish(Fail(s));
+      }
+    }
+    std::fflush(stdout);
+  }
+
+  // 5. Periodic batch refresh, beside the stream.
+  std::thread refresher([&] {
+    auto db = lake::Database::Open();
+    if (!db.ok()) return;
+    auto con = lake::Connection::Open(*db);
+    if (!con.ok()) return;
+    std::unique_lock lock(mu);
+    while (!stop) {
+      cv.wait_for(lock, std::chrono::duration<double>(a.batch_every_seconds),
+                  [&] { return stop.load(); });
+      if (stop) break;
+      lock.unlock();
+      auto rs = batch::RefreshViews(*env.lake, *con, {});
+      if (rs.ok()) {
+        merged.Invalidate();
+        spdlog::info("up: batch views refreshed");
+      } else {
+        spdlog::warn("up: batch refresh failed (will retry): {}", rs.status().message());
+      }
+      lock.lock();
+    }
+  });
+
+  // 6. The stream, on this thread, until a signal, --until or --duration.
+  speed::StreamOptions so;
+  so.ws.url = ws_url;
+  so.symbols = env.config.symbols;
+  so.shared_view = view->get();
+  so.append_every = static_cast<Micros>(a.append_every_seconds * kMicrosPerSecond);
+  so.trades = false;
+  if (a.until) {
+    auto t = ParseTime(*a.until);
+    if (!t.ok()) return finish(Fail(t.status()));
+    so.until = *t;
+  }
+  if (a.duration_seconds > 0) {
+    so.duration = static_cast<Micros>(a.duration_seconds * kMicrosPerSecond);
+  }
+  so.on_applied = [&](const std::vector<speed::Event>& events, const speed::ApplyStats&) {
+    gauges.events += static_cast<int64_t>(events.size());
+  };
+  const Clock& clock = env.lake->clock();
+  exchange::RateGovernor governor(clock, {});
+  exchange::RestOptions rop;
+  rop.base_url = rest_url;
+  exchange::BinanceRest rest(rop, governor, clock);
+  gauges.running = true;
+  speed::EmbeddedBus bus;
+  auto st = speed::RunStream(*env.lake, bus, &rest, so, stop);
+  gauges.running = false;
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+    cv.notify_all();
+  }
+  refresher.join();
+  if (!st.ok()) {
+    if (server) server->Stop();
+    return finish(Fail(st.status()));
+  }
+  std::printf("%s\n", speed::FormatStreamSummary(*st).c_str());
+  // A last refresh takes what the stream appended into the batch views.
+  int rc = RunBatch(env, {});
+  if (server) server->Stop();
+  if (replay) replay->Stop();
+  std::printf("up: stopped cleanly\n");
+  return finish(rc);
+}
+
+}  // namespace cryptolake::app
