@@ -247,6 +247,9 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
       st.duplicates += as->duplicates;
       st.late += as->late;
       st.open_updates += as->open_updates;
+      st.trades += as->trades;
+      st.from_trades += as->from_trades;
+      st.trade_disagreements += as->trade_disagreements;
       folded.push_back({std::move(events), *as});
       folded_events += static_cast<int64_t>(folded.back().first.size());
     }
@@ -337,10 +340,12 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
 std::string FormatStreamSummary(const StreamStats& s) {
   return fmt::format(
       "stream: {} messages ({} malformed, {} ignored), {} events published, {} consumed; view: "
-      "{} new closed candles, {} duplicates, {} late, {} open updates; {} rows appended to the "
-      "master dataset; {} reconnects, {} heals ({} candles from REST)",
-      s.messages, s.malformed, s.ignored, s.published, s.consumed, s.closed_new, s.duplicates,
-      s.late, s.open_updates, s.appended, s.reconnects, s.heals, s.healed);
+      "{} new closed candles ({} rebuilt from trades), {} duplicates, {} late, {} open updates, {} "
+      "trades ({} trade candles disagreeing with their kline); {} rows appended to the master "
+      "dataset; {} reconnects, {} heals ({} candles from REST)",
+      s.messages, s.malformed, s.ignored, s.published, s.consumed, s.closed_new, s.from_trades,
+      s.duplicates, s.late, s.open_updates, s.trades, s.trade_disagreements, s.appended,
+      s.reconnects, s.heals, s.healed);
 }
 
 }  // namespace cryptolake::speed

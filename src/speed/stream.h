@@ -70,6 +70,7 @@ struct StreamStats {
   int64_t published = 0;  // events put on the bus (healed candles included)
   int64_t consumed = 0;   // events taken from the bus
   int64_t closed_new = 0, duplicates = 0, late = 0, open_updates = 0;
+  int64_t trades = 0, from_trades = 0, trade_disagreements = 0;  // trade_candles.h
   int64_t appended = 0;  // rows appended to the master dataset
   int64_t reconnects = 0, heals = 0, healed = 0;
 };

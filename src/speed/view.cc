@@ -1,14 +1,17 @@
 #include "speed/view.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 
 #include "lake/klines.h"
+#include "speed/trade_candles.h"
 
 namespace cryptolake::speed {
 
@@ -20,7 +23,38 @@ struct Stored {
   Candle c;
   bool late = false;
   bool in_lake = false;
+  bool from_trades = false;  // rebuilt from trades (memory only; not persisted as such)
 };
+
+Candle FromTrades(const TradeCandle& t) {
+  return {t.symbol,
+          t.open_time,
+          t.close_time,
+          t.open,
+          t.high,
+          t.low,
+          t.close,
+          t.volume,
+          t.quote_volume,
+          t.taker_buy_base,
+          t.taker_buy_quote,
+          t.trades};
+}
+
+TradeCandle AsTradeCandle(const Candle& c) {
+  return {c.symbol,
+          c.open_time,
+          c.close_time,
+          c.open,
+          c.high,
+          c.low,
+          c.close,
+          c.volume,
+          c.quote_volume,
+          c.taker_buy_base,
+          c.taker_buy_quote,
+          c.trades};
+}
 
 struct SymbolState {
   std::map<Micros, Stored> closed;  // by open_time
@@ -81,6 +115,7 @@ struct RealtimeView::Impl {
   // Closed candles folded but not yet committed to the file (Fold -> Persist); map nodes are
   // stable, and RefreshWatermark only erases rows already in the lake, hence persisted.
   std::vector<const Stored*> unpersisted;
+  TradeCandles trades;  // minutes rebuilt from the trade stream (consumer thread only)
 
   // Appends `rows` to the temp table pending_closed.
   Status AppendPending(const std::vector<const Stored*>& rows) {
@@ -175,19 +210,37 @@ StatusOr<ApplyStats> RealtimeView::Fold(const std::vector<Event>& events) {
   const size_t fresh_before = fresh.size();
   {
     std::unique_lock lock(impl_->mu);
+    std::set<std::string> traded;
+    // Where a closed kline and a complete trade candle both exist, they must agree.
+    auto check = [&](const Candle& kline) {
+      auto t = impl_->trades.Complete(kline.symbol, kline.open_time);
+      if (!t) return;
+      auto a = TradeCandles::Compare(*t, AsTradeCandle(kline));
+      if (a.agrees) {
+        ++st.trade_agreements;
+      } else {
+        ++st.trade_disagreements;
+        spdlog::warn("view: {} {} rebuilt from trades disagrees with the kline: {}", kline.symbol,
+                     FormatMinute(kline.open_time), a.diff);
+      }
+    };
     for (const auto& e : events) {
-      if (std::holds_alternative<TradeEvent>(e)) {
+      if (const auto* t = std::get_if<TradeEvent>(&e)) {
         ++st.trades;
+        impl_->trades.Add(*t);
+        traded.insert(t->symbol);
         continue;
       }
       const auto& k = std::get<KlineEvent>(e);
       if (k.interval != "1m") continue;
       SymbolState& s = impl_->sym[k.symbol];
       if (k.closed) {
-        if (s.closed.count(k.open_time)) {
+        if (auto it = s.closed.find(k.open_time); it != s.closed.end()) {
+          if (it->second.from_trades) check(FromEvent(k));
           ++st.duplicates;
           continue;
         }
+        check(FromEvent(k));
         bool late = k.open_time < s.watermark || k.open_time + impl_->opt.lateness < s.max_closed;
         auto [it, fresh_key] = s.closed.emplace(k.open_time, Stored{FromEvent(k), late, false});
         fresh.push_back(&it->second);
@@ -210,6 +263,23 @@ StatusOr<ApplyStats> RealtimeView::Fold(const std::vector<Event>& events) {
         s.open_event_time = k.event_time;
         ++st.open_updates;
       }
+    }
+    // A minute the kline stream skipped (a later one closed) is filled from trades when the
+    // trades prove it whole; the kline, if it comes later (REST healing), is then a duplicate
+    // that must agree.
+    for (const auto& symbol : traded) {
+      SymbolState& s = impl_->sym[symbol];
+      if (s.max_closed == 0) continue;
+      const Micros from = std::max(s.watermark, s.max_closed - impl_->opt.lateness);
+      for (const TradeCandle& t : impl_->trades.CompleteBetween(symbol, from, s.max_closed)) {
+        if (s.closed.count(t.open_time)) continue;
+        auto [it, fresh_key] =
+            s.closed.emplace(t.open_time, Stored{FromTrades(t), false, false, true});
+        fresh.push_back(&it->second);
+        ++st.from_trades;
+        ++st.closed_new;
+      }
+      impl_->trades.DropBefore(symbol, from);
     }
     if (fresh.size() > fresh_before || st.open_updates > 0) impl_->version.fetch_add(1);
   }

@@ -31,7 +31,11 @@
 //    klines_1m with source "stream", through one atomic lake commit; keys the lake already holds
 //    from any source are not written again, so a crash between the lake commit and the view's
 //    bookkeeping never duplicates a row.
-//  * Trades are not folded yet (candles from trades: planned).
+//  * Trades are folded into 1m candles (trade_candles.h). A minute the kline stream skipped (a
+//    later closed kline exists, within `lateness`) is filled from trades once the trade ids prove
+//    the minute whole. Where a closed kline and a complete trade candle of the same minute both
+//    exist they are compared (ApplyStats::trade_agreements / trade_disagreements; a
+//    disagreement is logged, and the first stored candle stays).
 //  * Threads: one consumer thread calls Apply, RefreshWatermark and AppendToLake; the const
 //    readers (Read, Watermark, LastClosed, version, and the StatusOr readers) may be called from
 //    any thread at the same time (a shared lock; Apply holds it exclusively only for its
@@ -74,13 +78,16 @@ struct DailyBar {
 };
 
 struct ApplyStats {
-  int64_t closed_new = 0;     // closed candles stored for the first time
-  int64_t duplicates = 0;     // closed candles already stored
-  int64_t late = 0;           // closed candles kept for the master dataset only
-  int64_t open_updates = 0;   // open-candle updates taken
-  int64_t stale_updates = 0;  // open-candle updates older than what the view has
-  int64_t trades = 0;         // trade events (not folded yet)
-  Micros visible_at = 0;      // lake clock when the in-memory update was done
+  int64_t closed_new = 0;        // closed candles stored for the first time
+  int64_t duplicates = 0;        // closed candles already stored
+  int64_t late = 0;              // closed candles kept for the master dataset only
+  int64_t open_updates = 0;      // open-candle updates taken
+  int64_t stale_updates = 0;     // open-candle updates older than what the view has
+  int64_t trades = 0;            // trade events
+  int64_t from_trades = 0;       // closed candles rebuilt from trades (counted in closed_new too)
+  int64_t trade_agreements = 0;  // klines checked against a complete trade candle: equal
+  int64_t trade_disagreements = 0;  // ...and different (logged)
+  Micros visible_at = 0;            // lake clock when the in-memory update was done
 };
 
 // One consistent read of a symbol's view.

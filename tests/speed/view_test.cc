@@ -310,5 +310,62 @@ TEST_F(ViewTest, VerifyChecksTheSpeedView) {
       << text;
 }
 
+// A minute the kline stream skipped is filled from trades once their ids prove it whole; the
+// kline that comes later (REST healing) is a duplicate that is checked against it.
+TEST_F(ViewTest, TradesFillASkippedMinuteAndMustAgreeWithItsKline) {
+  auto three = Recorded(At("2025-06-01 10:29"), At("2025-06-01 10:32"));
+  ASSERT_EQ(three.size(), 3u);
+  KlineEvent m = three[1];  // 10:30, the minute the kline stream skips
+  // Four trades of 10:30 that make its OHLCV (ids 100..103, bracketed by 99 and 104), all with
+  // the buyer as maker; the kline that comes later carries the same figures.
+  auto trade = [](int64_t id, Micros t, double p, double q) {
+    TradeEvent e;
+    e.symbol = "BTCUSDT";
+    e.trade_id = id;
+    e.trade_time = t;
+    e.event_time = t;
+    e.price = p;
+    e.quantity = q;
+    e.buyer_is_maker = true;
+    return e;
+  };
+  const double q = m.volume / 4;
+  std::vector<Event> evs = {Event(three[0]),
+                            Event(trade(99, At("2025-06-01 10:29:59"), m.open, 0.001)),
+                            Event(trade(100, At("2025-06-01 10:30:01"), m.open, q)),
+                            Event(trade(101, At("2025-06-01 10:30:10"), m.high, q)),
+                            Event(trade(102, At("2025-06-01 10:30:20"), m.low, q)),
+                            Event(trade(103, At("2025-06-01 10:30:59"), m.close, q)),
+                            Event(trade(104, At("2025-06-01 10:31:00"), m.close, 0.001)),
+                            Event(three[2])};
+  auto view = OpenView();
+  auto st = view->Apply(evs);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->from_trades, 1);
+  auto closed = view->ClosedCandles("BTCUSDT");
+  ASSERT_EQ(closed->size(), 3u);
+  const Candle& c = (*closed)[1];
+  EXPECT_EQ(c.open_time, At("2025-06-01 10:30"));
+  EXPECT_EQ(c.open, m.open);
+  EXPECT_EQ(c.high, m.high);
+  EXPECT_EQ(c.low, m.low);
+  EXPECT_EQ(c.close, m.close);
+  EXPECT_NEAR(c.volume, m.volume, 1e-9 * m.volume);
+  EXPECT_EQ(c.trades, 4);
+
+  KlineEvent healed = m;  // as REST gives it
+  healed.trades = 4;
+  healed.quote_volume = m.open * q + m.high * q + m.low * q + m.close * q;
+  st = view->Apply({Event(healed)});
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->duplicates, 1);
+  EXPECT_EQ(st->trade_agreements, 1);
+  EXPECT_EQ(st->trade_disagreements, 0);
+  KlineEvent wrong = healed;
+  wrong.close += 0.01;
+  st = view->Apply({Event(wrong)});
+  EXPECT_EQ(st->trade_disagreements, 1);
+}
+
 }  // namespace
 }  // namespace cryptolake::speed
