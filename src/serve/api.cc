@@ -61,6 +61,20 @@ std::optional<BadRequest> CheckParams(const Request& req,
 
 Response Error(const BadRequest& b) { return JsonError(b.status, b.parameter, b.message); }
 
+// `s` cut to at most `n` bytes plus "..." when longer, never inside a UTF-8 character (a cut
+// character would make the error body invalid UTF-8 though the request was valid).
+std::string Clip(const std::string& s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n) + "...";
+}
+
+// A missing from/to is reported as the time it stands for.
+std::string TimeText(const Request& req, const char* name, Micros t) {
+  auto v = req.Param(name);
+  return v ? *v : FormatIso(t);
+}
+
 StatusOr<Micros> ParseParamTime(const Request& req, const char* name, Micros fallback,
                                 BadRequest* bad) {
   auto v = req.Param(name);
@@ -190,8 +204,7 @@ struct Api::Impl {
       for (const auto& [k, v] : st.symbols) known.push_back(k);
       return BadRequest{
           404, "symbol",
-          fmt::format("unknown symbol '{}' (known: {})",
-                      s->size() > 40 ? s->substr(0, 40) + "..." : *s, fmt::join(known, ", "))};
+          fmt::format("unknown symbol '{}' (known: {})", Clip(*s, 40), fmt::join(known, ", "))};
     }
     return std::nullopt;
   }
@@ -235,14 +248,18 @@ struct Api::Impl {
     auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max(), &bad);
     if (!to.ok()) return Error(bad);
     if (*from > *to) {
-      return JsonError(
-          400, "from",
-          fmt::format("from ({}) is after to ({})", *req.Param("from"), *req.Param("to")));
+      return JsonError(400, "from",
+                       fmt::format("from ({}) is after to ({})", TimeText(req, "from", *from),
+                                   TimeText(req, "to", *to)));
     }
-    if (req.Param("from") && req.Param("to") && (*to - *from) / kMicrosPerDay > opt.max_days) {
-      return JsonError(400, "to",
-                       fmt::format("range over the limit: {} days (at most {})",
-                                   (*to - *from) / kMicrosPerDay, opt.max_days));
+    // The days the range names, from's and to's included (to names its whole day).
+    if (req.Param("from") && req.Param("to")) {
+      const int64_t days = (DayFloor(*to) - DayFloor(*from)) / kMicrosPerDay + 1;
+      if (days > opt.max_days) {
+        return JsonError(
+            400, "to",
+            fmt::format("range over the limit: {} days (at most {})", days, opt.max_days));
+      }
     }
     const bool csv = WantsCsv(req);
     const bool whole = !req.Param("from") && !req.Param("to");
@@ -280,7 +297,7 @@ struct Api::Impl {
       return JsonError(400, "interval",
                        fmt::format("unknown interval '{}' (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, "
                                    "8h, 12h, 1d)",
-                                   iv_name.size() > 20 ? iv_name.substr(0, 20) + "..." : iv_name));
+                                   Clip(iv_name, 20)));
     }
     int64_t limit = opt.default_limit;
     if (auto l = req.Param("limit")) {
@@ -293,14 +310,15 @@ struct Api::Impl {
       limit = v;
     }
     BadRequest bad;
-    auto from = ParseParamTime(req, "from", 0, &bad);
+    // Without from, no lower bound (so a `to` alone never makes an inverted range).
+    auto from = ParseParamTime(req, "from", std::numeric_limits<Micros>::min() / 2, &bad);
     if (!from.ok()) return Error(bad);
     auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max() / 2, &bad);
     if (!to.ok()) return Error(bad);
     if (*from > *to) {
-      return JsonError(
-          400, "from",
-          fmt::format("from ({}) is after to ({})", *req.Param("from"), *req.Param("to")));
+      return JsonError(400, "from",
+                       fmt::format("from ({}) is after to ({})", TimeText(req, "from", *from),
+                                   TimeText(req, "to", *to)));
     }
     if (req.Param("from") && req.Param("to") && (*to - *from) / iv->micros > opt.max_klines) {
       return JsonError(400, "to",

@@ -18,7 +18,8 @@
 //   unknown symbol             404 symbol          "unknown symbol 'XYZ' (known: BTCUSDT, ...)"
 //   unparseable from/to        400 from|to         "cannot parse 'x' as a date or time ..."
 //   from after to              400 from            "from (2025-06-02) is after to (2025-06-01)"
-//   range over the limit       400 to|limit        daily: over max_days days; klines: over
+//   range over the limit       400 to|limit        daily: over max_days days (the days from..to
+//                                                  names, both included); klines: over
 //                                                  max_klines candles, or limit out of 1..max
 //   unknown interval           400 interval        "unknown interval '7m' (...)"
 //   bad format                 400 format          "format must be json or csv"
@@ -56,7 +57,7 @@ struct StreamGauges {
 };
 
 struct ApiOptions {
-  int64_t max_days = 20000;   // a /daily range longer than this is refused
+  int64_t max_days = 20000;   // a /daily from..to naming more days than this is refused
   int64_t max_klines = 5000;  // limit's maximum (and a from..to span over it is refused)
   int64_t default_limit = 500;
   std::filesystem::path forecast_dir;          // <dir>/<SYMBOL>.json; empty: no forecasts

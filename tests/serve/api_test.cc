@@ -1,0 +1,841 @@
+// The HTTP API (api.h) over real sockets on 127.0.0.1, on a real lake: BTCUSDT's recorded 1m
+// klines of 2025-06-01..03 streamed through a RealtimeView, appended to the master dataset and
+// taken by the batch views (watermark 2025-06-04), then 2025-06-04 00:00 .. 2025-06-05 12:00 in
+// the real-time view (speed days), the 12:00 candle still open. ETHUSDT is configured and has no
+// data yet. Requests go through libcurl (exchange::HttpClient), streams through a raw socket.
+//
+// Every malformed case of api.h's table is asserted per endpoint with its exact status and its
+// whole JSON body; expected prices come from the sample CSV files, parsed here.
+#include "serve/api.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+#include "batch/views.h"
+#include "exchange/http.h"
+#include "ingest/parser.h"
+#include "serve/http_server.h"
+#include "serve/merged.h"
+#include "testing/testing.h"
+
+namespace cryptolake::serve {
+namespace {
+
+namespace fs = std::filesystem;
+using exchange::HttpClient;
+using exchange::HttpOptions;
+using exchange::HttpResponse;
+using nlohmann::json;
+using speed::Event;
+using speed::KlineEvent;
+using testing::SharedData;
+using testing::TempDir;
+
+Micros At(const std::string& t) { return ParseTime(t).value(); }
+
+fs::path Find(const std::string& sub, const std::string& prefix) {
+  for (const auto& e : fs::directory_iterator(SharedData() / "binance-spot/klines" / sub)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) return e.path();
+  }
+  ADD_FAILURE() << "no " << prefix << "* in " << sub;
+  return {};
+}
+
+const char k1mPrefix[] = "BTCUSDT-1m-20250520_";
+
+// ---------------------------------------------------------------------------------------------
+// Expected values, read from the sample files by this test's own parsing (not the ingest
+// parser): rows by open_time (micros), fields as text.
+
+using CsvRows = std::map<Micros, std::vector<std::string>>;
+
+// Rows of a kline CSV (1m: header + 6 fields; 1d/1h: 12 fields, no header), ms open_time in
+// [from, to).
+CsvRows ReadCsv(const fs::path& file, Micros from, Micros to) {
+  std::ifstream in(file);
+  EXPECT_TRUE(in) << file;
+  CsvRows out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    const Micros t = std::stoll(f[0]) * 1000;
+    if (t >= from && t < to) out.emplace(t, std::move(f));
+  }
+  return out;
+}
+
+const std::vector<std::string>& Row(const CsvRows& rows, Micros t) {
+  static const std::vector<std::string> kNone(12, "0");
+  auto it = rows.find(t);
+  if (it == rows.end()) {
+    ADD_FAILURE() << "no sample row at " << FormatIso(t);
+    return kNone;
+  }
+  return it->second;
+}
+
+double D(const std::string& text) { return std::stod(text); }
+
+// A number as JSON carries it: the shortest text that reads back exactly ("104300.0" -> "104300").
+std::string Shortest(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+std::string Shortest(const std::string& text) { return Shortest(D(text)); }
+
+// One row of /api/v1/klines' "rows" from a sample 1m row.
+std::string KlineRowJson(const std::vector<std::string>& f, const char* source, bool partial) {
+  return "{\"open_time\":\"" + FormatIso(std::stoll(f[0]) * 1000) +
+         "\",\"open\":" + Shortest(f[1]) + ",\"high\":" + Shortest(f[2]) +
+         ",\"low\":" + Shortest(f[3]) + ",\"close\":" + Shortest(f[4]) +
+         ",\"volume\":" + Shortest(f[5]) + ",\"source\":\"" + source +
+         "\",\"partial\":" + (partial ? "true" : "false") + "}";
+}
+
+// {"error":{"status":N,"parameter":"p","message":"m"}}, `message` already JSON-escaped.
+std::string Err(int status, const std::string& parameter, const std::string& message) {
+  return "{\"error\":{\"status\":" + std::to_string(status) + ",\"parameter\":\"" + parameter +
+         "\",\"message\":\"" + message + "\"}}";
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw client for the event stream: reads with a 10 s socket timeout so that a broken server
+// fails the test instead of hanging it (a failsafe, not a synchronisation).
+
+class RawConn {
+ public:
+  explicit RawConn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      throw std::runtime_error("connect failed");
+    }
+  }
+  ~RawConn() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void Send(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+  // Everything up to and including `needle`, or what arrived before the server closed (or the
+  // timeout) if it never does.
+  std::string ReadUntil(const std::string& needle) {
+    char buf[65536];
+    for (;;) {
+      size_t at = pending_.find(needle);
+      if (at != std::string::npos) {
+        std::string out = pending_.substr(0, at + needle.size());
+        pending_.erase(0, at + needle.size());
+        return out;
+      }
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return std::exchange(pending_, {});
+      pending_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The lake, the view, the API and the server, built once for the suite.
+
+// Closed 1m kline events of [from, to) from the recording.
+std::vector<Event> Recorded(const ingest::KlineBatch& b, Micros from, Micros to) {
+  std::vector<Event> out;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (b.open_time[i] < from || b.open_time[i] >= to) continue;
+    KlineEvent k;
+    k.symbol = "BTCUSDT";
+    k.open_time = b.open_time[i];
+    k.close_time = b.open_time[i] + kMicrosPerMinute - 1000;
+    k.event_time = k.close_time + 1000;
+    k.open = b.open[i];
+    k.high = b.high[i];
+    k.low = b.low[i];
+    k.close = b.close[i];
+    k.volume = b.volume[i];
+    k.closed = true;
+    out.push_back(k);
+  }
+  return out;
+}
+
+struct World {
+  TempDir dir;
+  FakeClock clock{At("2025-06-05 12:00:30")};
+  std::unique_ptr<lake::Lake> lake;
+  std::unique_ptr<speed::RealtimeView> view;
+  Metrics metrics;
+  StreamGauges gauges;
+  std::unique_ptr<Merged> merged;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<HttpServer> server;
+  fs::path forecasts;
+  std::string base;  // http://127.0.0.1:<port>
+
+  // Empty on success, else what went wrong.
+  std::string Build() {
+    auto l = lake::Lake::Open(dir / "lake", clock);
+    if (!l.ok()) return l.status().ToString();
+    lake = std::make_unique<lake::Lake>(std::move(*l));
+    auto v = speed::RealtimeView::Open(*lake, dir / "view.duckdb");
+    if (!v.ok()) return v.status().ToString();
+    view = std::move(*v);
+    auto parsed = ingest::ParseInput(Find("1m", k1mPrefix), {});
+    if (!parsed.ok()) return parsed.status().ToString();
+    const ingest::KlineBatch& b = (*parsed)[0].batch;
+
+    // Three whole days through the speed layer into the master dataset, then the batch views.
+    if (auto s = view->Apply(Recorded(b, At("2025-06-01"), At("2025-06-04"))); !s.ok()) {
+      return s.status().ToString();
+    }
+    auto appended = view->AppendToLake();
+    if (!appended.ok() || *appended != 3 * 1440) return "AppendToLake did not append 3 days";
+    auto db = lake::Database::Open();
+    if (!db.ok()) return db.status().ToString();
+    auto con = lake::Connection::Open(*db);
+    if (!con.ok()) return con.status().ToString();
+    if (auto rs = batch::RefreshViews(*lake, *con); !rs.ok()) return rs.status().ToString();
+    if (auto s = view->RefreshWatermark(); !s.ok()) return s.ToString();
+
+    // The stream goes on: 06-04 whole, 06-05 until 11:59 closed, 12:00 open.
+    if (auto s = view->Apply(Recorded(b, At("2025-06-04"), At("2025-06-05 12:00"))); !s.ok()) {
+      return s.status().ToString();
+    }
+    KlineEvent open =
+        std::get<KlineEvent>(Recorded(b, At("2025-06-05 12:00"), At("2025-06-05 12:01")).at(0));
+    open.closed = false;
+    if (auto s = view->Apply({Event(open)}); !s.ok()) return s.status().ToString();
+
+    gauges.running = true;
+    gauges.events = 42;
+    gauges.reconnects = 1;
+    forecasts = dir / "forecasts";
+    fs::create_directories(forecasts);
+    merged = std::make_unique<Merged>(*lake, view.get(),
+                                      MergedOptions{.symbols = {"BTCUSDT", "ETHUSDT"}});
+    ApiOptions opt;
+    opt.forecast_dir = forecasts;
+    opt.gauges = &gauges;
+    api = std::make_unique<Api>(*merged, clock, metrics, opt);
+    ServerOptions so;
+    so.metrics = &metrics;
+    auto srv = HttpServer::Start(so, api->MakeRouter());
+    if (!srv.ok()) return srv.status().ToString();
+    server = std::move(*srv);
+    base = server->url();
+    return "";
+  }
+  ~World() {
+    if (server) server->Stop();
+  }
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    w_ = new World;
+    std::string err = w_->Build();
+    if (!err.empty()) {
+      delete w_;
+      w_ = nullptr;
+      FAIL() << "building the lake: " << err;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete w_;
+    w_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(w_, nullptr) << "the suite's lake failed to build"; }
+
+  static HttpResponse Get(const std::string& target, std::vector<std::string> headers = {}) {
+    HttpOptions o;
+    o.headers = std::move(headers);
+    HttpClient client(o);
+    auto r = client.Get(w_->base + target);
+    if (!r.ok()) {
+      ADD_FAILURE() << target << ": " << r.status().ToString();
+      return {};
+    }
+    return std::move(*r);
+  }
+  // The whole body and status of a refused request, and its JSON content type.
+  static void ExpectError(const std::string& target, int status, const std::string& body) {
+    HttpResponse r = Get(target);
+    EXPECT_EQ(r.status, status) << target;
+    EXPECT_EQ(r.body, body) << target;
+    EXPECT_EQ(r.Header("content-type"), "application/json") << target;
+  }
+  // The current value of cryptolake_http_requests_total{route,code} (0 when absent).
+  static double RequestsTotal(const std::string& route, int code) {
+    const std::string prefix = "cryptolake_http_requests_total{route=\"" + route + "\",code=\"" +
+                               std::to_string(code) + "\"} ";
+    std::string text = w_->metrics.Render();
+    size_t at = text.find(prefix);
+    if (at == std::string::npos) return 0;
+    return std::stod(text.substr(at + prefix.size(), text.find('\n', at) - at - prefix.size()));
+  }
+
+  static World* w_;
+};
+World* ApiTest::w_ = nullptr;
+
+const char kKnown[] = "(known: BTCUSDT, ETHUSDT)";
+const char kTimeFormats[] =
+    "as a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DDTHH:MM:SSZ, UTC)";
+
+// ---------------------------------------------------------------------------------------------
+// /healthz, /api/v1/symbols
+
+TEST_F(ApiTest, HealthzIsOk) {
+  HttpResponse r = Get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"status\":\"ok\"}");
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+}
+
+TEST_F(ApiTest, SymbolsListDaysAndWatermarkAsJsonAndCsv) {
+  HttpResponse r = Get("/api/v1/symbols");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            "{\"symbols\":[{\"symbol\":\"BTCUSDT\",\"first_day\":\"2025-06-01\",\"last_day\":"
+            "\"2025-06-05\",\"batch_watermark\":\"2025-06-04\"},{\"symbol\":\"ETHUSDT\","
+            "\"first_day\":null,\"last_day\":null,\"batch_watermark\":null}]}");
+  const std::string csv =
+      "symbol,first_day,last_day,batch_watermark\nBTCUSDT,2025-06-01,2025-06-05,2025-06-04\n"
+      "ETHUSDT,,,\n";
+  for (const auto& [target, headers] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"/api/v1/symbols?format=csv", {}}, {"/api/v1/symbols", {"Accept: text/csv"}}}) {
+    HttpResponse c = Get(target, headers);
+    EXPECT_EQ(c.status, 200) << target;
+    EXPECT_EQ(c.body, csv) << target;
+    EXPECT_EQ(c.Header("content-type"), "text/csv; charset=utf-8") << target;
+  }
+}
+
+TEST_F(ApiTest, SymbolsRejectsMalformedRequests) {
+  ExpectError("/api/v1/symbols?symbol=BTCUSDT", 400,
+              Err(400, "symbol", "unknown parameter 'symbol' (allowed: format)"));
+  ExpectError("/api/v1/symbols?format=json&format=json", 400,
+              Err(400, "format", "parameter 'format' given more than once"));
+  ExpectError("/api/v1/symbols?format=xml", 400, Err(400, "format", "format must be json or csv"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// /api/v1/daily
+
+TEST_F(ApiTest, DailyBatchDayIsBinancesOwnDailyKline) {
+  HttpResponse r = Get("/api/v1/daily?symbol=BTCUSDT&from=2025-06-01&to=2025-06-01");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["symbol"], "BTCUSDT");
+  EXPECT_EQ(j["batch_watermark"], "2025-06-04");
+  ASSERT_EQ(j["rows"].size(), 1u);
+  const json& d = j["rows"][0];
+  EXPECT_EQ(d["day"], "2025-06-01");
+  EXPECT_EQ(d["open"].get<double>(), 104591.88);
+  EXPECT_EQ(d["high"].get<double>(), 105866.91);
+  EXPECT_EQ(d["low"].get<double>(), 103752.49);
+  EXPECT_EQ(d["close"].get<double>(), 105642.93);
+  EXPECT_NEAR(d["volume"].get<double>(), 9709.70006, 1e-6);
+  EXPECT_EQ(d["source"], "batch");
+  EXPECT_EQ(d["partial"], false);
+  EXPECT_EQ(d["filled"], false);
+}
+
+TEST_F(ApiTest, DailySpeedDaysComeFromTheStream) {
+  HttpResponse r = Get("/api/v1/daily?symbol=BTCUSDT");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["batch_watermark"], "2025-06-04");
+  const json& rows = j["rows"];
+  ASSERT_EQ(rows.size(), 5u);
+  const char* days[] = {"2025-06-01", "2025-06-02", "2025-06-03", "2025-06-04", "2025-06-05"};
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(rows[i]["day"], days[i]);
+    EXPECT_EQ(rows[i]["source"], i < 3 ? "batch" : "speed") << days[i];
+    EXPECT_EQ(rows[i]["partial"], i == 4) << days[i];
+    EXPECT_EQ(rows[i]["filled"], false) << days[i];
+  }
+  // Every whole day, batch or speed, is Binance's own daily kline.
+  const CsvRows binance = ReadCsv(Find("1d", "BTCUSDT-1d-"), At("2025-06-01"), At("2025-06-05"));
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& want = Row(binance, At(days[i]));
+    EXPECT_EQ(rows[i]["open"].get<double>(), D(want[1])) << days[i];
+    EXPECT_EQ(rows[i]["high"].get<double>(), D(want[2])) << days[i];
+    EXPECT_EQ(rows[i]["low"].get<double>(), D(want[3])) << days[i];
+    EXPECT_EQ(rows[i]["close"].get<double>(), D(want[4])) << days[i];
+    EXPECT_NEAR(rows[i]["volume"].get<double>(), D(want[5]), 1e-6) << days[i];
+  }
+  // Today (06-05) so far: 00:00 .. 11:59 closed and the open 12:00 candle.
+  const CsvRows m1 = ReadCsv(Find("1m", k1mPrefix), At("2025-06-05"), At("2025-06-05 12:01"));
+  ASSERT_EQ(m1.size(), 721u);
+  double high = 0, low = 1e18;
+  for (const auto& [t, f] : m1) {
+    high = std::max(high, D(f[2]));
+    low = std::min(low, D(f[3]));
+  }
+  EXPECT_EQ(rows[4]["open"].get<double>(), D(m1.begin()->second[1]));
+  EXPECT_EQ(rows[4]["high"].get<double>(), high);
+  EXPECT_EQ(rows[4]["low"].get<double>(), low);
+  EXPECT_EQ(rows[4]["close"].get<double>(), D(m1.rbegin()->second[4]));
+  // ma7 across the seam: the mean close of the 5 days so far.
+  double sum = 0;
+  for (const auto& row : rows) sum += row["close"].get<double>();
+  EXPECT_NEAR(rows[4]["ma7"].get<double>(), sum / 5, 1e-9);
+
+  // A range of speed days only.
+  HttpResponse s = Get("/api/v1/daily?symbol=BTCUSDT&from=2025-06-04&to=2025-06-30");
+  ASSERT_EQ(s.status, 200);
+  json sj = json::parse(s.body);
+  ASSERT_EQ(sj["rows"].size(), 2u);
+  EXPECT_EQ(sj["rows"][0], rows[3]);
+  EXPECT_EQ(sj["rows"][1], rows[4]);
+  // A configured symbol without data yet.
+  HttpResponse e = Get("/api/v1/daily?symbol=ETHUSDT");
+  EXPECT_EQ(e.status, 200);
+  EXPECT_EQ(e.body, "{\"symbol\":\"ETHUSDT\",\"batch_watermark\":null,\"rows\":[]}");
+}
+
+TEST_F(ApiTest, DailyCsvByFormatOrAcceptHeader) {
+  const std::string q = "/api/v1/daily?symbol=BTCUSDT&from=2025-06-01&to=2025-06-04";
+  HttpResponse c = Get(q + "&format=csv");
+  ASSERT_EQ(c.status, 200);
+  EXPECT_EQ(c.Header("content-type"), "text/csv; charset=utf-8");
+  std::vector<std::string> lines;
+  std::stringstream ss(c.body);
+  for (std::string l; std::getline(ss, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 5u) << c.body;
+  EXPECT_EQ(lines[0], "symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled");
+  EXPECT_EQ(lines[1].rfind("BTCUSDT,2025-06-01,104591.88,105866.91,103752.49,105642.93,", 0), 0u)
+      << lines[1];
+  EXPECT_TRUE(lines[1].ends_with(",batch,false,false")) << lines[1];
+  EXPECT_TRUE(lines[4].rfind("BTCUSDT,2025-06-04,", 0) == 0) << lines[4];
+  EXPECT_TRUE(lines[4].ends_with(",speed,false,false")) << lines[4];
+
+  HttpResponse a = Get(q, {"Accept: text/csv"});
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.Header("content-type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(a.body, c.body);
+  // format=json wins over the Accept header.
+  HttpResponse j = Get(q + "&format=json", {"Accept: text/csv"});
+  EXPECT_EQ(j.Header("content-type"), "application/json");
+  EXPECT_EQ(j.body, Get(q).body);
+}
+
+TEST_F(ApiTest, DailyRejectsMalformedRequests) {
+  const std::string p = "/api/v1/daily?";
+  ExpectError(p + "symbol=BTCUSDT&limit=5", 400,
+              Err(400, "limit", "unknown parameter 'limit' (allowed: symbol, from, to, format)"));
+  ExpectError(p + "symbol=BTCUSDT&a%22b=1", 400,
+              Err(400, "a\\\"b", "unknown parameter 'a\\\"b' (allowed: symbol, from, to, format)"));
+  ExpectError(p + "symbol=BTCUSDT&from=2025-06-01&from=2025-06-02", 400,
+              Err(400, "from", "parameter 'from' given more than once"));
+  ExpectError(p + "symbol=BTCUSDT&symbol=BTCUSDT", 400,
+              Err(400, "symbol", "parameter 'symbol' given more than once"));
+  ExpectError(p + "from=2025-06-01", 400, Err(400, "symbol", "symbol is required"));
+  ExpectError(p + "symbol=&from=2025-06-01", 400, Err(400, "symbol", "symbol is required"));
+  ExpectError(p + "symbol=XYZ", 404,
+              Err(404, "symbol", std::string("unknown symbol 'XYZ' ") + kKnown));
+  ExpectError(p + "symbol=btcusdt", 404,
+              Err(404, "symbol", std::string("unknown symbol 'btcusdt' ") + kKnown));
+  ExpectError(p + "symbol=BTCUSDT&from=yesterday", 400,
+              Err(400, "from", std::string("cannot parse 'yesterday' ") + kTimeFormats));
+  ExpectError(p + "symbol=BTCUSDT&to=2025-02-30", 400,
+              Err(400, "to", std::string("cannot parse '2025-02-30' ") + kTimeFormats));
+  ExpectError(p + "symbol=BTCUSDT&from=", 400,
+              Err(400, "from", std::string("cannot parse '' ") + kTimeFormats));
+  ExpectError(p + "symbol=BTCUSDT&from=2025-06-02&to=2025-06-01", 400,
+              Err(400, "from", "from (2025-06-02) is after to (2025-06-01)"));
+  // max_days (20000) counts the days the range names, from and to included.
+  ExpectError(p + "symbol=BTCUSDT&from=1970-01-01&to=2025-06-01", 400,
+              Err(400, "to", "range over the limit: 20241 days (at most 20000)"));
+  ExpectError(p + "symbol=BTCUSDT&from=1970-01-01&to=2024-10-04", 400,
+              Err(400, "to", "range over the limit: 20001 days (at most 20000)"));
+  HttpResponse at_limit = Get(p + "symbol=BTCUSDT&from=1970-01-01&to=2024-10-03");
+  EXPECT_EQ(at_limit.status, 200) << at_limit.body;
+  EXPECT_EQ(at_limit.body,
+            "{\"symbol\":\"BTCUSDT\",\"batch_watermark\":\"2025-06-04\",\"rows\":[]}");
+  ExpectError(p + "symbol=BTCUSDT&format=xml", 400,
+              Err(400, "format", "format must be json or csv"));
+  ExpectError(p + "symbol=BTCUSDT&format=", 400, Err(400, "format", "format must be json or csv"));
+}
+
+// A symbol is echoed cut to 40 bytes, never inside a UTF-8 character: the body stays valid JSON
+// text for a client that decodes it strictly.
+TEST_F(ApiTest, UnknownSymbolIsCutOnACharacterBoundary) {
+  const std::string head(39, 'A');
+  ExpectError("/api/v1/daily?symbol=" + head + "%E2%82%ACB", 404,
+              Err(404, "symbol", "unknown symbol '" + head + "...' " + kKnown));
+  const std::string forty(40, 'B');
+  ExpectError("/api/v1/daily?symbol=" + forty + "C", 404,
+              Err(404, "symbol", "unknown symbol '" + forty + "...' " + kKnown));
+  ExpectError("/api/v1/daily?symbol=" + forty, 404,
+              Err(404, "symbol", "unknown symbol '" + forty + "' " + kKnown));
+  HttpResponse r = Get("/api/v1/klines?symbol=BTCUSDT&interval=1234567890123456789%C3%A9");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, Err(400, "interval",
+                        "unknown interval '1234567890123456789...' (1m, 3m, 5m, 15m, 30m, 1h, "
+                        "2h, 4h, 6h, 8h, 12h, 1d)"));
+  EXPECT_NO_THROW(json::parse(r.body));
+}
+
+// ---------------------------------------------------------------------------------------------
+// /api/v1/klines
+
+TEST_F(ApiTest, KlinesReturnTheRecordedMinute) {
+  const CsvRows m1 = ReadCsv(Find("1m", k1mPrefix), At("2025-06-01"), At("2025-06-06"));
+  // A minute of the master dataset (batch) and one of the real-time view (speed).
+  struct Case {
+    const char* minute;
+    const char* source;
+  };
+  for (const Case& c :
+       {Case{"2025-06-02T13:37:00Z", "batch"}, Case{"2025-06-05T09:30:00Z", "speed"}}) {
+    HttpResponse r =
+        Get(std::string("/api/v1/klines?symbol=BTCUSDT&from=") + c.minute + "&limit=1");
+    EXPECT_EQ(r.status, 200) << c.minute;
+    EXPECT_EQ(r.body, "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"rows\":[" +
+                          KlineRowJson(Row(m1, At(c.minute)), c.source, false) + "]}");
+  }
+  // The same minute as CSV (format, then Accept).
+  const auto& f = Row(m1, At("2025-06-02 13:37"));
+  const std::string csv =
+      "symbol,interval,open_time,open,high,low,close,volume,source,partial\n"
+      "BTCUSDT,1m,2025-06-02T13:37:00Z," +
+      Shortest(f[1]) + "," + Shortest(f[2]) + "," + Shortest(f[3]) + "," + Shortest(f[4]) + "," +
+      Shortest(f[5]) + ",batch,false\n";
+  const std::string q =
+      "/api/v1/klines?symbol=BTCUSDT&interval=1m&from=2025-06-02%2013:37&to=2025-06-02%2013:38";
+  HttpResponse c = Get(q + "&format=csv");
+  EXPECT_EQ(c.status, 200);
+  EXPECT_EQ(c.Header("content-type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(c.body, csv);
+  EXPECT_EQ(Get(q, {"Accept: text/csv;q=0.9, application/json;q=0.5"}).body, csv);
+}
+
+TEST_F(ApiTest, KlinesHonourTheLimitAcrossTheWatermark) {
+  const CsvRows m1 = ReadCsv(Find("1m", k1mPrefix), At("2025-06-01"), At("2025-06-06"));
+  HttpResponse r = Get("/api/v1/klines?symbol=BTCUSDT&from=2025-06-03T23:58:00Z&limit=5");
+  ASSERT_EQ(r.status, 200);
+  std::string want = "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"rows\":[";
+  for (int i = 0; i < 5; ++i) {
+    const Micros t = At("2025-06-03 23:58") + i * kMicrosPerMinute;
+    if (i > 0) want += ',';
+    want += KlineRowJson(Row(m1, t), t < At("2025-06-04") ? "batch" : "speed", false);
+  }
+  EXPECT_EQ(r.body, want + "]}");
+
+  // Without a limit: the default 500; with limit=5000 (the maximum): 5000, from the batch days
+  // into the speed days.
+  json d = json::parse(Get("/api/v1/klines?symbol=BTCUSDT&from=2025-06-02").body);
+  ASSERT_EQ(d["rows"].size(), 500u);
+  EXPECT_EQ(d["rows"][0]["open_time"], "2025-06-02T00:00:00Z");
+  EXPECT_EQ(d["rows"][499]["open_time"], "2025-06-02T08:19:00Z");
+  json m = json::parse(Get("/api/v1/klines?symbol=BTCUSDT&from=2025-06-02&limit=5000").body);
+  ASSERT_EQ(m["rows"].size(), 5000u);
+  EXPECT_EQ(m["rows"][4999]["open_time"], "2025-06-05T11:19:00Z");
+  EXPECT_EQ(m["rows"][4999]["source"], "speed");
+  // The end of the series: the open candle, partial.
+  json e = json::parse(Get("/api/v1/klines?symbol=BTCUSDT&from=2025-06-05T11:59:00Z").body);
+  ASSERT_EQ(e["rows"].size(), 2u);
+  EXPECT_EQ(e["rows"][0]["partial"], false);
+  EXPECT_EQ(e["rows"][1]["open_time"], "2025-06-05T12:00:00Z");
+  EXPECT_EQ(e["rows"][1]["partial"], true);
+}
+
+// Hours after the watermark are aggregated from the speed 1m candles: Binance's own 1h klines.
+TEST_F(ApiTest, KlinesSpeedHoursAreBinancesHourlyKlines) {
+  HttpResponse r =
+      Get("/api/v1/klines?symbol=BTCUSDT&interval=1h&from=2025-06-04&to=2025-06-04T03:00:00Z");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["interval"], "1h");
+  ASSERT_EQ(j["rows"].size(), 3u);
+  const CsvRows hours =
+      ReadCsv(Find("1h", "BTCUSDT-1h-2025-06"), At("2025-06-04"), At("2025-06-04 03:00"));
+  for (size_t i = 0; i < 3; ++i) {
+    const Micros t = At("2025-06-04") + static_cast<Micros>(i) * kMicrosPerHour;
+    const auto& want = Row(hours, t);
+    const json& k = j["rows"][i];
+    EXPECT_EQ(k["open_time"], FormatIso(t));
+    EXPECT_EQ(k["open"].get<double>(), D(want[1])) << FormatIso(t);
+    EXPECT_EQ(k["high"].get<double>(), D(want[2])) << FormatIso(t);
+    EXPECT_EQ(k["low"].get<double>(), D(want[3])) << FormatIso(t);
+    EXPECT_EQ(k["close"].get<double>(), D(want[4])) << FormatIso(t);
+    EXPECT_NEAR(k["volume"].get<double>(), D(want[5]), 1e-6) << FormatIso(t);
+    EXPECT_EQ(k["source"], "speed");
+    EXPECT_EQ(k["partial"], false);
+  }
+}
+
+TEST_F(ApiTest, KlinesRejectMalformedRequests) {
+  const std::string p = "/api/v1/klines?";
+  const std::string limit = "limit must be an integer from 1 to 5000";
+  ExpectError(p + "symbol=BTCUSDT&day=2025-06-01", 400,
+              Err(400, "day",
+                  "unknown parameter 'day' (allowed: symbol, interval, from, to, limit, format)"));
+  ExpectError(p + "symbol=BTCUSDT&interval=1m&interval=1h", 400,
+              Err(400, "interval", "parameter 'interval' given more than once"));
+  ExpectError(p + "symbol=BTCUSDT&limit=1&limit=2", 400,
+              Err(400, "limit", "parameter 'limit' given more than once"));
+  ExpectError(p + "interval=1m", 400, Err(400, "symbol", "symbol is required"));
+  ExpectError(p + "symbol=DOGEUSDT", 404,
+              Err(404, "symbol", std::string("unknown symbol 'DOGEUSDT' ") + kKnown));
+  ExpectError(p + "symbol=BTCUSDT&from=2025-06-01T25:00:00Z", 400,
+              Err(400, "from", std::string("cannot parse '2025-06-01T25:00:00Z' ") + kTimeFormats));
+  ExpectError(p + "symbol=BTCUSDT&to=1749081600000", 400,
+              Err(400, "to", std::string("cannot parse '1749081600000' ") + kTimeFormats));
+  ExpectError(p + "symbol=BTCUSDT&from=2025-06-02%2000:01&to=2025-06-02", 400,
+              Err(400, "from", "from (2025-06-02 00:01) is after to (2025-06-02)"));
+  // from defaults to no lower bound: a `to` before 1970 alone is an empty range, not an error
+  // about a `from` the client did not send.
+  HttpResponse early = Get(p + "symbol=BTCUSDT&to=1969-12-31");
+  EXPECT_EQ(early.status, 200) << early.body;
+  EXPECT_EQ(early.body, "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"rows\":[]}");
+  for (const char* bad : {"0", "5001", "-1", "abc", "1.5", "", "99999999999999999999"}) {
+    ExpectError(p + "symbol=BTCUSDT&limit=" + bad, 400, Err(400, "limit", limit));
+  }
+  // from..to over max_klines (5000) candles of the interval; exactly 5000 is accepted.
+  ExpectError(p + "symbol=BTCUSDT&from=2025-06-01&to=2025-06-05", 400,
+              Err(400, "to",
+                  "range over the limit: 5760 1m candles (at most 5000; page with from and "
+                  "limit)"));
+  ExpectError(p + "symbol=BTCUSDT&interval=1d&from=2000-01-01&to=2025-06-01", 400,
+              Err(400, "to",
+                  "range over the limit: 9283 1d candles (at most 5000; page with from and "
+                  "limit)"));
+  EXPECT_EQ(Get(p + "symbol=BTCUSDT&from=2025-06-01&to=2025-06-04T11:20:00Z&limit=1").status, 200);
+  ExpectError(p + "symbol=BTCUSDT&interval=7m", 400,
+              Err(400, "interval",
+                  "unknown interval '7m' (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d)"));
+  ExpectError(p + "symbol=BTCUSDT&interval=1w", 400,
+              Err(400, "interval",
+                  "unknown interval '1w' (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d)"));
+  ExpectError(p + "symbol=BTCUSDT&format=parquet", 400,
+              Err(400, "format", "format must be json or csv"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// /api/v1/forecast, /api/v1/status, /metrics
+
+TEST_F(ApiTest, ForecastIsNotFoundUntilOneIsWritten) {
+  const fs::path file = w_->forecasts / "BTCUSDT.json";
+  fs::remove(file);
+  ExpectError("/api/v1/forecast?symbol=BTCUSDT", 404,
+              Err(404, "symbol", "no forecast for BTCUSDT"));
+  const std::string body = "{\"symbol\":\"BTCUSDT\",\"rows\":[{\"ds\":\"2025-06-06\",\"yhat\":1}]}";
+  testing::WriteText(file, body);
+  HttpResponse r = Get("/api/v1/forecast?symbol=BTCUSDT");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, body);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  fs::remove(file);
+  ExpectError("/api/v1/forecast?symbol=ETHUSDT", 404,
+              Err(404, "symbol", "no forecast for ETHUSDT"));
+}
+
+TEST_F(ApiTest, ForecastRejectsMalformedRequests) {
+  const std::string p = "/api/v1/forecast?";
+  ExpectError(p + "symbol=BTCUSDT&days=7", 400,
+              Err(400, "days", "unknown parameter 'days' (allowed: symbol, format)"));
+  ExpectError(p + "symbol=BTCUSDT&symbol=ETHUSDT", 400,
+              Err(400, "symbol", "parameter 'symbol' given more than once"));
+  ExpectError(p, 400, Err(400, "symbol", "symbol is required"));
+  ExpectError(p + "symbol=XRPUSDT", 404,
+              Err(404, "symbol", std::string("unknown symbol 'XRPUSDT' ") + kKnown));
+  // A symbol never becomes a path: only known symbols name a forecast file.
+  ExpectError(p + "symbol=..%2F..%2Fetc%2Fpasswd", 404,
+              Err(404, "symbol", std::string("unknown symbol '../../etc/passwd' ") + kKnown));
+  ExpectError(p + "symbol=BTCUSDT&format=txt", 400,
+              Err(400, "format", "format must be json or csv"));
+}
+
+TEST_F(ApiTest, StatusHasTheWatermarkAndTheStreamLag) {
+  auto snap = w_->lake->GetSnapshot();
+  ASSERT_TRUE(snap.ok());
+  HttpResponse r = Get("/api/v1/status");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  // now 12:00:30; the newest closed minute 11:59 closed at 12:00:00: 30 s of lag.
+  EXPECT_EQ(r.body, "{\"lake_version\":" + std::to_string(snap->version()) +
+                        ",\"now\":\"2025-06-05T12:00:30Z\",\"symbols\":[{\"symbol\":\"BTCUSDT\","
+                        "\"batch_watermark\":\"2025-06-04\",\"last_closed_minute\":\"2025-06-05T"
+                        "11:59:00Z\",\"stream_lag_seconds\":30,\"open_gaps\":0,\"missing_"
+                        "minutes\":0},{\"symbol\":\"ETHUSDT\",\"batch_watermark\":null,\"last_"
+                        "closed_minute\":null,\"stream_lag_seconds\":null,\"open_gaps\":0,"
+                        "\"missing_minutes\":0}],\"stream\":{\"running\":true,\"events\":42,"
+                        "\"reconnects\":1,\"malformed\":0}}");
+}
+
+TEST_F(ApiTest, StatusRejectsMalformedRequests) {
+  ExpectError("/api/v1/status?symbol=BTCUSDT", 400,
+              Err(400, "symbol", "unknown parameter 'symbol' (allowed: format)"));
+  ExpectError("/api/v1/status?format=json&format=csv", 400,
+              Err(400, "format", "parameter 'format' given more than once"));
+  ExpectError("/api/v1/status?format=yaml", 400, Err(400, "format", "format must be json or csv"));
+}
+
+TEST_F(ApiTest, MetricsArePrometheusText) {
+  const double before = RequestsTotal("/healthz", 200);
+  ASSERT_EQ(Get("/healthz").status, 200);
+  HttpResponse r = Get("/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(r.body.find("# TYPE cryptolake_http_requests_total counter\n"), std::string::npos);
+  const std::string line = "cryptolake_http_requests_total{route=\"/healthz\",code=\"200\"} " +
+                           Shortest(before + 1) + "\n";
+  EXPECT_NE(r.body.find(line), std::string::npos) << line << "\nin\n" << r.body;
+  // The gauges evaluated at the scrape.
+  EXPECT_NE(r.body.find("\ncryptolake_ingest_lag_seconds 30\n"), std::string::npos);
+  EXPECT_NE(r.body.find("\ncryptolake_open_gaps 0\n"), std::string::npos);
+  EXPECT_NE(r.body.find("\ncryptolake_stream_events 42\n"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Injection: nothing a client sends reaches SQL text or the file system.
+
+TEST_F(ApiTest, SqlInjectionSymbolIsAnUnknownSymbolAndNothingElse) {
+  auto snap = w_->lake->GetSnapshot();
+  ASSERT_TRUE(snap.ok());
+  const int64_t version = snap->version();
+  std::set<std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(w_->dir / "lake")) {
+    files.insert(e.path().string() + "@" +
+                 (e.is_regular_file() ? std::to_string(e.file_size()) : std::string("dir")));
+  }
+  const std::string daily_before = Get("/api/v1/daily?symbol=BTCUSDT").body;
+  const double daily_404 = RequestsTotal("/api/v1/daily", 404);
+  const double klines_404 = RequestsTotal("/api/v1/klines", 404);
+
+  struct Case {
+    std::string encoded, shown;  // shown JSON-escaped
+  };
+  const std::vector<Case> cases = {
+      {"BTCUSDT%27%20OR%201%3D1--", "BTCUSDT' OR 1=1--"},
+      {"BTCUSDT%27%3B%20DROP%20TABLE%20klines_1m%3B--", "BTCUSDT'; DROP TABLE klines_1m;--"},
+      {"%22%20OR%20%22%22%3D%22", "\\\" OR \\\"\\\"=\\\""},
+  };
+  for (const Case& c : cases) {
+    const std::string body = Err(404, "symbol", "unknown symbol '" + c.shown + "' " + kKnown);
+    ExpectError("/api/v1/daily?symbol=" + c.encoded, 404, body);
+    ExpectError("/api/v1/klines?symbol=" + c.encoded + "&from=2025-06-01", 404, body);
+    ExpectError("/api/v1/forecast?symbol=" + c.encoded, 404, body);
+    ExpectError("/api/v1/stream?symbol=" + c.encoded, 404, body);
+  }
+  // In the other parameters too: refused before anything is read.
+  ExpectError("/api/v1/klines?symbol=BTCUSDT&interval=1m%27%3B--", 400,
+              Err(400, "interval",
+                  "unknown interval '1m';--' (1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, "
+                  "1d)"));
+  ExpectError("/api/v1/klines?symbol=BTCUSDT&limit=1%3B%20DELETE", 400,
+              Err(400, "limit", "limit must be an integer from 1 to 5000"));
+  ExpectError("/api/v1/daily?symbol=BTCUSDT&from=2025-06-01%27--", 400,
+              Err(400, "from", std::string("cannot parse '2025-06-01'--' ") + kTimeFormats));
+
+  EXPECT_EQ(RequestsTotal("/api/v1/daily", 404), daily_404 + 3);
+  EXPECT_EQ(RequestsTotal("/api/v1/klines", 404), klines_404 + 3);
+  EXPECT_EQ(w_->server->handler_exceptions(), 0);
+  auto after = w_->lake->GetSnapshot();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->version(), version);
+  std::set<std::string> files_after;
+  for (const auto& e : fs::recursive_directory_iterator(w_->dir / "lake")) {
+    files_after.insert(e.path().string() + "@" +
+                       (e.is_regular_file() ? std::to_string(e.file_size()) : std::string("dir")));
+  }
+  EXPECT_EQ(files_after, files);
+  EXPECT_TRUE(fs::is_empty(w_->forecasts));
+  EXPECT_EQ(Get("/api/v1/daily?symbol=BTCUSDT").body, daily_before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// /api/v1/stream
+
+TEST_F(ApiTest, StreamStartsWithTheLastMergedDayAndTheNewestCandle) {
+  const std::string daily = Get("/api/v1/daily?symbol=BTCUSDT").body;
+  const size_t at = daily.find("{\"day\":\"2025-06-05\"");
+  ASSERT_NE(at, std::string::npos) << daily;
+  ASSERT_TRUE(daily.ends_with("]}"));
+  const std::string last_day = daily.substr(at, daily.size() - 2 - at);
+  const CsvRows m1 = ReadCsv(Find("1m", k1mPrefix), At("2025-06-05 12:00"), At("2025-06-05 12:01"));
+  const auto& open = Row(m1, At("2025-06-05 12:00"));
+
+  RawConn c(w_->server->port());
+  c.Send(
+      "GET /api/v1/stream?symbol=BTCUSDT HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Accept: text/event-stream\r\n\r\n");
+  const std::string head = c.ReadUntil("\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 ", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Type: text/event-stream\r\n"), std::string::npos) << head;
+  EXPECT_EQ(c.ReadUntil("\n\n"), "event: daily\ndata: " + last_day + "\n\n");
+  EXPECT_EQ(c.ReadUntil("\n\n"),
+            "event: kline\ndata: {\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"open_time\":\"2025-"
+            "06-05T12:00:00Z\",\"open\":" +
+                Shortest(open[1]) + ",\"high\":" + Shortest(open[2]) +
+                ",\"low\":" + Shortest(open[3]) + ",\"close\":" + Shortest(open[4]) +
+                ",\"volume\":" + Shortest(open[5]) +
+                ",\"source\":\"speed\",\"partial\":true,\"closed\":false}\n\n");
+}
+
+// Before any event, a bad request is answered with an ordinary JSON error, not an event stream.
+TEST_F(ApiTest, StreamRejectsMalformedRequestsWithJson) {
+  const std::string p = "/api/v1/stream?";
+  ExpectError(p + "symbol=BTCUSDT&interval=1m", 400,
+              Err(400, "interval", "unknown parameter 'interval' (allowed: symbol, format)"));
+  ExpectError(p + "symbol=BTCUSDT&symbol=BTCUSDT", 400,
+              Err(400, "symbol", "parameter 'symbol' given more than once"));
+  ExpectError(p, 400, Err(400, "symbol", "symbol is required"));
+  ExpectError(p + "symbol=", 400, Err(400, "symbol", "symbol is required"));
+  ExpectError(p + "symbol=SOLUSDT", 404,
+              Err(404, "symbol", std::string("unknown symbol 'SOLUSDT' ") + kKnown));
+  ExpectError(p + "symbol=BTCUSDT&format=sse", 400,
+              Err(400, "format", "format must be json or csv"));
+  // The raw exchange: a complete response with a length, then the server closes.
+  RawConn c(w_->server->port());
+  c.Send("GET /api/v1/stream?symbol=NOPE HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  const std::string raw = c.ReadUntil("\x01never");
+  const std::string body = Err(404, "symbol", std::string("unknown symbol 'NOPE' ") + kKnown);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 404 ", 0), 0u) << raw;
+  EXPECT_NE(raw.find("Content-Type: application/json\r\n"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("text/event-stream"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos)
+      << raw;
+  EXPECT_TRUE(raw.ends_with("\r\n\r\n" + body)) << raw;
+}
+
+}  // namespace
+}  // namespace cryptolake::serve
