@@ -324,7 +324,8 @@ Status Lake::CollectGarbageLocked(const Manifest& m) {
     const fs::path& p = it->path();
     std::string rel = p.lexically_relative(root_).string();
     if (it.depth() == 0 && it->is_directory() &&
-        (rel == "_staging" || rel.rfind("_", 0) == 0 || rel == "quarantine" || rel == "reports")) {
+        (rel == "_staging" || rel.rfind("_", 0) == 0 || rel == "quarantine" || rel == "reports" ||
+         rel == "forecasts")) {
       it.disable_recursion_pending();
       continue;
     }

@@ -6,6 +6,7 @@
 //   _staging/<txn>/                     files being written by an open transaction (invisible)
 //   klines_<interval>/symbol=S/year=Y/month=MM/part-<txn>-<n>.parquet   master dataset
 //   views/<view>/symbol=S/year=Y/part-<txn>-<n>.parquet                 batch views
+//   forecasts/                          `cryptolake forecast` outputs (not lake data; gc skips it)
 //
 // Contract:
 //  * Immutable, append-only: a published file is never modified. A change adds new files and may
