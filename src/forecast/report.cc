@@ -1,0 +1,802 @@
+#include "forecast/report.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <atomic>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/fsutil.h"
+
+namespace cryptolake::forecast {
+
+namespace {
+
+using nlohmann::json;
+
+// Shortest round-trip form; NaN/inf as an empty field.
+std::string CsvNum(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
+
+json JsonNum(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json MetricsRowJson(const Metrics& m) {
+  return {{"horizon_days", m.horizon_days ? json(m.horizon_days) : json(nullptr)},
+          {"n", m.n},
+          {"mse", JsonNum(m.mse)},
+          {"rmse", JsonNum(m.rmse)},
+          {"mae", JsonNum(m.mae)},
+          {"mape", JsonNum(m.mape)},
+          {"mdape", JsonNum(m.mdape)},
+          {"smape", JsonNum(m.smape)},
+          {"coverage", JsonNum(m.coverage)},
+          {"mase", JsonNum(m.mase)},
+          {"rel_mae", JsonNum(m.rel_mae)}};
+}
+
+std::string Esc(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+int64_t DayNumber(Micros t) { return t / kMicrosPerDay; }
+
+// ---------------------------------------------------------------------------------------------
+// Parquet through DuckDB: rows appended to a scratch table, then COPY'd to a temp file that is
+// renamed over the target.
+
+struct ForecastRow {
+  const std::string* model;
+  Micros cutoff, ds;
+  double y, yhat, lo, hi;
+};
+
+Status WriteForecastParquet(lake::Connection& con, const std::string& symbol,
+                            const std::vector<ForecastRow>& rows, const fs::path& path) {
+  static std::atomic<int> counter{0};
+  std::string table = fmt::format("cl_forecast_rows_{}", counter.fetch_add(1));
+  RETURN_IF_ERROR(con.Exec(fmt::format("CREATE TABLE {} ({})", table, kForecastParquetColumns)));
+  auto drop = [&] { (void)con.Exec("DROP TABLE IF EXISTS " + table); };
+  Status st = [&]() -> Status {
+    ASSIGN_OR_RETURN(lake::Appender app, lake::Appender::Open(con, table));
+    lake::DataChunk chunk({DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_DATE,
+                           DUCKDB_TYPE_DATE, DUCKDB_TYPE_INTEGER, DUCKDB_TYPE_DOUBLE,
+                           DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE});
+    const size_t cap = lake::DataChunk::Capacity();
+    for (size_t begin = 0; begin < rows.size(); begin += cap) {
+      size_t n = std::min(cap, rows.size() - begin);
+      chunk.Reset();
+      for (size_t i = 0; i < n; ++i) {
+        const ForecastRow& r = rows[begin + i];
+        chunk.SetString(0, i, symbol);
+        chunk.SetString(1, i, *r.model);
+        chunk.Column<duckdb_date>(2)[i].days = static_cast<int32_t>(DayNumber(r.cutoff));
+        chunk.Column<duckdb_date>(3)[i].days = static_cast<int32_t>(DayNumber(r.ds));
+        chunk.Column<int32_t>(4)[i] = static_cast<int32_t>((r.ds - r.cutoff) / kMicrosPerDay);
+        const double vals[] = {r.y, r.yhat, r.lo, r.hi};
+        for (size_t c = 0; c < 4; ++c) {
+          chunk.Column<double>(5 + c)[i] = vals[c];
+          if (!std::isfinite(vals[c])) chunk.SetNull(5 + c, i);
+        }
+      }
+      chunk.SetSize(n);
+      RETURN_IF_ERROR(app.Append(chunk));
+    }
+    RETURN_IF_ERROR(app.Close());
+    fs::path tmp = path;
+    tmp += ".tmp";
+    RETURN_IF_ERROR(con.Exec(
+        fmt::format("COPY (SELECT * FROM {} ORDER BY model, cutoff, ds) TO {} (FORMAT parquet)",
+                    table, lake::SqlQuote(tmp.string()))));
+    RETURN_IF_ERROR(FsyncPath(tmp));
+    return RenameDurable(tmp, path);
+  }();
+  drop();
+  return st;
+}
+
+Status MakeDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return IOError("cannot create {}: {}", dir.string(), ec.message());
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTML report: one chart spec, rendered by an inline script on a canvas.
+
+struct Segment {
+  Micros cutoff = 0;
+  bool one_step = false;  // each day forecast from the day before (cutoff: the first's)
+  std::vector<Micros> ds;
+  std::vector<double> yhat, lo, hi;
+};
+
+struct ChartModel {
+  std::string name;
+  bool baseline = false;
+  std::vector<Segment> segments;
+};
+
+struct Chart {
+  std::string title, subtitle;
+  std::vector<std::string> warnings, notes;
+  std::string primary;
+  const Frame* history = nullptr;
+  Micros shade_from = 0, shade_to = 0;
+  std::string shade_label, focus_label;
+  bool start_focused = false;  // open on the focus range (the forecast) rather than everything
+  std::vector<Micros> cutoffs;
+  std::vector<ChartModel> models;
+  std::string tables_html;
+};
+
+// Six significant digits are plenty for drawing; keeps the page small.
+std::string ChartNum(double v) {
+  return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string("null");
+}
+
+std::string ChartData(const Chart& c) {
+  std::string o = "{";
+  auto nums = [&](const std::vector<double>& v) {
+    o += '[';
+    for (size_t i = 0; i < v.size(); ++i) o += (i ? "," : "") + ChartNum(v[i]);
+    o += ']';
+  };
+  auto days = [&](const std::vector<Micros>& v) {
+    o += '[';
+    for (size_t i = 0; i < v.size(); ++i) o += (i ? "," : "") + std::to_string(DayNumber(v[i]));
+    o += ']';
+  };
+  o += "\"primary\":" + json(c.primary).dump();
+  o += ",\"shade\":[" + std::to_string(DayNumber(c.shade_from)) + "," +
+       std::to_string(DayNumber(c.shade_to)) + "," + json(c.shade_label).dump() + "]";
+  o += ",\"focusLabel\":" + json(c.focus_label).dump();
+  o += std::string(",\"start\":") + (c.start_focused ? "\"focus\"" : "\"all\"");
+  o += ",\"cutoffs\":";
+  days(c.cutoffs);
+  o += ",\"history\":{\"d\":";
+  days(c.history->ds);
+  o += ",\"y\":";
+  nums(c.history->y);
+  o += "},\"models\":[";
+  for (size_t m = 0; m < c.models.size(); ++m) {
+    const ChartModel& cm = c.models[m];
+    o += (m ? "," : "") + std::string("{\"name\":") + json(cm.name).dump() +
+         ",\"baseline\":" + (cm.baseline ? "true" : "false") + ",\"segs\":[";
+    for (size_t s = 0; s < cm.segments.size(); ++s) {
+      const Segment& sg = cm.segments[s];
+      o += (s ? "," : "") + std::string("{\"c\":") + std::to_string(DayNumber(sg.cutoff)) +
+           (sg.one_step ? ",\"o\":1" : "") + ",\"d\":";
+      days(sg.ds);
+      o += ",\"yhat\":";
+      nums(sg.yhat);
+      o += ",\"lo\":";
+      nums(sg.lo);
+      o += ",\"hi\":";
+      nums(sg.hi);
+      o += "}";
+    }
+    o += "]}";
+  }
+  o += "]}";
+  // Nothing in the data may close the script element.
+  std::string safe;
+  for (char ch : o) safe += ch == '<' ? std::string("\\u003c") : std::string(1, ch);
+  return safe;
+}
+
+constexpr const char* kCss = R"CSS(
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1200px; color: #1d2433;
+       padding: 0 16px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
+.sub { color: #555; margin: 0 0 12px; }
+.warn { background: #fdecea; border: 1px solid #e57373; color: #8e1b1b; padding: 10px 12px;
+        border-radius: 6px; margin: 12px 0; }
+.note { color: #555; font-size: 13px; margin: 4px 0; }
+.controls { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center; margin: 8px 0; }
+.controls button { font: inherit; padding: 3px 10px; border: 1px solid #bbb; background: #fff;
+                   border-radius: 4px; cursor: pointer; }
+.controls button:hover { background: #f1f4f9; }
+.controls label { cursor: pointer; user-select: none; }
+.sw { display: inline-block; width: 18px; height: 3px; vertical-align: middle; margin-right: 4px; }
+#wrap { position: relative; }
+#chart { width: 100%; height: 460px; display: block; border: 1px solid #e3e6ec; border-radius: 6px;
+         cursor: crosshair; }
+#tip { position: absolute; pointer-events: none; background: rgba(255,255,255,0.95);
+       border: 1px solid #ccd; border-radius: 4px; padding: 6px 8px; font-size: 12px;
+       white-space: nowrap; display: none; box-shadow: 0 1px 4px rgba(0,0,0,0.15); }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 4px 0 8px; }
+th, td { padding: 4px 10px; text-align: right; border-bottom: 1px solid #e6e8ee; }
+th { background: #f5f7fa; } td:first-child, th:first-child { text-align: left; }
+tr.primary td { font-weight: 600; } tr.base td:first-child { color: #555; }
+tr.group td { background: #fafbfc; font-weight: 600; text-align: left; }
+details { margin: 8px 0; } summary { cursor: pointer; color: #345; }
+)CSS";
+
+// The chart: drawn on a canvas from DATA (days since 1970-01-01, values), no external code.
+constexpr const char* kScript = R"JS(
+(() => {
+  const D = DATA;
+  const cv = document.getElementById('chart'), ctx = cv.getContext('2d');
+  const tip = document.getElementById('tip');
+  const PAL = ['#1f5fbf', '#d62728', '#2a9d3c', '#8e44ad', '#e67e22', '#795548', '#d81b90',
+               '#17a2b8'];
+  const BAND = 'rgba(31, 95, 191, 0.16)';
+  const M = { l: 72, r: 16, t: 14, b: 30 };
+  const hd = D.history.d, hy = D.history.y;
+  const day = (d) => new Date(d * 864e5).toISOString().slice(0, 10);
+  const fmtv = (v) => v == null ? '-' : Number(v).toLocaleString('en-US', { maximumFractionDigits: 2 });
+  let ext0 = hd[0], ext1 = hd[hd.length - 1];
+  for (const m of D.models) for (const s of m.segs) if (s.d.length) {
+    ext0 = Math.min(ext0, s.d[0]); ext1 = Math.max(ext1, s.d[s.d.length - 1]);
+  }
+  let x0 = ext0, x1 = ext1, logy = false, hover = null, drag = null;
+  const show = D.models.map((m) => m.name === D.primary);
+  const color = (k) => PAL[k % PAL.length];
+
+  // Legend and controls.
+  const box = document.getElementById('models');
+  D.models.forEach((m, k) => {
+    const l = document.createElement('label');
+    const c = document.createElement('input');
+    c.type = 'checkbox'; c.checked = show[k];
+    c.addEventListener('change', () => { show[k] = c.checked; draw(); });
+    const sw = document.createElement('span');
+    sw.className = 'sw'; sw.style.background = color(k);
+    l.append(c, sw, document.createTextNode(m.name + (m.name === D.primary ? ' (band: interval)' : '')));
+    box.append(l);
+  });
+  document.getElementById('log').addEventListener('change', (e) => { logy = e.target.checked; draw(); });
+  document.getElementById('all').addEventListener('click', () => { x0 = ext0; x1 = ext1; draw(); });
+  const fb = document.getElementById('focus');
+  fb.textContent = D.focusLabel;
+  fb.addEventListener('click', () => {
+    focus(); draw();
+  });
+  function focus() {
+    const pad = Math.max(90, Math.round((D.shade[1] - D.shade[0]) * 0.25));
+    x0 = Math.max(ext0, D.shade[0] - pad); x1 = Math.min(ext1, D.shade[1] + 2);
+  }
+  if (D.start === 'focus') focus();
+  document.getElementById('year').addEventListener('click', () => {
+    x1 = ext1; x0 = Math.max(ext0, ext1 - 365); draw();
+  });
+
+  const W = () => cv.clientWidth - M.l - M.r, H = () => cv.clientHeight - M.t - M.b;
+  const f = (v) => logy ? Math.log10(v) : v;
+  let y0 = 0, y1 = 1;
+  const X = (d) => M.l + (d - x0) / Math.max(1e-9, x1 - x0) * W();
+  const Y = (v) => M.t + H() - (f(v) - y0) / Math.max(1e-12, y1 - y0) * H();
+  const ok = (v) => v != null && isFinite(v) && (!logy || v > 0);
+
+  function yrange() {
+    let lo = Infinity, hi = -Infinity;
+    const up = (v) => { if (ok(v)) { const g = f(v); if (g < lo) lo = g; if (g > hi) hi = g; } };
+    for (let i = 0; i < hd.length; i++) if (hd[i] >= x0 && hd[i] <= x1) up(hy[i]);
+    D.models.forEach((m, k) => {
+      if (!show[k]) return;
+      for (const s of m.segs) for (let i = 0; i < s.d.length; i++) {
+        if (s.d[i] < x0 || s.d[i] > x1) continue;
+        up(s.yhat[i]);
+        if (m.name === D.primary) { up(s.lo[i]); up(s.hi[i]); }
+      }
+    });
+    if (!isFinite(lo)) { lo = 0; hi = 1; }
+    if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
+    const pad = (hi - lo) * 0.05;
+    y0 = lo - pad; y1 = hi + pad;
+  }
+
+  function nice(x) {
+    const e = Math.pow(10, Math.floor(Math.log10(x))), r = x / e;
+    return (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * e;
+  }
+  function yticks() {
+    const out = [];
+    if (logy) {
+      for (let e = Math.floor(y0); e <= Math.ceil(y1); e++) for (const m of [1, 2, 5]) {
+        const v = m * Math.pow(10, e);
+        if (Math.log10(v) >= y0 && Math.log10(v) <= y1) out.push(v);
+      }
+      if (out.length > 12) return out.filter((v) => Math.abs(Math.log10(v) % 1) < 1e-9);
+      if (out.length >= 4) return out;
+      // A narrow range: evenly spaced round values instead.
+      const a = Math.pow(10, y0), b = Math.pow(10, y1), s = nice((b - a) / 6), lin = [];
+      for (let v = Math.ceil(a / s) * s; v <= b; v += s) lin.push(v);
+      return lin;
+    }
+    const st = nice((y1 - y0) / 6);
+    for (let v = Math.ceil(y0 / st) * st; v <= y1; v += st) out.push(Math.abs(v) < st * 1e-6 ? 0 : v);
+    return out;
+  }
+  function xticks() {
+    const span = x1 - x0, out = [];
+    if (span <= 60) {
+      const st = span <= 14 ? 1 : 7;
+      for (let d = Math.ceil(x0); d <= x1; d++) if (st === 1 || (d + 3) % 7 === 0) out.push([d, day(d).slice(5)]);
+      return out;
+    }
+    const months = span / 30.44;
+    const st = [1, 2, 3, 6, 12, 24, 48].find((s) => months / s <= 9) || 96;
+    const a = new Date(x0 * 864e5);
+    let k = a.getUTCFullYear() * 12 + a.getUTCMonth();
+    k = Math.ceil(k / st) * st;
+    for (;; k += st) {
+      const yy = Math.floor(k / 12), mm = k % 12, t = Date.UTC(yy, mm, 1) / 864e5;
+      if (t > x1) break;
+      if (t >= x0) out.push([t, st >= 12 ? String(yy) : yy + '-' + String(mm + 1).padStart(2, '0')]);
+    }
+    return out;
+  }
+
+  function path(ds, vs) {
+    let pen = false;
+    ctx.beginPath();
+    for (let i = 0; i < ds.length; i++) {
+      if (!ok(vs[i]) || ds[i] < x0 - 1 || ds[i] > x1 + 1) { pen = false; continue; }
+      const px = X(ds[i]), py = Y(vs[i]);
+      if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+      pen = true;
+    }
+    ctx.stroke();
+  }
+  function band(s) {
+    const idx = [];
+    for (let i = 0; i < s.d.length; i++) if (ok(s.lo[i]) && ok(s.hi[i])) idx.push(i);
+    if (!idx.length) return;
+    ctx.beginPath();
+    idx.forEach((i, j) => (j ? ctx.lineTo : ctx.moveTo).call(ctx, X(s.d[i]), Y(s.hi[i])));
+    for (let j = idx.length - 1; j >= 0; j--) ctx.lineTo(X(s.d[idx[j]]), Y(s.lo[idx[j]]));
+    ctx.closePath();
+    ctx.fill();
+  }
+
+  function draw() {
+    const r = window.devicePixelRatio || 1;
+    const w = cv.clientWidth, h = cv.clientHeight;
+    if (cv.width !== Math.round(w * r) || cv.height !== Math.round(h * r)) {
+      cv.width = Math.round(w * r); cv.height = Math.round(h * r);
+    }
+    ctx.setTransform(r, 0, 0, r, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    yrange();
+    ctx.font = '11px system-ui, sans-serif';
+    // Test period.
+    const sx0 = Math.max(M.l, X(D.shade[0] - 0.5)), sx1 = Math.min(M.l + W(), X(D.shade[1] + 0.5));
+    if (sx1 > sx0) {
+      ctx.fillStyle = 'rgba(120, 130, 150, 0.12)';
+      ctx.fillRect(sx0, M.t, sx1 - sx0, H());
+      ctx.fillStyle = '#667';
+      ctx.textAlign = 'left'; ctx.textBaseline = 'alphabetic';
+      const tw = ctx.measureText(D.shade[2]).width;
+      ctx.fillText(D.shade[2], Math.max(M.l + 4, Math.min(sx0 + 4, M.l + W() - tw - 4)), M.t + 12);
+    }
+    // Grid and axes.
+    ctx.strokeStyle = '#eceef2'; ctx.fillStyle = '#556'; ctx.lineWidth = 1; ctx.setLineDash([]);
+    ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+    for (const v of yticks()) {
+      const py = Y(v);
+      ctx.beginPath(); ctx.moveTo(M.l, py); ctx.lineTo(M.l + W(), py); ctx.stroke();
+      ctx.fillText(fmtv(v), M.l - 6, py);
+    }
+    ctx.textAlign = 'center'; ctx.textBaseline = 'top';
+    for (const [d, label] of xticks()) {
+      const px = X(d);
+      ctx.beginPath(); ctx.moveTo(px, M.t); ctx.lineTo(px, M.t + H()); ctx.stroke();
+      ctx.fillText(label, px, M.t + H() + 6);
+    }
+    ctx.save();
+    ctx.beginPath(); ctx.rect(M.l, M.t, W(), H()); ctx.clip();
+    // Interval band of the primary model, then history, then each shown model.
+    D.models.forEach((m, k) => {
+      if (!show[k] || m.name !== D.primary) return;
+      ctx.fillStyle = BAND;
+      for (const s of m.segs) band(s);
+    });
+    ctx.strokeStyle = '#222'; ctx.lineWidth = 1.2; ctx.setLineDash([]);
+    path(hd, hy);
+    D.models.forEach((m, k) => {
+      if (!show[k]) return;
+      ctx.strokeStyle = color(k); ctx.lineWidth = m.name === D.primary ? 1.8 : 1.2;
+      ctx.setLineDash(m.baseline && m.name !== D.primary ? [5, 3] : []);
+      for (const s of m.segs) path(s.d, s.yhat);
+    });
+    ctx.setLineDash([]);
+    // Cutoffs: ticks on the time axis.
+    ctx.strokeStyle = '#9aa'; ctx.lineWidth = 1;
+    for (const c of D.cutoffs) {
+      const px = X(c + 0.5);
+      ctx.beginPath(); ctx.moveTo(px, M.t + H()); ctx.lineTo(px, M.t + H() - 6); ctx.stroke();
+    }
+    if (hover != null) {
+      ctx.strokeStyle = '#889'; ctx.beginPath();
+      ctx.moveTo(X(hover), M.t); ctx.lineTo(X(hover), M.t + H()); ctx.stroke();
+    }
+    if (drag && drag.x1 != null) {
+      ctx.fillStyle = 'rgba(31, 95, 191, 0.12)';
+      ctx.fillRect(Math.min(drag.x0, drag.x1), M.t, Math.abs(drag.x1 - drag.x0), H());
+    }
+    ctx.restore();
+    ctx.strokeStyle = '#c9ced8'; ctx.strokeRect(M.l, M.t, W(), H());
+  }
+
+  // The value of model m at day d: from the latest segment (cutoff) that covers it.
+  function at(m, d) {
+    let best = null;
+    for (const s of m.segs) {
+      const i = d - s.d[0];
+      if (i >= 0 && i < s.d.length && s.d[i] === d && (!best || s.c > best.c)) best = { c: s.c, i, s };
+    }
+    return best;
+  }
+  const dayAt = (px) => Math.round(x0 + (px - M.l) / W() * (x1 - x0));
+
+  cv.addEventListener('mousemove', (e) => {
+    const px = e.offsetX;
+    if (drag) { drag.x1 = px; }
+    const d = dayAt(px);
+    if (px < M.l || px > M.l + W() || d < ext0 || d > ext1) {
+      hover = null; tip.style.display = 'none'; draw(); return;
+    }
+    hover = d;
+    const rows = ['<b>' + day(d) + '</b>'];
+    const hi = d - hd[0];
+    if (hi >= 0 && hi < hd.length && hd[hi] === d) rows.push('actual ' + fmtv(hy[hi]));
+    D.models.forEach((m, k) => {
+      if (!show[k]) return;
+      const b = at(m, d);
+      if (!b) return;
+      let t = '<span style="color:' + color(k) + '">' + m.name + '</span> ' + fmtv(b.s.yhat[b.i]);
+      if (m.name === D.primary && b.s.lo[b.i] != null) t += ' [' + fmtv(b.s.lo[b.i]) + ', ' + fmtv(b.s.hi[b.i]) + ']';
+      t += ' <span style="color:#889">from ' + day(b.s.o ? d - 1 : b.c) + '</span>';
+      rows.push(t);
+    });
+    tip.innerHTML = rows.join('<br>');
+    tip.style.display = 'block';
+    const left = px + 14 + tip.offsetWidth > cv.clientWidth ? px - 14 - tip.offsetWidth : px + 14;
+    tip.style.left = left + 'px'; tip.style.top = (e.offsetY + 10) + 'px';
+    draw();
+  });
+  cv.addEventListener('mouseleave', () => { hover = null; drag = null; tip.style.display = 'none'; draw(); });
+  cv.addEventListener('mousedown', (e) => { drag = { x0: e.offsetX, x1: null }; });
+  cv.addEventListener('mouseup', (e) => {
+    if (drag && drag.x1 != null && Math.abs(drag.x1 - drag.x0) > 4) {
+      const a = dayAt(Math.min(drag.x0, drag.x1)), b = dayAt(Math.max(drag.x0, drag.x1));
+      if (b > a) { x0 = Math.max(ext0, a); x1 = Math.min(ext1, b); }
+    }
+    drag = null; draw();
+  });
+  cv.addEventListener('dblclick', () => { x0 = ext0; x1 = ext1; draw(); });
+  window.addEventListener('resize', draw);
+  draw();
+})();
+)JS";
+
+std::string RenderHtml(const Chart& c) {
+  std::string h = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  h += "<title>" + Esc(c.title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n";
+  h += "<h1>" + Esc(c.title) + "</h1>\n<p class=\"sub\">" + Esc(c.subtitle) + "</p>\n";
+  for (const auto& w : c.warnings) h += "<div class=\"warn\">" + Esc(w) + "</div>\n";
+  h += "<div class=\"controls\"><button id=\"all\">All</button><button id=\"focus\"></button>"
+       "<button id=\"year\">Last 365 days</button><label><input type=\"checkbox\" id=\"log\"> "
+       "log scale</label><span id=\"models\" class=\"controls\"></span></div>\n";
+  h += "<div id=\"wrap\"><canvas id=\"chart\"></canvas><div id=\"tip\"></div></div>\n";
+  h += "<p class=\"note\">Black: the actual daily close. Drag across the chart to zoom, "
+       "double-click to see everything; hover for the values. Ticks on the time axis mark the "
+       "cutoffs (the last day each forecast knew).</p>\n";
+  for (const auto& n : c.notes) h += "<p class=\"note\">" + Esc(n) + "</p>\n";
+  h += c.tables_html;
+  h += "<script>\nconst DATA = " + ChartData(c) + ";\n" + kScript + "</script>\n</body>\n</html>\n";
+  return h;
+}
+
+std::string Pct(double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", v * 100) : "-"; }
+std::string Fix(double v, int digits) {
+  return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "-";
+}
+
+std::string MetricsTable(const Evaluation& ev, const std::vector<int>& horizons) {
+  std::string t =
+      "<table>\n<tr><th>model</th><th>horizon</th><th>n</th><th>MAPE</th><th>MdAPE</th>"
+      "<th>sMAPE</th><th>RMSE</th><th>MAE</th><th>coverage</th><th>MASE</th><th>MAE / naive</th>"
+      "</tr>\n";
+  for (int h : horizons) {
+    for (const ModelResult& m : ev.models) {
+      const Metrics* row = nullptr;
+      for (const Metrics& x : m.metrics) {
+        if (x.horizon_days == h) row = &x;
+      }
+      if (!row) continue;
+      std::string cls = m.name == ev.primary ? "primary" : (m.baseline ? "base" : "");
+      t += fmt::format(
+          "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+          "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+          cls, Esc(m.name) + (m.baseline ? " (baseline)" : ""),
+          h ? fmt::format("{} d", h) : std::string("all"), row->n, Pct(row->mape), Pct(row->mdape),
+          Pct(row->smape), Fix(row->rmse, 2), Fix(row->mae, 2), Pct(row->coverage),
+          Fix(row->mase, 3), Fix(row->rel_mae, 3));
+    }
+  }
+  return t + "</table>\n";
+}
+
+Chart EvaluationChart(const Evaluation& ev) {
+  Chart c;
+  c.primary = ev.primary;
+  c.history = &ev.series;
+  c.cutoffs = ev.cutoffs;
+  const std::string iw = fmt::format("{:g}%", ev.interval_width * 100);
+  const std::string regs =
+      ev.regressors.empty() ? "none" : fmt::format("{}", fmt::join(ev.regressors, ", "));
+  if (ev.protocol == "seed") {
+    c.title = ev.symbol + ": the prototype's evaluation (seed protocol)";
+    c.subtitle = fmt::format(
+        "Train {} days {}..{}, test {} days {}..{}; regressors: {}; interval {}.", ev.train_days,
+        FormatDate(ev.series.ds.front()), FormatDate(ev.series.ds[ev.train_days - 1]), ev.test_days,
+        FormatDate(ev.series.ds[ev.train_days]), FormatDate(ev.series.ds.back()), regs, iw);
+    c.shade_from = ev.series.ds[ev.train_days];
+    c.focus_label = "Test period";
+    c.notes.push_back(
+        "Baselines: naive, seasonal_naive (7 days) and drift forecast the whole test period "
+        "from the last training day, as the model does; naive_1step, seasonal_naive_1step and "
+        "drift_1step forecast each test day from the days before it (naive_1step is 'tomorrow "
+        "= today').");
+  } else {
+    c.title = ev.symbol + ": rolling-origin cross-validation";
+    c.subtitle = fmt::format(
+        "{} cutoffs {}..{}, every {} days; each forecasts the next {} days from the days up to "
+        "it (at least {} days of history); regressors: {}; interval {}.",
+        ev.cutoffs.size(), FormatDate(ev.cutoffs.front()), FormatDate(ev.cutoffs.back()),
+        ev.period_days, ev.horizon_days, ev.initial_days, regs, iw);
+    c.shade_from = ev.cutoffs.front() + kMicrosPerDay;
+    c.focus_label = "Forecast period";
+    c.notes.push_back(
+        "Baselines from each cutoff: naive (the cutoff's close), seasonal_naive (the same "
+        "weekday of the cutoff's last week) and drift (the line from the first to the last "
+        "close). Metrics per horizon (days after the cutoff) as Prophet's performance_metrics; "
+        "MASE against the in-sample naive one-step error of each cutoff's history.");
+  }
+  c.shade_to = ev.series.ds.back();
+  c.shade_label = ev.protocol == "seed" ? "test" : "forecasts";
+  if (ev.leaky()) {
+    std::vector<std::string> msgs;
+    for (const auto& l : ev.leakage) msgs.push_back(l.message);
+    c.warnings.push_back(fmt::format(
+        "Leaky run (--allow-leakage): {}. The model saw, for every day it forecast, a value "
+        "computed from that day's close: these metrics are inflated and do not measure a "
+        "forecast.",
+        fmt::join(msgs, "; ")));
+  }
+  for (const ModelResult& m : ev.models) {
+    ChartModel cm{m.name, m.baseline, {}};
+    for (const Point& p : m.points) {
+      if (cm.segments.empty() || cm.segments.back().cutoff != p.cutoff ||
+          (!cm.segments.back().ds.empty() &&
+           cm.segments.back().ds.back() + kMicrosPerDay != p.ds)) {
+        cm.segments.push_back({p.cutoff, false, {}, {}, {}, {}});
+      }
+      Segment& s = cm.segments.back();
+      s.ds.push_back(p.ds);
+      s.yhat.push_back(p.yhat);
+      s.lo.push_back(p.yhat_lower);
+      s.hi.push_back(p.yhat_upper);
+    }
+    // One-step forecasts each have their own cutoff: draw them as one line.
+    if (m.name.size() > 6 && m.name.substr(m.name.size() - 6) == "_1step") {
+      Segment all{ev.cutoffs.front(), true, {}, {}, {}, {}};
+      for (const Segment& s : cm.segments) {
+        all.ds.insert(all.ds.end(), s.ds.begin(), s.ds.end());
+        all.yhat.insert(all.yhat.end(), s.yhat.begin(), s.yhat.end());
+        all.lo.insert(all.lo.end(), s.lo.begin(), s.lo.end());
+        all.hi.insert(all.hi.end(), s.hi.begin(), s.hi.end());
+      }
+      cm.segments = {std::move(all)};
+    }
+    c.models.push_back(std::move(cm));
+  }
+  std::vector<int> main_h;
+  if (ev.protocol == "rolling") {
+    for (int h : {1, 7, 30}) {
+      if (h <= ev.horizon_days) main_h.push_back(h);
+    }
+  }
+  main_h.push_back(0);
+  c.tables_html =
+      "<h2>Metrics</h2>\n<p class=\"note\">Ratios in percent of the actual close; "
+      "coverage: share of actual closes inside the interval (nominal " +
+      iw +
+      "); MASE &lt; 1 beats the in-sample naive one-step error; MAE / naive &lt; 1 beats "
+      "the naive baseline on the same forecasts.</p>\n" +
+      MetricsTable(ev, main_h);
+  if (ev.protocol == "rolling") {
+    std::vector<int> every;
+    for (int h = 1; h <= ev.horizon_days; ++h) every.push_back(h);
+    c.tables_html +=
+        "<details><summary>Every horizon</summary>\n" + MetricsTable(ev, every) + "</details>\n";
+  }
+  c.tables_html +=
+      "<p class=\"note\">Files beside this report: metrics.json, metrics.csv, "
+      "actual_vs_predicted.csv, forecasts.parquet.</p>\n";
+  return c;
+}
+
+std::vector<ForecastRow> EvaluationRows(const Evaluation& ev) {
+  std::vector<ForecastRow> rows;
+  for (const ModelResult& m : ev.models) {
+    for (const Point& p : m.points) {
+      rows.push_back({&m.name, p.cutoff, p.ds, p.y, p.yhat, p.yhat_lower, p.yhat_upper});
+    }
+  }
+  return rows;
+}
+
+std::vector<ForecastRow> ForecastRows(const Forecast& fc) {
+  std::vector<ForecastRow> rows;
+  Micros cutoff = fc.history.ds.back();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const ModelForecast& m : fc.models) {
+    const Prediction& p = m.prediction;
+    for (size_t i = 0; i < p.ds.size(); ++i) {
+      rows.push_back({&m.name, cutoff, p.ds[i], nan, p.yhat[i], p.yhat_lower[i], p.yhat_upper[i]});
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// cv / seed
+
+std::string MetricsJson(const Evaluation& ev) {
+  json j;
+  j["symbol"] = ev.symbol;
+  j["protocol"] = ev.protocol;
+  j["primary"] = ev.primary;
+  j["leaky"] = ev.leaky();
+  json leaks = json::array();
+  for (const auto& l : ev.leakage) leaks.push_back(l.message);
+  j["leakage"] = leaks;
+  j["regressors"] = ev.regressors;
+  json cutoffs = json::array();
+  for (Micros c : ev.cutoffs) cutoffs.push_back(FormatDate(c));
+  j["cutoffs"] = cutoffs;
+  auto opt = [](bool on, int64_t v) { return on ? json(v) : json(nullptr); };
+  const bool rolling = ev.protocol == "rolling";
+  j["initial_days"] = opt(rolling, ev.initial_days);
+  j["period_days"] = opt(rolling, ev.period_days);
+  j["horizon_days"] = opt(rolling, ev.horizon_days);
+  j["train_days"] = opt(!rolling, static_cast<int64_t>(ev.train_days));
+  j["test_days"] = opt(!rolling, static_cast<int64_t>(ev.test_days));
+  j["interval_width"] = ev.interval_width;
+  json models = json::array();
+  for (const ModelResult& m : ev.models) {
+    json rows = json::array();
+    for (const Metrics& x : m.metrics) rows.push_back(MetricsRowJson(x));
+    models.push_back({{"name", m.name}, {"baseline", m.baseline}, {"metrics", rows}});
+  }
+  j["models"] = models;
+  return j.dump(2) + "\n";
+}
+
+std::string MetricsCsv(const Evaluation& ev) {
+  std::string out = std::string(kMetricsCsvHeader) + "\n";
+  for (const ModelResult& m : ev.models) {
+    for (const Metrics& x : m.metrics) {
+      out +=
+          fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", m.name, m.baseline,
+                      x.horizon_days ? std::to_string(x.horizon_days) : "all", x.n, CsvNum(x.mse),
+                      CsvNum(x.rmse), CsvNum(x.mae), CsvNum(x.mape), CsvNum(x.mdape),
+                      CsvNum(x.smape), CsvNum(x.coverage), CsvNum(x.mase), CsvNum(x.rel_mae));
+    }
+  }
+  return out;
+}
+
+std::string ActualVsPredictedCsv(const Evaluation& ev) {
+  std::string out = std::string(kActualVsPredictedHeader) + "\n";
+  for (const ModelResult& m : ev.models) {
+    for (const Point& p : m.points) {
+      out += fmt::format("{},{},{},{},{},{},{},{}\n", m.name, FormatDate(p.cutoff),
+                         FormatDate(p.ds), p.horizon_days(), CsvNum(p.y), CsvNum(p.yhat),
+                         CsvNum(p.yhat_lower), CsvNum(p.yhat_upper));
+    }
+  }
+  return out;
+}
+
+std::string EvaluationHtml(const Evaluation& ev) { return RenderHtml(EvaluationChart(ev)); }
+
+StatusOr<EvaluationFiles> WriteEvaluation(const Evaluation& ev, const fs::path& dir,
+                                          lake::Connection& con) {
+  RETURN_IF_ERROR(MakeDir(dir));
+  EvaluationFiles f{dir / "metrics.json", dir / "metrics.csv", dir / "actual_vs_predicted.csv",
+                    dir / "forecasts.parquet", dir / "report.html"};
+  RETURN_IF_ERROR(WriteFileAtomic(f.metrics_json, MetricsJson(ev)));
+  RETURN_IF_ERROR(WriteFileAtomic(f.metrics_csv, MetricsCsv(ev)));
+  RETURN_IF_ERROR(WriteFileAtomic(f.actual_vs_predicted_csv, ActualVsPredictedCsv(ev)));
+  RETURN_IF_ERROR(WriteForecastParquet(con, ev.symbol, EvaluationRows(ev), f.forecasts_parquet));
+  RETURN_IF_ERROR(WriteFileAtomic(f.report_html, EvaluationHtml(ev)));
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// fit / predict
+
+std::string ApiForecastJson(const Forecast& fc) {
+  json rows = json::array();
+  if (!fc.models.empty()) {
+    const Prediction& p = fc.models.front().prediction;
+    for (size_t i = 0; i < p.ds.size(); ++i) {
+      rows.push_back({{"ds", FormatDate(p.ds[i])},
+                      {"yhat", JsonNum(p.yhat[i])},
+                      {"yhat_lower", JsonNum(p.yhat_lower[i])},
+                      {"yhat_upper", JsonNum(p.yhat_upper[i])}});
+    }
+  }
+  json j = {{"symbol", fc.symbol},
+            {"model", fc.models.empty() ? "" : fc.models.front().name},
+            {"history_end", fc.history.ds.empty() ? "" : FormatDate(fc.history.ds.back())},
+            {"interval_width", fc.interval_width},
+            {"rows", rows}};
+  return j.dump() + "\n";
+}
+
+std::string ForecastHtml(const Forecast& fc) {
+  Chart c;
+  c.history = &fc.history;
+  c.primary = fc.models.empty() ? "" : fc.models.front().name;
+  c.title = fc.symbol + ": forecast";
+  Micros last = fc.history.ds.back();
+  size_t days = fc.models.empty() ? 0 : fc.models.front().prediction.ds.size();
+  c.subtitle = fmt::format("{} from {} days of history {}..{}, {} days ahead; interval {:g}%.",
+                           c.primary, fc.history.ds.size(), FormatDate(fc.history.ds.front()),
+                           FormatDate(last), days, fc.interval_width * 100);
+  c.notes = fc.notes;
+  c.cutoffs = {last};
+  c.shade_from = last + kMicrosPerDay;
+  c.shade_to = days ? fc.models.front().prediction.ds.back() : last;
+  c.shade_label = "forecast";
+  c.focus_label = "Forecast";
+  c.start_focused = true;
+  for (const ModelForecast& m : fc.models) {
+    const Prediction& p = m.prediction;
+    c.models.push_back(
+        {m.name, m.baseline, {{last, false, p.ds, p.yhat, p.yhat_lower, p.yhat_upper}}});
+  }
+  return RenderHtml(c);
+}
+
+StatusOr<ForecastFiles> WriteForecast(const Forecast& fc, const fs::path& dir,
+                                      lake::Connection& con) {
+  if (fc.history.ds.empty()) return InvalidArgument("no history to forecast from");
+  RETURN_IF_ERROR(MakeDir(dir));
+  ForecastFiles f{dir / (fc.symbol + ".json"), dir / (fc.symbol + ".parquet"),
+                  dir / (fc.symbol + ".html")};
+  RETURN_IF_ERROR(WriteForecastParquet(con, fc.symbol, ForecastRows(fc), f.parquet));
+  RETURN_IF_ERROR(WriteFileAtomic(f.html, ForecastHtml(fc)));
+  RETURN_IF_ERROR(WriteFileAtomic(f.json, ApiForecastJson(fc)));
+  return f;
+}
+
+}  // namespace cryptolake::forecast
