@@ -124,6 +124,28 @@ struct UpArgs {
 };
 int RunUp(Env& env, const UpArgs& a);
 
+// `forecast fit|predict|cv` (forecast_cmd.cc): the model and the baselines on a symbol's
+// complete days (forecast/evaluate.h, forecast/report.h).
+struct ForecastArgs {
+  std::string action;  // "fit" | "predict" | "cv"
+  std::string symbol;
+  std::string model = "prophet";  // or a baseline: naive | seasonal_naive | drift
+  int periods = 30;               // fit / predict: days ahead
+  std::string initial = "730d", period = "30d", horizon = "30d";  // cv, rolling
+  std::string protocol = "rolling";                               // cv: rolling | seed
+  std::vector<std::string> regressors;  // daily_filled columns; seed default: ma7, ma30
+  bool allow_leakage = false;
+  int threads = 0;  // cv: 0 = hardware_concurrency
+  std::string out;  // cv: output directory; empty: <data>/forecasts/<SYMBOL>-cv (or -seed)
+  double interval_width = 0.8;
+  int samples = 1000;
+  uint64_t seed = 0;
+  double changepoint_prior_scale = 0.05;
+  std::string seasonality_mode = "additive";
+  bool log_transform = false;
+};
+int RunForecast(Env& env, const ForecastArgs& a);
+
 // Runs without an Env: it never opens the lake at the global --data root.
 struct ReplayArgs {
   std::vector<std::string> data;  // a lake root, or kline files, directories, globs

@@ -221,6 +221,78 @@ int main(int argc, char** argv) {
       "--batch-every seconds. SIGINT/SIGTERM stop it cleanly: the stream drains the bus and\n"
       "appends its last candles, a last batch refresh runs, and nothing is lost.");
 
+  // forecast
+  app::ForecastArgs fa;
+  auto* fc = app.add_subcommand(
+      "forecast", "Forecast daily closes (Prophet's model) beside naive baselines; evaluate them");
+  fc->require_subcommand(1);
+  auto add_forecast_flags = [&fa](CLI::App* c) {
+    c->add_option("--symbol", fa.symbol, "Symbol, e.g. BTCUSDT")->required();
+    c->add_option("--model", fa.model, "prophet | naive | seasonal_naive | drift")
+        ->default_val("prophet");
+    c->add_option("--interval-width", fa.interval_width, "Width of the uncertainty interval")
+        ->default_val(0.8);
+    c->add_option("--samples", fa.samples, "Prophet: simulated paths for the interval")
+        ->default_val(1000);
+    c->add_option("--seed", fa.seed, "Prophet: seed of the simulated paths")->default_val(0);
+    c->add_option("--changepoint-prior-scale", fa.changepoint_prior_scale,
+                  "Prophet: scale of the Laplace prior on trend changes")
+        ->default_val(0.05);
+    c->add_option("--seasonality-mode", fa.seasonality_mode, "Prophet: additive | multiplicative")
+        ->default_val("additive");
+    c->add_flag("--log-transform", fa.log_transform, "Prophet: fit log(close), forecast exp()");
+  };
+  auto* fc_fit = fc->add_subcommand(
+      "fit", "Fit on the symbol's complete days, report the fit, write the forecast");
+  auto* fc_pred =
+      fc->add_subcommand("predict", "Fit on the symbol's complete days and write the forecast");
+  for (auto* c : {fc_fit, fc_pred}) {
+    add_forecast_flags(c);
+    c->add_option("--periods", fa.periods, "Days to forecast after the last complete day")
+        ->default_val(30);
+    c->footer(
+        "Reads prophet_input (ds, y = daily close) of the lake's snapshot, complete days only (a\n"
+        "last day with fewer than 1440 minutes is left out). Writes "
+        "<data>/forecasts/<SYMBOL>.json\n"
+        "(what /api/v1/forecast serves and the dashboard draws: the --model's forecast),\n"
+        "<SYMBOL>.parquet (every model: the --model and the naive, seasonal naive and drift\n"
+        "baselines) and <SYMBOL>.html (a self-contained chart).");
+  }
+  auto* fc_cv = fc->add_subcommand(
+      "cv", "Evaluate: rolling-origin cross-validation, or the prototype's protocol");
+  add_forecast_flags(fc_cv);
+  fc_cv
+      ->add_option("--protocol", fa.protocol,
+                   "rolling: Prophet's cross_validation; seed: the prototype's 80/20 split with "
+                   "ma7/ma30 regressors")
+      ->default_val("rolling");
+  fc_cv->add_option("--initial", fa.initial, "rolling: least history before the first cutoff")
+      ->default_val("730d");
+  fc_cv->add_option("--period", fa.period, "rolling: days between cutoffs")->default_val("30d");
+  fc_cv->add_option("--horizon", fa.horizon, "rolling: days forecast after each cutoff")
+      ->default_val("30d");
+  fc_cv
+      ->add_option("--regressor", fa.regressors,
+                   "Extra regressors from daily_filled: ma7, ma30 (seed default: both)")
+      ->delimiter(',');
+  fc_cv->add_flag("--allow-leakage", fa.allow_leakage,
+                  "Run even if a regressor uses the close of a day being forecast (the "
+                  "output is labelled leaky)");
+  fc_cv->add_option("--threads", fa.threads, "rolling: cutoffs fitted in parallel (0: all cores)")
+      ->default_val(0);
+  fc_cv->add_option("--out", fa.out,
+                    "Output directory (default: <data>/forecasts/<SYMBOL>-cv, or -seed)");
+  fc_cv->footer(
+      "rolling: cutoffs from the last day minus --horizon backwards every --period, the first\n"
+      "leaving --initial of history; each cutoff fits on the days up to it and forecasts the\n"
+      "next --horizon days. Metrics per horizon day: mse, rmse, mae, mape, mdape, smape,\n"
+      "coverage, and MASE against the naive forecast; the summary shows horizons 1, 7, 30.\n"
+      "seed: the first 80% of days train, the last 20% test, with the same day's ma7/ma30 as\n"
+      "regressors. Those contain the close being forecast: the run is refused as leakage\n"
+      "unless --allow-leakage. The naive, seasonal naive (7 days) and drift baselines are\n"
+      "always evaluated beside the model. Writes metrics.json, metrics.csv,\n"
+      "actual_vs_predicted.csv, forecasts.parquet and report.html into --out.");
+
   // replay-exchange
   app::ReplayArgs ra;
   auto* rep = app.add_subcommand(
@@ -307,5 +379,9 @@ int main(int argc, char** argv) {
   if (*cat) return app::RunCat(**env, ca);
   if (*srv) return app::RunServe(**env, sva);
   if (*up) return app::RunUp(**env, ua);
+  if (*fc) {
+    fa.action = *fc_fit ? "fit" : *fc_pred ? "predict" : "cv";
+    return app::RunForecast(**env, fa);
+  }
   return 64;
 }

@@ -1,0 +1,322 @@
+// `cryptolake forecast fit|predict|cv`: the model (forecast/prophet.h) and the baselines on a
+// symbol's complete days, evaluated by forecast/evaluate.h and written by forecast/report.h.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "app/commands.h"
+#include "forecast/evaluate.h"
+#include "forecast/prophet.h"
+#include "forecast/report.h"
+
+namespace cryptolake::app {
+
+namespace {
+
+using forecast::Baseline;
+using forecast::Evaluation;
+using forecast::Frame;
+using forecast::Metrics;
+using forecast::NamedModel;
+using forecast::Prediction;
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 3;
+}
+
+StatusOr<forecast::ProphetOptions> ModelOptions(const ForecastArgs& a) {
+  forecast::ProphetOptions o;
+  if (a.seasonality_mode != "additive" && a.seasonality_mode != "multiplicative") {
+    return InvalidArgument("--seasonality-mode must be additive or multiplicative, not '{}'",
+                           a.seasonality_mode);
+  }
+  if (!(a.interval_width > 0 && a.interval_width < 1)) {
+    return InvalidArgument("--interval-width must be in (0, 1)");
+  }
+  o.seasonality_mode = a.seasonality_mode;
+  o.changepoint_prior_scale = a.changepoint_prior_scale;
+  o.log_transform = a.log_transform;
+  o.interval_width = a.interval_width;
+  o.uncertainty_samples = a.samples;
+  o.seed = a.seed;
+  return o;
+}
+
+// The primary model: Prophet (fitted per call) or a baseline (evaluated by evaluate.h itself,
+// so no fn).
+StatusOr<NamedModel> PrimaryModel(const ForecastArgs& a) {
+  if (forecast::ParseBaseline(a.model)) return NamedModel{a.model, {}};
+  if (a.model != "prophet") {
+    return InvalidArgument("unknown model '{}' (prophet, naive, seasonal_naive, drift)", a.model);
+  }
+  ASSIGN_OR_RETURN(forecast::ProphetOptions base, ModelOptions(a));
+  forecast::ModelFn fn = [base](const Frame& h, const Frame& f) -> StatusOr<Prediction> {
+    forecast::ProphetOptions o = base;
+    for (const auto& [name, v] : h.regressors) {
+      forecast::RegressorSpec spec;
+      spec.name = name;
+      o.regressors.push_back(spec);
+    }
+    ASSIGN_OR_RETURN(forecast::ProphetModel m, forecast::ProphetModel::Fit(h, o));
+    return m.Predict(f);
+  };
+  return NamedModel{"prophet", fn};
+}
+
+// Cutoffs done / total on stderr: a line redrawn in place on a terminal, else a line per 10%.
+class CutoffProgress {
+ public:
+  explicit CutoffProgress(std::string label)
+      : label_(std::move(label)), tty_(::isatty(STDERR_FILENO) == 1) {}
+  void operator()(int done, int total) {
+    if (tty_) {
+      std::fprintf(stderr, "\r%s: %d/%d cutoffs", label_.c_str(), done, total);
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (done == total || done * 10 / total != (done - 1) * 10 / total) {
+      std::fprintf(stderr, "%s: %d/%d cutoffs\n", label_.c_str(), done, total);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  bool tty_;
+};
+
+std::string Pct(double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", v * 100) : "-"; }
+std::string Num(double v, int digits) {
+  return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "-";
+}
+
+std::string MetricsLine(std::string_view label, std::string_view model, const Metrics& m) {
+  return fmt::format("{:<8} {:<22} {:>6} {:>8} {:>8} {:>8} {:>12} {:>12} {:>9} {:>7} {:>7}\n",
+                     label, model, m.n, Pct(m.mape), Pct(m.mdape), Pct(m.smape), Num(m.rmse, 2),
+                     Num(m.mae, 2), Pct(m.coverage), Num(m.mase, 3), Num(m.rel_mae, 3));
+}
+
+std::string Summary(const Evaluation& ev, double seconds) {
+  std::string out;
+  std::string leaky = ev.leaky() ? ", LEAKY" : "";
+  std::string regs =
+      ev.regressors.empty() ? "none" : fmt::format("{}", fmt::join(ev.regressors, ", "));
+  if (ev.protocol == "seed") {
+    out += fmt::format(
+        "cv {} (seed protocol{}): train {} days {}..{}, test {} days {}..{}; regressors: {}; "
+        "{:.1f} s\n",
+        ev.symbol, leaky, ev.train_days, FormatDate(ev.series.ds.front()),
+        FormatDate(ev.series.ds[ev.train_days - 1]), ev.test_days,
+        FormatDate(ev.series.ds[ev.train_days]), FormatDate(ev.series.ds.back()), regs, seconds);
+  } else {
+    out += fmt::format(
+        "cv {} (rolling origin{}): {} cutoffs {}..{} every {}d, horizon {}d, initial {}d; "
+        "regressors: {}; {} threads, {:.1f} s\n",
+        ev.symbol, leaky, ev.cutoffs.size(), FormatDate(ev.cutoffs.front()),
+        FormatDate(ev.cutoffs.back()), ev.period_days, ev.horizon_days, ev.initial_days, regs,
+        ev.threads, seconds);
+  }
+  for (const auto& l : ev.leakage) out += "leakage: " + l.message + "\n";
+  out += fmt::format("{:<8} {:<22} {:>6} {:>8} {:>8} {:>8} {:>12} {:>12} {:>9} {:>7} {:>7}\n",
+                     "horizon", "model", "n", "mape", "mdape", "smape", "rmse", "mae", "coverage",
+                     "mase", "rel_mae");
+  std::vector<int> hs;
+  if (ev.protocol == "rolling") {
+    for (int h : {1, 7, 30}) {
+      if (h <= ev.horizon_days) hs.push_back(h);
+    }
+  }
+  hs.push_back(0);
+  for (int h : hs) {
+    for (const auto& m : ev.models) {
+      for (const Metrics& x : m.metrics) {
+        if (x.horizon_days != h) continue;
+        std::string name = m.name + (m.name == ev.primary ? " *" : "");
+        out += MetricsLine(h ? fmt::format("{}d", h) : "all", name, x);
+      }
+    }
+  }
+  return out;
+}
+
+Micros Elapsed(const Env& env, Micros start) { return env.lake->clock().Now() - start; }
+
+int RunCv(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
+  auto model = PrimaryModel(a);
+  if (!model.ok()) return Fail(model.status());
+  const bool seed = a.protocol == "seed";
+  std::vector<std::string> reg_names = a.regressors;
+  if (seed && reg_names.empty()) reg_names = {"ma7", "ma30"};
+  std::vector<forecast::RegressorLineage> lineage;
+  for (const auto& r : reg_names) {
+    auto l = forecast::DailyFilledLineage(r);
+    if (!l.ok()) return Fail(l.status());
+    lineage.push_back(*l);
+  }
+  auto frame = forecast::ToFrame(series, reg_names);
+  if (!frame.ok()) return Fail(frame.status());
+
+  Micros start = env.lake->clock().Now();
+  StatusOr<Evaluation> ev = Status::Ok();
+  if (seed) {
+    forecast::SeedOptions o;
+    o.regressors = lineage;
+    o.allow_leakage = a.allow_leakage;
+    o.interval_width = a.interval_width;
+    ev = forecast::SeedProtocol(a.symbol, *frame, *model, o);
+  } else if (a.protocol == "rolling") {
+    forecast::CvOptions o;
+    auto initial = forecast::ParseDays(a.initial);
+    auto period = forecast::ParseDays(a.period);
+    auto horizon = forecast::ParseDays(a.horizon);
+    for (const auto* d : {&initial, &period, &horizon}) {
+      if (!d->ok()) return Fail(d->status());
+    }
+    o.initial_days = *initial;
+    o.period_days = *period;
+    o.horizon_days = *horizon;
+    o.threads = a.threads;
+    o.regressors = lineage;
+    o.allow_leakage = a.allow_leakage;
+    o.interval_width = a.interval_width;
+    CutoffProgress progress("cv " + a.symbol);
+    o.progress = [&progress](int done, int total) { progress(done, total); };
+    ev = forecast::CrossValidate(a.symbol, *frame, *model, o);
+  } else {
+    return Fail(InvalidArgument("--protocol must be rolling or seed, not '{}'", a.protocol));
+  }
+  if (!ev.ok()) return Fail(ev.status());
+  double seconds = static_cast<double>(Elapsed(env, start)) / kMicrosPerSecond;
+
+  std::filesystem::path dir =
+      a.out.empty() ? env.config.data_root / "forecasts" / (a.symbol + (seed ? "-seed" : "-cv"))
+                    : std::filesystem::path(a.out);
+  auto files = forecast::WriteEvaluation(*ev, dir, *env.con);
+  if (!files.ok()) return Fail(files.status());
+  if (series.dropped_partial_day) {
+    std::printf("note: dropped the partial day %s\n",
+                FormatDate(*series.dropped_partial_day).c_str());
+  }
+  std::printf("%s", Summary(*ev, seconds).c_str());
+  std::printf(
+      "wrote %s: metrics.json, metrics.csv, actual_vs_predicted.csv, forecasts.parquet, "
+      "report.html\n",
+      dir.string().c_str());
+  return 0;
+}
+
+int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
+  if (a.periods < 1 || a.periods > 3650) return Fail(InvalidArgument("--periods must be 1..3650"));
+  auto model = PrimaryModel(a);
+  if (!model.ok()) return Fail(model.status());
+  if (!a.regressors.empty()) {
+    return Fail(InvalidArgument(
+        "fit/predict take no regressors: a future day's ma7/ma30 needs its own close"));
+  }
+  auto history = forecast::ToFrame(series);
+  if (!history.ok()) return Fail(history.status());
+  const Micros last = history->ds.back();
+  Frame future;
+  for (int i = 1; i <= a.periods; ++i) future.ds.push_back(last + i * kMicrosPerDay);
+
+  forecast::Forecast fc;
+  fc.symbol = a.symbol;
+  fc.history = *history;
+  fc.interval_width = a.interval_width;
+  if (series.dropped_partial_day) {
+    fc.notes.push_back("The partial day " + FormatDate(*series.dropped_partial_day) +
+                       " was left out: only complete days are fitted.");
+  }
+  Micros start = env.lake->clock().Now();
+  std::string fit_line;
+  if (model->fn) {
+    auto opts = ModelOptions(a);
+    if (!opts.ok()) return Fail(opts.status());
+    auto m = forecast::ProphetModel::Fit(*history, *opts);
+    if (!m.ok()) return Fail(m.status().WithContext("prophet"));
+    double fit_s = static_cast<double>(Elapsed(env, start)) / kMicrosPerSecond;
+    auto p = m->Predict(future);
+    if (!p.ok()) return Fail(p.status().WithContext("prophet"));
+    fc.models.push_back({"prophet", false, *p});
+    const auto& params = m->params();
+    int nonzero = 0;
+    for (double d : params.delta) nonzero += d != 0;
+    fit_line = fmt::format(
+        "prophet: fitted in {:.2f} s, {} iterations, objective {:.6g}, {} of {} changepoints "
+        "non-zero, sigma_obs {:.4g} (scaled)",
+        fit_s, params.iterations, params.objective, nonzero, params.delta.size(), params.sigma_obs);
+    if (a.action == "fit") {
+      auto in = m->Predict(Frame{history->ds, {}, {}});
+      if (in.ok()) {
+        std::vector<forecast::Point> pts;
+        for (size_t i = 0; i < in->ds.size(); ++i) {
+          pts.push_back({history->ds[i], history->ds[i], history->y[i], in->yhat[i],
+                         in->yhat_lower[i], in->yhat_upper[i], 0});
+        }
+        auto im = forecast::ComputeMetrics(pts, 0);
+        fit_line += fmt::format("; in-sample mape {}, rmse {}, coverage {}", Pct(im.mape),
+                                Num(im.rmse, 2), Pct(im.coverage));
+      }
+    }
+  }
+  for (Baseline b : forecast::AllBaselines()) {
+    auto p = forecast::BaselineForecast(b, *history, future.ds, a.interval_width);
+    if (!p.ok()) return Fail(p.status());
+    forecast::ModelForecast mf{forecast::BaselineName(b), true, *p};
+    if (mf.name == model->name) {
+      fc.models.insert(fc.models.begin(), std::move(mf));
+    } else {
+      fc.models.push_back(std::move(mf));
+    }
+  }
+  std::filesystem::path dir = env.config.data_root / "forecasts";
+  auto files = forecast::WriteForecast(fc, dir, *env.con);
+  if (!files.ok()) return Fail(files.status());
+
+  if (series.dropped_partial_day) {
+    std::printf("note: dropped the partial day %s\n",
+                FormatDate(*series.dropped_partial_day).c_str());
+  }
+  std::printf("%s %s: %s on %zu days %s..%s, %d days ahead %s..%s\n", a.action.c_str(),
+              a.symbol.c_str(), model->name.c_str(), history->ds.size(),
+              FormatDate(history->ds.front()).c_str(), FormatDate(last).c_str(), a.periods,
+              FormatDate(future.ds.front()).c_str(), FormatDate(future.ds.back()).c_str());
+  if (!fit_line.empty()) std::printf("%s\n", fit_line.c_str());
+  std::string head = fmt::format("{:<12}", "day");
+  for (const auto& m : fc.models) head += fmt::format(" {:>36}", m.name);
+  std::printf("%s\n", head.c_str());
+  std::set<int> shown;
+  for (int h : {1, 7, 30, a.periods}) {
+    if (h <= a.periods) shown.insert(h);
+  }
+  for (int h : shown) {
+    std::string line = fmt::format("{:<12}", FormatDate(future.ds[h - 1]));
+    for (const auto& m : fc.models) {
+      const Prediction& p = m.prediction;
+      line += fmt::format(
+          " {:>36}", fmt::format("{} [{}, {}]", Num(p.yhat[h - 1], 2), Num(p.yhat_lower[h - 1], 2),
+                                 Num(p.yhat_upper[h - 1], 2)));
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  std::printf("wrote %s, %s, %s\n", files->json.string().c_str(), files->parquet.string().c_str(),
+              files->html.string().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int RunForecast(Env& env, const ForecastArgs& a) {
+  auto snap = env.lake->GetSnapshot();
+  if (!snap.ok()) return Fail(snap.status());
+  auto series = forecast::LoadDailySeries(*snap, *env.con, a.symbol);
+  if (!series.ok()) return Fail(series.status());
+  if (a.action == "cv") return RunCv(env, a, *series);
+  return RunFitPredict(env, a, *series);
+}
+
+}  // namespace cryptolake::app
