@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -24,8 +25,10 @@
 #include <boost/beast/http/string_body.hpp>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <iterator>
 #include <list>
 #include <mutex>
@@ -50,6 +53,11 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 // lose the response) while the client is still sending.
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 1 << 20;
+// Cached bodies (Response::shared_body) at least this long get a gzip copy; this many copies are
+// kept, the most recently used.
+constexpr size_t kGzipMinBytes = 1024;
+constexpr size_t kGzipEntries = 8;
+constexpr int kGzipLevel = 6;
 
 const char* Reason(int status) {
   switch (status) {
@@ -213,6 +221,137 @@ bool Authorized(const Request& req, const std::string& token) {
   if (v.size() < 7 || !IEquals(v.substr(0, 6), "bearer") || v[6] != ' ') return false;
   return ConstantTimeEquals(Trim(v.substr(7)), token);
 }
+
+// Whether the request's Accept-Encoding accepts gzip: an explicit "gzip" or "x-gzip" with q > 0,
+// else "*" with q > 0 (RFC 9110 12.5.3). No Accept-Encoding: false (we never guess).
+bool AcceptsGzip(const Request& req) {
+  double q_gzip = -1, q_any = -1;
+  for (const auto& [name, value] : req.headers) {
+    if (!IEquals(name, "accept-encoding")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      size_t semi = item.find(';');
+      std::string_view coding = Trim(item.substr(0, semi));
+      double q = 1;
+      while (semi != std::string_view::npos) {
+        item = item.substr(semi + 1);
+        semi = item.find(';');
+        std::string_view param = Trim(item.substr(0, semi));
+        if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+          std::string v(param.substr(2));
+          char* end = nullptr;
+          double d = std::strtod(v.c_str(), &end);
+          q = end == v.c_str() + v.size() && d >= 0 && d <= 1 ? d : 0;
+        }
+      }
+      if (IEquals(coding, "gzip") || IEquals(coding, "x-gzip")) {
+        q_gzip = std::max(q_gzip, q);
+      } else if (coding == "*") {
+        q_any = std::max(q_any, q);
+      }
+    }
+  }
+  return q_gzip >= 0 ? q_gzip > 0 : q_any > 0;
+}
+
+// `in` gzip-compressed (RFC 1952); nullopt if zlib fails.
+std::optional<std::string> Gzip(std::string_view in) {
+  z_stream z{};
+  if (deflateInit2(&z, kGzipLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return std::nullopt;
+  }
+  std::string out(deflateBound(&z, static_cast<uLong>(in.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  return out;
+}
+
+// Gzip copies of cached bodies, made on a thread of its own so that no io thread ever waits for
+// a compression: Find() answers with what is ready and queues the rest. A new body equal to one
+// already compressed (a handler that re-renders the same bytes) takes that copy at once.
+class GzipCache {
+ public:
+  GzipCache() : worker_([this] { Run(); }) {}
+  ~GzipCache() { Stop(); }
+
+  // The gzip copy of `body` when it is ready, else null (queued once for compression; a body
+  // whose compression failed, or is no smaller, stays null).
+  std::shared_ptr<const std::string> Find(const std::shared_ptr<const std::string>& body) {
+    std::lock_guard lock(mu_);
+    ++tick_;
+    for (Entry& e : entries_) {
+      if (e.body != body) continue;
+      e.used = tick_;
+      return e.gz;
+    }
+    std::shared_ptr<const std::string> same;  // the copy of an equal body, if any
+    for (const Entry& e : entries_) {
+      if (e.gz && *e.body == *body) same = e.gz;  // sizes first, then bytes
+    }
+    if (entries_.size() == kGzipEntries) {
+      entries_.erase(
+          std::min_element(entries_.begin(), entries_.end(),
+                           [](const Entry& a, const Entry& b) { return a.used < b.used; }));
+    }
+    entries_.push_back(Entry{body, same, tick_});
+    if (!same && !stop_) {
+      queue_.push_back(body);
+      cv_.notify_one();
+    }
+    return same;
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      queue_.clear();
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const std::string> body;  // kept alive: its address is its key
+    std::shared_ptr<const std::string> gz;    // null until ready
+    uint64_t used;
+  };
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      std::shared_ptr<const std::string> body = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      std::optional<std::string> gz = Gzip(*body);
+      lock.lock();
+      if (!gz || gz->size() >= body->size()) continue;
+      for (Entry& e : entries_) {
+        if (e.body == body) e.gz = std::make_shared<const std::string>(std::move(*gz));
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Entry> entries_;  // at most kGzipEntries
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  uint64_t tick_ = 0;
+  bool stop_ = false;
+  std::thread worker_;  // last: starts once the members above exist
+};
 
 void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
@@ -583,6 +722,7 @@ struct HttpServer::Impl {
   Gauge* streams_active = nullptr;
   std::atomic<int64_t> exceptions{0};
   std::atomic<bool> stopping{false};
+  GzipCache gzip;
 
   std::unique_ptr<net::io_context> io;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -724,6 +864,17 @@ class Session : public std::enable_shared_from_this<Session> {
   void Write(RouteMetrics* m) {
     if (resp_.status < 100 || resp_.status > 599) {
       Failed(m, fmt::format("bad HTTP status {}", resp_.status).c_str());
+    }
+    if (resp_.shared_body && resp_.shared_body->size() >= kGzipMinBytes &&
+        !std::any_of(resp_.headers.begin(), resp_.headers.end(),
+                     [](const auto& h) { return IEquals(h.first, "content-encoding"); })) {
+      resp_.headers.emplace_back("Vary", "Accept-Encoding");
+      if (AcceptsGzip(req_)) {
+        if (auto gz = srv_.gzip.Find(resp_.shared_body)) {
+          resp_.shared_body = std::move(gz);
+          resp_.headers.emplace_back("Content-Encoding", "gzip");
+        }
+      }
     }
     const std::string& body = resp_.shared_body ? *resp_.shared_body : resp_.body;
     head_.clear();
@@ -1021,6 +1172,7 @@ void HttpServer::Stop() {
   m.io->stop();
   for (auto& t : m.io_threads) t.join();
   m.io_threads.clear();
+  m.gzip.Stop();
   // Destroying the io_context destroys the sessions' pending handlers and so the sessions and
   // their sockets: every connection closes here.
   m.accept_retry.reset();

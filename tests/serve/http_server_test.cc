@@ -1,6 +1,7 @@
 // The serving layer's HTTP server over real sockets on 127.0.0.1: routing, query decoding, error
-// bodies, malformed requests, HEAD, keep-alive, bearer tokens, the bind refusal, static files
-// confined to the web root, Server-Sent Events, Stop() with streams open, and metrics.
+// bodies, malformed requests, HEAD, keep-alive, gzip of cached bodies, bearer tokens, the bind
+// refusal, static files confined to the web root, Server-Sent Events, Stop() with streams open,
+// and metrics.
 #include "serve/http_server.h"
 
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cerrno>
@@ -17,6 +19,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "testing/testing.h"
@@ -412,6 +415,107 @@ TEST(HttpServerTest, MetricsCountRequestsByRouteNotRawPath) {
           "cryptolake_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 2\n"),
       std::string::npos);
   EXPECT_EQ(text.find("/some/raw/path"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compression of cached bodies
+
+std::string Gunzip(const std::string& in) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return "<inflateInit2 failed>";
+  std::string out(1 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = inflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "<not a whole gzip stream>";
+}
+
+TEST(HttpServerTest, CachedBodyGoesOutGzippedToAClientThatAcceptsGzip) {
+  std::string text;
+  for (int i = 0; i < 200; ++i)
+    text += "{\"day\":\"2025-06-01\",\"close\":" + std::to_string(i) + "},";
+  auto cached = std::make_shared<const std::string>(text);
+  auto tiny = std::make_shared<const std::string>(std::string(1023, 'x'));
+  Router router;
+  router.Get("/cached", [&](const Request&) {
+    Response r;
+    r.shared_body = cached;
+    return r;
+  });
+  router.Get("/tiny", [&](const Request&) {
+    Response r;
+    r.shared_body = tiny;
+    return r;
+  });
+  router.Get("/plain", [&](const Request&) { return Text(text); });
+  router.Get("/rerendered", [&](const Request&) {  // a new body with the same bytes every time
+    Response r;
+    r.shared_body = std::make_shared<const std::string>(text);
+    return r;
+  });
+  router.Get("/encoded", [&](const Request&) {
+    Response r;
+    r.shared_body = cached;
+    r.headers.emplace_back("content-encoding", "identity");
+    return r;
+  });
+  auto s = MustStart({}, std::move(router));
+  auto get = [&](const std::string& path, const std::string& accept, const std::string& method) {
+    return Fetch(s->port(), path, {"Accept-Encoding: " + accept}, method);
+  };
+  // The copy is made off the io threads: until it is ready the body goes out as is.
+  Reply gz;
+  for (int i = 0; i < 500 && gz.Header("content-encoding").empty(); ++i) {
+    gz = get("/cached", "gzip, deflate, br", "GET");
+    if (gz.Header("content-encoding").empty()) {
+      EXPECT_EQ(gz.body, text);
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  ASSERT_EQ(gz.Header("content-encoding"), "gzip");
+  EXPECT_EQ(gz.Header("vary"), "Accept-Encoding");
+  EXPECT_EQ(gz.Header("content-type"), "application/json");
+  EXPECT_EQ(gz.Header("content-length"), std::to_string(gz.body.size()));
+  EXPECT_LT(gz.body.size(), text.size() / 4);
+  EXPECT_EQ(Gunzip(gz.body), text);
+  // A new body equal to a compressed one goes out compressed at once.
+  Reply again = get("/rerendered", "gzip", "GET");
+  EXPECT_EQ(again.Header("content-encoding"), "gzip");
+  EXPECT_EQ(again.body, gz.body);
+  // HEAD: the GET's headers.
+  Reply head = get("/cached", "gzip", "HEAD");
+  EXPECT_EQ(head.Header("content-encoding"), "gzip");
+  EXPECT_EQ(head.Header("content-length"), std::to_string(gz.body.size()));
+  EXPECT_EQ(head.body, "");
+  // Who accepts gzip: an explicit gzip/x-gzip with q > 0, else * with q > 0.
+  for (const char* yes : {"gzip", "x-gzip", "GZIP;q=0.5", "*", "br;q=1, *;q=0.1", "*;q=0, gzip"}) {
+    EXPECT_EQ(get("/cached", yes, "GET").Header("content-encoding"), "gzip") << yes;
+  }
+  for (const char* no :
+       {"identity", "deflate, br", "gzip;q=0", "gzip;q=0, *", "*;q=0", "gzip;q=x"}) {
+    Reply r = get("/cached", no, "GET");
+    EXPECT_EQ(r.Header("content-encoding"), "") << no;
+    EXPECT_EQ(r.Header("vary"), "Accept-Encoding") << no;
+    EXPECT_EQ(r.body, text) << no;
+  }
+  Reply none = Fetch(s->port(), "/cached");
+  EXPECT_EQ(none.Header("content-encoding"), "");
+  EXPECT_EQ(none.body, text);
+  // Never compressed: a cached body under 1 KiB, a body that is not cached, a body whose handler
+  // set its own Content-Encoding.
+  for (const char* path : {"/tiny", "/plain", "/encoded"}) {
+    Reply r;
+    for (int i = 0; i < 20; ++i) r = get(path, "gzip", "GET");
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.Header("vary"), "") << path;
+    EXPECT_EQ(r.body, std::string(path) == "/tiny" ? *tiny : text) << path;
+  }
+  EXPECT_EQ(get("/encoded", "gzip", "GET").Header("content-encoding"), "identity");
+  EXPECT_EQ(get("/plain", "gzip", "GET").Header("content-encoding"), "");
 }
 
 // ---------------------------------------------------------------------------------------------
