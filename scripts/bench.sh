@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
 # Builds the Release preset and runs the benchmarks.
-# Usage: scripts/bench.sh [import|backfill|stream|all] [benchmark args]   (default: all, no args)
+# Usage: scripts/bench.sh [import|backfill|stream|serve|all] [benchmark args]   (default: all, no args)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:-all}"; shift || true
 bash "$root/scripts/setup.sh"
+# Debian packages only the benchmarks need (wrk drives the serving benchmark), installed when
+# missing as setup.sh does.
+source "$root/scripts/deps.env"
+missing=()
+for p in $APT_BENCH; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "[bench] installing Debian packages: ${missing[*]}" >&2
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 # The latency benchmark measures Kafka against a real broker started here (scripts/kafka.sh).
@@ -19,7 +32,8 @@ case "$which" in
   import) "$root/build/release/bench/import_bench" "$@" ;;
   backfill) "$root/build/release/bench/backfill_bench" "$@" ;;
   stream) "$root/build/release/bench/stream_bench" "$@"; latency ;;
+  serve) "$root/build/release/bench/serve_bench" "$@" ;;
   all) "$root/build/release/bench/import_bench"; "$root/build/release/bench/backfill_bench"
-       "$root/build/release/bench/stream_bench"; latency ;;
-  *) echo "usage: scripts/bench.sh [import|backfill|stream|all] [args]" >&2; exit 64 ;;
+       "$root/build/release/bench/stream_bench"; latency; "$root/build/release/bench/serve_bench" ;;
+  *) echo "usage: scripts/bench.sh [import|backfill|stream|serve|all] [args]" >&2; exit 64 ;;
 esac
