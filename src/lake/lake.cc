@@ -1,6 +1,7 @@
 #include "lake/lake.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -166,6 +167,14 @@ static StatusOr<Manifest> ReadManifest(const fs::path& root) {
   auto m = Manifest::FromJson(text);
   if (!m.ok()) return m.status().WithContext(ManifestPath(root).string());
   return m;
+}
+
+std::string Lake::ManifestStamp() const {
+  struct stat st;
+  if (::stat(ManifestPath(root_).c_str(), &st) != 0) return "";
+  return fmt::format("{}:{}:{}.{}", static_cast<unsigned long long>(st.st_ino),
+                     static_cast<long long>(st.st_size), static_cast<long long>(st.st_mtim.tv_sec),
+                     static_cast<long long>(st.st_mtim.tv_nsec));
 }
 
 StatusOr<Snapshot> Lake::GetSnapshot() const {

@@ -136,6 +136,10 @@ class Lake {
   const fs::path& root() const { return root_; }
   const Clock& clock() const { return *clock_; }
   // Reads the current manifest. An absent manifest is an empty lake (version 0).
+  // A cheap fingerprint of the current manifest file (inode, size, mtime; "" if none): it
+  // changes whenever a commit (or gc's bookkeeping) replaces the manifest, so a reader can
+  // skip GetSnapshot() while it is unchanged.
+  std::string ManifestStamp() const;
   StatusOr<Snapshot> GetSnapshot() const;
   // Starts a transaction with its own staging directory.
   StatusOr<Transaction> Begin();
