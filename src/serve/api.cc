@@ -264,14 +264,33 @@ struct Api::Impl {
     const bool csv = WantsCsv(req);
     const bool whole = !req.Param("from") && !req.Param("to");
     if (whole && !csv) {
-      std::lock_guard lock(cache_mu);
-      if (cache_state != st->get()) {
-        cache_state = st->get();
-        cache_hold = *st;
-        cache_json.clear();
+      // The whole series is served from a body cached per state; it is rendered outside the
+      // lock, so readers of the cached body never wait for a render.
+      {
+        std::lock_guard lock(cache_mu);
+        if (cache_state == st->get()) {
+          if (auto it = cache_json.find(s->symbol); it != cache_json.end()) {
+            Response r;
+            r.shared_body = it->second;
+            return r;
+          }
+        }
       }
-      auto& body = cache_json[s->symbol];
-      if (!body) body = std::make_shared<const std::string>(DailyJson(*s, 0, s->daily.size()));
+      auto body = std::make_shared<const std::string>(DailyJson(*s, 0, s->daily.size()));
+      {
+        std::lock_guard lock(cache_mu);
+        if (cache_state != st->get()) {
+          // Only a newer state replaces the cache (a slow reader may hold an older one).
+          if (!cache_hold || (*st)->lake_version > cache_hold->lake_version ||
+              ((*st)->lake_version == cache_hold->lake_version &&
+               (*st)->view_version >= cache_hold->view_version)) {
+            cache_state = st->get();
+            cache_hold = *st;
+            cache_json.clear();
+          }
+        }
+        if (cache_state == st->get()) cache_json.emplace(s->symbol, body);
+      }
       Response r;
       r.shared_body = body;
       return r;

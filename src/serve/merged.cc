@@ -139,9 +139,10 @@ struct Merged::Impl {
   std::mutex pool_mu;
   std::vector<std::unique_ptr<lake::Connection>> pool;
 
-  std::mutex build_mu;  // one builder at a time; guards batch, last_check
+  std::mutex build_mu;  // one builder at a time; guards batch, stamp
   BatchPart batch;
-  Micros last_check = 0;
+  std::string stamp;  // lake->ManifestStamp() when `batch` was checked
+  std::atomic<Micros> last_check{0};
   std::atomic<bool> invalid{true};
 
   std::mutex state_mu;  // guards state (the pointer, not the state)
@@ -230,15 +231,19 @@ struct Merged::Impl {
     return Status::Ok();
   }
 
-  // Called with build_mu held.
+  // Called with build_mu held. Reads the manifest only when its stamp changed.
   Status CheckLake(bool force) {
     const Micros now = lake->clock().Now();
-    if (!force && !invalid.load() && batch.version >= 0 && now - last_check < opt.recheck_every) {
+    if (!force && !invalid.load() && batch.version >= 0 &&
+        now - last_check.load() < opt.recheck_every) {
       return Status::Ok();
     }
     invalid = false;
     last_check = now;
+    std::string st = lake->ManifestStamp();
+    if (!force && batch.version >= 0 && st == stamp) return Status::Ok();
     ASSIGN_OR_RETURN(lake::Snapshot snap, lake->GetSnapshot());
+    stamp = std::move(st);
     if (snap.version() == batch.version) return Status::Ok();
     return LoadBatch(snap);
   }
@@ -267,12 +272,24 @@ StatusOr<std::shared_ptr<const MergedState>> Merged::Current() {
     s = m.state;
   }
   const Micros now = m.lake->clock().Now();
-  if (s && !m.invalid.load() && s->view_version == view_version) {
-    std::lock_guard lock(m.build_mu);
-    if (now - m.last_check < m.opt.recheck_every) return s;
+  if (s && !m.invalid.load() && s->view_version == view_version &&
+      now - m.last_check.load() < m.opt.recheck_every) {
+    return s;  // the fast path: no lock but the pointer's
   }
-  std::lock_guard build(m.build_mu);
+  // One builder at a time; readers never wait for it while a state exists.
+  std::unique_lock build(m.build_mu, std::try_to_lock);
+  if (!build.owns_lock()) {
+    if (s) return s;
+    build.lock();
+  }
   RETURN_IF_ERROR(m.CheckLake(false));
+  {
+    std::lock_guard lock(m.state_mu);
+    s = m.state;
+  }
+  if (s && s->lake_version == m.batch.version && s->view_version == view_version) {
+    return s;  // nothing changed: keep the state (and the bodies cached for it)
+  }
   // The view is read before the lake is looked at again: a view that has passed our watermark
   // dropped rows that a newer lake version holds, so that version is read first.
   std::map<std::string, speed::ViewRead> reads;

@@ -27,7 +27,9 @@
 //
 // Thread-safety: all methods may be called from any thread. Current() returns an immutable
 // state shared by readers; a refresh builds a new one and swaps it in, so a reader never sees a
-// torn state and never waits for a refresh of the batch part.
+// torn state. While one caller rebuilds, the others get the previous state at once (only the
+// very first Current() waits). The lake's manifest is read again only when its file changed
+// (Lake::ManifestStamp), and an unchanged lake version and view version keep the same state.
 #pragma once
 
 #include <atomic>
