@@ -178,6 +178,17 @@ int RunUp(Env& env, const UpArgs& a) {
     if (int rc = RunBackfill(env, ba); rc != 0) return finish(rc);
   }
   if (int rc = RunBatch(env, {}); rc != 0) return finish(rc);
+  // Forecasts of every symbol (the API's /api/v1/forecast and the dashboard read them); a
+  // symbol the model cannot fit yet (too little history) is skipped with a warning.
+  auto forecast_all = [&] {
+    for (const auto& symbol : env.config.symbols) {
+      ForecastArgs fa;
+      fa.action = "predict";
+      fa.symbol = symbol;
+      if (RunForecast(env, fa) != 0) spdlog::warn("up: no forecast for {} this time", symbol);
+    }
+  };
+  forecast_all();
 
   // 4. The real-time view, read by the server while the stream writes it.
   speed::ViewOptions vo;
@@ -223,6 +234,7 @@ int RunUp(Env& env, const UpArgs& a) {
       if (rs.ok()) {
         merged.Invalidate();
         spdlog::info("up: batch views refreshed");
+        forecast_all();  // env.con is this thread's while the stream runs
       } else {
         spdlog::warn("up: batch refresh failed (will retry): {}", rs.status().message());
       }
