@@ -1,9 +1,12 @@
 #include "serve/merged.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <set>
+#include <thread>
 
 #include "batch/views.h"
 #include "lake/klines.h"
@@ -148,6 +151,12 @@ struct Merged::Impl {
   std::mutex state_mu;  // guards state (the pointer, not the state)
   std::shared_ptr<const MergedState> state;
 
+  // The background builder: Current() wakes it when the state may be stale.
+  std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  bool wake = false, stopping = false;
+  std::thread builder;
+
   StatusOr<std::unique_ptr<lake::Connection>> Borrow() {
     {
       std::lock_guard lock(pool_mu);
@@ -256,32 +265,65 @@ Merged::Merged(lake::Lake& lake, const speed::RealtimeView* view, MergedOptions 
   impl_->opt = std::move(options);
   auto db = lake::Database::Open(":memory:", 2);
   if (db.ok()) impl_->db = std::make_unique<lake::Database>(std::move(*db));
+  impl_->builder = std::thread([this] {
+    Impl& m = *impl_;
+    std::unique_lock lock(m.wake_mu);
+    for (;;) {
+      m.wake_cv.wait(lock, [&] { return m.wake || m.stopping; });
+      if (m.stopping) return;
+      m.wake = false;
+      lock.unlock();
+      if (auto st = Fresh(); !st.ok()) {
+        spdlog::warn("merged view: rebuild failed (serving the previous state): {}",
+                     st.status().message());
+      }
+      lock.lock();
+    }
+  });
 }
 
-Merged::~Merged() = default;
+Merged::~Merged() {
+  {
+    std::lock_guard lock(impl_->wake_mu);
+    impl_->stopping = true;
+    impl_->wake_cv.notify_one();
+  }
+  if (impl_->builder.joinable()) impl_->builder.join();
+}
 
-void Merged::Invalidate() { impl_->invalid = true; }
+void Merged::Invalidate() {
+  impl_->invalid = true;
+  std::lock_guard lock(impl_->wake_mu);
+  impl_->wake = true;
+  impl_->wake_cv.notify_one();
+}
 
 StatusOr<std::shared_ptr<const MergedState>> Merged::Current() {
   Impl& m = *impl_;
-  if (!m.db) return Internal("merged view: cannot open DuckDB");
-  const uint64_t view_version = m.view ? m.view->version() : 0;
   std::shared_ptr<const MergedState> s;
   {
     std::lock_guard lock(m.state_mu);
     s = m.state;
   }
+  if (!s) return Fresh();  // the very first state is built by its reader
+  const uint64_t view_version = m.view ? m.view->version() : 0;
   const Micros now = m.lake->clock().Now();
-  if (s && !m.invalid.load() && s->view_version == view_version &&
-      now - m.last_check.load() < m.opt.recheck_every) {
-    return s;  // the fast path: no lock but the pointer's
+  if (m.invalid.load() || s->view_version != view_version ||
+      now - m.last_check.load() >= m.opt.recheck_every) {
+    // Rebuilt in the background: this reader (an io thread) goes on with the state it has.
+    std::lock_guard lock(m.wake_mu);
+    m.wake = true;
+    m.wake_cv.notify_one();
   }
-  // One builder at a time; readers never wait for it while a state exists.
-  std::unique_lock build(m.build_mu, std::try_to_lock);
-  if (!build.owns_lock()) {
-    if (s) return s;
-    build.lock();
-  }
+  return s;
+}
+
+StatusOr<std::shared_ptr<const MergedState>> Merged::Fresh() {
+  Impl& m = *impl_;
+  if (!m.db) return Internal("merged view: cannot open DuckDB");
+  const uint64_t view_version = m.view ? m.view->version() : 0;
+  std::shared_ptr<const MergedState> s;
+  std::lock_guard build(m.build_mu);
   RETURN_IF_ERROR(m.CheckLake(false));
   {
     std::lock_guard lock(m.state_mu);

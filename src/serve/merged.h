@@ -27,9 +27,10 @@
 //
 // Thread-safety: all methods may be called from any thread. Current() returns an immutable
 // state shared by readers; a refresh builds a new one and swaps it in, so a reader never sees a
-// torn state. While one caller rebuilds, the others get the previous state at once (only the
-// very first Current() waits). The lake's manifest is read again only when its file changed
-// (Lake::ManifestStamp), and an unchanged lake version and view version keep the same state.
+// torn state. Readers never wait for a rebuild: Current() returns the latest state and leaves
+// rebuilding to a background thread (only the very first Current() builds). The lake's manifest is
+// read again only when its file changed (Lake::ManifestStamp), and an unchanged lake version and
+// view version keep the same state.
 #pragma once
 
 #include <atomic>
@@ -107,10 +108,14 @@ class Merged {
   Merged(lake::Lake& lake, const speed::RealtimeView* view, MergedOptions options = {});
   ~Merged();
 
-  // The current state: rebuilt when the lake has a new version (looked for at most every
-  // recheck_every of the lake's clock, or at once after Invalidate()) or the view changed.
+  // The latest state built, at once. When it may be stale (the view changed, recheck_every of
+  // the lake's clock passed, or Invalidate() was called) a background thread rebuilds it, and
+  // a later Current() gets the new one; only the very first call builds (as Fresh()).
   StatusOr<std::shared_ptr<const MergedState>> Current();
-  // The next Current() reads the lake's manifest again (after a batch refresh in the process).
+  // Builds the state now from the lake's current version and the view (waits for a rebuild in
+  // progress), and returns it.
+  StatusOr<std::shared_ptr<const MergedState>> Fresh();
+  // The next rebuild reads the lake's manifest again (after a batch refresh in the process).
   void Invalidate();
 
   // Merged klines of `symbol` at `interval` in [from, to), at most `limit`, by open_time.

@@ -145,7 +145,7 @@ TEST_F(MergedTest, WatermarkMovesWhileStreamingNoGapNoDoubleDay) {
   RefreshBatch();
   ASSERT_TRUE(view_->Apply(Recorded(At("2025-06-04 12:00"), At("2025-06-04 13:00"))).ok());
   merged.Invalidate();
-  st = merged.Current();
+  st = merged.Fresh();
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   s = (*st)->Find("BTCUSDT");
   EXPECT_EQ(s->watermark, At("2025-06-04"));
@@ -163,7 +163,7 @@ TEST_F(MergedTest, WatermarkMovesWhileStreamingNoGapNoDoubleDay) {
   // The view drops what the batch layer passed; the merged series stays the same.
   ASSERT_TRUE(view_->RefreshWatermark().ok());
   auto before = s->daily;
-  st = merged.Current();
+  st = merged.Fresh();
   ASSERT_TRUE(st.ok());
   EXPECT_EQ((*st)->Find("BTCUSDT")->daily, before);
 }
@@ -181,7 +181,7 @@ TEST_F(MergedTest, ReadingNeverWritesTheLake) {
   Merged merged(*lake_, view_.get(), {{"BTCUSDT"}});
   for (int i = 0; i < 3; ++i) {
     merged.Invalidate();
-    auto st = merged.Current();
+    auto st = merged.Fresh();
     ASSERT_TRUE(st.ok());
     EXPECT_EQ((*st)->Find("BTCUSDT")->daily.size(), 2u);
   }
