@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -204,11 +205,62 @@ StatusOr<DailySeries> LoadDailySeries(const lake::Snapshot& snap, lake::Connecti
   return s;
 }
 
+StatusOr<DailySeries> ParseProphetInputCsv(std::string_view text, const std::string& symbol) {
+  DailySeries s;
+  s.symbol = symbol;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line_no == 1) {
+      if (line != "ds,y") {
+        return InvalidArgument("prophet_input CSV: expected the header 'ds,y', got '{}'", line);
+      }
+      continue;
+    }
+    if (line.empty() && text.empty()) break;  // the trailing newline
+    size_t comma = line.find(',');
+    if (comma == std::string_view::npos || line.find(',', comma + 1) != std::string_view::npos) {
+      return InvalidArgument("prophet_input CSV line {}: expected 2 fields 'ds,y', got '{}'",
+                             line_no, line);
+    }
+    std::string_view ds_text = line.substr(0, comma), y_text = line.substr(comma + 1);
+    StatusOr<Micros> ds = ParseTime(ds_text);
+    if (ds_text.size() != 10 || !ds.ok() || DayFloor(*ds) != *ds) {
+      return InvalidArgument("prophet_input CSV line {}: ds '{}' is not a UTC date", line_no,
+                             ds_text);
+    }
+    double y = 0;
+    auto [end, ec] = std::from_chars(y_text.data(), y_text.data() + y_text.size(), y);
+    if (ec != std::errc() || end != y_text.data() + y_text.size() || !std::isfinite(y)) {
+      return InvalidArgument("prophet_input CSV line {}: y '{}' is not a finite number", line_no,
+                             y_text);
+    }
+    if (!s.ds.empty() && *ds - s.ds.back() != kMicrosPerDay) {
+      return InvalidArgument("prophet_input CSV line {}: {} follows {}, days must be contiguous",
+                             line_no, FormatDate(*ds), FormatDate(s.ds.back()));
+    }
+    s.ds.push_back(*ds);
+    s.y.push_back(y);
+    s.minutes_present.push_back(1440);
+  }
+  if (line_no == 0) return InvalidArgument("prophet_input CSV: expected the header 'ds,y', got ''");
+  if (s.ds.empty()) return InvalidArgument("prophet_input CSV has no rows");
+  return s;
+}
+
 StatusOr<Frame> ToFrame(const DailySeries& s, const std::vector<std::string>& regressors) {
   Frame f;
   f.ds = s.ds;
   f.y = s.y;
   for (const auto& name : regressors) {
+    if ((name == "ma7" || name == "ma30") && s.ma7.size() != s.ds.size()) {
+      return InvalidArgument("regressor '{}' is not in this series (a prophet_input CSV has none)",
+                             name);
+    }
     if (name == "ma7") {
       f.regressors[name] = s.ma7;
     } else if (name == "ma30") {

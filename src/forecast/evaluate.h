@@ -62,8 +62,23 @@ struct DailySeries {
 StatusOr<DailySeries> LoadDailySeries(const lake::Snapshot& snap, lake::Connection& con,
                                       const std::string& symbol);
 
+// A series from a prophet_input CSV: a header `ds,y`, then one row per day, ds a UTC date
+// ("2025-05-20") and y a finite number (the close), days contiguous and increasing; \r\n line
+// ends and a trailing empty line are accepted. ma7/ma30 are left empty (no regressors) and
+// minutes_present is 1440 for every day (each row is taken as a complete day). This is how
+// bench/prophet_reference.py feeds the same prophet_input to Prophet and to cryptolake.
+// InvalidArgument, exact messages:
+//   "prophet_input CSV: expected the header 'ds,y', got '<line>'"
+//   "prophet_input CSV line <n>: expected 2 fields 'ds,y', got '<line>'"
+//   "prophet_input CSV line <n>: ds '<ds>' is not a UTC date"     (not YYYY-MM-DD at midnight)
+//   "prophet_input CSV line <n>: y '<y>' is not a finite number"
+//   "prophet_input CSV line <n>: <date> follows <date>, days must be contiguous"
+//   "prophet_input CSV has no rows"
+StatusOr<DailySeries> ParseProphetInputCsv(std::string_view text, const std::string& symbol);
+
 // The series as a model frame (ds, y) with the named regressors ("ma7", "ma30"). InvalidArgument
-// for any other regressor name.
+// for any other regressor name, and for ma7/ma30 on a series without them ("regressor 'ma7' is
+// not in this series (a prophet_input CSV has none)").
 StatusOr<Frame> ToFrame(const DailySeries& s, const std::vector<std::string>& regressors = {});
 
 // "730d", "730 days", "730" -> 730. InvalidArgument otherwise (zero or negative too).

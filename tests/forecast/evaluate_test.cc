@@ -69,6 +69,54 @@ TEST(EvaluateTest, ParseDaysAcceptsProphetStyleDurations) {
   EXPECT_FALSE(ParseDays("").ok());
 }
 
+TEST(EvaluateTest, ParseProphetInputCsv) {
+  auto s = ParseProphetInputCsv("ds,y\r\n2017-12-16,19102.66\r\n2017-12-17,18860.02\r\n", "BTC");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->symbol, "BTC");
+  EXPECT_EQ(Dates(s->ds), (std::vector<std::string>{"2017-12-16", "2017-12-17"}));
+  EXPECT_EQ(s->y, (std::vector<double>{19102.66, 18860.02}));
+  EXPECT_EQ(s->minutes_present, (std::vector<int64_t>{1440, 1440}));
+  EXPECT_FALSE(s->dropped_partial_day.has_value());
+  // No trailing newline is fine too; a CSV series has no ma7/ma30 to regress on.
+  auto one = ParseProphetInputCsv("ds,y\n2025-01-01,1e3", "X");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->y, std::vector<double>{1000});
+  auto frame = ToFrame(*one, {"ma7"});
+  ASSERT_FALSE(frame.ok());
+  EXPECT_EQ(frame.status().message(),
+            "regressor 'ma7' is not in this series (a prophet_input CSV has none)");
+
+  auto error = [](std::string_view text) {
+    auto r = ParseProphetInputCsv(text, "X");
+    EXPECT_FALSE(r.ok()) << text;
+    return r.ok() ? std::string() : r.status().message();
+  };
+  EXPECT_EQ(error("date,close\n2025-01-01,1\n"),
+            "prophet_input CSV: expected the header 'ds,y', got 'date,close'");
+  EXPECT_EQ(error(""), "prophet_input CSV: expected the header 'ds,y', got ''");
+  EXPECT_EQ(error("ds,y\n"), "prophet_input CSV has no rows");
+  EXPECT_EQ(error("ds,y\n2025-01-01,1,2\n"),
+            "prophet_input CSV line 2: expected 2 fields 'ds,y', got '2025-01-01,1,2'");
+  EXPECT_EQ(error("ds,y\n2025-01-01\n"),
+            "prophet_input CSV line 2: expected 2 fields 'ds,y', got '2025-01-01'");
+  EXPECT_EQ(error("ds,y\n2025-01-01 12:00,1\n"),
+            "prophet_input CSV line 2: ds '2025-01-01 12:00' is not a UTC date");
+  EXPECT_EQ(error("ds,y\n2025-02-30,1\n"),
+            "prophet_input CSV line 2: ds '2025-02-30' is not a UTC date");
+  EXPECT_EQ(error("ds,y\n2025-01-01,1\n2025-01-02,\n"),
+            "prophet_input CSV line 3: y '' is not a finite number");
+  EXPECT_EQ(error("ds,y\n2025-01-01,inf\n"),
+            "prophet_input CSV line 2: y 'inf' is not a finite number");
+  EXPECT_EQ(error("ds,y\n2025-01-01,1x\n"),
+            "prophet_input CSV line 2: y '1x' is not a finite number");
+  EXPECT_EQ(error("ds,y\n2025-01-01,1\n2025-01-03,2\n"),
+            "prophet_input CSV line 3: 2025-01-03 follows 2025-01-01, days must be contiguous");
+  EXPECT_EQ(error("ds,y\n2025-01-02,1\n2025-01-01,2\n"),
+            "prophet_input CSV line 3: 2025-01-01 follows 2025-01-02, days must be contiguous");
+  EXPECT_EQ(error("ds,y\n2025-01-01,1\n\n2025-01-02,2\n"),
+            "prophet_input CSV line 3: expected 2 fields 'ds,y', got ''");
+}
+
 // Four forecasts, by hand (e = yhat - y, ape = |e / y|, q = |e| / scale):
 //   y 100 yhat 110 [90, 120]   scale 10: e  10, ape 0.1,  smape 20/210,  covered, q 1
 //   y 200 yhat 180 [185, 215]  scale 10: e -20, ape 0.1,  smape 40/380,  covered, q 2
