@@ -143,6 +143,11 @@ struct ForecastArgs {
   double changepoint_prior_scale = 0.05;
   std::string seasonality_mode = "additive";
   bool log_transform = false;
+  // Hidden, for bench/prophet_reference.py: read the series from a prophet_input CSV (ds,y)
+  // instead of the lake; fit/predict with json_out write only a JSON of the model's fit and
+  // predict times and yhat/yhat_lower/yhat_upper over the history and the --periods days after.
+  std::string csv_in;
+  std::string json_out;
 };
 int RunForecast(Env& env, const ForecastArgs& a);
 

@@ -7,9 +7,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "app/commands.h"
+#include "core/fsutil.h"
 #include "forecast/evaluate.h"
 #include "forecast/prophet.h"
 #include "forecast/report.h"
@@ -209,6 +211,51 @@ int RunCv(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) 
   return 0;
 }
 
+// --json-out (bench/prophet_reference.py): fits the model, predicts the history and the future
+// days, and writes the fit and predict times (seconds, the lake's clock) and yhat/yhat_lower/
+// yhat_upper as JSON. Nothing is written under <data>.
+int RunJsonFit(Env& env, const ForecastArgs& a, const Frame& history, const Frame& future) {
+  auto opts = ModelOptions(a);
+  if (!opts.ok()) return Fail(opts.status());
+  const Micros start = env.lake->clock().Now();
+  auto m = forecast::ProphetModel::Fit(history, *opts);
+  if (!m.ok()) return Fail(m.status().WithContext("prophet"));
+  const Micros fitted = env.lake->clock().Now();
+  Frame all;
+  all.ds = history.ds;
+  all.ds.insert(all.ds.end(), future.ds.begin(), future.ds.end());
+  auto p = m->Predict(all);
+  if (!p.ok()) return Fail(p.status().WithContext("prophet"));
+  const Micros predicted = env.lake->clock().Now();
+  const auto& params = m->params();
+  int nonzero = 0;
+  for (double d : params.delta) nonzero += d != 0;
+  std::vector<std::string> days;
+  for (Micros d : all.ds) days.push_back(FormatDate(d));
+  nlohmann::json j = {
+      {"symbol", a.symbol},
+      {"history_days", history.ds.size()},
+      {"periods", a.periods},
+      {"fit_seconds", static_cast<double>(fitted - start) / kMicrosPerSecond},
+      {"predict_seconds", static_cast<double>(predicted - fitted) / kMicrosPerSecond},
+      {"iterations", params.iterations},
+      {"objective", params.objective},
+      {"changepoints_nonzero", nonzero},
+      {"sigma_obs", params.sigma_obs},
+      {"y_scale", params.y_scale},
+      {"ds", days},
+      {"yhat", p->yhat},
+      {"yhat_lower", p->yhat_lower},
+      {"yhat_upper", p->yhat_upper},
+  };
+  if (Status st = WriteFileAtomic(a.json_out, j.dump()); !st.ok()) return Fail(st);
+  std::printf("%s %s: fitted %zu days in %.3f s, predicted %zu days in %.3f s; wrote %s\n",
+              a.action.c_str(), a.symbol.c_str(), history.ds.size(),
+              static_cast<double>(fitted - start) / kMicrosPerSecond, all.ds.size(),
+              static_cast<double>(predicted - fitted) / kMicrosPerSecond, a.json_out.c_str());
+  return 0;
+}
+
 int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
   if (a.periods < 1 || a.periods > 3650) return Fail(InvalidArgument("--periods must be 1..3650"));
   auto model = PrimaryModel(a);
@@ -222,6 +269,10 @@ int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& 
   const Micros last = history->ds.back();
   Frame future;
   for (int i = 1; i <= a.periods; ++i) future.ds.push_back(last + i * kMicrosPerDay);
+  if (!a.json_out.empty()) {
+    if (!model->fn) return Fail(InvalidArgument("--json-out needs --model prophet"));
+    return RunJsonFit(env, a, *history, future);
+  }
 
   forecast::Forecast fc;
   fc.symbol = a.symbol;
@@ -308,12 +359,20 @@ int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& 
   return 0;
 }
 
+// The symbol's series from the lake, or from --csv-in.
+StatusOr<forecast::DailySeries> LoadSeries(Env& env, const ForecastArgs& a) {
+  if (!a.csv_in.empty()) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(a.csv_in));
+    return forecast::ParseProphetInputCsv(text, a.symbol);
+  }
+  ASSIGN_OR_RETURN(lake::Snapshot snap, env.lake->GetSnapshot());
+  return forecast::LoadDailySeries(snap, *env.con, a.symbol);
+}
+
 }  // namespace
 
 int RunForecast(Env& env, const ForecastArgs& a) {
-  auto snap = env.lake->GetSnapshot();
-  if (!snap.ok()) return Fail(snap.status());
-  auto series = forecast::LoadDailySeries(*snap, *env.con, a.symbol);
+  auto series = LoadSeries(env, a);
   if (!series.ok()) return Fail(series.status());
   if (a.action == "cv") return RunCv(env, a, *series);
   return RunFitPredict(env, a, *series);
