@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release preset and runs the benchmarks.
-# Usage: scripts/bench.sh [import|backfill|stream|serve|all] [benchmark args]   (default: all, no args)
+# Usage: scripts/bench.sh [import|backfill|stream|serve|prophet|all] [benchmark args]   (default: all, no args)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:-all}"; shift || true
@@ -28,12 +28,25 @@ latency() {
   "$root/build/release/bench/stream_latency_bench" --kafka "127.0.0.1:$(cat "$kdir/kafka.port")" "$@" || true
   bash "$root/scripts/kafka.sh" stop "$kdir" >/dev/null; rm -rf "$kdir"
 }
+# The reference check against the real Prophet (bench/prophet_reference.py): PyPI prophet, pinned
+# as PIP_BENCH, in .deps/prophet-venv. Python is only the reference; the product does not use it.
+prophet_ref() {
+  local venv="$root/.deps/prophet-venv" want="${PIP_BENCH#prophet==}"
+  if [[ "$("$venv/bin/python" -c 'import prophet; print(prophet.__version__)' 2>/dev/null)" != "$want" ]]; then
+    echo "[bench] creating .deps/prophet-venv with $PIP_BENCH" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$PIP_BENCH"
+  fi
+  "$venv/bin/python" "$root/bench/prophet_reference.py" \
+    --cryptolake "$root/build/release/src/app/cryptolake" "$@"
+}
 case "$which" in
   import) "$root/build/release/bench/import_bench" "$@" ;;
   backfill) "$root/build/release/bench/backfill_bench" "$@" ;;
   stream) "$root/build/release/bench/stream_bench" "$@"; latency ;;
   serve) "$root/build/release/bench/serve_bench" "$@" ;;
+  prophet) prophet_ref "$@" ;;
   all) "$root/build/release/bench/import_bench"; "$root/build/release/bench/backfill_bench"
-       "$root/build/release/bench/stream_bench"; latency; "$root/build/release/bench/serve_bench" ;;
-  *) echo "usage: scripts/bench.sh [import|backfill|stream|serve|all] [args]" >&2; exit 64 ;;
+       "$root/build/release/bench/stream_bench"; latency; "$root/build/release/bench/serve_bench"; prophet_ref ;;
+  *) echo "usage: scripts/bench.sh [import|backfill|stream|serve|prophet|all] [args]" >&2; exit 64 ;;
 esac
