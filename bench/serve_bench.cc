@@ -27,7 +27,9 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -467,6 +469,9 @@ int main(int argc, char** argv) {
   std::vector<double> refresh_seconds;
   std::string refresh_error;
   std::thread refresher([&] {
+    // Background work at a lower CPU priority, as `cryptolake up` runs its refreshes; DuckDB's
+    // worker threads, created by this thread, inherit it.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
     auto db = lake::Database::Open();
     auto con = db.ok() ? lake::Connection::Open(*db) : StatusOr<lake::Connection>(db.status());
     if (!con.ok()) {

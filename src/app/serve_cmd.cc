@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -220,6 +222,9 @@ int RunUp(Env& env, const UpArgs& a) {
 
   // 5. Periodic batch refresh, beside the stream.
   std::thread refresher([&] {
+    // Background work: a lower CPU priority than serving and streaming (DuckDB's worker
+    // threads, created by this thread, inherit it).
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
     auto db = lake::Database::Open();
     if (!db.ok()) return;
     auto con = lake::Connection::Open(*db);
