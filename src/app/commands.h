@@ -105,6 +105,12 @@ struct ServeArgs {
 };
 int RunServe(Env& env, const ServeArgs& a);
 
+struct MergeArgs {
+  std::string out;                 // directory
+  std::string format = "parquet";  // parquet | csv
+};
+int RunMerge(Env& env, const MergeArgs& a);
+
 struct UpArgs {
   std::vector<std::string> replay;   // replay exchange data (files, dirs, globs); empty: Binance
   std::optional<std::string> start;  // replay: exchange time at start

@@ -185,6 +185,16 @@ int main(int argc, char** argv) {
       "?format=csv or Accept: text/csv. The dashboard is at /. See docs/API.md.\n"
       "The merge is computed at read time; nothing is written. Stops on SIGINT/SIGTERM.");
 
+  // merge
+  app::MergeArgs ma;
+  auto* mrg = app.add_subcommand(
+      "merge", "Materialize the merged daily series (batch + speed) as Parquet or CSV files");
+  mrg->add_option("--out", ma.out, "Output directory (daily.parquet or daily.csv)")->required();
+  mrg->add_option("--format", ma.format, "parquet | csv")->default_val("parquet");
+  mrg->footer(
+      "The series /api/v1/daily serves: batch days before the watermark, speed days (from the\n"
+      "stream's appended 1m candles) after it, ma7/ma30 across the seam. The lake is only read.");
+
   // up
   app::UpArgs ua;
   auto* up = app.add_subcommand(
@@ -385,6 +395,7 @@ int main(int argc, char** argv) {
   if (*gc) return app::RunGc(**env);
   if (*cat) return app::RunCat(**env, ca);
   if (*srv) return app::RunServe(**env, sva);
+  if (*mrg) return app::RunMerge(**env, ma);
   if (*up) return app::RunUp(**env, ua);
   if (*fc) {
     fa.action = *fc_fit ? "fit" : *fc_pred ? "predict" : "cv";

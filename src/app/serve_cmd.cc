@@ -110,6 +110,47 @@ int RunServe(Env& env, const ServeArgs& a) {
   return 0;
 }
 
+int RunMerge(Env& env, const MergeArgs& a) {
+  if (a.format != "parquet" && a.format != "csv") {
+    return Fail(InvalidArgument("--format must be parquet or csv, got '{}'", a.format));
+  }
+  serve::MergedOptions mo;
+  mo.symbols = env.config.symbols;
+  serve::Merged merged(*env.lake, nullptr, mo);
+  auto st = merged.Fresh();
+  if (!st.ok()) return Fail(st.status());
+  std::error_code ec;
+  fs::create_directories(a.out, ec);
+  if (ec) return Fail(IOError("cannot create {}: {}", a.out, ec.message()));
+  std::string csv = "symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled\n";
+  int64_t rows = 0;
+  for (const auto& [symbol, s] : (*st)->symbols) {
+    for (const auto& r : s->daily) {
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", symbol, FormatDate(r.day), r.open,
+                         r.high, r.low, r.close, r.volume, r.ma7 ? fmt::format("{}", *r.ma7) : "",
+                         r.ma30 ? fmt::format("{}", *r.ma30) : "", r.speed ? "speed" : "batch",
+                         r.partial, r.filled);
+      ++rows;
+    }
+  }
+  const fs::path csv_path = fs::path(a.out) / "daily.csv";
+  if (Status s = WriteFileAtomic(csv_path, csv); !s.ok()) return Fail(s);
+  fs::path out = csv_path;
+  if (a.format == "parquet") {
+    out = fs::path(a.out) / "daily.parquet";
+    Status s = env.con->Exec(fmt::format(
+        "COPY (SELECT * FROM read_csv({}, header = true, types = {{'day': 'DATE', 'ma7': "
+        "'DOUBLE', 'ma30': 'DOUBLE'}}) ORDER BY symbol, day) TO {} (FORMAT parquet)",
+        lake::SqlQuote(csv_path.string()), lake::SqlQuote(out.string())));
+    fs::remove(csv_path, ec);
+    if (!s.ok()) return Fail(s);
+  }
+  std::printf("merge: %lld rows of %zu symbols (lake version %lld) -> %s\n",
+              static_cast<long long>(rows), (*st)->symbols.size(),
+              static_cast<long long>((*st)->lake_version), out.string().c_str());
+  return 0;
+}
+
 int RunUp(Env& env, const UpArgs& a) {
   Signals signals;
   sigaddset(&signals.set, SIGUSR1);  // wakes the signal thread at the end

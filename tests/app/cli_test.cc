@@ -191,6 +191,37 @@ TEST(CliTest, KnownDailyPricesReproduce) {
   EXPECT_EQ(by_key["ETHUSDT 2021-11-10"][3], "4868.0");
 }
 
+// `merge --out` materializes the merged series (here all batch days) without writing the lake.
+TEST(CliTest, MergeWritesTheMergedSeriesAndNeverWritesTheLake) {
+  TempDir d;
+  ASSERT_EQ(RunCli({"--data", d.path(), "import", Klines("1d")}).exit_code, 0);
+  ASSERT_EQ(RunCli({"--data", d.path(), "batch"}).exit_code, 0);
+  auto before = RunCli({"--data", d.path(), "stats"});
+  const std::string out = (fs::path(d.path()) / "merged").string();
+  auto r = RunCli({"--data", d.path(), "merge", "--out", out, "--format", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("merge: "), std::string::npos) << r.out;
+  std::ifstream in(fs::path(out) / "daily.csv");
+  std::string line, header, btc;
+  std::getline(in, header);
+  EXPECT_EQ(header, "symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled");
+  while (std::getline(in, line)) {
+    if (line.rfind("BTCUSDT,2021-11-10,", 0) == 0) btc = line;
+  }
+  // ../shared/data/README.md: BTCUSDT 2021-11-10 close 64882.43, high 69000.00.
+  ASSERT_FALSE(btc.empty());
+  EXPECT_NE(btc.find(",69000,"), std::string::npos) << btc;
+  EXPECT_NE(btc.find(",64882.43,"), std::string::npos) << btc;
+  EXPECT_NE(btc.find(",batch,false,false"), std::string::npos) << btc;
+  EXPECT_EQ(RunCli({"--data", d.path(), "stats"}).out, before.out);
+  auto pq = RunCli({"--data", d.path(), "merge", "--out", out});
+  ASSERT_EQ(pq.exit_code, 0) << pq.err;
+  EXPECT_TRUE(fs::exists(fs::path(out) / "daily.parquet"));
+  auto bad = RunCli({"--data", d.path(), "merge", "--out", out, "--format", "xml"});
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_EQ(bad.err, "error: --format must be parquet or csv, got 'xml'\n");
+}
+
 // Must show 1, end to end through the importer: daily_raw built from the 1m files equals
 // Binance's own 1d klines on every full day 2025-05-20..2025-08-17 (OHLC exact, volume within
 // 1e-6 relative), and verify lists the real 2021-04-20 outage.
