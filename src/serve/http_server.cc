@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -35,6 +34,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "serve/gzip.h"
+
 namespace cryptolake::serve {
 
 namespace {
@@ -57,7 +58,6 @@ constexpr size_t kLingerBytes = 1 << 20;
 // kept, the most recently used.
 constexpr size_t kGzipMinBytes = 1024;
 constexpr size_t kGzipEntries = 8;
-constexpr int kGzipLevel = 6;
 
 const char* Reason(int status) {
   switch (status) {
@@ -255,24 +255,6 @@ bool AcceptsGzip(const Request& req) {
     }
   }
   return q_gzip >= 0 ? q_gzip > 0 : q_any > 0;
-}
-
-// `in` gzip-compressed (RFC 1952); nullopt if zlib fails.
-std::optional<std::string> Gzip(std::string_view in) {
-  z_stream z{};
-  if (deflateInit2(&z, kGzipLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return std::nullopt;
-  }
-  std::string out(deflateBound(&z, static_cast<uLong>(in.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return out;
 }
 
 // Gzip copies of cached bodies, made on a thread of its own so that no io thread ever waits for
@@ -870,7 +852,7 @@ class Session : public std::enable_shared_from_this<Session> {
                      [](const auto& h) { return IEquals(h.first, "content-encoding"); })) {
       resp_.headers.emplace_back("Vary", "Accept-Encoding");
       if (AcceptsGzip(req_)) {
-        if (auto gz = srv_.gzip.Find(resp_.shared_body)) {
+        if (auto gz = resp_.shared_gzip ? resp_.shared_gzip : srv_.gzip.Find(resp_.shared_body)) {
           resp_.shared_body = std::move(gz);
           resp_.headers.emplace_back("Content-Encoding", "gzip");
         }
@@ -895,6 +877,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnWrite(beast::error_code ec) {
     resp_.shared_body.reset();
+    resp_.shared_gzip.reset();
     if (ec) return Close();
     if (!keep_alive_) return Linger();
     Read();

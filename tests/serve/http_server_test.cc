@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "serve/gzip.h"
 #include "testing/testing.h"
 
 namespace cryptolake::serve {
@@ -516,6 +517,34 @@ TEST(HttpServerTest, CachedBodyGoesOutGzippedToAClientThatAcceptsGzip) {
   }
   EXPECT_EQ(get("/encoded", "gzip", "GET").Header("content-encoding"), "identity");
   EXPECT_EQ(get("/plain", "gzip", "GET").Header("content-encoding"), "");
+}
+
+TEST(HttpServerTest, HandlersOwnGzipCopyGoesOutAtOnce) {
+  std::string text;
+  for (int i = 0; i < 200; ++i)
+    text += "{\"day\":\"2025-06-01\",\"close\":" + std::to_string(i) + "},";
+  auto body = std::make_shared<const std::string>(text);
+  // A copy the server could not have made itself: it is sent as given.
+  auto gz = std::make_shared<const std::string>(*Gzip(text, 9));
+  Router router;
+  router.Get("/prepared", [&](const Request&) {
+    Response r;
+    r.shared_body = body;
+    r.shared_gzip = gz;
+    return r;
+  });
+  auto s = MustStart({}, std::move(router));
+  // The very first request: no waiting for the server's own compression.
+  Reply first = Fetch(s->port(), "/prepared", {"Accept-Encoding: gzip"});
+  EXPECT_EQ(first.Header("content-encoding"), "gzip");
+  EXPECT_EQ(first.Header("vary"), "Accept-Encoding");
+  EXPECT_EQ(first.body, *gz);
+  EXPECT_EQ(Gunzip(first.body), text);
+  Reply head = Fetch(s->port(), "/prepared", {"Accept-Encoding: gzip"}, "HEAD");
+  EXPECT_EQ(head.Header("content-length"), std::to_string(gz->size()));
+  Reply plain = Fetch(s->port(), "/prepared", {"Accept-Encoding: identity"});
+  EXPECT_EQ(plain.Header("content-encoding"), "");
+  EXPECT_EQ(plain.body, text);
 }
 
 // ---------------------------------------------------------------------------------------------
