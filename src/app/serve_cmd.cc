@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +17,7 @@
 #include "app/commands.h"
 #include "batch/views.h"
 #include "core/fsutil.h"
+#include "core/priority.h"
 #include "exchange/binance_rest.h"
 #include "exchange/governor.h"
 #include "exchange/replay.h"
@@ -263,9 +262,11 @@ int RunUp(Env& env, const UpArgs& a) {
 
   // 5. Periodic batch refresh, beside the stream.
   std::thread refresher([&] {
-    // Background work: a lower CPU priority than serving and streaming (DuckDB's worker
+    // Background work: CPU time serving and streaming do not want (SCHED_IDLE; DuckDB's worker
     // threads, created by this thread, inherit it).
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    if (Status s = SetThreadPriority(Priority::kIdle); !s.ok()) {
+      spdlog::warn("up: batch refresh at normal priority: {}", s.message());
+    }
     auto db = lake::Database::Open();
     if (!db.ok()) return;
     auto con = lake::Connection::Open(*db);
