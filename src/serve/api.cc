@@ -9,6 +9,9 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <utility>
+
+#include "serve/gzip.h"
 
 namespace cryptolake::serve {
 
@@ -120,15 +123,24 @@ std::string WatermarkJson(Micros w) {
   return w > 0 ? "\"" + FormatDate(w) + "\"" : std::string("null");
 }
 
-std::string DailyJson(const SymbolSeries& s, size_t from, size_t to) {
-  std::string out;
-  out.reserve(64 + (to - from) * 200);
-  out += "{\"symbol\":\"" + s.symbol + "\",\"batch_watermark\":" + WatermarkJson(s.watermark) +
+std::string DailyHeader(const SymbolSeries& s) {
+  return "{\"symbol\":\"" + s.symbol + "\",\"batch_watermark\":" + WatermarkJson(s.watermark) +
          ",\"rows\":[";
+}
+
+// Rows [from, to) as they follow `before` rows of the same array (comma-separated).
+void AppendDailyRows(std::string& out, const SymbolSeries& s, size_t from, size_t to,
+                     size_t before) {
   for (size_t i = from; i < to; ++i) {
-    if (i > from) out += ',';
+    if (i > from || before > 0) out += ',';
     out += DailyJsonRow(s.symbol, s.daily[i]);
   }
+}
+
+std::string DailyJson(const SymbolSeries& s, size_t from, size_t to) {
+  std::string out = DailyHeader(s);
+  out.reserve(64 + (to - from) * 200);
+  AppendDailyRows(out, s, from, to, 0);
   out += "]}";
   return out;
 }
@@ -186,11 +198,69 @@ struct Api::Impl {
   Metrics* metrics;
   ApiOptions opt;
 
-  // Cached full-history /daily bodies, per state.
+  // The full-history /daily bodies of the newest state (JSON and its gzip copy, per symbol),
+  // made by Prepare() before the state is published: the io threads only look them up.
+  struct Full {
+    std::shared_ptr<const std::string> json, gzip;  // gzip null if compressing failed
+  };
   std::mutex cache_mu;
-  const MergedState* cache_state = nullptr;
-  std::shared_ptr<const MergedState> cache_hold;
-  std::map<std::string, std::shared_ptr<const std::string>> cache_json;
+  std::shared_ptr<const MergedState> cache_state;
+  std::map<std::string, Full> cache;
+  // Per symbol, the stable head of the last body made: the header and the rows before the batch
+  // watermark (they change only with the lake's version), their JSON, and that JSON compressed
+  // once (gzip.h), so a new state costs the tail's rendering and compression only. Used by
+  // Prepare() alone (the Merged builder runs one build at a time).
+  struct Head {
+    std::string header;
+    std::vector<DailyRow> rows;
+    std::string json;
+    std::optional<GzipPrefix> gz;
+  };
+  std::map<std::string, Head> heads;
+
+  Full Render(const SymbolSeries& s) {
+    const size_t n = s.daily.size();
+    const size_t k = std::lower_bound(s.daily.begin(), s.daily.end(), s.watermark,
+                                      [](const DailyRow& r, Micros t) { return r.day < t; }) -
+                     s.daily.begin();
+    std::string header = DailyHeader(s);
+    Head& h = heads[s.symbol];
+    if (h.json.empty() || h.header != header || h.rows.size() != k ||
+        !std::equal(h.rows.begin(), h.rows.end(), s.daily.begin())) {
+      h.header = std::move(header);
+      h.rows.assign(s.daily.begin(), s.daily.begin() + k);
+      h.json = h.header;
+      h.json.reserve(h.json.size() + k * 200);
+      AppendDailyRows(h.json, s, 0, k, 0);
+      h.gz = GzipPrefix::Of(h.json);
+    }
+    std::string tail;
+    AppendDailyRows(tail, s, k, n, k);
+    tail += "]}";
+    Full f;
+    auto json = std::make_shared<std::string>();
+    json->reserve(h.json.size() + tail.size());
+    *json += h.json;
+    *json += tail;
+    f.json = std::move(json);
+    if (h.gz) {
+      if (auto gz = h.gz->Finish(tail))
+        f.gzip = std::make_shared<const std::string>(std::move(*gz));
+    }
+    return f;
+  }
+
+  // Merged's prepare hook: the bodies of a new state, before any reader can get it.
+  void Prepare(const std::shared_ptr<const MergedState>& st) {
+    std::map<std::string, Full> bodies;
+    for (const auto& [sym, s] : st->symbols) bodies.emplace(sym, Render(*s));
+    // The old bodies are freed after the lock: readers only ever wait for a pointer swap.
+    std::shared_ptr<const MergedState> old_state;
+    std::map<std::string, Full> old;
+    std::lock_guard lock(cache_mu);
+    old_state = std::exchange(cache_state, st);
+    old = std::exchange(cache, std::move(bodies));
+  }
 
   StatusOr<std::shared_ptr<const MergedState>> State() { return merged->Current(); }
 
@@ -264,35 +334,20 @@ struct Api::Impl {
     const bool csv = WantsCsv(req);
     const bool whole = !req.Param("from") && !req.Param("to");
     if (whole && !csv) {
-      // The whole series is served from a body cached per state; it is rendered outside the
-      // lock, so readers of the cached body never wait for a render.
+      // The whole series: the bodies Prepare() made for this state. A reader still holding an
+      // older state (it got it just before a swap) renders its own.
+      Response r;
       {
         std::lock_guard lock(cache_mu);
-        if (cache_state == st->get()) {
-          if (auto it = cache_json.find(s->symbol); it != cache_json.end()) {
-            Response r;
-            r.shared_body = it->second;
+        if (cache_state == *st) {
+          if (auto it = cache.find(s->symbol); it != cache.end()) {
+            r.shared_body = it->second.json;
+            r.shared_gzip = it->second.gzip;
             return r;
           }
         }
       }
-      auto body = std::make_shared<const std::string>(DailyJson(*s, 0, s->daily.size()));
-      {
-        std::lock_guard lock(cache_mu);
-        if (cache_state != st->get()) {
-          // Only a newer state replaces the cache (a slow reader may hold an older one).
-          if (!cache_hold || (*st)->lake_version > cache_hold->lake_version ||
-              ((*st)->lake_version == cache_hold->lake_version &&
-               (*st)->view_version >= cache_hold->view_version)) {
-            cache_state = st->get();
-            cache_hold = *st;
-            cache_json.clear();
-          }
-        }
-        if (cache_state == st->get()) cache_json.emplace(s->symbol, body);
-      }
-      Response r;
-      r.shared_body = body;
+      r.shared_body = std::make_shared<const std::string>(DailyJson(*s, 0, s->daily.size()));
       return r;
     }
     // Days in [from, to] (to inclusive: a date names its whole day).
@@ -523,9 +578,14 @@ Api::Api(Merged& merged, const Clock& clock, Metrics& metrics, ApiOptions option
         .WithLabels({})
         .SetCallback([g] { return static_cast<double>(g->rest_weight.load()); });
   }
+  // The full-history /daily bodies are made off the io threads, before a state is published.
+  merged.SetPrepare([m](const std::shared_ptr<const MergedState>& st) { m->Prepare(st); });
 }
 
-Api::~Api() = default;
+Api::~Api() {
+  // After this returns the builder never calls Prepare() on the destroyed Impl.
+  impl_->merged->SetPrepare(nullptr);
+}
 
 Router Api::MakeRouter() {
   Router r;

@@ -29,8 +29,12 @@
 //
 // Snapshots: every response is computed from one MergedState (merged.h), which holds one lake
 // snapshot and one read of the real-time view; a batch refresh swaps in a new state and never
-// blocks or tears a response. /api/v1/daily without from/to is served from a body cached per
-// state.
+// blocks or tears a response. /api/v1/daily without from/to is served from bodies made per state
+// (JSON and gzip) by Merged's prepare hook, on its builder thread, before the state is published:
+// the io threads only look them up. The rows before the batch watermark are rendered and
+// compressed once per lake version (gzip.h's GzipPrefix), so a new state from the stream costs
+// only its speed days. The Api sets the hook on its Merged (one Api per Merged) and removes it
+// when destroyed.
 #pragma once
 
 #include <atomic>

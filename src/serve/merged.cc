@@ -4,11 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "batch/views.h"
+#include "core/priority.h"
 #include "lake/klines.h"
 
 namespace cryptolake::serve {
@@ -142,7 +143,8 @@ struct Merged::Impl {
   std::mutex pool_mu;
   std::vector<std::unique_ptr<lake::Connection>> pool;
 
-  std::mutex build_mu;  // one builder at a time; guards batch, stamp
+  std::mutex build_mu;  // one builder at a time; guards batch, stamp, prepare
+  PrepareFn prepare;
   BatchPart batch;
   std::string stamp;  // lake->ManifestStamp() when `batch` was checked
   std::atomic<Micros> last_check{0};
@@ -151,11 +153,17 @@ struct Merged::Impl {
   std::mutex state_mu;  // guards state (the pointer, not the state)
   std::shared_ptr<const MergedState> state;
 
-  // The background builder: Current() wakes it when the state may be stale.
-  std::mutex wake_mu;
-  std::condition_variable wake_cv;
-  bool wake = false, stopping = false;
+  // The background builder: Current() wakes it when the state may be stale. Readers never wait
+  // on the builder's work (a builder preempted while holding a lock readers need would stall
+  // every io thread behind it): they take state_mu only to copy the pointer, the builder only to
+  // swap it, and the wake-up is an atomic flag, set and notified by the first reader that finds
+  // the state stale.
+  std::atomic<bool> wake{false}, stopping{false};
   std::thread builder;
+
+  void Wake() {
+    if (!wake.load(std::memory_order_relaxed) && !wake.exchange(true)) wake.notify_one();
+  }
 
   StatusOr<std::unique_ptr<lake::Connection>> Borrow() {
     {
@@ -263,39 +271,43 @@ Merged::Merged(lake::Lake& lake, const speed::RealtimeView* view, MergedOptions 
   impl_->lake = &lake;
   impl_->view = view;
   impl_->opt = std::move(options);
-  auto db = lake::Database::Open(":memory:", 2);
-  if (db.ok()) impl_->db = std::make_unique<lake::Database>(std::move(*db));
+  // The rebuilds are background work (readers keep the last state meanwhile): the builder and
+  // DuckDB's worker thread, which inherits the priority of the thread that opens the database,
+  // run at Priority::kBackground.
+  std::thread([this] {
+    if (Status s = SetThreadPriority(Priority::kBackground); !s.ok()) {
+      spdlog::warn("merged view: {}", s.message());
+    }
+    auto db = lake::Database::Open(":memory:", 2);
+    if (db.ok()) impl_->db = std::make_unique<lake::Database>(std::move(*db));
+  }).join();
   impl_->builder = std::thread([this] {
+    (void)SetThreadPriority(Priority::kBackground);  // as above; a failure was reported there
     Impl& m = *impl_;
-    std::unique_lock lock(m.wake_mu);
     for (;;) {
-      m.wake_cv.wait(lock, [&] { return m.wake || m.stopping; });
+      m.wake.wait(false);
+      m.wake = false;  // a wake-up from here on runs the loop again
       if (m.stopping) return;
-      m.wake = false;
-      lock.unlock();
       if (auto st = Fresh(); !st.ok()) {
         spdlog::warn("merged view: rebuild failed (serving the previous state): {}",
                      st.status().message());
       }
-      lock.lock();
     }
   });
 }
 
 Merged::~Merged() {
   {
-    std::lock_guard lock(impl_->wake_mu);
     impl_->stopping = true;
-    impl_->wake_cv.notify_one();
+    impl_->wake = true;
+    impl_->wake.notify_one();
   }
   if (impl_->builder.joinable()) impl_->builder.join();
 }
 
 void Merged::Invalidate() {
   impl_->invalid = true;
-  std::lock_guard lock(impl_->wake_mu);
-  impl_->wake = true;
-  impl_->wake_cv.notify_one();
+  impl_->Wake();
 }
 
 StatusOr<std::shared_ptr<const MergedState>> Merged::Current() {
@@ -311,9 +323,7 @@ StatusOr<std::shared_ptr<const MergedState>> Merged::Current() {
   if (m.invalid.load() || s->view_version != view_version ||
       now - m.last_check.load() >= m.opt.recheck_every) {
     // Rebuilt in the background: this reader (an io thread) goes on with the state it has.
-    std::lock_guard lock(m.wake_mu);
-    m.wake = true;
-    m.wake_cv.notify_one();
+    m.Wake();
   }
   return s;
 }
@@ -389,11 +399,25 @@ StatusOr<std::shared_ptr<const MergedState>> Merged::Fresh() {
     st->symbols[sym] = std::move(series);
   }
   std::shared_ptr<const MergedState> out = std::move(st);
+  if (m.prepare) m.prepare(out);
+  std::shared_ptr<const MergedState> old;  // freed after the lock, never under it
   {
     std::lock_guard lock(m.state_mu);
-    m.state = out;
+    old = std::exchange(m.state, out);
   }
   return out;
+}
+
+void Merged::SetPrepare(PrepareFn prepare) {
+  Impl& m = *impl_;
+  std::lock_guard build(m.build_mu);
+  m.prepare = std::move(prepare);
+  std::shared_ptr<const MergedState> s;
+  {
+    std::lock_guard lock(m.state_mu);
+    s = m.state;
+  }
+  if (s && m.prepare) m.prepare(s);
 }
 
 StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const Interval& interval,

@@ -28,12 +28,15 @@
 // Thread-safety: all methods may be called from any thread. Current() returns an immutable
 // state shared by readers; a refresh builds a new one and swaps it in, so a reader never sees a
 // torn state. Readers never wait for a rebuild: Current() returns the latest state and leaves
-// rebuilding to a background thread (only the very first Current() builds). The lake's manifest is
-// read again only when its file changed (Lake::ManifestStamp), and an unchanged lake version and
-// view version keep the same state.
+// rebuilding to a background thread (only the very first Current() builds), which runs the
+// prepare hook (SetPrepare) on a new state before publishing it. The builder and the merged
+// view's DuckDB workers run at Priority::kBackground (core/priority.h), below the io threads. The
+// lake's manifest is read again only when its file changed (Lake::ManifestStamp), and an unchanged
+// lake version and view version keep the same state.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -117,6 +120,14 @@ class Merged {
   StatusOr<std::shared_ptr<const MergedState>> Fresh();
   // The next rebuild reads the lake's manifest again (after a batch refresh in the process).
   void Invalidate();
+
+  // A hook run on the building thread with each new state before it is published: no reader
+  // gets the state until the hook has returned (the Api renders and compresses its cached
+  // bodies there, off the io threads). Replaces the previous hook; null removes it. Runs the
+  // hook at once on the current state, if there is one. Returns after any build under way, so
+  // once SetPrepare(nullptr) returns the old hook is never called again.
+  using PrepareFn = std::function<void(const std::shared_ptr<const MergedState>&)>;
+  void SetPrepare(PrepareFn prepare);
 
   // Merged klines of `symbol` at `interval` in [from, to), at most `limit`, by open_time.
   StatusOr<std::vector<KlineRow>> Klines(const std::string& symbol, const Interval& interval,

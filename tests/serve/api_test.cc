@@ -379,6 +379,10 @@ TEST_F(ApiTest, DailyBatchDayIsBinancesOwnDailyKline) {
 TEST_F(ApiTest, DailySpeedDaysComeFromTheStream) {
   HttpResponse r = Get("/api/v1/daily?symbol=BTCUSDT");
   ASSERT_EQ(r.status, 200) << r.body;
+  // The full history went out gzip-compressed (the client accepts it and inflated it), from the
+  // copy made with the state, however soon after the state it was asked for.
+  EXPECT_EQ(r.Header("content-encoding"), "gzip");
+  EXPECT_GE(r.body.size(), 1024u);
   json j = json::parse(r.body);
   EXPECT_EQ(j["batch_watermark"], "2025-06-04");
   const json& rows = j["rows"];

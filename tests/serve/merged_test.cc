@@ -190,6 +190,41 @@ TEST_F(MergedTest, ReadingNeverWritesTheLake) {
   EXPECT_EQ(after->manifest().files.size(), files);
 }
 
+// The prepare hook (the Api renders its bodies there) sees every state before a reader gets it,
+// runs at once on the state there is when it is set, and is never called once removed.
+TEST_F(MergedTest, PrepareHookSeesEveryStateBeforeItIsPublished) {
+  ASSERT_TRUE(view_->Apply(Recorded(At("2025-06-01"), At("2025-06-01 06:00"))).ok());
+  Merged merged(*lake_, view_.get(), {{"BTCUSDT"}});
+  auto first = merged.Fresh();
+  ASSERT_TRUE(first.ok());
+  std::vector<std::shared_ptr<const MergedState>> prepared;
+  size_t minutes_when_prepared = 0;
+  merged.SetPrepare([&](const std::shared_ptr<const MergedState>& st) {
+    prepared.push_back(st);
+    minutes_when_prepared = st->Find("BTCUSDT")->m1.size();
+  });
+  ASSERT_EQ(prepared.size(), 1u);  // the state there was
+  EXPECT_EQ(prepared[0], *first);
+  EXPECT_EQ(minutes_when_prepared, 360u);
+
+  ASSERT_TRUE(view_->Apply(Recorded(At("2025-06-01 06:00"), At("2025-06-01 07:00"))).ok());
+  auto second = merged.Fresh();
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(prepared.size(), 2u);
+  EXPECT_EQ(prepared[1], *second);
+  EXPECT_EQ(minutes_when_prepared, 420u);
+  // Nothing changed: the same state, not prepared again.
+  EXPECT_EQ(*merged.Fresh(), *second);
+  EXPECT_EQ(prepared.size(), 2u);
+
+  merged.SetPrepare(nullptr);
+  ASSERT_TRUE(view_->Apply(Recorded(At("2025-06-01 07:00"), At("2025-06-01 08:00"))).ok());
+  auto third = merged.Fresh();
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ((*third)->Find("BTCUSDT")->m1.size(), 480u);
+  EXPECT_EQ(prepared.size(), 2u);
+}
+
 // Days the stream did not see between two speed days are forward-filled, once each; klines of
 // an interval above 1m are aggregated from the speed candles.
 TEST(MergeDailyTest, ForwardFillsAndAggregates) {
