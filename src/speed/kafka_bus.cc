@@ -260,9 +260,16 @@ class KafkaProducer final : public Producer {
 
 // --- Consumer --------------------------------------------------------------------------------
 
-// Conditions librdkafka reports to the application but recovers from by itself.
+// Conditions librdkafka reports to the application but recovers from by itself. The group
+// coordinator ones come after a broker restart, while the coordinator moves or loads (e.g.
+// "Failed to fetch committed offsets for 0 partition(s) ...: Not coordinator"): the group's
+// offsets are fetched again once it is back, and nothing was consumed meanwhile.
 bool Transient(rd_kafka_resp_err_t e) {
   switch (e) {
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
     case RD_KAFKA_RESP_ERR__PARTITION_EOF:
     case RD_KAFKA_RESP_ERR__TRANSPORT:
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
