@@ -222,34 +222,51 @@ bool Authorized(const Request& req, const std::string& token) {
   return ConstantTimeEquals(Trim(v.substr(7)), token);
 }
 
+// One element of a comma-separated list weighted with ";q=" (Accept, Accept-Encoding): the
+// token, trimmed, and its q: 1 when absent, nullopt when not a number in [0, 1] (each caller
+// says what a bad q counts as). Other parameters are skipped; of several q, the last counts.
+struct QualityItem {
+  std::string_view token;
+  std::optional<double> q;
+};
+
+std::vector<QualityItem> ParseQualityList(std::string_view value) {
+  std::vector<QualityItem> out;
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+    size_t semi = item.find(';');
+    QualityItem qi{Trim(item.substr(0, semi)), 1.0};
+    while (semi != std::string_view::npos) {
+      item = item.substr(semi + 1);
+      semi = item.find(';');
+      std::string_view param = Trim(item.substr(0, semi));
+      if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+        std::string v(param.substr(2));
+        char* end = nullptr;
+        double d = std::strtod(v.c_str(), &end);
+        qi.q = end == v.c_str() + v.size() && d >= 0 && d <= 1 ? std::optional<double>(d)
+                                                               : std::nullopt;
+      }
+    }
+    out.push_back(qi);
+  }
+  return out;
+}
+
 // Whether the request's Accept-Encoding accepts gzip: an explicit "gzip" or "x-gzip" with q > 0,
-// else "*" with q > 0 (RFC 9110 12.5.3). No Accept-Encoding: false (we never guess).
+// else "*" with q > 0 (RFC 9110 12.5.3); a bad q counts as 0. No Accept-Encoding: false (we
+// never guess).
 bool AcceptsGzip(const Request& req) {
   double q_gzip = -1, q_any = -1;
   for (const auto& [name, value] : req.headers) {
     if (!IEquals(name, "accept-encoding")) continue;
-    std::string_view rest = value;
-    while (!rest.empty()) {
-      size_t comma = rest.find(',');
-      std::string_view item = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      size_t semi = item.find(';');
-      std::string_view coding = Trim(item.substr(0, semi));
-      double q = 1;
-      while (semi != std::string_view::npos) {
-        item = item.substr(semi + 1);
-        semi = item.find(';');
-        std::string_view param = Trim(item.substr(0, semi));
-        if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-          std::string v(param.substr(2));
-          char* end = nullptr;
-          double d = std::strtod(v.c_str(), &end);
-          q = end == v.c_str() + v.size() && d >= 0 && d <= 1 ? d : 0;
-        }
-      }
-      if (IEquals(coding, "gzip") || IEquals(coding, "x-gzip")) {
+    for (const QualityItem& item : ParseQualityList(value)) {
+      const double q = item.q.value_or(0);
+      if (IEquals(item.token, "gzip") || IEquals(item.token, "x-gzip")) {
         q_gzip = std::max(q_gzip, q);
-      } else if (coding == "*") {
+      } else if (item.token == "*") {
         q_any = std::max(q_any, q);
       }
     }
@@ -479,29 +496,15 @@ bool WantsCsv(const Request& request) {
   if (std::optional<std::string> f = request.Param("format")) return IEquals(*f, "csv");
   const std::string* accept = FindHeader(request, "accept");
   if (!accept) return false;
-  // The q of text/csv, and of the most specific range covering application/json.
+  // The q of text/csv, and of the most specific range covering application/json; a bad q
+  // counts as 1 (the range is still named).
   double q_csv = 0, q_json = 0;
   int spec_json = 0;
   size_t pos_csv = SIZE_MAX, pos_json = SIZE_MAX;
-  std::string_view rest = *accept;
-  for (size_t pos = 0; !rest.empty(); ++pos) {
-    size_t comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    size_t semi = item.find(';');
-    std::string_view range = Trim(item.substr(0, semi));
-    double q = 1;
-    while (semi != std::string_view::npos) {
-      item = item.substr(semi + 1);
-      semi = item.find(';');
-      std::string_view param = Trim(item.substr(0, semi));
-      if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-        std::string v(param.substr(2));
-        char* end = nullptr;
-        double d = std::strtod(v.c_str(), &end);
-        if (end == v.c_str() + v.size() && d >= 0 && d <= 1) q = d;
-      }
-    }
+  const std::vector<QualityItem> items = ParseQualityList(*accept);
+  for (size_t pos = 0; pos < items.size(); ++pos) {
+    const std::string_view range = items[pos].token;
+    const double q = items[pos].q.value_or(1);
     if (IEquals(range, "text/csv")) {
       if (pos_csv == SIZE_MAX) q_csv = q, pos_csv = pos;
     }
