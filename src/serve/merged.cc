@@ -29,6 +29,7 @@ std::optional<double> Mean(const std::vector<DailyRow>& rows, size_t i, size_t n
 // or after the watermark.
 struct BatchPart {
   int64_t version = -1;
+  std::optional<lake::Snapshot> snapshot;  // of `version`
   struct Sym {
     Micros watermark = 0;
     std::vector<DailyRow> daily;
@@ -186,6 +187,7 @@ struct Merged::Impl {
     ASSIGN_OR_RETURN(auto con, Borrow());
     BatchPart b;
     b.version = snap.version();
+    b.snapshot = snap;
     if (!snap.Files(batch::kDailyRaw).empty()) {
       ASSIGN_OR_RETURN(lake::Result w, con->Query(fmt::format(
                                            "SELECT symbol, max(epoch_us(day)) + {} FROM {} WHERE "
@@ -359,6 +361,7 @@ StatusOr<std::shared_ptr<const MergedState>> Merged::Fresh() {
   if (stale) RETURN_IF_ERROR(m.CheckLake(true));
   auto st = std::make_shared<MergedState>();
   st->lake_version = m.batch.version;
+  st->snapshot = m.batch.snapshot;
   st->view_version = view_version;
   for (const auto& sym : symbols) {
     auto series = std::make_shared<SymbolSeries>();
@@ -425,7 +428,8 @@ StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const 
   ASSIGN_OR_RETURN(std::shared_ptr<const MergedState> st, Current());
   const SymbolSeries* series = st->Find(symbol);
   if (!series) return NotFound("unknown symbol {}", symbol);
-  ASSIGN_OR_RETURN(lake::Snapshot snap, impl_->lake->GetSnapshot());
+  if (!st->snapshot) return Internal("merged view: the state has no lake snapshot");
+  const lake::Snapshot& snap = *st->snapshot;
   std::vector<KlineRow> out;
   Micros last_batch = -1;
   if (!snap.Files(lake::KlinesDataset(interval), symbol).empty()) {

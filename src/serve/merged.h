@@ -81,6 +81,7 @@ struct SymbolSeries {
 
 struct MergedState {
   int64_t lake_version = -1;
+  std::optional<lake::Snapshot> snapshot;  // the lake snapshot of lake_version (none: no lake read)
   uint64_t view_version = 0;
   std::map<std::string, std::shared_ptr<const SymbolSeries>> symbols;
   const SymbolSeries* Find(const std::string& symbol) const {
@@ -129,7 +130,8 @@ class Merged {
   using PrepareFn = std::function<void(const std::shared_ptr<const MergedState>&)>;
   void SetPrepare(PrepareFn prepare);
 
-  // Merged klines of `symbol` at `interval` in [from, to), at most `limit`, by open_time.
+  // Merged klines of `symbol` at `interval` in [from, to), at most `limit`, by open_time, from
+  // the lake snapshot and the view read of Current() (as the daily series).
   StatusOr<std::vector<KlineRow>> Klines(const std::string& symbol, const Interval& interval,
                                          Micros from, Micros to, int64_t limit);
 
