@@ -11,11 +11,6 @@ namespace cryptolake::app {
 
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return 3;
-}
-
 // "1m,1h" and repeated flags alike.
 std::vector<std::string> SplitList(const std::vector<std::string>& items) {
   std::vector<std::string> out;

@@ -14,7 +14,7 @@
 
 namespace cryptolake::app {
 
-static int Fail(const Status& s) {
+int Fail(const Status& s) {
   std::fprintf(stderr, "error: %s\n", s.message().c_str());
   return 3;
 }

@@ -16,6 +16,9 @@ namespace cryptolake::app {
 
 inline constexpr const char* kVersion = "0.1.0";
 
+// Prints "error: <message>" to stderr and returns exit code 3 (a runtime error: bad input, I/O).
+int Fail(const Status& s);
+
 struct GlobalOptions {
   std::string data;    // empty: from config or default
   std::string config;  // empty: ./cryptolake.toml if present

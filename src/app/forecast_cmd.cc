@@ -27,11 +27,6 @@ using forecast::Metrics;
 using forecast::NamedModel;
 using forecast::Prediction;
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return 3;
-}
-
 StatusOr<forecast::ProphetOptions> ModelOptions(const ForecastArgs& a) {
   forecast::ProphetOptions o;
   if (a.seasonality_mode != "additive" && a.seasonality_mode != "multiplicative") {

@@ -11,15 +11,6 @@
 
 namespace cryptolake::app {
 
-namespace {
-
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return 3;
-}
-
-}  // namespace
-
 int RunReplayExchange(const ReplayArgs& a) {
   // Block the stop signals in every thread (the servers' threads inherit the mask) and take
   // them with sigwait() below.

@@ -32,11 +32,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return 3;
-}
-
 // The dashboard's files: --web-root, else <dir of the binary>/web (the build assembles it
 // there), else none.
 fs::path WebRoot(const std::string& flag) {

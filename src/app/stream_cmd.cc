@@ -16,11 +16,6 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop = true; }
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
-  return 3;
-}
-
 }  // namespace
 
 int RunStream(Env& env, const StreamArgs& a) {
