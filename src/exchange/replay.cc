@@ -386,20 +386,20 @@ std::string IllegalChars(std::string_view param) {
       "Illegal characters found in parameter '{}'; legal range is '^[0-9]{{1,20}}$'.", param);
 }
 
-}  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// FaultSpec
-
-StatusOr<FaultSpec> FaultSpec::Parse(std::string_view spec) {
+// A spec "<key>=<value>, ..." (`what` names it in errors: "fault spec", "ws fault spec"; `value`
+// names its values) split into trimmed pairs in order; "" or "none" is no pair. An item
+// without '=' and a key given twice are errors.
+StatusOr<std::vector<std::pair<std::string, std::string>>> SplitSpec(std::string_view spec,
+                                                                     std::string_view what,
+                                                                     std::string_view value) {
   auto trim = [](std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     return s;
   };
-  FaultSpec f;
+  std::vector<std::pair<std::string, std::string>> out;
   spec = trim(spec);
-  if (spec.empty() || spec == "none") return f;
+  if (spec.empty() || spec == "none") return out;
   std::set<std::string> seen;
   while (!spec.empty()) {
     size_t comma = spec.find(',');
@@ -407,10 +407,36 @@ StatusOr<FaultSpec> FaultSpec::Parse(std::string_view spec) {
     spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
-      return InvalidArgument("fault spec: expected <fault>=<probability>, got '{}'", item);
+      return InvalidArgument("{}: expected <fault>=<{}>, got '{}'", what, value, item);
     }
     std::string key(trim(item.substr(0, eq)));
-    std::string val(trim(item.substr(eq + 1)));
+    if (!seen.insert(key).second) return InvalidArgument("{}: '{}' given twice", what, key);
+    out.emplace_back(std::move(key), std::string(trim(item.substr(eq + 1))));
+  }
+  return out;
+}
+
+// A probability in [0, 1], or the spec's error for `key`.
+StatusOr<double> ParseProbability(std::string_view what, const std::string& key,
+                                  const std::string& val) {
+  char* end = nullptr;
+  double p = std::strtod(val.c_str(), &end);
+  if (val.empty() || end != val.c_str() + val.size() || !(p >= 0 && p <= 1)) {
+    return InvalidArgument("{}: probability of '{}' must be a number in [0, 1], got '{}'", what,
+                           key, val);
+  }
+  return p;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// FaultSpec
+
+StatusOr<FaultSpec> FaultSpec::Parse(std::string_view spec) {
+  FaultSpec f;
+  ASSIGN_OR_RETURN(auto items, SplitSpec(spec, "fault spec", "probability"));
+  for (const auto& [key, val] : items) {
     double* slot = key == "429"        ? &f.p429
                    : key == "418"      ? &f.p418
                    : key == "5xx"      ? &f.p5xx
@@ -424,14 +450,7 @@ StatusOr<FaultSpec> FaultSpec::Parse(std::string_view spec) {
           "fault spec: unknown fault '{}' (known: 429, 418, 5xx, slow, truncate, drop, corrupt)",
           key);
     }
-    if (!seen.insert(key).second) return InvalidArgument("fault spec: '{}' given twice", key);
-    char* end = nullptr;
-    double p = std::strtod(val.c_str(), &end);
-    if (val.empty() || end != val.c_str() + val.size() || !(p >= 0 && p <= 1)) {
-      return InvalidArgument("fault spec: probability of '{}' must be a number in [0, 1], got '{}'",
-                             key, val);
-    }
-    *slot = p;
+    ASSIGN_OR_RETURN(*slot, ParseProbability("fault spec", key, val));
   }
   double sum = f.p429 + f.p418 + f.p5xx + f.slow + f.truncate + f.drop + f.corrupt;
   if (sum > 1 + 1e-9) {
@@ -441,25 +460,9 @@ StatusOr<FaultSpec> FaultSpec::Parse(std::string_view spec) {
 }
 
 StatusOr<WsFaultSpec> WsFaultSpec::Parse(std::string_view spec) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-  };
   WsFaultSpec f;
-  spec = trim(spec);
-  if (spec.empty() || spec == "none") return f;
-  std::set<std::string> seen;
-  while (!spec.empty()) {
-    size_t comma = spec.find(',');
-    std::string_view item = trim(spec.substr(0, comma));
-    spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
-    size_t eq = item.find('=');
-    if (eq == std::string_view::npos) {
-      return InvalidArgument("ws fault spec: expected <fault>=<value>, got '{}'", item);
-    }
-    std::string key(trim(item.substr(0, eq)));
-    std::string val(trim(item.substr(eq + 1)));
+  ASSIGN_OR_RETURN(auto items, SplitSpec(spec, "ws fault spec", "value"));
+  for (const auto& [key, val] : items) {
     Micros* duration = key == "disconnect_every" ? &f.disconnect_every
                        : key == "stall_after"    ? &f.stall_after
                                                  : nullptr;
@@ -470,7 +473,6 @@ StatusOr<WsFaultSpec> WsFaultSpec::Parse(std::string_view spec) {
           "duplicate)",
           key);
     }
-    if (!seen.insert(key).second) return InvalidArgument("ws fault spec: '{}' given twice", key);
     if (duration) {
       // <number><unit>, unit one of ms, s, m, h.
       size_t u = val.find_first_not_of("0123456789.");
@@ -493,13 +495,7 @@ StatusOr<WsFaultSpec> WsFaultSpec::Parse(std::string_view spec) {
       }
       *duration = d;
     } else {
-      char* end = nullptr;
-      double p = std::strtod(val.c_str(), &end);
-      if (val.empty() || end != val.c_str() + val.size() || !(p >= 0 && p <= 1)) {
-        return InvalidArgument(
-            "ws fault spec: probability of '{}' must be a number in [0, 1], got '{}'", key, val);
-      }
-      *prob = p;
+      ASSIGN_OR_RETURN(*prob, ParseProbability("ws fault spec", key, val));
     }
   }
   if (f.malformed + f.duplicate > 1 + 1e-9) {
