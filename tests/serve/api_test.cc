@@ -29,6 +29,7 @@
 #include "ingest/parser.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
+#include "testing/recorded.h"
 #include "testing/testing.h"
 
 namespace cryptolake::serve {
@@ -47,11 +48,7 @@ using testing::TempDir;
 Micros At(const std::string& t) { return ParseTime(t).value(); }
 
 fs::path Find(const std::string& sub, const std::string& prefix) {
-  for (const auto& e : fs::directory_iterator(SharedData() / "binance-spot/klines" / sub)) {
-    if (e.path().filename().string().rfind(prefix, 0) == 0) return e.path();
-  }
-  ADD_FAILURE() << "no " << prefix << "* in " << sub;
-  return {};
+  return testing::FindKlineFile(sub, prefix);
 }
 
 const char k1mPrefix[] = "BTCUSDT-1m-20250520_";
@@ -172,23 +169,7 @@ class RawConn {
 
 // Closed 1m kline events of [from, to) from the recording.
 std::vector<Event> Recorded(const ingest::KlineBatch& b, Micros from, Micros to) {
-  std::vector<Event> out;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (b.open_time[i] < from || b.open_time[i] >= to) continue;
-    KlineEvent k;
-    k.symbol = "BTCUSDT";
-    k.open_time = b.open_time[i];
-    k.close_time = b.open_time[i] + kMicrosPerMinute - 1000;
-    k.event_time = k.close_time + 1000;
-    k.open = b.open[i];
-    k.high = b.high[i];
-    k.low = b.low[i];
-    k.close = b.close[i];
-    k.volume = b.volume[i];
-    k.closed = true;
-    out.push_back(k);
-  }
-  return out;
+  return testing::AsEvents(testing::ClosedKlines(b, from, to));
 }
 
 struct World {

@@ -4,7 +4,6 @@
 #include "serve/gzip.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <fstream>
@@ -15,6 +14,7 @@
 namespace cryptolake::serve {
 namespace {
 
+using testing::Gunzip;
 using testing::SharedData;
 using testing::TempDir;
 
@@ -23,22 +23,6 @@ std::string ReadFile(const std::filesystem::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// zlib's inflate of a whole gzip member; a marker text if it is not one.
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) return "<inflateInit2 failed>";
-  std::string out(in.size() * 20 + 1024, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = inflate(&z, Z_FINISH);
-  const bool whole = rc == Z_STREAM_END && z.avail_in == 0;
-  out.resize(z.total_out);
-  inflateEnd(&z);
-  return whole ? out : "<not a whole gzip member>";
 }
 
 // `gzip -t` and `gzip -dc` on the bytes (gzip checks the CRC and the length itself).

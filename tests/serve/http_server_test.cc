@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <cerrno>
@@ -29,6 +28,7 @@ namespace cryptolake::serve {
 namespace {
 
 namespace fs = std::filesystem;
+using cryptolake::testing::Gunzip;
 using cryptolake::testing::TempDir;
 using cryptolake::testing::WriteText;
 using namespace std::chrono_literals;
@@ -420,20 +420,6 @@ TEST(HttpServerTest, MetricsCountRequestsByRouteNotRawPath) {
 
 // ---------------------------------------------------------------------------------------------
 // Compression of cached bodies
-
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) return "<inflateInit2 failed>";
-  std::string out(1 << 20, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = inflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? out : "<not a whole gzip stream>";
-}
 
 TEST(HttpServerTest, CachedBodyGoesOutGzippedToAClientThatAcceptsGzip) {
   std::string text;

@@ -6,6 +6,7 @@
 
 #include "batch/views.h"
 #include "ingest/parser.h"
+#include "testing/recorded.h"
 #include "testing/testing.h"
 
 namespace cryptolake::serve {
@@ -19,35 +20,9 @@ using testing::TempDir;
 
 Micros At(const std::string& t) { return ParseTime(t).value(); }
 
-fs::path Find(const std::string& sub, const std::string& prefix) {
-  for (const auto& e : fs::directory_iterator(SharedData() / "binance-spot/klines" / sub)) {
-    if (e.path().filename().string().rfind(prefix, 0) == 0) return e.path();
-  }
-  return {};
-}
-
 // Closed 1m kline events of [from, to) from the real file.
 std::vector<Event> Recorded(Micros from, Micros to) {
-  auto parsed = ingest::ParseInput(Find("1m", "BTCUSDT-1m-20250520_"), {});
-  EXPECT_TRUE(parsed.ok());
-  const ingest::KlineBatch& b = (*parsed)[0].batch;
-  std::vector<Event> out;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (b.open_time[i] < from || b.open_time[i] >= to) continue;
-    KlineEvent k;
-    k.symbol = "BTCUSDT";
-    k.open_time = b.open_time[i];
-    k.close_time = b.open_time[i] + kMicrosPerMinute - 1000;
-    k.event_time = k.close_time + 1000;
-    k.open = b.open[i];
-    k.high = b.high[i];
-    k.low = b.low[i];
-    k.close = b.close[i];
-    k.volume = b.volume[i];
-    k.closed = true;
-    out.push_back(k);
-  }
-  return out;
+  return testing::AsEvents(testing::ClosedKlines(testing::RecordedBtcusdt1m(), from, to));
 }
 
 // Binance's own 1d kline of `day` (the 1d file), the reference for a day built from 1m candles.
@@ -55,7 +30,7 @@ struct Day {
   double open, high, low, close, volume;
 };
 Day BinanceDaily(Micros day) {
-  auto parsed = ingest::ParseInput(Find("1d", "BTCUSDT-1d-"), {});
+  auto parsed = ingest::ParseInput(testing::FindKlineFile("1d", "BTCUSDT-1d-"), {});
   EXPECT_TRUE(parsed.ok());
   const ingest::KlineBatch& b = (*parsed)[0].batch;
   for (size_t i = 0; i < b.size(); ++i) {

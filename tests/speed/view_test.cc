@@ -12,6 +12,7 @@
 #include "ingest/importer.h"
 #include "ingest/parser.h"
 #include "lake/klines.h"
+#include "testing/recorded.h"
 #include "testing/testing.h"
 #include "verify/verify.h"
 
@@ -26,31 +27,7 @@ Micros At(const std::string& t) { return ParseTime(t).value(); }
 
 // The closed-candle events of [from, to) from the real file, in time order.
 std::vector<KlineEvent> Recorded(Micros from, Micros to) {
-  fs::path dir = SharedData() / "binance-spot/klines/1m";
-  fs::path file;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().filename().string().rfind("BTCUSDT-1m-20250520_", 0) == 0) file = e.path();
-  }
-  auto parsed = ingest::ParseInput(file, {});
-  EXPECT_TRUE(parsed.ok());
-  const ingest::KlineBatch& b = (*parsed)[0].batch;
-  std::vector<KlineEvent> out;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (b.open_time[i] < from || b.open_time[i] >= to) continue;
-    KlineEvent k;
-    k.symbol = "BTCUSDT";
-    k.open_time = b.open_time[i];
-    k.close_time = b.open_time[i] + kMicrosPerMinute - 1000;
-    k.event_time = k.close_time + 1000;
-    k.open = b.open[i];
-    k.high = b.high[i];
-    k.low = b.low[i];
-    k.close = b.close[i];
-    k.volume = b.volume[i];
-    k.closed = true;
-    out.push_back(k);
-  }
-  return out;
+  return testing::ClosedKlines(testing::RecordedBtcusdt1m(), from, to);
 }
 
 std::vector<Event> Events(const std::vector<KlineEvent>& ks) {
