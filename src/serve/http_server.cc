@@ -309,6 +309,12 @@ class GzipCache {
     return same;
   }
 
+  // Returns once every copy queued so far is made (or failed), or the cache stopped.
+  void Drain() {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [this] { return stop_ || (queue_.empty() && !busy_); });
+  }
+
   void Stop() {
     {
       std::lock_guard lock(mu_);
@@ -316,6 +322,7 @@ class GzipCache {
       queue_.clear();
     }
     cv_.notify_all();
+    idle_cv_.notify_all();
     if (worker_.joinable()) worker_.join();
   }
 
@@ -333,19 +340,25 @@ class GzipCache {
       if (stop_) return;
       std::shared_ptr<const std::string> body = std::move(queue_.front());
       queue_.pop_front();
+      busy_ = true;
       lock.unlock();
       std::optional<std::string> gz = Gzip(*body);
       lock.lock();
-      if (!gz || gz->size() >= body->size()) continue;
-      for (Entry& e : entries_) {
-        if (e.body == body) e.gz = std::make_shared<const std::string>(std::move(*gz));
+      busy_ = false;
+      if (gz && gz->size() < body->size()) {
+        for (Entry& e : entries_) {
+          if (e.body == body) e.gz = std::make_shared<const std::string>(std::move(*gz));
+        }
       }
+      if (queue_.empty()) idle_cv_.notify_all();
     }
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Entry> entries_;  // at most kGzipEntries
+  std::condition_variable idle_cv_;  // the queue ran empty (Drain)
+  bool busy_ = false;                // the worker is compressing a body
+  std::vector<Entry> entries_;       // at most kGzipEntries
   std::deque<std::shared_ptr<const std::string>> queue_;
   uint64_t tick_ = 0;
   bool stop_ = false;
@@ -1138,6 +1151,8 @@ int HttpServer::port() const { return impl_->bound_port; }
 std::string HttpServer::url() const { return impl_->url; }
 
 int64_t HttpServer::handler_exceptions() const { return impl_->exceptions.load(); }
+
+void HttpServer::WaitForGzipCopies() { impl_->gzip.Drain(); }
 
 void HttpServer::Stop() {
   Impl& m = *impl_;

@@ -203,6 +203,9 @@ class HttpServer {
 
   // Handlers (Get or Stream) that threw, since Start.
   int64_t handler_exceptions() const;
+  // Returns once the server has made every gzip copy it has queued so far (see Compression):
+  // a request after it gets the copy of a body an earlier request queued. For tests.
+  void WaitForGzipCopies();
 
   struct Impl;
 
