@@ -30,7 +30,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -52,6 +51,7 @@
 #include "lake/duck.h"
 #include "lake/lake.h"
 #include "serve/api.h"
+#include "serve/gzip.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
 #include "serve/metrics.h"
@@ -168,25 +168,6 @@ Fetched Get(int port, const std::string& target, const std::string& headers = ""
   f.head = all.substr(0, end + 2);
   f.body = all.substr(end + 4);
   return f;
-}
-
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) Die("inflateInit2");
-  std::string out;
-  char buf[65536];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) Die("the gzip body does not inflate");
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,7 +395,7 @@ int main(int argc, char** argv) {
   // The state's gzip copy is made with the state: the first request that asks gets it.
   Fetched gz = Get(port, "/api/v1/daily" + query, "Accept-Encoding: gzip\r\n");
   if (gz.head.find(kGzipped) == std::string::npos) Die("no gzip answer to Accept-Encoding: gzip");
-  if (Gunzip(gz.body) != api_body.body) Die("the gzip body differs from the body");
+  if (serve::Gunzip(gz.body) != api_body.body) Die("the gzip body differs from the body");
   size_t rows = 0;
   for (size_t at = 0; (at = api_body.body.find("{\"day\":", at)) != std::string::npos; ++at) {
     ++rows;

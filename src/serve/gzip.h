@@ -1,6 +1,6 @@
 // Gzip (RFC 1952) for the serving layer's cached bodies.
 //
-// Gzip(): one body, compressed whole.
+// Gzip(): one body, compressed whole; Gunzip() its inverse.
 //
 // GzipPrefix: a body that is a stable prefix plus a tail that changes (the merged daily series:
 // thousands of batch days that change only with the lake's version, then the few speed days that
@@ -26,6 +26,10 @@ constexpr int kGzipLevel = 6;
 
 // `in` gzip-compressed; nullopt if zlib fails.
 std::optional<std::string> Gzip(std::string_view in, int level = kGzipLevel);
+
+// `gz` inflated (zlib); nullopt unless it is exactly one whole gzip member. For checks of the
+// bodies above (tests, benchmarks).
+std::optional<std::string> Gunzip(std::string_view gz);
 
 class GzipPrefix {
  public:

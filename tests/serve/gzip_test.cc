@@ -14,7 +14,6 @@
 namespace cryptolake::serve {
 namespace {
 
-using testing::Gunzip;
 using testing::SharedData;
 using testing::TempDir;
 

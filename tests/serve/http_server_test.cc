@@ -28,7 +28,6 @@ namespace cryptolake::serve {
 namespace {
 
 namespace fs = std::filesystem;
-using cryptolake::testing::Gunzip;
 using cryptolake::testing::TempDir;
 using cryptolake::testing::WriteText;
 using namespace std::chrono_literals;

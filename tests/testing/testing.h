@@ -39,8 +39,4 @@ RunResult RunCli(const std::vector<std::string>& args);
 // Writes `text` to `path`, creating parent directories.
 void WriteText(const fs::path& path, const std::string& text);
 
-// zlib's inflate of one whole gzip member (RFC 1952); "<not a whole gzip member>" if `gz` is
-// not exactly one.
-std::string Gunzip(const std::string& gz);
-
 }  // namespace cryptolake::testing
