@@ -260,26 +260,16 @@ struct Scenario {
   bool refresh = false;  // during full refreshes
   std::vector<WrkRun> runs = {};
   bool failed = false;
-  double Rps() const {
+  // The median over the runs of one figure.
+  double MedianOf(double WrkRun::*figure) const {
     std::vector<double> v;
-    for (const auto& r : runs) v.push_back(r.rps);
+    for (const auto& r : runs) v.push_back(r.*figure);
     return Median(v);
   }
-  double P50() const {
-    std::vector<double> v;
-    for (const auto& r : runs) v.push_back(r.p50_ms);
-    return Median(v);
-  }
-  double P99() const {
-    std::vector<double> v;
-    for (const auto& r : runs) v.push_back(r.p99_ms);
-    return Median(v);
-  }
-  double HandlerMax() const {
-    std::vector<double> v;
-    for (const auto& r : runs) v.push_back(r.handler_max_ms);
-    return Median(v);
-  }
+  double Rps() const { return MedianOf(&WrkRun::rps); }
+  double P50() const { return MedianOf(&WrkRun::p50_ms); }
+  double P99() const { return MedianOf(&WrkRun::p99_ms); }
+  double HandlerMax() const { return MedianOf(&WrkRun::handler_max_ms); }
 };
 
 }  // namespace
