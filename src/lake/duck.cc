@@ -89,7 +89,9 @@ Connection& Connection::operator=(Connection&& o) noexcept {
   if (this != &o) {
     if (con_) duckdb_disconnect(&con_);
     con_ = o.con_;
+    pacer_ = o.pacer_;
     o.con_ = nullptr;
+    o.pacer_ = nullptr;
   }
   return *this;
 }
@@ -103,21 +105,14 @@ Status Connection::Exec(std::string_view sql) {
   return r.status();
 }
 
-StatusOr<Result> Connection::Query(std::string_view sql) {
-  duckdb_result res;
-  std::string q(sql);
-  if (duckdb_query(con_, q.c_str(), &res) == DuckDBError) {
-    std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
-    duckdb_destroy_result(&res);
-    return Internal("DuckDB: {} [in: {}]", msg, Abbrev(sql));
-  }
-  return Result(res);
-}
+namespace {
 
-StatusOr<Result> Connection::Query(std::string_view sql, const std::vector<Param>& params) {
+// One statement, unpaced (Connection::Run paces): prepared with positional parameters, or plain.
+StatusOr<Result> QueryPrepared(duckdb_connection con, std::string_view sql,
+                               const std::vector<Param>& params) {
   duckdb_prepared_statement stmt = nullptr;
   std::string q(sql);
-  if (duckdb_prepare(con_, q.c_str(), &stmt) == DuckDBError) {
+  if (duckdb_prepare(con, q.c_str(), &stmt) == DuckDBError) {
     std::string msg = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "unknown error";
     duckdb_destroy_prepare(&stmt);
     return Internal("DuckDB prepare: {} [in: {}]", msg, Abbrev(sql));
@@ -154,6 +149,32 @@ StatusOr<Result> Connection::Query(std::string_view sql, const std::vector<Param
   }
   duckdb_destroy_prepare(&stmt);
   return Result(res);
+}
+
+StatusOr<Result> QueryPlain(duckdb_connection con, std::string_view sql) {
+  duckdb_result res;
+  std::string q(sql);
+  if (duckdb_query(con, q.c_str(), &res) == DuckDBError) {
+    std::string msg = duckdb_result_error(&res) ? duckdb_result_error(&res) : "unknown error";
+    duckdb_destroy_result(&res);
+    return Internal("DuckDB: {} [in: {}]", msg, Abbrev(sql));
+  }
+  return Result(res);
+}
+
+}  // namespace
+
+StatusOr<Result> Connection::Query(std::string_view sql) { return Run(sql, nullptr); }
+
+StatusOr<Result> Connection::Query(std::string_view sql, const std::vector<Param>& params) {
+  return Run(sql, &params);
+}
+
+StatusOr<Result> Connection::Run(std::string_view sql, const std::vector<Param>* params) {
+  const Micros started = pacer_ ? pacer_->Start() : 0;
+  auto r = params ? QueryPrepared(con_, sql, *params) : QueryPlain(con_, sql);
+  if (pacer_) pacer_->Done(started);
+  return r;
 }
 
 StatusOr<int64_t> Connection::QueryInt64(std::string_view sql) {

@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/pacer.h"
 #include "core/status.h"
 
 namespace cryptolake::lake {
@@ -66,7 +67,10 @@ class Connection {
  public:
   // Opens a connection whose session time zone is UTC.
   static StatusOr<Connection> Open(const Database& db);
-  Connection(Connection&& o) noexcept : con_(o.con_) { o.con_ = nullptr; }
+  Connection(Connection&& o) noexcept : con_(o.con_), pacer_(o.pacer_) {
+    o.con_ = nullptr;
+    o.pacer_ = nullptr;
+  }
   Connection& operator=(Connection&& o) noexcept;
   Connection(const Connection&) = delete;
   ~Connection();
@@ -79,11 +83,19 @@ class Connection {
   // Convenience: the single value of a one-row, one-column query.
   StatusOr<int64_t> QueryInt64(std::string_view sql);
 
+  // Background work: every statement run through Exec/Query (failed ones too) is one unit of
+  // `pacer`, which sleeps after it (core/pacer.h). nullptr (the default) runs unpaced. The pacer
+  // must outlive its use here.
+  void SetPacer(Pacer* pacer) { pacer_ = pacer; }
+
   duckdb_connection raw() const { return con_; }
 
  private:
   Connection() = default;
+  // Query with or without parameters, paced.
+  StatusOr<Result> Run(std::string_view sql, const std::vector<Param>* params);
   duckdb_connection con_ = nullptr;
+  Pacer* pacer_ = nullptr;
 };
 
 // A data chunk under construction, for bulk appends. Column types are fixed at creation.

@@ -111,6 +111,31 @@ TEST(RefreshTest, IncrementalRefreshRecomputesOnlyTheChangedPartitionAndMatchesA
   EXPECT_EQ(inc.ViewFileHashes(), after);
 }
 
+// A refresh on a paced connection (as `cryptolake up` runs it) sleeps after each of its queries
+// and writes the same views as an unpaced one. On a TickingClock every query lasts one tick, so
+// at duty 0.2 the refresh sleeps exactly 4 ticks per query.
+TEST(RefreshTest, PacedRefreshSleepsBetweenItsQueriesAndWritesTheSameViews) {
+  SampleLake plain, paced;
+  for (SampleLake* lk : {&plain, &paced}) {
+    lk->Commit("1m", OneMinuteCsvSql(Klines(kBtc1m2025), "BTCUSDT", Before("2025-06-01")));
+    lk->Commit("1m", OneMinuteCsvSql(Klines(kEth1m2025), "ETHUSDT", Before("2025-06-01")));
+  }
+  auto a = Refresh(plain);
+  testing::TickingClock clock(1'000);
+  Pacer pacer(clock, 0.2);
+  paced.con().SetPacer(&pacer);
+  auto b = Refresh(paced);
+  paced.con().SetPacer(nullptr);
+  EXPECT_TRUE(b.committed);
+  EXPECT_EQ(b.rows_written, a.rows_written);
+  EXPECT_EQ(b.files_written, 6);
+  EXPECT_EQ(paced.ViewFileHashes(), plain.ViewFileHashes());
+  EXPECT_GE(pacer.stats().units, 10);  // one per statement of the refresh
+  EXPECT_EQ(pacer.stats().worked, 1'000 * pacer.stats().units);
+  EXPECT_EQ(pacer.stats().slept, 4 * pacer.stats().worked);
+  EXPECT_EQ(paced.clock().Now(), plain.clock().Now());  // the lake's clock is not the pacer's
+}
+
 // Master files rewritten with the same rows (compaction) change the fingerprint: the partition is
 // recomputed, but its content is the same, so no view file is rewritten.
 TEST(RefreshTest, RecomputedPartitionWithSameContentKeepsItsFiles) {

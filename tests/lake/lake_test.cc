@@ -365,6 +365,35 @@ TEST_F(LakeTest, CorruptManifestIsAClearError) {
 }
 
 }  // namespace
+
+// A paced connection: every statement, failed ones too, is one unit of its pacer, which sleeps
+// after it. On a TickingClock each unit lasts exactly one tick (Start and Done read the clock
+// once each), so at duty 0.25 each is followed by 3 ticks asleep.
+TEST(ConnectionTest, PacedStatementsSleepTheirShareAfterEachOne) {
+  auto db = Database::Open();
+  ASSERT_TRUE(db.ok());
+  auto con = Connection::Open(*db);
+  ASSERT_TRUE(con.ok());
+  testing::TickingClock clock(1'000);
+  Pacer pacer(clock, 0.25);
+  con->SetPacer(&pacer);
+  ASSERT_TRUE(con->Exec("CREATE TABLE t (x BIGINT)").ok());
+  ASSERT_TRUE(con->Query("INSERT INTO t VALUES ($1), ($2)", {int64_t{4}, int64_t{5}}).ok());
+  EXPECT_EQ(*con->QueryInt64("SELECT sum(x) FROM t"), 9);
+  auto bad = con->Exec("SELECT * FROM no_such_table");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(pacer.stats().units, 4);
+  EXPECT_EQ(pacer.stats().worked, 4'000);
+  EXPECT_EQ(pacer.stats().slept, 12'000);
+  // Moved with the connection; unpaced once cleared.
+  Connection moved = std::move(*con);
+  ASSERT_TRUE(moved.Exec("SELECT 1").ok());
+  EXPECT_EQ(pacer.stats().units, 5);
+  moved.SetPacer(nullptr);
+  ASSERT_TRUE(moved.Exec("SELECT 1").ok());
+  EXPECT_EQ(pacer.stats().units, 5);
+}
+
 TEST(TimeRangesTest, MergeAndSubtract) {
   EXPECT_EQ(MergeRanges({{5, 7}, {1, 3}, {3, 4}, {9, 9}, {6, 8}}), (TimeRanges{{1, 4}, {5, 8}}));
   EXPECT_EQ(SubtractRanges({{0, 10}}, {{2, 3}, {5, 7}, {9, 12}}),

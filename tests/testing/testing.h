@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "core/time.h"
 
 namespace cryptolake::testing {
 
@@ -35,6 +38,24 @@ struct RunResult {
 };
 // Runs the cryptolake binary with `args` (no shell) and captures its output.
 RunResult RunCli(const std::vector<std::string>& args);
+
+// A fake clock on which every reading takes `tick`: each Now() returns the time and then moves
+// it on by `tick`; SleepUntil jumps like FakeClock. Work timed on it (a Pacer's units) lasts
+// exactly one tick per reading, whatever it really took.
+class TickingClock final : public Clock {
+ public:
+  explicit TickingClock(Micros tick, Micros start = 0) : tick_(tick), now_(start) {}
+  Micros Now() const override { return now_.fetch_add(tick_); }
+  void SleepUntil(Micros t) const override {
+    Micros cur = now_.load();
+    while (cur < t && !now_.compare_exchange_weak(cur, t)) {
+    }
+  }
+
+ private:
+  const Micros tick_;
+  mutable std::atomic<Micros> now_;
+};
 
 // Writes `text` to `path`, creating parent directories.
 void WriteText(const fs::path& path, const std::string& text);
