@@ -59,7 +59,10 @@ int RunImport(Env& env, const ImportArgs& a) {
 int RunBatch(Env& env, const BatchArgs& a) {
   batch::RefreshOptions o;
   o.full = a.full;
+  Pacer pacer(env.lake->clock(), a.duty);
+  if (a.duty < 1) env.con->SetPacer(&pacer);
   auto st = batch::RefreshViews(*env.lake, *env.con, o);
+  env.con->SetPacer(nullptr);
   if (!st.ok()) return Fail(st.status());
   std::fputs(batch::FormatRefreshSummary(*st).c_str(), stdout);
   return 0;

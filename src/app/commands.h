@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/pacer.h"
 #include "core/status.h"
 #include "lake/duck.h"
 #include "lake/lake.h"
@@ -45,6 +46,7 @@ int RunImport(Env& env, const ImportArgs& a);
 
 struct BatchArgs {
   bool full = false;
+  double duty = 1.0;  // share of wall time the refresh runs (core/pacer.h); 1: unpaced
 };
 int RunBatch(Env& env, const BatchArgs& a);
 
@@ -127,6 +129,7 @@ struct UpArgs {
   ServeArgs serve;
   std::string port_file;  // the server's port is written here once it listens
   double batch_every_seconds = 300;
+  double batch_duty = kBackgroundDuty;  // the periodic refresh's pacing (core/pacer.h)
   double append_every_seconds = 60;
   std::optional<std::string> until;
   double duration_seconds = 0;

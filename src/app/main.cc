@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "app/commands.h"
@@ -129,6 +130,22 @@ int main(int argc, char** argv) {
   auto* bat = app.add_subcommand(
       "batch", "Build or refresh the batch views (daily_raw, daily_filled, prophet_input)");
   bat->add_flag("--full", ba.full, "Rebuild every view partition instead of only the changed ones");
+  // A share of wall time, for the pacing of batch refreshes (core/pacer.h).
+  const CLI::Validator duty_check(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        double d = std::strtod(v.c_str(), &end);
+        if (end == v.c_str() || *end != '\0' || !(d >= 0.01 && d <= 1)) {
+          return "must be a share of wall time in [0.01, 1], got '" + v + "'";
+        }
+        return "";
+      },
+      "in [0.01, 1]");
+  bat->add_option("--duty", ba.duty,
+                  "Share of wall time the refresh may run: it sleeps between its queries for the "
+                  "rest, leaving the CPU to a server or stream beside it")
+      ->default_val(1.0)
+      ->check(duty_check);
 
   // verify
   app::VerifyArgs va;
@@ -218,6 +235,11 @@ int main(int argc, char** argv) {
   up->add_option("--port-file", ua.port_file, "Write the HTTP port here once listening");
   up->add_option("--batch-every", ua.batch_every_seconds, "Seconds between batch refreshes")
       ->default_val(300);
+  up->add_option("--batch-duty", ua.batch_duty,
+                 "Share of wall time a periodic batch refresh may run: it sleeps between its "
+                 "queries for the rest, so that serving keeps its latency")
+      ->default_val(kBackgroundDuty)
+      ->check(duty_check);
   up->add_option("--append-every", ua.append_every_seconds,
                  "Seconds between appends of streamed candles to the master dataset")
       ->default_val(60);

@@ -266,6 +266,9 @@ int RunUp(Env& env, const UpArgs& a) {
     if (!db.ok()) return;
     auto con = lake::Connection::Open(*db);
     if (!con.ok()) return;
+    // Paced too: the refresh sleeps between its queries (core/pacer.h, --batch-duty).
+    Pacer pacer(env.lake->clock(), a.batch_duty);
+    con->SetPacer(&pacer);
     std::unique_lock lock(mu);
     while (!stop) {
       cv.wait_for(lock, std::chrono::duration<double>(a.batch_every_seconds),

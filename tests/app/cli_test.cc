@@ -71,6 +71,22 @@ TEST(CliTest, UsageErrorsExit64) {
   EXPECT_NE(r2.err.find("paths is required"), std::string::npos) << r2.err;
 }
 
+TEST(CliTest, BatchDutyOutsideItsRangeIsAUsageError) {
+  TempDir d;
+  auto low = RunCli({"--data", d.path(), "batch", "--duty", "0"});
+  EXPECT_EQ(low.exit_code, 64);
+  EXPECT_NE(low.err.find("--duty: must be a share of wall time in [0.01, 1], got '0'"),
+            std::string::npos)
+      << low.err;
+  auto up = RunCli({"--data", d.path(), "up", "--batch-duty", "1.5"});
+  EXPECT_EQ(up.exit_code, 64);
+  EXPECT_NE(up.err.find("--batch-duty: must be a share of wall time in [0.01, 1], got '1.5'"),
+            std::string::npos)
+      << up.err;
+  auto help = RunCli({"up", "--help"});
+  EXPECT_NE(help.out.find("--batch-duty FLOAT:in [0.01, 1]=0.2"), std::string::npos) << help.out;
+}
+
 TEST(CliTest, ImportThenReimportAddsZeroRows) {
   TempDir d;
   auto r = RunCli({"--data", d.path(), "import", Klines("1m") / kBtc1m2025});
