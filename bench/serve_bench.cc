@@ -12,8 +12,10 @@
 //             the API's before anything is measured.
 //   alone     /api/v1/daily
 //   refresh   /api/v1/daily while another thread runs batch::RefreshViews {.full = true} in a
-//             loop on its own DuckDB and calls Merged::Invalidate() after each one; it runs at
-//             SCHED_IDLE, as `cryptolake up` runs its refreshes (core/priority.h)
+//             loop on its own DuckDB and calls Merged::Invalidate() after each one; it runs as
+//             `cryptolake up` runs its refreshes: at SCHED_IDLE (core/priority.h), paced at
+//             duty kBackgroundDuty (core/pacer.h: it sleeps between its queries). Also unpaced
+//             (duty 1, still SCHED_IDLE), to show what the pacing buys.
 //   gzip      both again with "Accept-Encoding: gzip", as a browser asks (wrk sends none); the
 //             gzip body is checked to inflate to the same bytes
 // Each scenario runs `wrk -t<T> -c<C> -d<S>s --latency` (a child process) --runs times,
@@ -38,6 +40,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +48,7 @@
 #include <vector>
 
 #include "batch/views.h"
+#include "core/pacer.h"
 #include "core/priority.h"
 #include "core/time.h"
 #include "ingest/importer.h"
@@ -258,6 +262,7 @@ struct Scenario {
   int seconds = 10;
   bool gzip = false;     // the request says "Accept-Encoding: gzip"
   bool refresh = false;  // during full refreshes
+  double duty = 1;       // the refreshes' pacing (core/pacer.h)
   std::vector<WrkRun> runs = {};
   bool failed = false;
   // The median over the runs of one figure.
@@ -438,7 +443,8 @@ int main(int argc, char** argv) {
   // are the refresher's until it is joined.
   std::atomic<bool> refreshing{false}, busy{false}, quit{false}, refresh_failed{false};
   std::atomic<int64_t> refreshes{0};
-  std::vector<double> refresh_seconds;
+  std::atomic<double> refresh_duty{1};
+  std::map<double, std::vector<double>> refresh_seconds;  // by duty
   std::string refresh_error;
   std::thread refresher([&] {
     // Background work, as `cryptolake up` runs its refreshes: SCHED_IDLE, which DuckDB's worker
@@ -457,8 +463,12 @@ int main(int argc, char** argv) {
         continue;
       }
       busy = true;
+      const double duty = refresh_duty;
+      Pacer pacer(SystemClock::Instance(), duty);
+      con->SetPacer(duty < 1 ? &pacer : nullptr);
       auto t0 = std::chrono::steady_clock::now();
       auto rs = batch::RefreshViews(*lk, *con, {.full = true});
+      con->SetPacer(nullptr);
       if (!rs.ok()) {
         refresh_error = rs.status().ToString();
         refresh_failed = true;
@@ -466,7 +476,7 @@ int main(int argc, char** argv) {
         return;
       }
       merged.Invalidate();
-      refresh_seconds.push_back(
+      refresh_seconds[duty].push_back(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       ++refreshes;
       busy = false;
@@ -477,9 +487,10 @@ int main(int argc, char** argv) {
   std::vector<Scenario> sc = {
       {"naive: DuckDB query per request", "/naive/daily" + query, naive_duration},
       {"/api/v1/daily alone", daily, duration},
-      {"/api/v1/daily during full refreshes", daily, duration, false, true},
+      {"/api/v1/daily during full refreshes", daily, duration, false, true, kBackgroundDuty},
       {"/api/v1/daily alone, gzip", daily, duration, true},
-      {"/api/v1/daily during refreshes, gzip", daily, duration, true, true},
+      {"/api/v1/daily during refreshes, gzip", daily, duration, true, true, kBackgroundDuty},
+      {"  same, refreshes unpaced", daily, duration, true, true, 1.0},
   };
   // The server's own request-duration histogram per route (HttpServer registers it at Start;
   // registering it again returns it): the time from a request read to its response ready,
@@ -488,12 +499,15 @@ int main(int argc, char** argv) {
       metrics.AddHistogram("cryptolake_http_request_duration_seconds",
                            "Time from a request read to its response ready, by route.",
                            serve::Histogram::LatencyBuckets(), {"route"});
-  std::vector<double> refreshes_per_run;
+  std::map<double, std::vector<double>> refreshes_per_run;  // by duty
   bool failed = false;
   for (int r = 0; r < runs; ++r) {
     for (Scenario& s : sc) {
       const int64_t before = refreshes;
-      if (s.refresh) refreshing = true;
+      if (s.refresh) {
+        refresh_duty = s.duty;
+        refreshing = true;
+      }
       serve::Histogram& h = durations.WithLabels({s.target.substr(0, s.target.find('?'))});
       const std::vector<uint64_t> hist0 = h.BucketCounts();
       WrkRun w = RunWrk(base + s.target, s.gzip, threads, connections, s.seconds);
@@ -503,7 +517,7 @@ int main(int argc, char** argv) {
         refreshing = false;
         // The refresh under way ends before the next scenario starts (it is counted).
         while (busy) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        refreshes_per_run.push_back(static_cast<double>(refreshes - before));
+        refreshes_per_run[s.duty].push_back(static_cast<double>(refreshes - before));
         note = fmt::format(", {} refreshes", refreshes - before);
       }
       std::printf(
@@ -544,11 +558,12 @@ int main(int argc, char** argv) {
                 s.Rps() / std::max(naive_rps, 1e-9), naive_p99 / std::max(s.P99(), 1e-9),
                 s.failed ? "  FAILED" : "");
   }
-  std::printf(
-      "refreshes: %lld full refreshes during the runs (median %.0f per %d s run), median %.2f s "
-      "each\n",
-      static_cast<long long>(refreshes.load()), Median(refreshes_per_run), duration,
-      Median(refresh_seconds));
+  std::printf("refreshes: %lld full refreshes during the runs\n",
+              static_cast<long long>(refreshes.load()));
+  for (const auto& [duty, secs] : refresh_seconds) {
+    std::printf("  duty %g: median %.0f per %d s run, median %.2f s each\n", duty,
+                Median(refreshes_per_run[duty]), duration, Median(secs));
+  }
   std::printf("goal: >= 10000 req/s and p99 <= 5 ms\n");
   for (size_t i = 1; i < sc.size(); ++i) {
     std::printf("  %-38s req/s %s, p99 %s\n", sc[i].name.c_str(),
