@@ -255,7 +255,9 @@ int RunUp(Env& env, const UpArgs& a) {
     std::fflush(stdout);
   }
 
-  // 5. Periodic batch refresh, beside the stream.
+  // 5. Periodic batch refresh, beside the stream. Paced too: it sleeps between its queries
+  // (core/pacer.h, --batch-duty), until shutdown releases the pacer.
+  Pacer pacer(env.lake->clock(), a.batch_duty);
   std::thread refresher([&] {
     // Background work: CPU time serving and streaming do not want (SCHED_IDLE; DuckDB's worker
     // threads, created by this thread, inherit it).
@@ -266,8 +268,6 @@ int RunUp(Env& env, const UpArgs& a) {
     if (!db.ok()) return;
     auto con = lake::Connection::Open(*db);
     if (!con.ok()) return;
-    // Paced too: the refresh sleeps between its queries (core/pacer.h, --batch-duty).
-    Pacer pacer(env.lake->clock(), a.batch_duty);
     con->SetPacer(&pacer);
     std::unique_lock lock(mu);
     while (!stop) {
@@ -319,6 +319,7 @@ int RunUp(Env& env, const UpArgs& a) {
     stop = true;
     cv.notify_all();
   }
+  pacer.Release();  // a refresh under way finishes at full speed
   refresher.join();
   if (!st.ok()) {
     if (server) server->Stop();

@@ -10,8 +10,10 @@ Pacer::Pacer(const Clock& clock, double duty)
 
 Micros Pacer::Done(Micros started) {
   const Micros worked = std::max<Micros>(0, clock_->Now() - started);
-  const auto pause =
-      static_cast<Micros>(std::llround(static_cast<double>(worked) * (1.0 - duty_) / duty_));
+  const Micros pause =
+      released_
+          ? 0
+          : static_cast<Micros>(std::llround(static_cast<double>(worked) * (1.0 - duty_) / duty_));
   ++stats_.units;
   stats_.worked += worked;
   if (pause > 0) {

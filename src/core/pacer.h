@@ -11,10 +11,11 @@
 // (the lake's commit runs no statement).
 //
 // Contract: after a unit that took `w` on the clock, Done() sleeps w * (1 - duty) / duty on the
-// same clock (a FakeClock jumps, so tests run instantly and exactly). duty 1 never sleeps. Not
-// thread-safe: one pacer per worker.
+// same clock (a FakeClock jumps, so tests run instantly and exactly). duty 1 never sleeps. One
+// pacer per worker: only Release() may be called from another thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "core/time.h"
@@ -33,8 +34,12 @@ class Pacer {
   double duty() const { return duty_; }
   // When a unit starts: pass the result to Done().
   Micros Start() const { return clock_->Now(); }
-  // Ends the unit started at `started` and sleeps its share. Returns the time slept.
+  // Ends the unit started at `started` and sleeps its share (none once released). Returns the
+  // time slept.
   Micros Done(Micros started);
+  // From now on Done() sleeps no more: the work under way finishes at full speed (a shutdown
+  // waiting for it). May be called from any thread; a pause already begun still ends.
+  void Release() { released_ = true; }
 
   struct Stats {
     int64_t units = 0;
@@ -46,6 +51,7 @@ class Pacer {
  private:
   const Clock* clock_;
   double duty_;
+  std::atomic<bool> released_{false};
   Stats stats_;
 };
 

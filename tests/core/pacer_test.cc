@@ -34,6 +34,21 @@ TEST(PacerTest, FullDutyAndInstantUnitsNeverSleep) {
   EXPECT_EQ(paced.stats().units, 1);
 }
 
+TEST(PacerTest, ReleasedPacerNeverSleepsAgain) {
+  FakeClock clock(0);
+  Pacer pacer(clock, 0.5);
+  Micros t = pacer.Start();
+  clock.Advance(3'000);
+  EXPECT_EQ(pacer.Done(t), 3'000);
+  pacer.Release();
+  t = pacer.Start();
+  clock.Advance(3'000);
+  EXPECT_EQ(pacer.Done(t), 0);
+  EXPECT_EQ(clock.Now(), 9'000);
+  EXPECT_EQ(pacer.stats().units, 2);
+  EXPECT_EQ(pacer.stats().slept, 3'000);
+}
+
 TEST(PacerTest, DutyIsClampedToItsRange) {
   FakeClock clock(0);
   EXPECT_EQ(Pacer(clock, 0).duty(), 0.01);
