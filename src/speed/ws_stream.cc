@@ -374,6 +374,7 @@ void WsStream::Impl::OnFailed(Conn* c, const std::string& why) {
   if (stop) return;
   if (c == current.get()) {
     spdlog::warn("ws: {}: connection {} failed: {}", url.host_header, c->id, why);
+    ++stats.failures;
     current.reset();
     if (next) next->Abort();
     next.reset();
@@ -384,6 +385,7 @@ void WsStream::Impl::OnFailed(Conn* c, const std::string& why) {
     ScheduleReconnect();
   } else if (c == next.get()) {
     spdlog::warn("ws: {}: rotation connection {} failed: {}", url.host_header, c->id, why);
+    ++stats.failures;
     next.reset();
     ArmRotation(Backoff(rotation_failures++));
   } else {

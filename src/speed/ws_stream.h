@@ -53,6 +53,7 @@ struct WsOptions {
 struct WsStats {
   std::atomic<int64_t> connects{0};    // successful handshakes, all causes
   std::atomic<int64_t> reconnects{0};  // after a failure
+  std::atomic<int64_t> failures{0};    // connections that failed (connect, handshake, read, ...)
   std::atomic<int64_t> rotations{0};
   std::atomic<int64_t> stalls{0};
   std::atomic<int64_t> messages{0};

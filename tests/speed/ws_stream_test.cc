@@ -182,13 +182,19 @@ TEST(WsStreamStopTest, StopBeforeRunAndDuringBackoff) {
   WsStream ws(o, [](std::string_view) {});
   Status s = Status::Ok();
   std::thread t([&] { s = ws.Run(); });
-  std::this_thread::sleep_for(50ms);  // let it fail and back off
+  // Until the first connect has failed: the stream is in its backoff.
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       ws.stats().failures.load() == 0 && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::yield();
+  }
+  ASSERT_GE(ws.stats().failures.load(), 1);
   const auto t0 = std::chrono::steady_clock::now();
   ws.Stop();
   t.join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(ws.stats().connects, 0);
+  EXPECT_EQ(ws.stats().reconnects, 0);
 }
 
 // wss:// against a plain server: the TLS handshake fails, the stream backs off and retries, and
