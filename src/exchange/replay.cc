@@ -527,7 +527,10 @@ struct ReplayExchange::Impl {
   struct Conn {
     Conn() : socket(io) {}
     net::io_context io;  // runs a WebSocket connection's asynchronous I/O, on `thread`
-    tcp::socket socket;  // closed by the destructor, after the thread is joined
+    // Closed by the destructor after the thread is joined, or (WebSocket) by Beast's teardown on
+    // the thread; so once `async`, only code run by `io` may touch it.
+    tcp::socket socket;
+    bool async = false;  // guarded by conn_mu: a WebSocket session runs on io
     std::thread thread;
     std::atomic<bool> done{false};
     uint64_t number = 0;  // 1, 2, ... in accept order
@@ -1055,6 +1058,13 @@ void ReplayExchange::Impl::ServeWebSocket(Conn* c, http::request<http::string_bo
   ++ws.connections;
   rec.status = 101;
   Record(rec);
+  {
+    // From here on the socket is io's (Stop() posts its shutdown there); if Stop() came first,
+    // it has shut the socket down already.
+    std::lock_guard<std::mutex> l(conn_mu);
+    if (stopping) return;
+    c->async = true;
+  }
   session.Start();
   c->io.run();
 }
@@ -1425,10 +1435,20 @@ void ReplayExchange::Stop() {
     std::lock_guard<std::mutex> l(m.conn_mu);
     if (m.stopping) return;
     m.stopping = true;
-    // shutdown() wakes the threads blocked in accept/recv/send on these sockets; the sockets
-    // themselves are closed only after their threads are joined.
+    // shutdown() wakes the threads blocked in accept/recv/send on these sockets. A blocking
+    // connection's socket is closed only after its thread is joined; a WebSocket session's may
+    // be closed by Beast on its thread at any time, so its shutdown runs there too.
     ::shutdown(m.acceptor->native_handle(), SHUT_RDWR);
-    for (auto& c : m.conns) ::shutdown(c->socket.native_handle(), SHUT_RDWR);
+    for (auto& c : m.conns) {
+      if (c->async) {
+        net::post(c->io, [c = c.get()] {
+          beast::error_code ignored;
+          c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+        });
+      } else {
+        ::shutdown(c->socket.native_handle(), SHUT_RDWR);
+      }
+    }
   }
   m.stop_cv.notify_all();
   if (m.accept_thread.joinable()) m.accept_thread.join();
