@@ -29,6 +29,7 @@
 #include "ingest/parser.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
+#include "testing/raw_conn.h"
 #include "testing/recorded.h"
 #include "testing/testing.h"
 
@@ -42,6 +43,7 @@ using exchange::HttpResponse;
 using nlohmann::json;
 using speed::Event;
 using speed::KlineEvent;
+using testing::RawConn;
 using testing::SharedData;
 using testing::TempDir;
 
@@ -111,58 +113,6 @@ std::string Err(int status, const std::string& parameter, const std::string& mes
   return "{\"error\":{\"status\":" + std::to_string(status) + ",\"parameter\":\"" + parameter +
          "\",\"message\":\"" + message + "\"}}";
 }
-
-// ---------------------------------------------------------------------------------------------
-// A raw client for the event stream: reads with a 10 s socket timeout so that a broken server
-// fails the test instead of hanging it (a failsafe, not a synchronisation).
-
-class RawConn {
- public:
-  explicit RawConn(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      throw std::runtime_error("connect failed");
-    }
-  }
-  ~RawConn() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  void Send(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
-  // Everything up to and including `needle`, or what arrived before the server closed (or the
-  // timeout) if it never does.
-  std::string ReadUntil(const std::string& needle) {
-    char buf[65536];
-    for (;;) {
-      size_t at = pending_.find(needle);
-      if (at != std::string::npos) {
-        std::string out = pending_.substr(0, at + needle.size());
-        pending_.erase(0, at + needle.size());
-        return out;
-      }
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return std::exchange(pending_, {});
-      pending_.append(buf, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::string pending_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The lake, the view, the API and the server, built once for the suite.

@@ -22,12 +22,14 @@
 #include <vector>
 
 #include "serve/gzip.h"
+#include "testing/raw_conn.h"
 #include "testing/testing.h"
 
 namespace cryptolake::serve {
 namespace {
 
 namespace fs = std::filesystem;
+using cryptolake::testing::RawConn;
 using cryptolake::testing::TempDir;
 using cryptolake::testing::WriteText;
 using namespace std::chrono_literals;
@@ -67,92 +69,15 @@ Reply ParseReply(const std::string& raw) {
   return r;
 }
 
-class RawConn {
- public:
-  explicit RawConn(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      throw std::runtime_error("connect failed");
-    }
-  }
-  ~RawConn() { Close(); }
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  void Send(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;  // the server may have closed already (e.g. after a 413)
-      off += static_cast<size_t>(n);
-    }
-  }
-  // Everything until the server closes the connection.
-  std::string ReadAll() {
-    std::string out = std::move(pending_);
-    pending_.clear();
-    char buf[65536];
-    for (;;) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        timed_out_ = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        return out;
-      }
-      out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  // Reads until `needle` has arrived; returns everything up to and including it.
-  std::string ReadUntil(const std::string& needle) {
-    char buf[65536];
-    for (;;) {
-      size_t at = pending_.find(needle);
-      if (at != std::string::npos) {
-        std::string out = pending_.substr(0, at + needle.size());
-        pending_.erase(0, at + needle.size());
-        return out;
-      }
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        timed_out_ = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        std::string out = std::move(pending_);
-        pending_.clear();
-        return out;
-      }
-      pending_.append(buf, static_cast<size_t>(n));
-    }
-  }
-  // One response on a kept-alive connection: headers, then Content-Length bytes (none for HEAD).
-  Reply ReadResponse(bool head = false) {
-    std::string raw = ReadUntil("\r\n\r\n");
-    Reply r = ParseReply(raw);
-    size_t len =
-        head || r.Header("content-length").empty() ? 0 : std::stoul(r.Header("content-length"));
-    char buf[65536];
-    while (pending_.size() < len) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      pending_.append(buf, static_cast<size_t>(n));
-    }
-    r.body = pending_.substr(0, len);
-    pending_.erase(0, len);
-    r.raw += r.body;
-    return r;
-  }
-  bool timed_out() const { return timed_out_; }
-
- private:
-  int fd_ = -1;
-  std::string pending_;
-  bool timed_out_ = false;
-};
+// One response on a kept-alive connection: headers, then Content-Length bytes (none for HEAD).
+Reply ReadResponse(RawConn& c, bool head = false) {
+  Reply r = ParseReply(c.ReadUntil("\r\n\r\n"));
+  size_t len =
+      head || r.Header("content-length").empty() ? 0 : std::stoul(r.Header("content-length"));
+  r.body = c.ReadBytes(len);
+  r.raw += r.body;
+  return r;
+}
 
 // One request with "Connection: close"; the whole reply.
 Reply Fetch(int port, const std::string& target, const std::vector<std::string>& headers = {},
@@ -346,21 +271,21 @@ TEST(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   auto s = MustStart({}, EchoRouter());
   RawConn c(s->port());
   c.Send("GET /echo?a=first HTTP/1.1\r\nHost: x\r\n\r\n");
-  Reply r1 = c.ReadResponse();
+  Reply r1 = ReadResponse(c);
   EXPECT_EQ(r1.status, 200);
   EXPECT_EQ(r1.Header("connection"), "");  // HTTP/1.1: persistent by default
   EXPECT_NE(r1.body.find("|a=first|"), std::string::npos);
   c.Send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-  Reply r2 = c.ReadResponse(/*head=*/true);
+  Reply r2 = ReadResponse(c, /*head=*/true);
   EXPECT_EQ(r2.status, 200);
   EXPECT_EQ(r2.Header("content-length"), "2");
   // Two pipelined requests in one write, answered in order; an error keeps the connection.
   c.Send(
       "GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /echo?a=third HTTP/1.1\r\nHost: x\r\n"
       "Connection: close\r\n\r\n");
-  Reply r3 = c.ReadResponse();
+  Reply r3 = ReadResponse(c);
   EXPECT_EQ(r3.status, 404);
-  Reply r4 = c.ReadResponse();
+  Reply r4 = ReadResponse(c);
   EXPECT_EQ(r4.status, 200);
   EXPECT_NE(r4.body.find("|a=third|"), std::string::npos);
   EXPECT_EQ(c.ReadAll(), "");  // then the server closed
@@ -369,10 +294,10 @@ TEST(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   // HTTP/1.0 keeps the connection only when asked to.
   RawConn c10(s->port());
   c10.Send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-  Reply k = c10.ReadResponse();
+  Reply k = ReadResponse(c10);
   EXPECT_EQ(k.Header("connection"), "keep-alive");
   c10.Send("GET /healthz HTTP/1.0\r\n\r\n");
-  EXPECT_EQ(c10.ReadResponse().body, "ok");
+  EXPECT_EQ(ReadResponse(c10).body, "ok");
   EXPECT_EQ(c10.ReadAll(), "");
 }
 
@@ -832,7 +757,7 @@ TEST(EventStreamTest, StopWithAStreamOpenReturnsPromptly) {
   stream.ReadUntil("data: 1\n\n");
   RawConn idle(s->port());  // an idle keep-alive connection too
   idle.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(idle.ReadResponse().body, "ok");
+  EXPECT_EQ(ReadResponse(idle).body, "ok");
 
   auto t0 = std::chrono::steady_clock::now();
   s->Stop();
