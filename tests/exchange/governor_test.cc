@@ -8,30 +8,17 @@
 #include <thread>
 #include <vector>
 
+#include "testing/governor_events.h"
+
 namespace cryptolake::exchange {
 namespace {
+
+using cryptolake::testing::ExpectNoSendWhileBlocked;
 
 constexpr Micros kSec = kMicrosPerSecond;
 constexpr Micros kMin = kMicrosPerMinute;
 // 2024-01-01 00:00:00 UTC, a minute boundary.
 const Micros kMinute0 = MicrosFromCivil(2024, 1, 1);
-
-// Every send logged after a 429/418 lies at or after its `until`; every send logged before it
-// lies at or before its `at` (it went out before the response arrived). Together: no request went
-// out inside a Retry-After or ban.
-void ExpectNoSendWhileBlocked(const std::vector<GovernorEvent>& ev) {
-  for (size_t i = 0; i < ev.size(); ++i) {
-    if (ev[i].kind == GovernorEvent::kSend) continue;
-    for (size_t j = 0; j < ev.size(); ++j) {
-      if (ev[j].kind != GovernorEvent::kSend) continue;
-      if (j > i) {
-        EXPECT_GE(ev[j].at, ev[i].until) << "send #" << j << " inside block #" << i;
-      } else {
-        EXPECT_LE(ev[j].at, ev[i].at) << "send #" << j << " logged before block #" << i;
-      }
-    }
-  }
-}
 
 int CountKind(const std::vector<GovernorEvent>& ev, GovernorEvent::Kind k) {
   int n = 0;

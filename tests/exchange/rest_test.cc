@@ -14,10 +14,15 @@
 #include "exchange/binance_rest.h"
 #include "exchange/replay.h"
 #include "ingest/parser.h"
+#include "testing/governor_events.h"
+#include "testing/kline_batches.h"
 #include "testing/testing.h"
 
 namespace cryptolake::exchange {
 namespace {
+
+using cryptolake::testing::ExpectNoSendWhileBlocked;
+using cryptolake::testing::ExpectSameBatch;
 
 // The message starts with `prefix` (the rest names a random 5xx or a curl detail).
 void ExpectMessageStartsWith(const Status& st, const std::string& prefix) {
@@ -77,39 +82,6 @@ void ExpectRowsFromFile(const ingest::KlineBatch& got) {
     EXPECT_EQ(got.close_time[i], got.open_time[i] + kMin - 1) << "row " << i;
     EXPECT_EQ(got.trades[i], 0) << "row " << i;
     EXPECT_EQ(got.quote_volume[i], 0) << "row " << i;
-  }
-}
-
-void ExpectSameBatch(const ingest::KlineBatch& a, const ingest::KlineBatch& b) {
-  EXPECT_EQ(a.symbol, b.symbol);
-  EXPECT_EQ(a.interval.name, b.interval.name);
-  EXPECT_EQ(a.full, b.full);
-  EXPECT_EQ(a.open_time, b.open_time);
-  EXPECT_EQ(a.close_time, b.close_time);
-  EXPECT_EQ(a.open, b.open);
-  EXPECT_EQ(a.high, b.high);
-  EXPECT_EQ(a.low, b.low);
-  EXPECT_EQ(a.close, b.close);
-  EXPECT_EQ(a.volume, b.volume);
-  EXPECT_EQ(a.quote_volume, b.quote_volume);
-  EXPECT_EQ(a.trades, b.trades);
-  EXPECT_EQ(a.taker_buy_base, b.taker_buy_base);
-  EXPECT_EQ(a.taker_buy_quote, b.taker_buy_quote);
-}
-
-// Sends logged after a 429/418 are at or after its end; those logged before it went out before
-// the response arrived.
-void ExpectNoSendWhileBlocked(const std::vector<GovernorEvent>& ev) {
-  for (size_t i = 0; i < ev.size(); ++i) {
-    if (ev[i].kind == GovernorEvent::kSend) continue;
-    for (size_t j = 0; j < ev.size(); ++j) {
-      if (ev[j].kind != GovernorEvent::kSend) continue;
-      if (j > i) {
-        EXPECT_GE(ev[j].at, ev[i].until) << "send #" << j << " inside block #" << i;
-      } else {
-        EXPECT_LE(ev[j].at, ev[i].at) << "send #" << j << " logged before block #" << i;
-      }
-    }
   }
 }
 

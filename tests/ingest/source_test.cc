@@ -11,10 +11,13 @@
 #include <vector>
 
 #include "core/fsutil.h"
+#include "testing/kline_batches.h"
 #include "testing/testing.h"
 
 namespace cryptolake::ingest {
 namespace {
+
+using cryptolake::testing::ExpectSameBatch;
 
 namespace fs = std::filesystem;
 using cryptolake::testing::SharedData;
@@ -67,23 +70,6 @@ ParsedFile ParseOne(const fs::path& p, const ParseOptions& opt = {}) {
     return {};
   }
   return std::move((*r)[0]);
-}
-
-void ExpectSameBatch(const KlineBatch& a, const KlineBatch& b) {
-  EXPECT_EQ(a.symbol, b.symbol);
-  EXPECT_EQ(a.interval.name, b.interval.name);
-  EXPECT_EQ(a.full, b.full);
-  EXPECT_EQ(a.open_time, b.open_time);
-  EXPECT_EQ(a.close_time, b.close_time);
-  EXPECT_EQ(a.open, b.open);
-  EXPECT_EQ(a.high, b.high);
-  EXPECT_EQ(a.low, b.low);
-  EXPECT_EQ(a.close, b.close);
-  EXPECT_EQ(a.volume, b.volume);
-  EXPECT_EQ(a.quote_volume, b.quote_volume);
-  EXPECT_EQ(a.trades, b.trades);
-  EXPECT_EQ(a.taker_buy_base, b.taker_buy_base);
-  EXPECT_EQ(a.taker_buy_quote, b.taker_buy_quote);
 }
 
 bool HasOpenTimeIn(const KlineBatch& b, Micros from, Micros to) {
