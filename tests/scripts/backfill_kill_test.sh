@@ -9,6 +9,7 @@
 # Usage: backfill_kill_test.sh BINARY SHARED_DATA TRIALS SEED
 set -euo pipefail
 bin="$1"; shared="$2"; trials="$3"; seed="$4"
+source "$(dirname "$0")/lib.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-kill-backfill-XXXX")"
 replay_pid=""
 cleanup() { [[ -n "$replay_pid" ]] && kill "$replay_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
@@ -21,12 +22,9 @@ die() { echo "FAIL (trial $trial, delay ${delay}s): $*" >&2; exit 1; }
 rows() { cl "$1" cat klines_1h | cut -d, -f1-12; }  # every Binance field, without source
 
 # The exchange, serving the original files. Rate limits are not under test here: no waits.
-"$bin" replay-exchange --data "$h1/BTCUSDT-1h-2022-*.csv" --data "$h1/ETHUSDT-1h-2022-*.csv" \
-  --weight-limit 1000000000 --port-file "$work/port" >"$work/replay.log" 2>&1 &
-replay_pid=$!
-for _ in $(seq 1 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done  # start-up only
-[[ -s "$work/port" ]] || { cat "$work/replay.log" >&2; echo "replay exchange did not start" >&2; exit 1; }
-url="http://127.0.0.1:$(cat "$work/port")"
+start_replay "$bin" "$work" --data "$h1/BTCUSDT-1h-2022-*.csv" \
+  --data "$h1/ETHUSDT-1h-2022-*.csv" --weight-limit 1000000000 || exit 1
+url="http://127.0.0.1:$replay_port"
 run=(backfill --exchange "$url" --symbol BTCUSDT,ETHUSDT --interval 1h --from 2022-01-01
      --weight-limit 1000000000 --chunk-rows 100 --concurrency 2 --no-batch)
 

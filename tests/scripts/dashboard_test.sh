@@ -9,6 +9,7 @@
 set -euo pipefail
 bin="$1"; shared="$2"; shot="$3"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-dashboard-XXXX")"
 up_pid=""
 cleanup() { [[ -n "$up_pid" ]] && kill "$up_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
@@ -19,8 +20,7 @@ k="$shared/binance-spot/klines"
   --interval 1m,1d --port 0 --port-file "$work/port" --append-every 2 --batch-every 10 \
   >"$work/up.log" 2>&1 &
 up_pid=$!
-for _ in $(seq 1 1200); do [[ -s "$work/port" ]] && break; kill -0 "$up_pid" 2>/dev/null || break; sleep 0.1; done  # start-up only
-[[ -s "$work/port" ]] || { cat "$work/up.log" >&2; echo "FAIL: up did not start serving" >&2; exit 1; }
+wait_port_file "$work/port" "$up_pid" "$work/up.log" "up (serving)" || exit 1
 url="http://127.0.0.1:$(cat "$work/port")/"
 
 # Expected values, from the recording itself (not from the product): one daily candle per day

@@ -9,6 +9,7 @@
 # Usage: stream_kill_test.sh BINARY SHARED_DATA TRIALS SEED
 set -euo pipefail
 bin="$1"; shared="$2"; trials="$3"; seed="$4"
+source "$(dirname "$0")/lib.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-kill-stream-XXXX")"
 replay_pid=""
 cleanup() { [[ -n "$replay_pid" ]] && kill "$replay_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
@@ -16,12 +17,9 @@ trap cleanup EXIT
 RANDOM=$seed
 m1="$shared/binance-spot/klines/1m"
 btc=("$m1"/BTCUSDT-1m-20250520_*.csv); eth=("$m1"/ETHUSDT-1m-20250520_*.csv)
-"$bin" replay-exchange --data "${btc[0]}" --data "${eth[0]}" --start "2025-06-01 00:00" \
-  --speed 1200 --weight-limit 1000000000 --port-file "$work/port" >"$work/replay.log" 2>&1 &
-replay_pid=$!
-for _ in $(seq 1 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done  # start-up only
-[[ -s "$work/port" ]] || { cat "$work/replay.log" >&2; echo "replay exchange did not start" >&2; exit 1; }
-hp="127.0.0.1:$(cat "$work/port")"
+start_replay "$bin" "$work" --data "${btc[0]}" --data "${eth[0]}" --start "2025-06-01 00:00" \
+  --speed 1200 --weight-limit 1000000000 || exit 1
+hp="127.0.0.1:$replay_port"
 lk="$work/lake"
 run=(--data "$lk" stream --ws "ws://$hp" --exchange "http://$hp" --append-every 0.5 --no-trades)
 
