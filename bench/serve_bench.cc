@@ -465,7 +465,7 @@ int main(int argc, char** argv) {
       busy = true;
       const double duty = refresh_duty;
       Pacer pacer(SystemClock::Instance(), duty);
-      con->SetPacer(duty < 1 ? &pacer : nullptr);
+      con->SetPacer(&pacer);  // duty 1 never sleeps
       auto t0 = std::chrono::steady_clock::now();
       auto rs = batch::RefreshViews(*lk, *con, {.full = true});
       con->SetPacer(nullptr);

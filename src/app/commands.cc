@@ -60,7 +60,7 @@ int RunBatch(Env& env, const BatchArgs& a) {
   batch::RefreshOptions o;
   o.full = a.full;
   Pacer pacer(env.lake->clock(), a.duty);
-  if (a.duty < 1) env.con->SetPacer(&pacer);
+  env.con->SetPacer(&pacer);  // duty 1 never sleeps
   auto st = batch::RefreshViews(*env.lake, *env.con, o);
   env.con->SetPacer(nullptr);
   if (!st.ok()) return Fail(st.status());
