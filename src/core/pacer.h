@@ -6,9 +6,9 @@
 // wants: a thread that is always runnable soaks up every idle moment, and the requests that wake
 // up in those moments wait for it to be switched out. bench/serve_bench measured it: during full
 // refreshes back to back, the p99 of /api/v1/daily went from ~1.3 ms to ~5 ms at SCHED_IDLE, and
-// was 2.6 ms (median of 3 runs) with the refresh paced at duty 0.2. Pacing trades the refresh's
-// wall time (about 1/duty times longer) for the foreground's latency; locks are not held across a
-// pause (the lake's commit runs no statement).
+// was 2.6-4.0 ms (medians of 3 runs) with the refresh paced at duty 0.2. Pacing trades the
+// refresh's wall time (about 1/duty times longer) for the foreground's latency; locks are not held
+// across a pause (the lake's commit runs no statement).
 //
 // Contract: after a unit that took `w` on the clock, Done() sleeps w * (1 - duty) / duty on the
 // same clock (a FakeClock jumps, so tests run instantly and exactly). duty 1 never sleeps. One
