@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@ Status FsyncPath(const fs::path& path) {
 Status WriteFileAtomic(const fs::path& path, std::string_view contents) {
   fs::path tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());
+  return WriteFileAtomicVia(tmp, path, contents);
+}
+
+Status WriteFileAtomicVia(const fs::path& tmp, const fs::path& path, std::string_view contents) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create", tmp);
   const char* p = contents.data();
@@ -57,6 +62,25 @@ Status RenameDurable(const fs::path& from, const fs::path& to) {
     return IOError("rename {} -> {}: {}", from.string(), to.string(), std::strerror(errno));
   }
   return FsyncPath(to.parent_path().empty() ? fs::path(".") : to.parent_path());
+}
+
+Status RenameNoReplace(const fs::path& from, const fs::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+    return Status::Ok();
+  }
+  if (errno == EEXIST) {
+    return AlreadyExists("refusing to replace existing file {}", to.string());
+  }
+  if (errno != EINVAL && errno != ENOSYS) {
+    return IOError("rename {} -> {}: {}", from.string(), to.string(), std::strerror(errno));
+  }
+  // No RENAME_NOREPLACE on this file system: link() fails on an existing target too.
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return AlreadyExists("refusing to replace existing file {}", to.string());
+    return IOError("link {} -> {}: {}", from.string(), to.string(), std::strerror(errno));
+  }
+  if (::unlink(from.c_str()) != 0) return Errno("unlink", from);
+  return Status::Ok();
 }
 
 StatusOr<std::string> ReadFile(const fs::path& path) {

@@ -19,8 +19,17 @@ Status FsyncPath(const fs::path& path);
 // complete new one: write to "<path>.tmp-<pid>", fsync it, rename over `path`, fsync the directory.
 Status WriteFileAtomic(const fs::path& path, std::string_view contents);
 
+// Like WriteFileAtomic, but the temp file is `tmp` (on the same file system as `path`): for a
+// caller that owns a private directory for its temp files.
+Status WriteFileAtomicVia(const fs::path& tmp, const fs::path& path, std::string_view contents);
+
 // rename(from, to) followed by fsync of `to`'s directory. Both must be on one file system.
 Status RenameDurable(const fs::path& from, const fs::path& to);
+
+// Moves `from` to `to` only if `to` does not exist (renameat2 RENAME_NOREPLACE, or link + unlink
+// on file systems without it). kAlreadyExists "refusing to replace existing file <to>" if it
+// does: an existing file is never overwritten. Does not fsync.
+Status RenameNoReplace(const fs::path& from, const fs::path& to);
 
 StatusOr<std::string> ReadFile(const fs::path& path);
 

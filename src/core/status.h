@@ -59,6 +59,10 @@ Status DataLoss(fmt::format_string<Args...> f, Args&&... a) {
   return {StatusCode::kDataLoss, fmt::format(f, std::forward<Args>(a)...)};
 }
 template <typename... Args>
+Status AlreadyExists(fmt::format_string<Args...> f, Args&&... a) {
+  return {StatusCode::kAlreadyExists, fmt::format(f, std::forward<Args>(a)...)};
+}
+template <typename... Args>
 Status IOError(fmt::format_string<Args...> f, Args&&... a) {
   return {StatusCode::kIOError, fmt::format(f, std::forward<Args>(a)...)};
 }

@@ -36,6 +36,18 @@ inline Micros DayFloor(Micros t) {
   return t - (r < 0 ? r + kMicrosPerDay : r);
 }
 
+// The first multiple of `step` at or after / at or before t (also for negative t).
+inline Micros AlignUp(Micros t, Micros step) {
+  Micros r = t % step;
+  if (r < 0) r += step;
+  return r == 0 ? t : t + (step - r);
+}
+inline Micros AlignDown(Micros t, Micros step) {
+  Micros r = t % step;
+  if (r < 0) r += step;
+  return t - r;
+}
+
 // "2025-05-20T00:00:00Z" style (seconds precision unless fractional part is non-zero).
 std::string FormatIso(Micros t);
 // "2025-05-20 02:00" (minute precision), as verify prints gap ranges.
