@@ -240,10 +240,10 @@ TimeRanges SubtractRanges(const TimeRanges& a, const TimeRanges& b) {
   return out;
 }
 
-TimeRanges ConfirmedEmpty(const Manifest& m, const std::string& dataset,
-                          const std::string& symbol) {
+static TimeRanges MetaRanges(const Manifest& m, const char* key, const std::string& dataset,
+                             const std::string& symbol) {
   TimeRanges out;
-  auto it = m.meta.find(kConfirmedEmptyKey);
+  auto it = m.meta.find(key);
   if (it == m.meta.end() || !it->is_object()) return out;
   auto ds = it->find(dataset);
   if (ds == it->end() || !ds->is_object()) return out;
@@ -255,6 +255,46 @@ TimeRanges ConfirmedEmpty(const Manifest& m, const std::string& dataset,
     }
   }
   return MergeRanges(std::move(out));
+}
+
+TimeRanges ConfirmedEmpty(const Manifest& m, const std::string& dataset,
+                          const std::string& symbol) {
+  return MetaRanges(m, kConfirmedEmptyKey, dataset, symbol);
+}
+
+TimeRanges RefetchRanges(const Manifest& m, const std::string& dataset, const std::string& symbol) {
+  return MetaRanges(m, kRefetchKey, dataset, symbol);
+}
+
+static nlohmann::json SetMetaRanges(const nlohmann::json& current, const std::string& dataset,
+                                    const std::string& symbol, const TimeRanges& ranges) {
+  nlohmann::json out = current.is_object() ? current : nlohmann::json::object();
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& [lo, hi] : MergeRanges(ranges)) arr.push_back({lo, hi});
+  if (!arr.empty()) {
+    out[dataset][symbol] = std::move(arr);
+  } else if (out.contains(dataset) && out[dataset].is_object()) {
+    out[dataset].erase(symbol);
+    if (out[dataset].empty()) out.erase(dataset);
+  }
+  return out;
+}
+
+nlohmann::json WithRefetch(const nlohmann::json& current, const std::string& dataset,
+                           const std::string& symbol, const TimeRanges& add) {
+  Manifest m;
+  m.meta[kRefetchKey] = current.is_object() ? current : nlohmann::json::object();
+  TimeRanges all = RefetchRanges(m, dataset, symbol);
+  all.insert(all.end(), add.begin(), add.end());
+  return SetMetaRanges(current, dataset, symbol, all);
+}
+
+nlohmann::json WithoutRefetch(const nlohmann::json& current, const std::string& dataset,
+                              const std::string& symbol, const TimeRanges& remove) {
+  Manifest m;
+  m.meta[kRefetchKey] = current.is_object() ? current : nlohmann::json::object();
+  return SetMetaRanges(current, dataset, symbol,
+                       SubtractRanges(RefetchRanges(m, dataset, symbol), remove));
 }
 
 nlohmann::json WithConfirmedEmpty(const nlohmann::json& current, const std::string& dataset,

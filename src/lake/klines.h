@@ -95,4 +95,18 @@ TimeRanges ConfirmedEmpty(const Manifest& m, const std::string& dataset, const s
 nlohmann::json WithConfirmedEmpty(const nlohmann::json& current, const std::string& dataset,
                                   const std::string& symbol, const TimeRanges& add);
 
+// Refetch ranges: key ranges (of a dataset's time column, half-open) that `cryptolake repair
+// --drop` took out of the lake with a damaged file. Backfill fetches what of them is missing
+// (even before the first or after the last stored candle) and then clears them; verify reports
+// their missing keys as gaps meanwhile. Manifest meta under kRefetchKey, shaped like
+// confirmed_empty: {"klines_1m": {"BTCUSDT": [[from, to], ...]}}.
+inline constexpr const char* kRefetchKey = "refetch";
+TimeRanges RefetchRanges(const Manifest& m, const std::string& dataset, const std::string& symbol);
+// `current` (the meta value, or null) with `add` merged into / `remove` cut out of dataset/symbol
+// (a symbol, then a dataset, left with no ranges is removed).
+nlohmann::json WithRefetch(const nlohmann::json& current, const std::string& dataset,
+                           const std::string& symbol, const TimeRanges& add);
+nlohmann::json WithoutRefetch(const nlohmann::json& current, const std::string& dataset,
+                              const std::string& symbol, const TimeRanges& remove);
+
 }  // namespace cryptolake::lake

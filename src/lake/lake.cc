@@ -1,12 +1,14 @@
 #include "lake/lake.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "core/fsutil.h"
@@ -54,12 +56,21 @@ std::string Manifest::ToJson() const {
                       {"rows", f.rows},
                       {"min_time_us", f.min_time},
                       {"max_time_us", f.max_time},
-                      {"bytes", f.bytes}});
+                      {"bytes", f.bytes},
+                      {"added_version", f.added_version},
+                      {"sha256", f.sha256}});
   }
   j["files"] = std::move(jfiles);
   json retired = json::array();
-  for (const auto& r : this->retired)
-    retired.push_back({{"path", r.path}, {"retired_at_us", r.retired_at}});
+  for (const auto& r : this->retired) {
+    retired.push_back({{"path", r.path},
+                       {"retired_at_us", r.retired_at},
+                       {"retired_version", r.retired_version},
+                       {"dataset", r.dataset},
+                       {"symbol", r.symbol},
+                       {"min_time_us", r.min_time},
+                       {"max_time_us", r.max_time}});
+  }
   j["retired"] = std::move(retired);
   j["meta"] = meta;
   return j.dump(1);
@@ -85,16 +96,45 @@ StatusOr<Manifest> Manifest::FromJson(std::string_view text) {
       e.min_time = f.at("min_time_us").get<int64_t>();
       e.max_time = f.at("max_time_us").get<int64_t>();
       e.bytes = f.at("bytes").get<int64_t>();
+      e.added_version = f.value("added_version", int64_t{0});
+      e.sha256 = f.value("sha256", "");
+      if (!IsLakeDataPath(e.path)) {
+        return DataLoss("manifest names '{}', which is not a lake data file path", e.path);
+      }
       m.files.push_back(std::move(e));
     }
     for (const auto& r : j.at("retired")) {
-      m.retired.push_back({r.at("path").get<std::string>(), r.at("retired_at_us").get<int64_t>()});
+      RetiredFile rf;
+      rf.path = r.at("path").get<std::string>();
+      rf.retired_at = r.at("retired_at_us").get<int64_t>();
+      rf.retired_version = r.value("retired_version", int64_t{0});
+      rf.dataset = r.value("dataset", "");
+      rf.symbol = r.value("symbol", "");
+      rf.min_time = r.value("min_time_us", int64_t{0});
+      rf.max_time = r.value("max_time_us", int64_t{0});
+      if (!IsLakeDataPath(rf.path)) {
+        return DataLoss("manifest retires '{}', which is not a lake data file path", rf.path);
+      }
+      m.retired.push_back(std::move(rf));
     }
     m.meta = j.value("meta", json::object());
     return m;
   } catch (const std::exception& e) {
     return DataLoss("manifest is not valid: {}", e.what());
   }
+}
+
+bool IsLakeDataPath(std::string_view rel) {
+  fs::path p(rel);
+  if (rel.empty() || p.is_absolute() || p.extension() != ".parquet") return false;
+  bool first = true;
+  for (const auto& c : p) {
+    const std::string part = c.string();
+    if (part.empty() || part == "." || part == "..") return false;
+    if (first && part != "views" && part.rfind("klines_", 0) != 0) return false;
+    first = false;
+  }
+  return std::distance(p.begin(), p.end()) >= 3;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,6 +184,10 @@ void Transaction::SetMeta(std::string key, json value) { meta_[std::move(key)] =
 void Transaction::ExpectMeta(std::string key, json expected) {
   expect_meta_[std::move(key)] = std::move(expected);
 }
+void Transaction::DependsOn(const Snapshot& snap, std::string dataset, std::string symbol,
+                            Micros lo, Micros hi) {
+  depends_.push_back({snap.version(), std::move(dataset), std::move(symbol), lo, hi});
+}
 std::string Transaction::NextFileName() {
   return fmt::format("part-{}-{}.parquet", id_, next_file_++);
 }
@@ -152,21 +196,169 @@ std::string Transaction::NextFileName() {
 // Lake
 
 static fs::path ManifestPath(const fs::path& root) { return root / "_manifest.json"; }
+static constexpr const char* kIntentFile = "_intent.json";
+// Beyond this many entries Open() stops looking for a lake nested below the root.
+static constexpr int kNestedLakeScanLimit = 200'000;
 
-StatusOr<Lake> Lake::Open(const fs::path& root, const Clock& clock, Options options) {
+static std::string NewTxnId(const Clock& clock) {
+  static std::atomic<int> counter{0};
+  return fmt::format("{}-{}-{}", clock.Now(), ::getpid(), counter++);
+}
+
+// "<micros>-<pid>-<counter>": the names the lake gives its staging directories.
+static bool IsTxnId(std::string_view name) {
+  int fields = 0;
+  size_t digits = 0;
+  for (char c : name) {
+    if (c == '-') {
+      if (digits == 0) return false;
+      ++fields;
+      digits = 0;
+    } else if (c >= '0' && c <= '9') {
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  return fields == 2 && digits > 0;
+}
+
+static bool ProcessAlive(const std::string& txn_id) {
+  auto a = txn_id.find('-');
+  auto b = txn_id.find('-', a + 1);
+  if (a == std::string::npos || b == std::string::npos) return false;
+  pid_t pid = static_cast<pid_t>(std::strtol(txn_id.substr(a + 1, b - a - 1).c_str(), nullptr, 10));
+  if (pid <= 0) return false;
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+// The destinations a transaction's commit recorded before moving its files into place.
+static std::vector<std::string> IntentPaths(const fs::path& staging_dir) {
+  std::vector<std::string> out;
+  auto text = ReadFile(staging_dir / kIntentFile);
+  if (!text.ok()) return out;
+  try {
+    json j = json::parse(*text);
+    for (const auto& p : j.at("files")) {
+      std::string path = p.get<std::string>();
+      if (IsLakeDataPath(path)) out.push_back(std::move(path));
+    }
+  } catch (const std::exception&) {
+    // A torn intent: written before any file moved (it is fsynced first), so nothing to undo.
+  }
+  return out;
+}
+
+// Every path that some transaction's intent names (live or dead).
+static std::set<std::string> AllIntentPaths(const fs::path& root) {
+  std::set<std::string> out;
   std::error_code ec;
-  fs::create_directories(root / "_staging", ec);
-  if (ec) return IOError("cannot create data root {}: {}", root.string(), ec.message());
-  return Lake(fs::absolute(root).lexically_normal(), clock, options);
+  for (auto& e : fs::directory_iterator(root / "_staging", ec)) {
+    if (!IsTxnId(e.path().filename().string())) continue;
+    for (auto& p : IntentPaths(e.path())) out.insert(std::move(p));
+  }
+  return out;
+}
+
+// Lake data files on disk (klines_*/ and views/ below the root), relative to the root.
+static std::vector<std::string> DataFilesOnDisk(const fs::path& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& top : fs::directory_iterator(root, ec)) {
+    const std::string name = top.path().filename().string();
+    if (!top.is_directory(ec) || (name != "views" && name.rfind("klines_", 0) != 0)) continue;
+    for (auto it = fs::recursive_directory_iterator(top.path(), ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file(ec) || it->path().extension() != ".parquet") continue;
+      std::string rel = it->path().lexically_relative(root).string();
+      if (IsLakeDataPath(rel)) out.push_back(std::move(rel));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 static StatusOr<Manifest> ReadManifest(const fs::path& root) {
   std::error_code ec;
-  if (!fs::exists(ManifestPath(root), ec)) return Manifest{};
+  if (!fs::exists(ManifestPath(root), ec)) {
+    // No manifest: an empty lake, unless data files are there that no crashed commit's intent
+    // explains. Then the manifest was lost, and treating the lake as empty would hide (and let
+    // a later write orphan) every committed row.
+    std::vector<std::string> files = DataFilesOnDisk(root);
+    std::set<std::string> intents = AllIntentPaths(root);
+    std::vector<std::string> unexplained;
+    for (auto& f : files) {
+      if (!intents.count(f)) unexplained.push_back(std::move(f));
+    }
+    if (!unexplained.empty()) {
+      return DataLoss(
+          "{} holds {} lake data file{} (first: {}) but no _manifest.json: the manifest is "
+          "missing, so which files hold committed rows is unknown. Nothing was read or written; "
+          "run `cryptolake repair` to rebuild the manifest from the files",
+          root.string(), unexplained.size(), unexplained.size() == 1 ? "" : "s",
+          unexplained.front());
+    }
+    return Manifest{};
+  }
   ASSIGN_OR_RETURN(std::string text, ReadFile(ManifestPath(root)));
   auto m = Manifest::FromJson(text);
   if (!m.ok()) return m.status().WithContext(ManifestPath(root).string());
   return m;
+}
+
+StatusOr<Lake> Lake::Open(const fs::path& root, const Clock& clock, Options options) {
+  if (root.empty()) return InvalidArgument("the data root is an empty path");
+  fs::path abs = fs::absolute(root).lexically_normal();
+  if (!abs.has_filename() && abs.has_parent_path() && abs != abs.root_path()) {
+    abs = abs.parent_path();  // "data/" -> "data"
+  }
+  std::error_code ec;
+  if (fs::exists(abs, ec) && !fs::is_directory(abs, ec)) {
+    return InvalidArgument("data root {} is not a directory", abs.string());
+  }
+  fs::path canon = fs::weakly_canonical(abs, ec);
+  if (ec) canon = abs;
+  for (fs::path p = canon.parent_path(); !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p / "_manifest.json", ec)) {
+      return InvalidArgument(
+          "data root {} is inside the lake at {}: a lake cannot hold another (its garbage "
+          "collector owns the folders below it); choose a data root outside {}",
+          abs.string(), p.string(), p.string());
+    }
+    if (p == p.parent_path()) break;
+  }
+  if (fs::is_directory(canon, ec)) {
+    int seen = 0;
+    for (auto it = fs::recursive_directory_iterator(
+             canon, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator() && seen < kNestedLakeScanLimit;
+         it.increment(ec), ++seen) {
+      if (it.depth() == 0 && it->path().filename() == "_staging") {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (it.depth() >= 1 && it->path().filename() == "_manifest.json") {
+        fs::path nested = it->path().parent_path();
+        if (fs::exists(canon / "_manifest.json", ec)) {
+          // An existing lake that someone copied another one into keeps working: it never
+          // touches files it did not write.
+          spdlog::warn("{} holds another lake at {}; its files are left alone", abs.string(),
+                       nested.string());
+          break;
+        }
+        return InvalidArgument(
+            "data root {} holds another lake at {}: lakes cannot be nested (each one's garbage "
+            "collector owns the folders below it); use --data {} for that lake, or move it out",
+            abs.string(), nested.string(), nested.string());
+      }
+    }
+  }
+  return Lake(abs, clock, options);
+}
+
+bool Lake::Exists() const {
+  std::error_code ec;
+  return fs::is_directory(root_, ec);
 }
 
 std::string Lake::ManifestStamp() const {
@@ -183,9 +375,8 @@ StatusOr<Snapshot> Lake::GetSnapshot() const {
 }
 
 StatusOr<Transaction> Lake::Begin() {
-  static std::atomic<int> counter{0};
   Transaction t;
-  t.id_ = fmt::format("{}-{}-{}", clock_->Now(), ::getpid(), counter++);
+  t.id_ = NewTxnId(*clock_);
   t.staging_ = root_ / "_staging" / t.id_;
   std::error_code ec;
   fs::create_directories(t.staging_, ec);
@@ -208,43 +399,84 @@ static Status CreateDirsDurable(const fs::path& root, const fs::path& dir) {
   return FsyncPath(dir.parent_path());
 }
 
+static bool Overlaps(Micros a_lo, Micros a_hi, Micros b_lo, Micros b_hi) {
+  return a_lo <= b_hi && b_lo <= a_hi;
+}
+
+// Makes every staged file durable before anything can name it, and records its checksum (verify
+// compares it, so a file damaged after its commit is found even where Parquet cannot tell).
+static Status PrepareStaged(std::vector<std::pair<fs::path, FileEntry>>& added) {
+  for (auto& [staged, entry] : added) {
+    RETURN_IF_ERROR(FsyncPath(staged));
+    ASSIGN_OR_RETURN(entry.sha256, Sha256File(staged));
+  }
+  return Status::Ok();
+}
+
 StatusOr<int64_t> Lake::Commit(Transaction txn) {
-  auto cleanup = [&] {
-    std::error_code ec;
-    fs::remove_all(txn.staging_, ec);
-  };
   if (txn.empty()) {
-    cleanup();
+    Abandon(std::move(txn));
     ASSIGN_OR_RETURN(Manifest m, ReadManifest(root_));
     return m.version;
   }
-  // 1. Make every staged file durable before anything can name it.
-  for (const auto& [staged, entry] : txn.added_) {
-    Status s = FsyncPath(staged);
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
+  // 1. Durable staged files with their checksums (outside the lock: it is the slow part).
+  if (Status s = PrepareStaged(txn.added_); !s.ok()) {
+    Abandon(std::move(txn));
+    return s;
   }
   auto lock = FileLock::Acquire(root_ / "_lock");
   if (!lock.ok()) {
-    cleanup();
+    Abandon(std::move(txn));
     return lock.status();
   }
-  auto cur = ReadManifest(root_);
-  if (!cur.ok()) {
-    cleanup();
-    return cur.status();
+  return CommitLocked(txn);
+}
+
+StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
+  std::vector<fs::path> moved;  // files this commit moved into place, removed again on failure
+  auto fail = [&](Status s) {
+    std::error_code ec;
+    for (const auto& p : moved) fs::remove(p, ec);
+    fs::remove_all(txn.staging_, ec);
+    return s;
+  };
+  if (txn.empty()) {
+    auto cur = ReadManifest(root_);
+    if (!cur.ok()) return fail(cur.status());
+    (void)fail(Status::Ok());
+    return cur->version;
   }
+  auto cur = ReadManifest(root_);
+  if (!cur.ok()) return fail(cur.status());
   Manifest next = std::move(cur).value();
+  const int64_t version = next.version + 1;
   const Micros now = clock_->Now();
-  // 2. Compare-and-swap conditions on meta.
+  // 2. The conditions a concurrent commit may have broken.
   for (const auto& [key, expected] : txn.expect_meta_) {
     auto it = next.meta.find(key);
     const json cur_value = it == next.meta.end() ? json() : *it;
     if (cur_value != expected) {
-      cleanup();
-      return Aborted("commit aborted: meta '{}' was changed by a concurrent commit", key);
+      return fail(Aborted("commit aborted: meta '{}' was changed by a concurrent commit", key));
+    }
+  }
+  for (const auto& d : txn.depends_) {
+    for (const auto& f : next.files) {
+      if (f.added_version > d.version && f.dataset == d.dataset && f.symbol == d.symbol &&
+          Overlaps(f.min_time, f.max_time, d.lo, d.hi)) {
+        return fail(
+            Aborted("commit aborted (conflict): a concurrent commit (version {}) added {}, which "
+                    "overlaps the {} {} rows this transaction read at version {}",
+                    f.added_version, f.path, d.dataset, d.symbol, d.version));
+      }
+    }
+    for (const auto& r : next.retired) {
+      if (r.retired_version > d.version && r.dataset == d.dataset && r.symbol == d.symbol &&
+          Overlaps(r.min_time, r.max_time, d.lo, d.hi)) {
+        return fail(
+            Aborted("commit aborted (conflict): a concurrent commit (version {}) retired {}, which "
+                    "overlaps the {} {} rows this transaction read at version {}",
+                    r.retired_version, r.path, d.dataset, d.symbol, d.version));
+      }
     }
   }
   // Retirements must name live files; otherwise another writer changed them first.
@@ -252,107 +484,170 @@ StatusOr<int64_t> Lake::Commit(Transaction txn) {
     auto it =
         std::find_if(next.files.begin(), next.files.end(), [&](auto& f) { return f.path == path; });
     if (it == next.files.end()) {
-      cleanup();
-      return Aborted("commit aborted: {} is no longer live (a concurrent commit retired it)", path);
+      return fail(
+          Aborted("commit aborted: {} is no longer live (a concurrent commit retired it)", path));
     }
-    next.retired.push_back({path, now});
+    RetiredFile r;
+    r.path = path;
+    r.retired_at = now;
+    r.retired_version = version;
+    r.dataset = it->dataset;
+    r.symbol = it->symbol;
+    r.min_time = it->min_time;
+    r.max_time = it->max_time;
+    next.retired.push_back(std::move(r));
     next.files.erase(it);
   }
-  // 3. Move staged files into place (still invisible: the manifest does not name them yet).
+  // 3. Record where the files go, so that a crash from here on leaves files that gc knows are
+  //    this transaction's own; then move them into place (still invisible: the manifest does not
+  //    name them yet), never over an existing file.
+  json intent = {{"version", version}, {"files", json::array()}};
+  for (const auto& [staged, entry] : txn.added_) {
+    if (!IsLakeDataPath(entry.path)) {
+      return fail(Internal("refusing to publish {}: not a lake data file path", entry.path));
+    }
+    intent["files"].push_back(entry.path);
+  }
+  Status s = WriteFileAtomicVia(txn.staging_ / (std::string(kIntentFile) + ".tmp"),
+                                txn.staging_ / kIntentFile, intent.dump());
+  if (!s.ok()) return fail(s);
   std::set<fs::path> dirs;
   for (auto& [staged, entry] : txn.added_) {
     fs::path dst = root_ / entry.path;
-    Status s = CreateDirsDurable(root_, dst.parent_path());
-    if (s.ok() && ::rename(staged.c_str(), dst.c_str()) != 0) {
-      s = IOError("rename {} -> {}: {}", staged.string(), dst.string(), std::strerror(errno));
-    }
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
+    s = CreateDirsDurable(root_, dst.parent_path());
+    if (s.ok()) s = RenameNoReplace(staged, dst);
+    if (!s.ok()) return fail(s);
+    moved.push_back(dst);
     std::error_code ec;
     entry.bytes = static_cast<int64_t>(fs::file_size(dst, ec));
+    entry.added_version = version;
     dirs.insert(dst.parent_path());
     next.files.push_back(entry);
   }
   for (const auto& d : dirs) {
-    Status s = FsyncPath(d);
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
+    s = FsyncPath(d);
+    if (!s.ok()) return fail(s);
   }
   for (auto& [k, v] : txn.meta_) next.meta[k] = std::move(v);
-  next.version += 1;
+  next.version = version;
   next.committed_at = now;
   // 4. The commit point: one atomic rename of the manifest.
-  Status s = WriteFileAtomic(ManifestPath(root_), next.ToJson());
-  cleanup();
-  if (!s.ok()) return s;
+  s = WriteFileAtomicVia(txn.staging_ / "_manifest.json", ManifestPath(root_), next.ToJson());
+  if (!s.ok()) {
+    // The rename may have happened with only the directory fsync failing: then the files are
+    // named and must stay.
+    auto now_on_disk = ReadManifest(root_);
+    if (now_on_disk.ok() && now_on_disk->version == version) moved.clear();
+    return fail(s);
+  }
+  moved.clear();
+  std::error_code ec;
+  fs::remove_all(txn.staging_, ec);
   (void)CollectGarbageLocked(next);
-  return next.version;
+  return version;
+}
+
+StatusOr<int64_t> Lake::CommitWithRetry(const Attempt& attempt, int optimistic_tries,
+                                        RetryStats* stats) {
+  RetryStats local;
+  RetryStats& st = stats ? *stats : local;
+  st = {};
+  for (int i = 0; i < optimistic_tries; ++i) {
+    ASSIGN_OR_RETURN(Snapshot snap, GetSnapshot());
+    ++st.tries;
+    auto txn = attempt(snap);
+    if (!txn.ok()) return txn.status();
+    auto v = Commit(std::move(txn).value());
+    if (v.ok() || v.status().code() != StatusCode::kAborted) return v;
+    spdlog::debug("commit try {} aborted: {}", st.tries, v.status().message());
+  }
+  // Pessimistic: hold the writer lock from the snapshot to the commit.
+  st.locked = true;
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(root_ / "_lock"));
+  ASSIGN_OR_RETURN(Snapshot snap, GetSnapshot());
+  ++st.tries;
+  ASSIGN_OR_RETURN(Transaction txn, attempt(snap));
+  if (Status s = PrepareStaged(txn.added_); !s.ok()) {
+    Abandon(std::move(txn));
+    return s;
+  }
+  return CommitLocked(txn);
+}
+
+std::set<std::string> Lake::PendingIntentPaths() const { return AllIntentPaths(root_); }
+
+Status Lake::InstallManifest(const Manifest& m) {
+  ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(root_ / "_lock"));
+  std::error_code ec;
+  if (fs::exists(ManifestPath(root_), ec)) {
+    return FailedPrecondition("{} exists: repair rebuilds only a missing manifest",
+                              ManifestPath(root_).string());
+  }
+  for (const auto& f : m.files) {
+    if (!IsLakeDataPath(f.path) || !fs::is_regular_file(root_ / f.path, ec)) {
+      return Internal("refusing to install a manifest naming {}", f.path);
+    }
+  }
+  const fs::path tmp_dir = root_ / "_staging" / NewTxnId(*clock_);
+  fs::create_directories(tmp_dir, ec);
+  Status s = WriteFileAtomicVia(tmp_dir / "_manifest.json", ManifestPath(root_), m.ToJson());
+  fs::remove_all(tmp_dir, ec);
+  return s;
 }
 
 Status Lake::CollectGarbage() {
+  if (!Exists()) return NotFound("no lake at {}: nothing to collect", root_.string());
   ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(root_ / "_lock"));
   ASSIGN_OR_RETURN(Manifest m, ReadManifest(root_));
   return CollectGarbageLocked(m);
 }
 
-static bool ProcessAlive(const std::string& txn_id) {
-  // txn id: <micros>-<pid>-<counter>
-  auto a = txn_id.find('-');
-  auto b = txn_id.find('-', a + 1);
-  if (a == std::string::npos || b == std::string::npos) return false;
-  pid_t pid = static_cast<pid_t>(std::strtol(txn_id.substr(a + 1, b - a - 1).c_str(), nullptr, 10));
-  if (pid <= 0) return false;
-  return ::kill(pid, 0) == 0 || errno == EPERM;
+// Removes `rel` (a lake data path) if it is a regular file.
+static void RemoveOwnedFile(const fs::path& root, const std::string& rel) {
+  if (!IsLakeDataPath(rel)) return;
+  std::error_code ec;
+  const fs::path p = root / rel;
+  if (fs::is_regular_file(fs::symlink_status(p, ec))) fs::remove(p, ec);
 }
 
 Status Lake::CollectGarbageLocked(const Manifest& m) {
   const Micros now = clock_->Now();
-  std::set<std::string> keep;
-  for (const auto& f : m.files) keep.insert(f.path);
+  std::set<std::string> live, named;
+  for (const auto& f : m.files) live.insert(f.path);
+  named = live;
+  for (const auto& r : m.retired) named.insert(r.path);
   bool changed = false;
   Manifest next = m;
   next.retired.clear();
   for (const auto& r : m.retired) {
     if (now - r.retired_at >= opt_.gc_grace) {
-      std::error_code ec;
-      fs::remove(root_ / r.path, ec);
+      if (!live.count(r.path)) RemoveOwnedFile(root_, r.path);
       changed = true;
     } else {
-      keep.insert(r.path);
       next.retired.push_back(r);
     }
   }
-  // Orphans: parquet files under data directories that no manifest names (crashed commits).
+  // Staging directories of dead processes, and the files their intents moved into place that no
+  // manifest names (a commit that crashed before its manifest was written).
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root_, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const fs::path& p = it->path();
-    std::string rel = p.lexically_relative(root_).string();
-    if (it.depth() == 0 && it->is_directory() &&
-        (rel == "_staging" || rel.rfind("_", 0) == 0 || rel == "quarantine" || rel == "reports" ||
-         rel == "forecasts")) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file() && p.extension() == ".parquet" && !keep.count(rel)) {
-      fs::remove(p, ec);
-      ec.clear();
-    }
-  }
-  // Manifest temp files of crashed writers (we hold the lock, so none is in flight).
-  for (auto& e : fs::directory_iterator(root_, ec)) {
-    if (e.path().filename().string().rfind("_manifest.json.tmp-", 0) == 0) fs::remove(e.path(), ec);
-  }
   for (auto& e : fs::directory_iterator(root_ / "_staging", ec)) {
-    if (!ProcessAlive(e.path().filename().string())) fs::remove_all(e.path(), ec);
+    const std::string name = e.path().filename().string();
+    if (!IsTxnId(name) || ProcessAlive(name)) continue;
+    for (const auto& p : IntentPaths(e.path())) {
+      if (!named.count(p)) RemoveOwnedFile(root_, p);
+    }
+    std::error_code ec2;
+    fs::remove_all(e.path(), ec2);
   }
   if (changed) {
     // Retirement list shrank; this is bookkeeping only (same live files, same version).
-    RETURN_IF_ERROR(WriteFileAtomic(ManifestPath(root_), next.ToJson()));
+    const fs::path tmp_dir = root_ / "_staging" / NewTxnId(*clock_);
+    fs::create_directories(tmp_dir, ec);
+    Status s = WriteFileAtomicVia(tmp_dir / "_manifest.json", ManifestPath(root_), next.ToJson());
+    fs::remove_all(tmp_dir, ec);
+    RETURN_IF_ERROR(s);
   }
   return Status::Ok();
 }

@@ -3,28 +3,43 @@
 // Layout under the data root:
 //   _manifest.json                      the live file list (replaced atomically on every commit)
 //   _lock                               writers' flock; readers never take it
-//   _staging/<txn>/                     files being written by an open transaction (invisible)
+//   _staging/<txn>/                     files being written by an open transaction (invisible),
+//                                       with _intent.json once its commit starts moving them
 //   klines_<interval>/symbol=S/year=Y/month=MM/part-<txn>-<n>.parquet   master dataset
 //   views/<view>/symbol=S/year=Y/part-<txn>-<n>.parquet                 batch views
-//   forecasts/                          `cryptolake forecast` outputs (not lake data; gc skips it)
+//   forecasts/                          `cryptolake forecast` outputs (not lake data)
 //
 // Contract:
 //  * Immutable, append-only: a published file is never modified. A change adds new files and may
 //    retire old ones (compaction, view refresh) in one atomic commit.
-//  * Commit = fsync staged files, rename them into place, fsync directories, then atomically
-//    replace _manifest.json (write temp, fsync, rename, fsync dir). A crash at any instant leaves
-//    either the old manifest or the new one; files not named by the manifest are invisible and
-//    are garbage-collected later. Nothing committed is ever lost and no partial commit is visible.
+//  * Commit = fsync staged files, record their destinations in the transaction's intent, move
+//    them into place (never over an existing file), fsync directories, then atomically replace
+//    _manifest.json (write temp, fsync, rename, fsync dir). A crash at any instant leaves either
+//    the old manifest or the new one; files not named by the manifest are invisible. Nothing
+//    committed is ever lost and no partial commit is visible.
+//  * Ownership: the lake deletes only files it wrote and recorded: files an earlier manifest
+//    named and a later one retired (after gc_grace), its own staging directories, and the files a
+//    crashed commit's intent names that no manifest names. Everything else under the data root
+//    (a user's Parquet files, another lake, outputs) is never touched.
 //  * Readers take a Snapshot (one manifest read) and use only the files it names. A retired file
 //    stays on disk for `gc_grace` after it is retired, so a reader's snapshot stays readable while
 //    concurrent commits go on.
-//  * Writers serialize on _lock (flock), so commits from several processes are safe.
+//  * Writers serialize their commits on _lock (flock), so commits from several processes are
+//    safe. A transaction that read the lake declares what it read (DependsOn); its commit aborts
+//    with kAborted if a commit after that snapshot added or retired a file overlapping it, so that
+//    read-check-write writers (import's duplicate check, the stream's append) are serializable:
+//    CommitWithRetry re-runs them on a fresh snapshot.
+//  * A data root with lake files but no manifest is damaged, not empty: every read and write
+//    fails with kDataLoss naming it (`cryptolake repair` rebuilds the manifest).
+//  * Open() creates nothing: a read never creates the data root or any folder in it.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,11 +66,17 @@ struct FileEntry {
   Micros min_time = 0;  // smallest / largest value of the dataset's time column
   Micros max_time = 0;
   int64_t bytes = 0;
+  int64_t added_version = 0;  // the manifest version that published it (0: before versions)
+  std::string sha256;         // of the file's bytes, taken at commit ("" in older manifests)
 };
 
 struct RetiredFile {
   std::string path;
   Micros retired_at = 0;
+  int64_t retired_version = 0;  // the manifest version that retired it (0: unknown)
+  // What it held, for conflict checks (empty/0 in manifests written before they were kept).
+  std::string dataset, symbol;
+  Micros min_time = 0, max_time = 0;
 };
 
 struct Manifest {
@@ -66,8 +87,15 @@ struct Manifest {
   nlohmann::json meta = nlohmann::json::object();  // per-module state, e.g. view fingerprints
 
   std::string ToJson() const;
+  // Parses and checks a manifest: every path must be a relative path below a dataset folder
+  // (klines_*/ or views/) ending in .parquet, with no "..", so that nothing it names can lead the
+  // lake outside its own files. kDataLoss otherwise.
   static StatusOr<Manifest> FromJson(std::string_view text);
 };
+
+// Whether `rel` (relative to a data root) is a place the lake writes data files: a .parquet file
+// below klines_<interval>/ or views/, without "." or ".." components.
+bool IsLakeDataPath(std::string_view rel);
 
 // An immutable view of the lake at one manifest version. Cheap to copy.
 class Snapshot {
@@ -106,6 +134,12 @@ class Transaction {
   // `expected` (null = absent) at commit time. Guards read-modify-write state such as the
   // batch views' fingerprints against a concurrent writer of the same key.
   void ExpectMeta(std::string key, nlohmann::json expected);
+  // Declares that this transaction was computed from `snap`'s rows of dataset/symbol with the
+  // time column in [lo, hi] (e.g. import's duplicate check). The commit aborts (kAborted,
+  // "conflict: ...") if a commit after snap's version added or retired a file of that dataset and
+  // symbol whose time range overlaps [lo, hi].
+  void DependsOn(const Snapshot& snap, std::string dataset, std::string symbol, Micros lo,
+                 Micros hi);
   // A fresh name for the n-th file this transaction publishes: "part-<txn>-<n>.parquet".
   std::string NextFileName();
   bool empty() const { return added_.empty() && retired_.empty() && meta_.empty(); }
@@ -119,6 +153,12 @@ class Transaction {
   std::vector<std::string> retired_;
   std::map<std::string, nlohmann::json> meta_;
   std::map<std::string, nlohmann::json> expect_meta_;
+  struct Dependency {
+    int64_t version;
+    std::string dataset, symbol;
+    Micros lo, hi;
+  };
+  std::vector<Dependency> depends_;
   int next_file_ = 0;
 };
 
@@ -127,7 +167,12 @@ class Lake {
   struct Options {
     Micros gc_grace = 600 * kMicrosPerSecond;
   };
-  // Opens (creating if absent) the lake at `root`. `clock` must outlive the Lake.
+  // Opens the lake at `root` without creating anything (the root and its folders are created by
+  // the first commit). Refuses (kInvalidArgument) a root inside another lake (an ancestor holds
+  // _manifest.json), and a root that is not a lake yet but holds one below it (`--data .` beside
+  // ./data), since one lake's files would then be inside the other's folders. A lake that holds
+  // another (copied into it) opens with a warning: it never touches the other's files. The
+  // search below the root stops after 200,000 entries. `clock` must outlive the Lake.
   static StatusOr<Lake> Open(const fs::path& root, const Clock& clock, Options options);
   static StatusOr<Lake> Open(const fs::path& root, const Clock& clock) {
     return Open(root, clock, Options{});
@@ -135,27 +180,57 @@ class Lake {
 
   const fs::path& root() const { return root_; }
   const Clock& clock() const { return *clock_; }
-  // Reads the current manifest. An absent manifest is an empty lake (version 0).
+  // Whether the data root exists (a lake that was never written to does not).
+  bool Exists() const;
   // A cheap fingerprint of the current manifest file (inode, size, mtime; "" if none): it
   // changes whenever a commit (or gc's bookkeeping) replaces the manifest, so a reader can
   // skip GetSnapshot() while it is unchanged.
   std::string ManifestStamp() const;
+  // Reads the current manifest. A root without a manifest and without lake data files is an
+  // empty lake (version 0); with data files it is kDataLoss: "<root> holds N lake data files
+  // (first: <path>) but no _manifest.json; run `cryptolake repair` ...".
   StatusOr<Snapshot> GetSnapshot() const;
-  // Starts a transaction with its own staging directory.
+  // Starts a transaction with its own staging directory (creating the data root if needed).
   StatusOr<Transaction> Begin();
   // Publishes `txn` atomically and returns the new manifest version. An empty transaction
-  // commits nothing and returns the current version. On error nothing is published and the
-  // staged files are removed.
+  // commits nothing and returns the current version. kAborted if a DependsOn, ExpectMeta or
+  // RetireFile condition no longer holds (a concurrent commit came first); on any error nothing
+  // is published and the transaction's files are removed.
   StatusOr<int64_t> Commit(Transaction txn);
   // Drops a transaction without publishing: removes its staging directory.
   void Abandon(Transaction txn);
-  // Deletes retired files older than gc_grace, files not named by the manifest (left by crashed
-  // commits), and staging directories of dead processes. Takes the writer lock.
+
+  // A read-check-write commit made serializable: `attempt` computes a transaction from a
+  // snapshot (declaring what it read with DependsOn); it is committed, and re-run on a fresh
+  // snapshot when the commit aborts because a concurrent commit came first. After
+  // `optimistic_tries` aborted tries, the last try holds the writer lock from its snapshot to its
+  // commit, so it cannot conflict. An error of `attempt` other than kAborted ends the retries.
+  struct RetryStats {
+    int tries = 0;  // attempts run, the successful one included
+    bool locked = false;
+  };
+  using Attempt = std::function<StatusOr<Transaction>(const Snapshot&)>;
+  StatusOr<int64_t> CommitWithRetry(const Attempt& attempt, int optimistic_tries = 4,
+                                    RetryStats* stats = nullptr);
+
+  // Lake data files (relative paths) that the intents of unfinished commits name: files a commit
+  // moved into place whose manifest may never have been written.
+  std::set<std::string> PendingIntentPaths() const;
+  // For `cryptolake repair` only: writes `m` as the manifest of a data root that has none (it
+  // must name only files present on disk), under the writer lock. kFailedPrecondition if a
+  // manifest exists by then.
+  Status InstallManifest(const Manifest& m);
+
+  // Deletes what the lake owns and no longer needs: retired files older than gc_grace, the
+  // staging directories of dead processes, and the files that a dead transaction's intent names
+  // but no manifest does (a commit that crashed before its manifest was written). Never deletes
+  // anything else. Takes the writer lock. A missing data root is kNotFound.
   Status CollectGarbage();
 
  private:
   Lake(fs::path root, const Clock& clock, Options o)
       : root_(std::move(root)), clock_(&clock), opt_(o) {}
+  StatusOr<int64_t> CommitLocked(Transaction& txn);
   Status CollectGarbageLocked(const Manifest& m);
   fs::path root_;
   const Clock* clock_;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
+#include "core/fsutil.h"
 #include "lake/compact.h"
 #include "lake/klines.h"
 #include "testing/testing.h"
@@ -340,20 +342,255 @@ TEST_F(LakeTest, ReadersNeverBreakWhileWritersCommitAndCompact) {
   EXPECT_EQ(Count(*lake_->GetSnapshot()), 130);
 }
 
-TEST_F(LakeTest, OrphanFilesFromCrashedCommitsAreIgnoredAndCollected) {
+// A file the lake did not write is never deleted, wherever it is: not by a commit, not by gc.
+// (The lake used to delete every *.parquet under the root that its manifest did not name.)
+TEST_F(LakeTest, ForeignFilesUnderTheRootAreNeverDeleted) {
   Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
-  // A crash between renaming a file into place and writing the manifest leaves an orphan.
-  fs::path orphan = dir_ / "klines_1m/symbol=BTCUSDT/year=2025/month=05/part-crashed-0.parquet";
-  ASSERT_TRUE(con_->Exec("COPY (" + Rows("BTCUSDT", 100, 5, "import", 1) + ") TO '" +
-                         orphan.string() + "' (FORMAT parquet)")
-                  .ok());
-  // ...and a half-written manifest temp file.
-  testing::WriteText(dir_ / "_manifest.json.tmp-999999", "{\"format\": \"cryptolake-man");
+  const std::vector<fs::path> foreign = {
+      dir_ / "mine.parquet",
+      dir_ / "klines_1m/symbol=BTCUSDT/year=2025/month=05/user-export.parquet",
+      dir_ / "klines_1m/symbol=BTCUSDT/year=2025/month=05/part-1-2-3.parquet",
+      dir_ / "views/daily_raw/symbol=BTCUSDT/year=2025/notes.parquet",
+      dir_ / "merged/daily.parquet",
+      dir_ / "_staging/not-a-txn/keep.parquet",
+  };
+  for (const auto& p : foreign) {
+    fs::create_directories(p.parent_path());
+    ASSERT_TRUE(con_->Exec("COPY (" + Rows("ETHUSDT", 0, 3, "import", 1) + ") TO '" + p.string() +
+                           "' (FORMAT parquet)")
+                    .ok());
+  }
+  std::map<fs::path, std::string> before;
+  for (const auto& p : foreign) before[p] = *Sha256File(p);
+  Commit(Rows("BTCUSDT", 10, 10, "import", 100), Source::kImport);
+  ASSERT_TRUE(Compact(*lake_, *con_).ok());
+  clock_.Advance(3600 * kMicrosPerSecond);
+  ASSERT_TRUE(lake_->CollectGarbage().ok());
+  for (const auto& p : foreign) {
+    ASSERT_TRUE(fs::exists(p)) << p;
+    EXPECT_EQ(*Sha256File(p), before[p]) << p;
+  }
+  EXPECT_EQ(Count(*lake_->GetSnapshot()), 20);
+}
+
+// A crash between moving a commit's files into place and writing the manifest: the commit's
+// intent names them, so gc knows they are the lake's own and removes them once the writer is
+// dead. A file at the same place that no intent names stays.
+TEST_F(LakeTest, FilesOfACrashedCommitAreCollectedByItsIntent) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  const std::string dead_txn = "1747699200000000-999999-0";  // pid 999999: no such process
+  const std::string ours =
+      "klines_1m/symbol=BTCUSDT/year=2025/month=05/part-" + dead_txn + "-0.parquet";
+  const std::string theirs = "klines_1m/symbol=BTCUSDT/year=2025/month=05/part-crashed-0.parquet";
+  for (const auto& rel : {ours, theirs}) {
+    ASSERT_TRUE(con_->Exec("COPY (" + Rows("BTCUSDT", 100, 5, "import", 1) + ") TO '" +
+                           (dir_ / rel).string() + "' (FORMAT parquet)")
+                    .ok());
+  }
+  testing::WriteText(dir_ / "_staging" / dead_txn / "_intent.json",
+                     R"({"version": 2, "files": [")" + ours + R"("]})");
   EXPECT_EQ(Count(*lake_->GetSnapshot()), 10);
   ASSERT_TRUE(lake_->CollectGarbage().ok());
-  EXPECT_FALSE(fs::exists(orphan));
-  EXPECT_FALSE(fs::exists(dir_ / "_manifest.json.tmp-999999"));
+  EXPECT_FALSE(fs::exists(dir_ / ours));
+  EXPECT_FALSE(fs::exists(dir_ / "_staging" / dead_txn));
+  EXPECT_TRUE(fs::exists(dir_ / theirs));
   EXPECT_EQ(Count(*lake_->GetSnapshot()), 10);
+}
+
+// A commit never moves a file over an existing one, even one at exactly its own path.
+TEST_F(LakeTest, CommitNeverReplacesAnExistingFile) {
+  Commit(Rows("ETHUSDT", 0, 10, "import", 100), Source::kImport);
+  auto txn = *lake_->Begin();
+  auto iv = *Interval::Parse("1m");
+  ASSERT_TRUE(StageQuery(*con_, txn,
+                         WithKlinePartitions(iv, "(" + Rows("BTCUSDT", 0, 10, "import", 1) + ")"),
+                         KlinesStageSpec(iv, Source::kImport))
+                  .ok());
+  ASSERT_EQ(txn.added().size(), 1u);
+  const fs::path dst = dir_ / txn.added()[0].second.path;
+  testing::WriteText(dst, "the user's own bytes");
+  auto v = lake_->Commit(std::move(txn));
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(v.status().message(), "refusing to replace existing file " + dst.string());
+  EXPECT_EQ(*ReadFile(dst), "the user's own bytes");
+  EXPECT_EQ(lake_->GetSnapshot()->version(), 1);
+}
+
+// Nothing the manifest names can lead the lake outside its own files.
+TEST_F(LakeTest, ManifestNamingAPathOutsideTheLakeIsRejected) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  std::string text = *ReadFile(dir_ / "_manifest.json");
+  const std::string path = lake_->GetSnapshot()->manifest().files[0].path;
+  text.replace(text.find(path), path.size(), "klines_1m/../../../etc/passwd.parquet");
+  testing::WriteText(dir_ / "_manifest.json", text);
+  auto s = lake_->GetSnapshot();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            (dir_ / "_manifest.json").string() +
+                ": manifest names 'klines_1m/../../../etc/passwd.parquet', which is not a lake "
+                "data file path");
+  EXPECT_FALSE(lake_->CollectGarbage().ok());
+}
+
+// A lost manifest is damage, not an empty lake: reads and writes refuse, naming the way out.
+TEST_F(LakeTest, DataFilesWithoutAManifestAreDataLossNotAnEmptyLake) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  Commit(Rows("ETHUSDT", 0, 10, "import", 100), Source::kImport);
+  const std::string first = lake_->GetSnapshot()->Files("klines_1m", "BTCUSDT")[0]->path;
+  fs::remove(dir_ / "_manifest.json");
+  const std::string want = dir_.path().string() + " holds 2 lake data files (first: " + first +
+                           ") but no _manifest.json: the manifest is missing, so which files hold "
+                           "committed rows is unknown. Nothing was read or written; run "
+                           "`cryptolake repair` to rebuild the manifest from the files";
+  auto s = lake_->GetSnapshot();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(s.status().message(), want);
+  auto txn = *lake_->Begin();
+  auto iv = *Interval::Parse("1m");
+  ASSERT_TRUE(StageQuery(*con_, txn,
+                         WithKlinePartitions(iv, "(" + Rows("BTCUSDT", 20, 5, "import", 1) + ")"),
+                         KlinesStageSpec(iv, Source::kImport))
+                  .ok());
+  auto v = lake_->Commit(std::move(txn));
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().message(), want);
+  EXPECT_EQ(lake_->CollectGarbage().message(), want);
+  EXPECT_TRUE(fs::exists(dir_ / first));
+  EXPECT_FALSE(fs::exists(dir_ / "_manifest.json"));
+}
+
+TEST(LakeOpenTest, OpeningCreatesNothing) {
+  TempDir dir;
+  FakeClock clock;
+  auto lk = Lake::Open(dir / "not/there", clock);
+  ASSERT_TRUE(lk.ok());
+  EXPECT_FALSE(lk->Exists());
+  auto s = lk->GetSnapshot();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->version(), 0);
+  EXPECT_EQ(lk->CollectGarbage().message(),
+            "no lake at " + (dir / "not/there").string() + ": nothing to collect");
+  EXPECT_FALSE(fs::exists(dir / "not"));
+}
+
+TEST(LakeOpenTest, ARootInsideALakeOrHoldingOneIsRefused) {
+  TempDir dir;
+  FakeClock clock;
+  testing::WriteText(dir / "project/data/_manifest.json",
+                     R"({"format": "cryptolake-manifest/1", "version": 0, "committed_at_us": 0,
+                         "files": [], "retired": []})");
+  auto inside = Lake::Open(dir / "project/data/klines_1m", clock);
+  ASSERT_FALSE(inside.ok());
+  const std::string data = (dir / "project/data").string();
+  EXPECT_EQ(inside.status().message(),
+            "data root " + (dir / "project/data/klines_1m").string() + " is inside the lake at " +
+                data +
+                ": a lake cannot hold another (its garbage collector owns the folders below it); "
+                "choose a data root outside " +
+                data);
+  auto holding = Lake::Open(dir / "project", clock);
+  ASSERT_FALSE(holding.ok());
+  EXPECT_EQ(holding.status().message(),
+            "data root " + (dir / "project").string() + " holds another lake at " + data +
+                ": lakes cannot be nested (each one's garbage collector owns the folders below "
+                "it); use --data " +
+                data + " for that lake, or move it out");
+  // The lake itself opens, with or without a trailing slash.
+  EXPECT_TRUE(Lake::Open(dir / "project/data", clock).ok());
+  EXPECT_TRUE(Lake::Open((dir / "project/data").string() + "/", clock).ok());
+}
+
+// Two writers that read the same keys: the second commit sees that the first changed them after
+// its snapshot and aborts instead of storing every key twice.
+TEST_F(LakeTest, ACommitThatReadStaleKeysAbortsWithAConflict) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  auto snap = *lake_->GetSnapshot();
+  auto iv = *Interval::Parse("1m");
+  auto stage = [&](Transaction& t, int first) {
+    ASSERT_TRUE(
+        StageQuery(*con_, t,
+                   WithKlinePartitions(iv, "(" + Rows("BTCUSDT", first, 10, "import", 1) + ")"),
+                   KlinesStageSpec(iv, Source::kImport))
+            .ok());
+  };
+  const Micros lo = (kT0 + 10 * 60) * kMicrosPerSecond, hi = (kT0 + 19 * 60) * kMicrosPerSecond;
+  auto a = *lake_->Begin();
+  a.DependsOn(snap, "klines_1m", "BTCUSDT", lo, hi);
+  stage(a, 10);
+  auto b = *lake_->Begin();
+  b.DependsOn(snap, "klines_1m", "BTCUSDT", lo, hi);
+  stage(b, 10);
+  // Another symbol and a disjoint range do not conflict.
+  auto c = *lake_->Begin();
+  c.DependsOn(snap, "klines_1m", "BTCUSDT", hi + kMicrosPerMinute, hi + 60 * kMicrosPerMinute);
+  c.DependsOn(snap, "klines_1m", "ETHUSDT", lo, hi);
+  ASSERT_TRUE(lake_->Commit(std::move(a)).ok());
+  auto vb = lake_->Commit(std::move(b));
+  ASSERT_FALSE(vb.ok());
+  EXPECT_EQ(vb.status().code(), StatusCode::kAborted);
+  EXPECT_EQ(vb.status().message().rfind(
+                "commit aborted (conflict): a concurrent commit (version 2) added "
+                "klines_1m/symbol=BTCUSDT/year=2025/month=05/part-",
+                0),
+            0u)
+      << vb.status().message();
+  EXPECT_TRUE(lake_->Commit(std::move(c)).ok());
+  EXPECT_EQ(Count(*lake_->GetSnapshot(), /*dedup=*/false), 20);
+}
+
+// CommitWithRetry re-runs the read-check-write on the new snapshot; after the optimistic tries
+// it holds the writer lock from snapshot to commit.
+TEST_F(LakeTest, CommitWithRetryRerunsOnAFreshSnapshotThenTakesTheLock) {
+  auto iv = *Interval::Parse("1m");
+  int calls = 0;
+  // Each try first lets a "concurrent writer" commit rows of the range it read (twice), so the
+  // first two tries conflict; the third sees them and adds only what is missing.
+  auto attempt = [&](const Snapshot& snap) -> StatusOr<Transaction> {
+    ++calls;
+    ASSIGN_OR_RETURN(Transaction t, lake_->Begin());
+    t.DependsOn(snap, "klines_1m", "BTCUSDT", kT0 * kMicrosPerSecond,
+                (kT0 + 99 * 60) * kMicrosPerSecond);
+    const int have = static_cast<int>(Count(snap, false));
+    EXPECT_TRUE(StageQuery(*con_, t,
+                           WithKlinePartitions(
+                               iv, "(" + Rows("BTCUSDT", have, 100 - have, "import", 1) + ")"),
+                           KlinesStageSpec(iv, Source::kImport))
+                    .ok());
+    if (calls <= 2) Commit(Rows("BTCUSDT", have, 10, "rest", 7), Source::kRest);
+    return t;
+  };
+  Lake::RetryStats st;
+  auto v = lake_->CommitWithRetry(attempt, 4, &st);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(st.tries, 3);
+  EXPECT_FALSE(st.locked);
+  EXPECT_EQ(Count(*lake_->GetSnapshot(), false), 100);
+  EXPECT_EQ(Count(*lake_->GetSnapshot()), 100);
+  // With no optimistic try at all, the one try runs under the lock.
+  calls = 10;
+  auto v2 = lake_->CommitWithRetry(attempt, 0, &st);
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(st.tries, 1);
+  EXPECT_TRUE(st.locked);
+  EXPECT_EQ(Count(*lake_->GetSnapshot(), false), 100);
+}
+
+TEST_F(LakeTest, CommitRecordsEachFilesChecksumAndVersion) {
+  Commit(Rows("BTCUSDT", 0, 10, "import", 100), Source::kImport);
+  Commit(Rows("ETHUSDT", 0, 10, "import", 100), Source::kImport);
+  auto s = *lake_->GetSnapshot();
+  auto btc = s.Files("klines_1m", "BTCUSDT");
+  auto eth = s.Files("klines_1m", "ETHUSDT");
+  ASSERT_EQ(btc.size(), 1u);
+  ASSERT_EQ(eth.size(), 1u);
+  EXPECT_EQ(btc[0]->sha256, *Sha256File(s.Abs(*btc[0])));
+  EXPECT_EQ(btc[0]->added_version, 1);
+  EXPECT_EQ(eth[0]->added_version, 2);
+  auto back = Manifest::FromJson(s.manifest().ToJson());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->files[0].sha256, s.manifest().files[0].sha256);
 }
 
 TEST_F(LakeTest, CorruptManifestIsAClearError) {
