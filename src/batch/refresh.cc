@@ -391,31 +391,34 @@ std::vector<PartitionKey> StalePartitions(const lake::Snapshot& snap) {
 
 StatusOr<RefreshStats> RefreshViews(lake::Lake& lake, lake::Connection& con,
                                     const RefreshOptions& options) {
-  ASSIGN_OR_RETURN(lake::Snapshot snap, lake.GetSnapshot());
-  ASSIGN_OR_RETURN(lake::Transaction txn, lake.Begin());
-  Refresher r(con, snap, txn, options);
-  Status s = r.Run();
-  if (!s.ok()) {
-    lake.Abandon(std::move(txn));
-    return s.WithContext("refreshing views");
-  }
   RefreshStats st;
-  st.views = r.stats();
-  for (const auto& v : ViewNames()) {
-    const ViewRefreshStats& vs = st.views[v];
-    st.partitions_recomputed += vs.partitions_recomputed;
-    st.partitions_unchanged += vs.partitions_unchanged;
-    st.files_written += vs.files_written;
-    st.files_retired += vs.files_retired;
-    st.rows_written += vs.rows_written;
-  }
-  if (txn.empty()) {
-    lake.Abandon(std::move(txn));
-    st.version = snap.version();
-    return st;
-  }
-  ASSIGN_OR_RETURN(st.version, lake.Commit(std::move(txn)));
-  st.committed = true;
+  int64_t snap_version = 0;
+  // A concurrent refresh of the same lake changes the views' state first: refresh again from
+  // the new snapshot (the state's compare-and-swap aborts the commit).
+  auto attempt = [&](const lake::Snapshot& snap) -> StatusOr<lake::Transaction> {
+    st = {};
+    snap_version = snap.version();
+    ASSIGN_OR_RETURN(lake::Transaction txn, lake.Begin());
+    Refresher r(con, snap, txn, options);
+    Status s = r.Run();
+    if (!s.ok()) {
+      lake.Abandon(std::move(txn));
+      return s.WithContext("refreshing views");
+    }
+    st.views = r.stats();
+    for (const auto& v : ViewNames()) {
+      const ViewRefreshStats& vs = st.views[v];
+      st.partitions_recomputed += vs.partitions_recomputed;
+      st.partitions_unchanged += vs.partitions_unchanged;
+      st.files_written += vs.files_written;
+      st.files_retired += vs.files_retired;
+      st.rows_written += vs.rows_written;
+    }
+    st.committed = !txn.empty();
+    return txn;
+  };
+  ASSIGN_OR_RETURN(int64_t version, lake.CommitWithRetry(attempt));
+  st.version = st.committed ? version : snap_version;
   return st;
 }
 

@@ -1,6 +1,7 @@
 #include "ingest/importer.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -143,80 +144,7 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
     if (parsed[i].batch.size() > 0) by_interval[parsed[i].batch.interval.micros].push_back(i);
   }
 
-  ASSIGN_OR_RETURN(lake::Snapshot snap, lake.GetSnapshot());
-  ASSIGN_OR_RETURN(lake::Transaction txn, lake.Begin());
-  auto fail = [&](Status s) {
-    lake.Abandon(std::move(txn));
-    return s;
-  };
   const Micros ingested_at = lake.clock().Now();
-  static std::atomic<int> scan_counter{0};
-  for (const auto& [micros, idxs] : by_interval) {
-    const Interval& iv = parsed[idxs[0]].batch.interval;
-    std::vector<const KlineBatch*> batches;
-    std::map<std::string, std::pair<Micros, Micros>> span;  // per symbol: [lo, hi]
-    int64_t n_in = 0;
-    for (size_t i : idxs) {
-      const KlineBatch& b = parsed[i].batch;  // never empty here
-      batches.push_back(&b);
-      n_in += static_cast<int64_t>(b.size());
-      auto [lo, hi] = std::minmax_element(b.open_time.begin(), b.open_time.end());
-      auto [it, fresh] = span.try_emplace(b.symbol, *lo, *hi);
-      it->second.first = std::min(it->second.first, *lo);
-      it->second.second = std::max(it->second.second, *hi);
-    }
-    BatchSource source(batches);
-    const std::string scan = fmt::format("_cl_import_scan_{}", scan_counter++);
-    Status s = lake::RegisterTableSource(con, scan, &source);
-    if (!s.ok()) return fail(s);
-    std::string rows = fmt::format(
-        "(SELECT * EXCLUDE (ord), 'import' AS source, CAST(make_timestamp({}::BIGINT) AS "
-        "TIMESTAMPTZ) "
-        "AS ingested_at FROM {}(){})",
-        ingested_at, scan,
-        MayRepeatKeys(batches)
-            ? " QUALIFY row_number() OVER (PARTITION BY symbol, open_time ORDER BY ord) = 1"
-            : "");
-    // Keys already in the lake from import or rest are not written again. Only files whose time
-    // range overlaps this import's, per symbol, can hold them.
-    std::vector<std::string> overlapping;
-    for (const auto& [sym, sp] : span) {
-      for (auto* f : snap.Files(lake::KlinesDataset(iv), sym)) {
-        if (f->max_time >= sp.first && f->min_time <= sp.second) {
-          overlapping.push_back(sym);
-          break;
-        }
-      }
-    }
-    if (!overlapping.empty()) {
-      std::string existing;
-      for (const auto& sym : overlapping) {
-        lake::KlineFilter f;
-        f.symbol = sym;
-        f.from = span[sym].first;
-        f.to = span[sym].second + 1;
-        existing +=
-            fmt::format("{}SELECT symbol, open_time FROM {} WHERE source IN ('import', 'rest')",
-                        existing.empty() ? "" : " UNION ALL ", lake::KlinesSql(snap, iv, f, false));
-      }
-      rows = fmt::format(
-          "(SELECT n.* FROM {} n ANTI JOIN ({}) e ON n.symbol = e.symbol AND n.open_time = "
-          "e.open_time)",
-          rows, existing);
-    }
-    auto added = WithWriteProgress(
-        source, static_cast<uint64_t>(n_in), opt.progress, "import: writing", [&] {
-          return lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
-                                        lake::KlinesStageSpec(iv, lake::Source::kImport));
-        });
-    if (!added.ok()) return fail(added.status());
-    lap("dedup and stage");
-    int64_t n_added = 0;
-    for (const auto& e : *added) n_added += e.rows;
-    st.rows_added += n_added;
-    st.duplicates += n_in - n_added;
-  }
-
   if (!bad.empty()) {
     std::string q = "file,line,reason,text\n";
     for (const BadRow* b : bad) {
@@ -226,11 +154,98 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
     fs::path qdir = lake.root() / "quarantine";
     std::error_code ec;
     fs::create_directories(qdir, ec);
-    st.quarantine_file = "quarantine/import-" + txn.id() + ".csv";
-    Status s = WriteFileAtomic(lake.root() / st.quarantine_file, q);
-    if (!s.ok()) return fail(s);
+    st.quarantine_file = fmt::format("quarantine/import-{}-{}.csv", ingested_at, ::getpid());
+    RETURN_IF_ERROR(WriteFileAtomic(lake.root() / st.quarantine_file, q));
   }
-  ASSIGN_OR_RETURN(st.version, lake.Commit(std::move(txn)));
+
+  // The duplicate check and the commit must see the same lake: each try declares the key ranges
+  // it checked (DependsOn), and a concurrent commit of overlapping rows makes it run again on the
+  // new snapshot (Lake::CommitWithRetry), so concurrent imports store each key once.
+  static std::atomic<int> scan_counter{0};
+  auto attempt = [&](const lake::Snapshot& snap) -> StatusOr<lake::Transaction> {
+    st.rows_added = 0;
+    st.duplicates = 0;
+    ASSIGN_OR_RETURN(lake::Transaction txn, lake.Begin());
+    auto fail = [&](Status s) {
+      lake.Abandon(std::move(txn));
+      return s;
+    };
+    for (const auto& [micros, idxs] : by_interval) {
+      const Interval& iv = parsed[idxs[0]].batch.interval;
+      std::vector<const KlineBatch*> batches;
+      std::map<std::string, std::pair<Micros, Micros>> span;  // per symbol: [lo, hi]
+      int64_t n_in = 0;
+      for (size_t i : idxs) {
+        const KlineBatch& b = parsed[i].batch;  // never empty here
+        batches.push_back(&b);
+        n_in += static_cast<int64_t>(b.size());
+        auto [lo, hi] = std::minmax_element(b.open_time.begin(), b.open_time.end());
+        auto [it, fresh] = span.try_emplace(b.symbol, *lo, *hi);
+        it->second.first = std::min(it->second.first, *lo);
+        it->second.second = std::max(it->second.second, *hi);
+      }
+      for (const auto& [sym, sp] : span) {
+        txn.DependsOn(snap, lake::KlinesDataset(iv), sym, sp.first, sp.second);
+      }
+      BatchSource source(batches);
+      const std::string scan = fmt::format("_cl_import_scan_{}", scan_counter++);
+      Status s = lake::RegisterTableSource(con, scan, &source);
+      if (!s.ok()) return fail(s);
+      std::string rows = fmt::format(
+          "(SELECT * EXCLUDE (ord), 'import' AS source, CAST(make_timestamp({}::BIGINT) AS "
+          "TIMESTAMPTZ) "
+          "AS ingested_at FROM {}(){})",
+          ingested_at, scan,
+          MayRepeatKeys(batches)
+              ? " QUALIFY row_number() OVER (PARTITION BY symbol, open_time ORDER BY ord) = 1"
+              : "");
+      // Keys already in the lake from import or rest are not written again. Only files whose
+      // time range overlaps this import's, per symbol, can hold them.
+      std::vector<std::string> overlapping;
+      for (const auto& [sym, sp] : span) {
+        for (auto* f : snap.Files(lake::KlinesDataset(iv), sym)) {
+          if (f->max_time >= sp.first && f->min_time <= sp.second) {
+            overlapping.push_back(sym);
+            break;
+          }
+        }
+      }
+      if (!overlapping.empty()) {
+        std::string existing;
+        for (const auto& sym : overlapping) {
+          lake::KlineFilter f;
+          f.symbol = sym;
+          f.from = span[sym].first;
+          f.to = span[sym].second + 1;
+          existing += fmt::format(
+              "{}SELECT symbol, open_time FROM {} WHERE source IN ('import', 'rest')",
+              existing.empty() ? "" : " UNION ALL ", lake::KlinesSql(snap, iv, f, false));
+        }
+        rows = fmt::format(
+            "(SELECT n.* FROM {} n ANTI JOIN ({}) e ON n.symbol = e.symbol AND n.open_time = "
+            "e.open_time)",
+            rows, existing);
+      }
+      auto added = WithWriteProgress(
+          source, static_cast<uint64_t>(n_in), opt.progress, "import: writing", [&] {
+            return lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
+                                          lake::KlinesStageSpec(iv, lake::Source::kImport));
+          });
+      if (!added.ok()) return fail(added.status());
+      lap("dedup and stage");
+      int64_t n_added = 0;
+      for (const auto& e : *added) n_added += e.rows;
+      st.rows_added += n_added;
+      st.duplicates += n_in - n_added;
+    }
+    return txn;
+  };
+  lake::Lake::RetryStats retry;
+  ASSIGN_OR_RETURN(st.version, lake.CommitWithRetry(attempt, 4, &retry));
+  if (retry.tries > 1) {
+    spdlog::info("import: {} tries (a concurrent commit touched the same keys{})", retry.tries,
+                 retry.locked ? "; the last held the writer lock" : "");
+  }
   lap("commit");
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return st;

@@ -6,10 +6,10 @@
 
 namespace cryptolake::lake {
 
-StatusOr<CompactStats> Compact(Lake& lake, Connection& con, const std::string& dataset) {
-  ASSIGN_OR_RETURN(Snapshot snap, lake.GetSnapshot());
-  ASSIGN_OR_RETURN(Transaction txn, lake.Begin());
-  CompactStats st;
+// Stages the compaction of `snap`'s partitions into txn.
+static Status StageCompaction(Connection& con, const Snapshot& snap, Transaction& txn,
+                              const std::string& dataset, CompactStats* out) {
+  CompactStats& st = *out;
   for (const Interval& iv : KlineIntervals(snap)) {
     const std::string ds = KlinesDataset(iv);
     if (!dataset.empty() && ds != dataset) continue;
@@ -48,7 +48,22 @@ StatusOr<CompactStats> Compact(Lake& lake, Connection& con, const std::string& d
       st.rows_dropped += total - written;
     }
   }
-  ASSIGN_OR_RETURN(int64_t version, lake.Commit(std::move(txn)));
+  return Status::Ok();
+}
+
+StatusOr<CompactStats> Compact(Lake& lake, Connection& con, const std::string& dataset) {
+  CompactStats st;
+  auto attempt = [&](const Snapshot& snap) -> StatusOr<Transaction> {
+    st = {};
+    ASSIGN_OR_RETURN(Transaction txn, lake.Begin());
+    Status s = StageCompaction(con, snap, txn, dataset, &st);
+    if (!s.ok()) {
+      lake.Abandon(std::move(txn));
+      return s;
+    }
+    return txn;
+  };
+  ASSIGN_OR_RETURN(int64_t version, lake.CommitWithRetry(attempt));
   (void)version;
   return st;
 }

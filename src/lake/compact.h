@@ -19,7 +19,8 @@ struct CompactStats {
 };
 
 // Compacts every kline dataset (or only `dataset` if non-empty). Concurrent writers are safe:
-// if a retired file was retired by someone else first, the commit aborts and nothing changes.
+// files added meanwhile are left as they are, and if a file it rewrote was retired by someone
+// else first, it compacts again from the new snapshot (Lake::CommitWithRetry).
 StatusOr<CompactStats> Compact(Lake& lake, Connection& con, const std::string& dataset = "");
 
 }  // namespace cryptolake::lake
