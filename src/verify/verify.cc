@@ -8,6 +8,7 @@
 #include <set>
 
 #include "batch/views.h"
+#include "core/fsutil.h"
 #include "lake/klines.h"
 
 namespace cryptolake::verify {
@@ -56,6 +57,7 @@ class Checker {
                    m->files.end());
     fsnap_ = std::make_unique<lake::Snapshot>(snap_.root(), m);
     for (const Interval& iv : lake::KlineIntervals(*fsnap_)) RETURN_IF_ERROR(CheckKlines(iv));
+    RETURN_IF_ERROR(CheckRefetch());
     if (opt_.views) RETURN_IF_ERROR(CheckViews());
     if (opt_.speed_view) RETURN_IF_ERROR(CheckSpeedView(*opt_.speed_view));
     return Status::Ok();
@@ -143,6 +145,73 @@ class Checker {
     return fmt::format(" (view checks of {} skipped)", f.symbol);
   }
 
+  // "it held klines_1m BTCUSDT 2025-05-20 00:00..2025-05-31 23:59, 44640 rows; `cryptolake
+  // repair --drop <path>` ..." : what a lost file takes with it, and how to get it back.
+  static std::string Held(const FileEntry& f) {
+    const bool days = f.dataset.rfind("klines_", 0) != 0 || f.dataset == "klines_1d";
+    auto when = [&](Micros t) { return days ? FormatDate(t) : FormatMinute(t); };
+    std::string how = f.dataset.rfind("klines_", 0) == 0
+                          ? "then `cryptolake backfill` fetches them again"
+                          : "then `cryptolake batch` rebuilds it";
+    return fmt::format(
+        "it held {} {} {}..{}, {} rows; `cryptolake repair --drop {}` retires it, {}", f.dataset,
+        f.symbol, when(f.min_time), when(f.max_time), f.rows, f.path, how);
+  }
+
+  // Files whose bytes differ from the checksum taken at their commit.
+  void CheckChecksums(const std::vector<const FileEntry*>& files) {
+    for (const FileEntry* f : files) {
+      if (f->sha256.empty() || bad_paths_.count(f->path)) continue;
+      auto sum = Sha256File(snap_.Abs(*f));
+      if (sum.ok() && *sum == f->sha256) continue;
+      MarkBad(*f);
+      Add(Finding::kDamagedFile, true, f->dataset, f->symbol,
+          fmt::format("{}: {}; {}{}", f->path,
+                      sum.ok() ? "its bytes no longer match the checksum taken at its commit"
+                               : sum.status().message(),
+                      Held(*f), SkipNote(*f)),
+          f->rows, f->min_time, f->max_time);
+    }
+  }
+
+  // Decodes every value of every row group of the good files, a dataset at a time; where a
+  // dataset fails, file by file to name the damaged ones.
+  Status CheckDecodes(const std::vector<const FileEntry*>& files) {
+    std::map<std::string, std::vector<const FileEntry*>> by_dataset;
+    for (const FileEntry* f : files) {
+      if (!bad_paths_.count(f->path)) by_dataset[f->dataset].push_back(f);
+    }
+    for (const auto& [dataset, list] : by_dataset) {
+      std::string expected = ExpectedColumns(dataset);
+      if (expected.empty()) continue;
+      std::string cols;
+      for (const auto& c : batch::ParseColumns(expected))
+        cols += (cols.empty() ? "" : ", ") + c.name;
+      auto read_all = [&](const std::vector<const FileEntry*>& fs_) -> Status {
+        std::vector<fs::path> paths;
+        for (auto* f : fs_) paths.push_back(snap_.Abs(*f));
+        return con_
+            .Query(fmt::format("SELECT count(*), bit_xor(hash({})) FROM read_parquet({}, "
+                               "hive_partitioning = false)",
+                               cols, lake::SqlPathList(paths)))
+            .status();
+      };
+      if (read_all(list).ok()) continue;
+      for (const FileEntry* f : list) {
+        Status s = read_all({f});
+        if (s.ok()) continue;
+        std::string msg = s.message();
+        if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+        MarkBad(*f);
+        Add(Finding::kDamagedFile, true, f->dataset, f->symbol,
+            fmt::format("{}: its rows cannot be read back ({}); {}{}", f->path, msg, Held(*f),
+                        SkipNote(*f)),
+            f->rows, f->min_time, f->max_time);
+      }
+    }
+    return Status::Ok();
+  }
+
   Status CheckFiles() {
     std::vector<const FileEntry*> files;
     for (const auto& f : snap_.manifest().files) {
@@ -159,7 +228,9 @@ class Checker {
       } else {
         MarkBad(*f);
         Add(Finding::kMissingFile, true, f->dataset, f->symbol,
-            fmt::format("{}: listed in the manifest but missing{}", f->path, SkipNote(*f)));
+            fmt::format("{}: listed in the manifest but missing; {}{}", f->path, Held(*f),
+                        SkipNote(*f)),
+            f->rows, f->min_time, f->max_time);
       }
     }
     if (present.empty()) return Status::Ok();
@@ -172,7 +243,9 @@ class Checker {
       if (auto u = unreadable.find(abs); u != unreadable.end()) {
         MarkBad(*f);
         Add(Finding::kUnreadableFile, true, f->dataset, f->symbol,
-            fmt::format("{}: not readable as Parquet: {}{}", f->path, u->second, SkipNote(*f)));
+            fmt::format("{}: not readable as Parquet: {}; {}{}", f->path, u->second, Held(*f),
+                        SkipNote(*f)),
+            f->rows, f->min_time, f->max_time);
         continue;
       }
       const FileInfo& fi = info[abs];
@@ -209,7 +282,8 @@ class Checker {
             fi.rows - f->rows);
       }
     }
-    return Status::Ok();
+    CheckChecksums(files);
+    return CheckDecodes(files);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -464,6 +538,47 @@ class Checker {
     return Status::Ok();
   }
 
+  // The parts of the refetch ranges (lake::RefetchRanges) outside each series' stored span (the
+  // parts inside it are gaps found by CheckKlines already), less what the exchange confirmed
+  // empty.
+  Status CheckRefetch() {
+    auto it = fsnap_->manifest().meta.find(lake::kRefetchKey);
+    if (it == fsnap_->manifest().meta.end() || !it->is_object()) return Status::Ok();
+    for (const auto& [dataset, symbols] : it->items()) {
+      if (dataset.rfind("klines_", 0) != 0 || !symbols.is_object()) continue;
+      auto iv = Interval::Parse(dataset.substr(7));
+      if (!iv.ok()) continue;
+      for (const auto& [symbol, ranges] : symbols.items()) {
+        if (opt_.symbol && symbol != *opt_.symbol) continue;
+        lake::KlineFilter filter;
+        filter.symbol = symbol;
+        ASSIGN_OR_RETURN(Result span,
+                         con_.Query(fmt::format("SELECT epoch_us(min(open_time)), "
+                                                "epoch_us(max(open_time)) FROM {}",
+                                                lake::KlinesSql(*fsnap_, *iv, filter, false))));
+        lake::TimeRanges stored;
+        if (!span.IsNull(0, 0)) stored.emplace_back(span.GetInt64(0, 0), span.GetInt64(1, 0) + 1);
+        lake::TimeRanges missing = lake::SubtractRanges(
+            lake::SubtractRanges(lake::RefetchRanges(fsnap_->manifest(), dataset, symbol), stored),
+            lake::ConfirmedEmpty(fsnap_->manifest(), dataset, symbol));
+        for (const auto& [lo, hi] : missing) {
+          Micros first = AlignUp(lo, iv->micros);
+          Micros last = AlignUp(hi, iv->micros) - iv->micros;
+          if (last < first) continue;
+          int64_t n = (last - first) / iv->micros + 1;
+          const bool days = iv->micros >= kMicrosPerDay;
+          Add(Finding::kGap, false, dataset, symbol,
+              fmt::format("{}..{} ({} missing: dropped by `cryptolake repair --drop`; "
+                          "`cryptolake backfill` fetches them again)",
+                          days ? FormatDate(first) : FormatMinute(first),
+                          days ? FormatDate(last) : FormatMinute(last + iv->micros), n),
+              n, first, last);
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
   Status CheckViews() {
     bool any_view_file = false;
     for (const auto& v : batch::ViewNames()) any_view_file |= !snap_.Files(v).empty();
@@ -636,6 +751,10 @@ const char* KindName(Finding::Kind kind) {
       return "row_count";
     case Finding::kSkipped:
       return "skipped";
+    case Finding::kDamagedFile:
+      return "damaged_file";
+    case Finding::kManifest:
+      return "manifest";
   }
   return "?";
 }
@@ -655,6 +774,17 @@ int Report::ExitCode() const {
   return 0;
 }
 
+Report ManifestReport(const Status& error) {
+  Report rep;
+  Finding f;
+  f.kind = Finding::kManifest;
+  f.error = true;
+  f.dataset = "_manifest.json";
+  f.detail = error.message();
+  rep.findings.push_back(std::move(f));
+  return rep;
+}
+
 StatusOr<Report> Verify(const lake::Snapshot& snap, lake::Connection& con,
                         const VerifyOptions& options) {
   Report rep;
@@ -665,12 +795,18 @@ StatusOr<Report> Verify(const lake::Snapshot& snap, lake::Connection& con,
 }
 
 std::string FormatReport(const Report& report) {
-  std::string out = fmt::format(
-      "verify: manifest version {}, {} checked, {} checked{}\n", report.version,
-      Plural(report.files_checked, "file", "files"), Plural(report.rows_checked, "row", "rows"),
-      report.speed_view_rows > 0
-          ? fmt::format(" (speed view: {} closed candles)", report.speed_view_rows)
-          : "");
+  const bool no_manifest =
+      std::any_of(report.findings.begin(), report.findings.end(),
+                  [](const Finding& f) { return f.kind == Finding::kManifest; });
+  std::string out =
+      no_manifest
+          ? "verify: the manifest cannot be read\n"
+          : fmt::format("verify: manifest version {}, {} checked, {} checked{}\n", report.version,
+                        Plural(report.files_checked, "file", "files"),
+                        Plural(report.rows_checked, "row", "rows"),
+                        report.speed_view_rows > 0 ? fmt::format(" (speed view: {} closed candles)",
+                                                                 report.speed_view_rows)
+                                                   : "");
   int64_t notes = 0;
   for (const auto& f : report.findings) {
     std::string where = f.dataset + (f.symbol.empty() ? "" : " " + f.symbol);

@@ -3,8 +3,14 @@
 // Checks (all set-based SQL over the snapshot's files, so they scale to millions of rows):
 //  * files: every file the manifest lists exists, is a readable Parquet file, holds the number of
 //    rows the manifest says, and has the dataset's schema (klines_*: lake::kKlineColumns; views:
-//    batch::k*Columns; same column names and DuckDB types, order ignored). Files failing these
-//    checks are left out of every later check, and the view checks of their symbol are skipped.
+//    batch::k*Columns; same column names and DuckDB types, order ignored); its bytes still match
+//    the SHA-256 the commit recorded (files of older manifests have none), and every value of
+//    every row group decodes. A missing or damaged file's finding names it and the key range it
+//    held ("it held klines_1m BTCUSDT 2025-05-20 00:00..2025-05-31 23:59, 44640 rows"). Files
+//    failing these checks are left out of every later check, and the view checks of their
+//    symbol are skipped.
+//  * refetch: key ranges `cryptolake repair --drop` recorded as missing (lake::RefetchRanges) are
+//    gaps until backfill fetches them again, even at the ends of a series.
 //  * gaps: per kline dataset and symbol, the candles missing between its first and last
 //    open_time, with their count. Below 1d a range is the time span without data, from the
 //    first missing open_time to the next present one (end exclusive, the end's date omitted when
@@ -68,6 +74,9 @@ struct Finding {
     kRowCount,        // a file's row count differs from the manifest's
     kConfirmedEmpty,  // missing candles the exchange confirmed it has none of (informational)
     kSkipped,         // a check that could not run, e.g. the speed view in use (informational)
+    kDamagedFile,     // a listed file whose bytes no longer match its checksum, or whose rows
+                      // cannot all be read back
+    kManifest,        // the manifest is missing (with data files there) or not readable
   };
   Kind kind = kGap;
   bool error = false;
@@ -82,7 +91,7 @@ struct Finding {
 
 // "gap", "duplicate", "shadowed", "schema", "ohlc", "misaligned", "invalid_value",
 // "view_mismatch", "stale_view", "missing_file", "unreadable_file", "row_count",
-// "confirmed_empty", "skipped".
+// "confirmed_empty", "skipped", "damaged_file", "manifest".
 const char* KindName(Finding::Kind kind);
 
 struct VerifyOptions {
@@ -110,8 +119,13 @@ struct Report {
 
 // Runs every check on `snap`. Problems in the data are findings; the Status is an error only if
 // the checks themselves could not run (e.g. a DuckDB failure not caused by a bad file).
+// (A lake whose manifest cannot be read has no snapshot: see ManifestReport.)
 StatusOr<Report> Verify(const lake::Snapshot& snap, lake::Connection& con,
                         const VerifyOptions& options = {});
+
+// The report of a lake without a readable manifest (Lake::GetSnapshot failed with `error`): one
+// kManifest error finding, exit code 2.
+Report ManifestReport(const Status& error);
 
 // Human-readable: a header line, one line per finding ("ERROR", "GAP" or "note"), a summary line:
 //   verify: manifest version 3, 4 files, 122545 rows checked

@@ -4,6 +4,7 @@
 
 #include "batch/sample_lake.h"
 #include "batch/views.h"
+#include "core/fsutil.h"
 
 namespace cryptolake::verify {
 namespace {
@@ -360,6 +361,12 @@ TEST(VerifyTest, TamperedViewFileIsAMismatch) {
                             lake::SqlQuote(file.string()), lake::SqlQuote(tmp.string())))
           .ok());
   fs::rename(tmp, file);
+  // A view computed wrong, not damaged later: its manifest entry carries its own checksum.
+  lake::Manifest m = lk.Snap().manifest();
+  for (auto& e : m.files) {
+    if (e.path == files[0]->path) e.sha256 = *Sha256File(file);
+  }
+  testing::WriteText(lk.root() / "_manifest.json", m.ToJson());
   Report r = Check(lk);
   ExpectOnlyError(r, Finding::kViewMismatch, "daily_raw", "ETHUSDT",
                   "stored daily_raw differs from the master dataset: 0 missing, 0 extra, 1 "
@@ -380,9 +387,91 @@ TEST(VerifyTest, DeletedLiveFileIsAnError) {
   ASSERT_EQ(files[1]->partition, "year=2025/month=06");
   ASSERT_TRUE(fs::remove(snap.Abs(*files[1])));
   Report r = Check(lk);
-  ExpectOnlyError(
-      r, Finding::kMissingFile, "klines_1m", "BTCUSDT",
-      files[1]->path + ": listed in the manifest but missing (view checks of BTCUSDT skipped)");
+  ExpectOnlyError(r, Finding::kMissingFile, "klines_1m", "BTCUSDT",
+                  files[1]->path +
+                      ": listed in the manifest but missing; it held klines_1m BTCUSDT "
+                      "2025-06-01 00:00..2025-06-30 23:59, 43200 rows; `cryptolake repair --drop " +
+                      files[1]->path +
+                      "` retires it, then `cryptolake backfill` fetches them again (view checks "
+                      "of BTCUSDT skipped)");
+}
+
+// Bytes flipped inside a file whose footer is intact: the Parquet reader may not notice, the
+// checksum taken at the commit does.
+TEST(VerifyTest, FlippedBytesInsideAFileAreFoundByItsChecksum) {
+  SampleLake lk;
+  LoadClean(lk);
+  auto snap = lk.Snap();
+  const auto* f = snap.Files("klines_1m", "ETHUSDT")[0];
+  ASSERT_EQ(f->partition, "year=2025/month=05");
+  std::string bytes = *ReadFile(snap.Abs(*f));
+  for (size_t i = 0; i < 8; ++i) bytes[bytes.size() / 3 + i] ^= 0x5a;
+  testing::WriteText(snap.Abs(*f), bytes);
+  Report r = Check(lk);
+  ExpectOnlyError(r, Finding::kDamagedFile, "klines_1m", "ETHUSDT",
+                  f->path +
+                      ": its bytes no longer match the checksum taken at its commit; it held "
+                      "klines_1m ETHUSDT 2025-05-20 00:00..2025-05-31 23:59, 17280 rows; "
+                      "`cryptolake repair --drop " +
+                      f->path +
+                      "` retires it, then `cryptolake backfill` fetches them again (view checks "
+                      "of ETHUSDT skipped)");
+  EXPECT_EQ(r.findings[0].first, At("2025-05-20"));
+  EXPECT_EQ(r.findings[0].count, 17280);
+}
+
+// A file of an older manifest (no checksum) whose pages are damaged: every row group is read
+// back, and the file that fails is named.
+TEST(VerifyTest, AFileWhoseRowsCannotBeReadBackIsNamed) {
+  SampleLake lk;
+  LoadClean(lk);
+  // Forget the checksums, as a manifest written before they were kept.
+  lake::Manifest m = lk.Snap().manifest();
+  for (auto& f : m.files) f.sha256.clear();
+  testing::WriteText(lk.root() / "_manifest.json", m.ToJson());
+  auto snap = lk.Snap();
+  const auto* f = snap.Files("klines_1m", "BTCUSDT")[1];
+  std::string bytes = *ReadFile(snap.Abs(*f));
+  // Zero 64 KiB in the middle of the column chunks; the footer at the end stays intact.
+  std::fill(bytes.begin() + bytes.size() / 4, bytes.begin() + bytes.size() / 4 + 65536, '\0');
+  testing::WriteText(snap.Abs(*f), bytes);
+  Report r = Check(lk);
+  EXPECT_EQ(r.ExitCode(), 2) << FormatReport(r);
+  auto damaged = OfKind(r, Finding::kDamagedFile);
+  ASSERT_EQ(damaged.size(), 1u) << FormatReport(r);
+  EXPECT_EQ(damaged[0].detail.rfind(f->path + ": its rows cannot be read back (", 0), 0u)
+      << damaged[0].detail;
+  EXPECT_NE(damaged[0].detail.find("); it held klines_1m BTCUSDT 2025-06-01 00:00..2025-06-30 "
+                                   "23:59, 43200 rows;"),
+            std::string::npos)
+      << damaged[0].detail;
+}
+
+// A lake whose manifest cannot be read has no snapshot: its report is one error, exit code 2.
+TEST(VerifyTest, AMissingManifestIsAnIntegrityError) {
+  Report r = ManifestReport(Status(StatusCode::kDataLoss, "lake/ holds 2 lake data files"));
+  EXPECT_EQ(r.ExitCode(), 2);
+  EXPECT_EQ(FormatReport(r),
+            "verify: the manifest cannot be read\n"
+            "ERROR manifest _manifest.json: lake/ holds 2 lake data files\n"
+            "summary: 1 error, 0 gap ranges, 0 notes -> exit code 2\n");
+}
+
+// Ranges `repair --drop` recorded are gaps until backfill fetches them, even at a series' end.
+TEST(VerifyTest, RefetchRangesOutsideTheStoredSpanAreGaps) {
+  SampleLake lk;
+  LoadClean(lk, "2025-06-01");
+  auto txn = *lk.lake().Begin();
+  txn.SetMeta(lake::kRefetchKey,
+              lake::WithRefetch(nullptr, "klines_1m", "BTCUSDT",
+                                {{At("2025-05-31 23:00"), At("2025-06-01 02:00")}}));
+  ASSERT_TRUE(lk.lake().Commit(std::move(txn)).ok());
+  Report r = Check(lk);
+  EXPECT_EQ(r.ExitCode(), 1) << FormatReport(r);
+  EXPECT_EQ(GapLines(r), (std::vector<std::string>{
+                             "klines_1m BTCUSDT: 2025-06-01 00:00..2025-06-01 02:00 (120 missing: "
+                             "dropped by `cryptolake repair --drop`; `cryptolake backfill` fetches "
+                             "them again)"}));
 }
 
 TEST(VerifyTest, UnreadableFileAndWrongRowCountAreErrors) {
