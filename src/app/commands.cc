@@ -10,6 +10,7 @@
 #include "lake/compact.h"
 #include "lake/inspect.h"
 #include "lake/klines.h"
+#include "verify/repair.h"
 #include "verify/verify.h"
 
 namespace cryptolake::app {
@@ -70,7 +71,14 @@ int RunBatch(Env& env, const BatchArgs& a) {
 
 int RunVerify(Env& env, const VerifyArgs& a) {
   auto snap = env.lake->GetSnapshot();
-  if (!snap.ok()) return Fail(snap.status());
+  if (!snap.ok()) {
+    if (snap.status().code() != StatusCode::kDataLoss) return Fail(snap.status());
+    // No readable manifest: an integrity error of the lake, not of the command.
+    auto rep = verify::ManifestReport(snap.status());
+    std::printf("%s\n",
+                a.json ? verify::FormatReportJson(rep).c_str() : verify::FormatReport(rep).c_str());
+    return rep.ExitCode();
+  }
   verify::VerifyOptions o;
   o.max_ranges = a.max_ranges;
   if (auto v = env.config.data_root / "speed" / "view.duckdb"; std::filesystem::exists(v)) {
@@ -93,6 +101,14 @@ int RunCompact(Env& env, const std::string& dataset) {
       static_cast<long long>(st->files_written), static_cast<long long>(st->rows_written),
       static_cast<long long>(st->rows_dropped));
   return 0;
+}
+
+int RunRepair(Env& env, const std::vector<std::string>& drop) {
+  auto rep = drop.empty() ? verify::RebuildManifest(*env.lake, *env.con)
+                          : verify::DropFiles(*env.lake, drop);
+  if (!rep.ok()) return Fail(rep.status());
+  std::fputs(verify::FormatRepairReport(*rep).c_str(), stdout);
+  return rep->ExitCode();
 }
 
 int RunStats(Env& env, bool digest) {

@@ -91,6 +91,8 @@ struct StreamArgs {
 int RunStream(Env& env, const StreamArgs& a);
 
 int RunCompact(Env& env, const std::string& dataset);
+// `repair`: rebuilds a missing manifest, or with `drop` retires those files (verify/repair.h).
+int RunRepair(Env& env, const std::vector<std::string>& drop);
 int RunStats(Env& env, bool digest);
 int RunGc(Env& env);
 

@@ -161,6 +161,23 @@ int main(int argc, char** argv) {
   std::string compact_dataset;
   cmp->add_option("--dataset", compact_dataset, "Only this dataset, e.g. klines_1m");
 
+  // repair
+  std::vector<std::string> repair_drop;
+  auto* rpr = app.add_subcommand(
+      "repair", "Rebuild a missing manifest from the files, or retire damaged files (--drop)");
+  rpr->add_option("--drop", repair_drop,
+                  "Retire these live files (paths as verify prints them); their klines are "
+                  "fetched again by the next backfill")
+      ->delimiter(',');
+  rpr->footer(
+      "Without --drop, on a data root whose _manifest.json is missing: checks every Parquet file\n"
+      "under klines_*/ (readable, every row group decodes, the schema) and makes those that pass\n"
+      "live again; view files are retired (`cryptolake batch` rebuilds the views); files that\n"
+      "fail are listed and left untouched. Exit 0 when every file was accounted for, 2 when\n"
+      "some were not. With --drop: the files are retired in one commit and their key ranges\n"
+      "recorded, so `cryptolake backfill` fetches those klines again and verify shows them as\n"
+      "gaps until then. The lake never deletes a file it did not write.");
+
   // stats
   bool digest = false;
   auto* sts = app.add_subcommand("stats", "Show files, rows and time range per dataset and symbol");
@@ -413,6 +430,7 @@ int main(int argc, char** argv) {
   if (*bat) return app::RunBatch(**env, ba);
   if (*ver) return app::RunVerify(**env, va);
   if (*cmp) return app::RunCompact(**env, compact_dataset);
+  if (*rpr) return app::RunRepair(**env, repair_drop);
   if (*sts) return app::RunStats(**env, digest);
   if (*gc) return app::RunGc(**env);
   if (*cat) return app::RunCat(**env, ca);
