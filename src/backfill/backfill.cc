@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -43,18 +44,6 @@ struct Piece {
   TimeRanges empty;
   int64_t covered = 0;  // candles the page settled (rows + confirmed empty)
 };
-
-Micros AlignUp(Micros t, Micros step) {
-  Micros r = t % step;
-  if (r < 0) r += step;
-  return r == 0 ? t : t + (step - r);
-}
-
-Micros AlignDown(Micros t, Micros step) {
-  Micros r = t % step;
-  if (r < 0) r += step;
-  return t - r;
-}
 
 int64_t Candles(const TimeRanges& rs, Micros step) {
   int64_t n = 0;
@@ -103,6 +92,38 @@ void AddSegments(size_t series, TimeRange r, Micros step, int page_limit, int wo
   }
 }
 
+// Takes out of the refetch ranges of `series` what the lake now holds or the exchange confirmed
+// empty, in one commit of the meta (compare-and-swap, retried on a concurrent change).
+Status SettleRefetch(lake::Lake& lake, lake::Connection& con, const std::vector<Series>& series) {
+  auto attempt = [&](const lake::Snapshot& snap) -> StatusOr<lake::Transaction> {
+    const nlohmann::json& meta = snap.manifest().meta;
+    const nlohmann::json cur =
+        meta.contains(lake::kRefetchKey) ? meta[lake::kRefetchKey] : nlohmann::json();
+    nlohmann::json next = cur;
+    for (const Series& s : series) {
+      TimeRanges settled;
+      for (const auto& [lo, hi] : lake::RefetchRanges(snap.manifest(), s.dataset, s.symbol)) {
+        Series part = s;
+        part.from = AlignUp(lo, s.interval.micros);
+        part.to = std::min(AlignUp(hi, s.interval.micros), s.to);
+        if (part.from >= part.to) continue;
+        ASSIGN_OR_RETURN(TimeRanges gaps, StoredGaps(snap, con, part));
+        gaps =
+            lake::SubtractRanges(gaps, lake::ConfirmedEmpty(snap.manifest(), s.dataset, s.symbol));
+        for (const auto& r : lake::SubtractRanges({{lo, part.to}}, gaps)) settled.push_back(r);
+      }
+      if (!settled.empty()) next = lake::WithoutRefetch(next, s.dataset, s.symbol, settled);
+    }
+    ASSIGN_OR_RETURN(lake::Transaction txn, lake.Begin());
+    if (next != cur) {
+      txn.ExpectMeta(lake::kRefetchKey, cur);
+      txn.SetMeta(lake::kRefetchKey, next.empty() ? nlohmann::json() : next);
+    }
+    return txn;
+  };
+  return lake.CommitWithRetry(attempt).status();
+}
+
 }  // namespace
 
 int64_t BackfillStats::fetched() const {
@@ -121,6 +142,9 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
   }
   if (opt.concurrency < 1) return InvalidArgument("backfill: concurrency must be at least 1");
 
+  std::error_code mkdir_ec;
+  std::filesystem::create_directories(lake.root(),
+                                      mkdir_ec);  // a new lake: backfill is its first writer
   auto lock = FileLock::TryAcquire(lake.root() / "_backfill.lock");
   if (!lock.ok()) {
     if (lock.status().code() == StatusCode::kUnavailable) {
@@ -158,18 +182,20 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
       Series s{sym, iv, lake::KlinesDataset(iv)};
       s.to = AlignDown(st.exchange_time, iv.micros);  // candles before it are closed
       if (opt.to) s.to = std::min(s.to, AlignUp(*opt.to, iv.micros));
+      // Ranges `repair --drop` took out with a damaged file: fetched again wherever they are.
+      const TimeRanges refetch = lake::RefetchRanges(snap.manifest(), s.dataset, sym);
       if (opt.from) {
         s.from = AlignUp(*opt.from, iv.micros);
       } else {
         auto files = snap.Files(s.dataset, sym);
-        if (files.empty()) {
+        if (files.empty() && refetch.empty()) {
           return InvalidArgument(
               "{} {}: no klines in the lake to start from; pass --from (e.g. --from 2025-01-01)",
               sym, iv.name);
         }
-        s.from = (*std::min_element(files.begin(), files.end(), [](auto* a, auto* b) {
-                   return a->min_time < b->min_time;
-                 }))->min_time;
+        s.from = std::numeric_limits<Micros>::max();
+        for (auto* f : files) s.from = std::min(s.from, f->min_time);
+        for (const auto& r : refetch) s.from = std::min(s.from, r.first);
         s.from = AlignUp(s.from, iv.micros);
       }
       SeriesStats ss;
@@ -179,6 +205,15 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
       ss.to = std::max(s.from, s.to);
       if (s.from < s.to) {
         ASSIGN_OR_RETURN(TimeRanges gaps, StoredGaps(snap, con, s));
+        for (const auto& [lo, hi] : refetch) {
+          Series part = s;
+          part.from = AlignUp(lo, iv.micros);
+          part.to = std::min(AlignUp(hi, iv.micros), s.to);
+          if (part.from >= part.to || (part.from >= s.from && part.to <= s.to)) continue;
+          ASSIGN_OR_RETURN(TimeRanges more, StoredGaps(snap, con, part));
+          gaps.insert(gaps.end(), more.begin(), more.end());
+        }
+        gaps = lake::MergeRanges(std::move(gaps));
         TimeRanges missing =
             lake::SubtractRanges(gaps, lake::ConfirmedEmpty(snap.manifest(), s.dataset, sym));
         ss.missing = Candles(missing, iv.micros);
@@ -375,6 +410,9 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
   join();
   bar.Finish();
   if (!result.ok()) return result.WithContext("backfill");
+  if (snap.manifest().meta.contains(lake::kRefetchKey)) {
+    RETURN_IF_ERROR(SettleRefetch(lake, con, series).WithContext("backfill"));
+  }
   std::sort(st.failures.begin(), st.failures.end(), [](const auto& a, const auto& b) {
     return std::tie(a.symbol, a.interval, a.from) < std::tie(b.symbol, b.interval, b.from);
   });
