@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -17,6 +18,20 @@ namespace cryptolake::app {
 int Fail(const Status& s) {
   std::fprintf(stderr, "error: %s\n", s.message().c_str());
   return 3;
+}
+
+std::vector<std::string> SplitList(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    size_t start = 0;
+    while (start <= item.size()) {
+      size_t comma = item.find(',', start);
+      if (comma == std::string::npos) comma = item.size();
+      if (comma > start) out.push_back(item.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return out;
 }
 
 StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g) {
@@ -84,6 +99,17 @@ int RunVerify(Env& env, const VerifyArgs& a) {
 }
 
 int RunCompact(Env& env, const std::string& dataset) {
+  if (!dataset.empty()) {
+    auto snap = env.lake->GetSnapshot();
+    if (!snap.ok()) return Fail(snap.status());
+    const auto all = snap->Datasets();
+    if (std::find(all.begin(), all.end(), dataset) == all.end()) {
+      return Fail(
+          NotFound("compact --dataset '{}': the lake at {} has no such dataset (datasets: {})",
+                   dataset, env.lake->root().string(),
+                   all.empty() ? "none" : fmt::format("{}", fmt::join(all, ", "))));
+    }
+  }
   auto st = lake::Compact(*env.lake, *env.con, dataset);
   if (!st.ok()) return Fail(st.status());
   std::printf(
