@@ -34,11 +34,21 @@ std::vector<std::string> SplitList(const std::vector<std::string>& items) {
   return out;
 }
 
-StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g) {
+int UsageFail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 64;
+}
+
+StatusOr<Config> ResolveConfig(const GlobalOptions& g) {
+  std::filesystem::path file = g.config.empty() ? "cryptolake.toml" : g.config;
+  ASSIGN_OR_RETURN(Config c, Config::Load(file, !g.config.empty()));
+  if (!g.data.empty()) c.data_root = g.data;
+  return c;
+}
+
+StatusOr<std::unique_ptr<Env>> OpenEnv(Config config) {
   auto env = std::make_unique<Env>();
-  std::filesystem::path cfg = g.config.empty() ? "cryptolake.toml" : g.config;
-  ASSIGN_OR_RETURN(env->config, Config::Load(cfg, !g.config.empty()));
-  if (!g.data.empty()) env->config.data_root = g.data;
+  env->config = std::move(config);
   lake::Lake::Options lo;
   lo.gc_grace = env->config.gc_grace_seconds * kMicrosPerSecond;
   ASSIGN_OR_RETURN(lake::Lake lk,
@@ -49,6 +59,45 @@ StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g) {
   ASSIGN_OR_RETURN(lake::Connection con, lake::Connection::Open(*env->db));
   env->con = std::make_unique<lake::Connection>(std::move(con));
   return env;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Absolute, with symlinks and ".." resolved as far as the path exists.
+fs::path Resolved(const fs::path& p) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec);
+  if (ec) return p.lexically_normal();
+  fs::path r = fs::weakly_canonical(abs, ec);
+  return ec ? abs.lexically_normal() : r;
+}
+
+}  // namespace
+
+Status CheckOutputPath(std::string_view flag, const fs::path& out, const fs::path& data_root) {
+  const fs::path p = Resolved(out);
+  std::vector<fs::path> lakes;
+  if (!data_root.empty()) lakes.push_back(Resolved(data_root));
+  std::error_code ec;
+  for (fs::path a = p;; a = a.parent_path()) {
+    if (fs::exists(a / "_manifest.json", ec)) lakes.push_back(a);
+    if (a == a.parent_path()) break;
+  }
+  const std::string shown = p == fs::absolute(out, ec).lexically_normal()
+                                ? out.string()
+                                : fmt::format("{} (= {})", out.string(), p.string());
+  for (const fs::path& root : lakes) {
+    const fs::path rel = p.lexically_relative(root);
+    if (rel.empty() || *rel.begin() == "..") continue;  // not under this lake
+    if (*rel.begin() == "forecasts") continue;          // the lake's place for outputs
+    return InvalidArgument(
+        "{} {}: {} the lake at {}, whose writers and garbage collector own everything there but "
+        "forecasts/; write outside the lake, or under {}",
+        flag, shown, rel == "." ? "is" : "is inside", root.string(), (root / "forecasts").string());
+  }
+  return Status::Ok();
 }
 
 int RunImport(Env& env, const ImportArgs& a) {

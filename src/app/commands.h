@@ -19,6 +19,8 @@ inline constexpr const char* kVersion = "0.1.0";
 
 // Prints "error: <message>" to stderr and returns exit code 3 (a runtime error: bad input, I/O).
 int Fail(const Status& s);
+// Prints "error: <message>" to stderr and returns exit code 64 (a usage error: a flag's value).
+int UsageFail(const Status& s);
 
 // The items of comma-separated and repeated list flags ("1m,1h" and --interval 1m --interval 1h
 // alike), in order, empty items dropped (the flags' checks refuse them, app/flags.h).
@@ -30,6 +32,10 @@ struct GlobalOptions {
   bool verbose = false;
 };
 
+// The config file's values (--config, else ./cryptolake.toml if present; Config::Load checks
+// them) with --data over [lake] data.
+StatusOr<Config> ResolveConfig(const GlobalOptions& g);
+
 // What every subcommand needs: the resolved config, the lake, and a DuckDB connection.
 struct Env {
   Config config;
@@ -37,7 +43,18 @@ struct Env {
   std::unique_ptr<lake::Database> db;
   std::unique_ptr<lake::Connection> con;
 };
-StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g);
+StatusOr<std::unique_ptr<Env>> OpenEnv(Config config);
+
+// An output a flag names (`flag`: "--out", "--json-out", "--port-file"; a file or a directory)
+// must not be inside a lake: the lake's writers and its garbage collector own everything under
+// a lake root but forecasts/ (gc deletes the Parquet files no manifest names). InvalidArgument
+// naming the flag, the path and the lake if `out`, once symlinks and ".." are resolved
+// (weakly_canonical), is `data_root` or lies under it, or is or lies under any directory that
+// holds a _manifest.json, anywhere but under that lake's forecasts/. `data_root` may be empty
+// (no lake of our own: only the _manifest.json rule applies). Reads the file system, writes
+// nothing.
+Status CheckOutputPath(std::string_view flag, const std::filesystem::path& out,
+                       const std::filesystem::path& data_root);
 
 struct ImportArgs {
   std::vector<std::string> paths;

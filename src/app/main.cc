@@ -501,7 +501,14 @@ int main(int argc, char** argv) {
   spdlog::set_level(g.verbose ? spdlog::level::debug : spdlog::level::info);
   spdlog::set_pattern("%^%l%$: %v");
 
-  if (*rep) return app::RunReplayExchange(ra);  // no lake at the global --data root
+  if (*rep) {  // no lake at the global --data root
+    if (!ra.port_file.empty()) {
+      if (Status s = app::CheckOutputPath("--port-file", ra.port_file, {}); !s.ok()) {
+        return app::UsageFail(s);
+      }
+    }
+    return app::RunReplayExchange(ra);
+  }
 
   if (*srv || *up) {
     // Stop signals are taken with sigwait(): block them before any thread exists (DuckDB's
@@ -513,11 +520,22 @@ int main(int argc, char** argv) {
     sigaddset(&stop, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   }
-  auto env = app::OpenEnv(g);
-  if (!env.ok()) {
-    std::fprintf(stderr, "error: %s\n", env.status().message().c_str());
-    return 3;
+  auto config = app::ResolveConfig(g);
+  if (!config.ok()) return app::Fail(config.status());
+  // Outputs never go inside the lake (its garbage collector owns it), but under forecasts/.
+  std::vector<std::pair<const char*, std::string>> outputs;
+  if (*cat && !ca.out.empty()) outputs.emplace_back("--out", ca.out);
+  if (*mrg) outputs.emplace_back("--out", ma.out);
+  if (*up && !ua.port_file.empty()) outputs.emplace_back("--port-file", ua.port_file);
+  if (*fc_cv && !fa.out.empty()) outputs.emplace_back("--out", fa.out);
+  if (*fc && !fa.json_out.empty()) outputs.emplace_back("--json-out", fa.json_out);
+  for (const auto& [flag, path] : outputs) {
+    if (Status s = app::CheckOutputPath(flag, path, config->data_root); !s.ok()) {
+      return app::UsageFail(s);
+    }
   }
+  auto env = app::OpenEnv(*std::move(config));
+  if (!env.ok()) return app::Fail(env.status());
   if (*imp) return app::RunImport(**env, ia);
   if (*bf) return app::RunBackfill(**env, bfa);
   if (*str) return app::RunStream(**env, sa);

@@ -455,7 +455,8 @@ TEST(CliTest, MergeWritesTheMergedSeriesAndNeverWritesTheLake) {
   ASSERT_EQ(RunCli({"--data", d.path(), "import", Klines("1d")}).exit_code, 0);
   ASSERT_EQ(RunCli({"--data", d.path(), "batch"}).exit_code, 0);
   auto before = RunCli({"--data", d.path(), "stats"});
-  const std::string out = (fs::path(d.path()) / "merged").string();
+  TempDir o;
+  const std::string out = (o / "merged").string();
   auto r = RunCli({"--data", d.path(), "merge", "--out", out, "--format", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("merge: "), std::string::npos) << r.out;
@@ -478,6 +479,78 @@ TEST(CliTest, MergeWritesTheMergedSeriesAndNeverWritesTheLake) {
   auto bad = RunCli({"--data", d.path(), "merge", "--out", out, "--format", "xml"});
   EXPECT_EQ(bad.exit_code, 3);
   EXPECT_EQ(bad.err, "error: --format must be parquet or csv, got 'xml'\n");
+}
+
+// Outputs never go inside a lake: its writers and garbage collector own everything there but
+// forecasts/ (gc deletes Parquet files no manifest names). Symlinks and ".." are resolved first.
+TEST(CliTest, OutputsInsideTheLakeAreRefused) {
+  TempDir d;
+  const fs::path lake = fs::canonical(d.path()) / "lake";
+  ASSERT_EQ(
+      RunCli({"--data", lake.string(), "import", Klines("1d") / "BTCUSDT-1d-2017-08_2026-04.csv"})
+          .exit_code,
+      0);
+  auto before = RunCli({"--data", lake.string(), "stats"});
+  fs::create_directories(d / "other");
+  WriteText(d / "other" / "_manifest.json", "{}");  // another lake
+  fs::create_symlink(lake / "klines_1d", d / "link");
+  const std::string owned =
+      ", whose writers and garbage collector own everything there but forecasts/; write outside "
+      "the lake, or under ";
+  auto inside = [&](const std::string& flag, const std::string& path) {
+    return flag + " " + path + ": is inside the lake at " + lake.string() + owned +
+           (lake / "forecasts").string();
+  };
+  const std::string data = lake.string();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--data", data, "merge", "--out", data},
+       "--out " + data + ": is the lake at " + data + owned + (lake / "forecasts").string()},
+      {{"--data", data, "merge", "--out", (lake / "klines_1d").string()},
+       inside("--out", (lake / "klines_1d").string())},
+      {{"--data", data, "merge", "--out", (lake / "views" / "m").string()},
+       inside("--out", (lake / "views" / "m").string())},
+      {{"--data", data, "merge", "--out", (lake / "_staging" / "m").string()},
+       inside("--out", (lake / "_staging" / "m").string())},
+      {{"--data", data, "merge", "--out", (lake / "exports").string()},
+       inside("--out", (lake / "exports").string())},
+      {{"--data", data, "merge", "--out", (lake / "forecasts" / ".." / "klines_1d").string()},
+       inside("--out", (lake / "forecasts" / ".." / "klines_1d").string()) /* == resolved */},
+      {{"--data", data, "cat", "klines_1d", "--out", (d / "link" / "x.csv").string()},
+       inside("--out", (d / "link" / "x.csv").string() +
+                           " (= " + (lake / "klines_1d" / "x.csv").string() + ")")},
+      {{"--data", data, "forecast", "cv", "--symbol", "BTCUSDT", "--out",
+        (lake / "views" / "cv").string()},
+       inside("--out", (lake / "views" / "cv").string())},
+      {{"--data", data, "forecast", "predict", "--symbol", "BTCUSDT", "--json-out",
+        (lake / "klines_1d" / "f.json").string()},
+       inside("--json-out", (lake / "klines_1d" / "f.json").string())},
+      {{"--data", data, "up", "--port-file", (lake / "_port").string()},
+       inside("--port-file", (lake / "_port").string())},
+      {{"replay-exchange", "--data", data, "--port-file", (lake / "port").string()},
+       inside("--port-file", (lake / "port").string())},
+      // A directory that holds a lake, whatever --data says.
+      {{"--data", data, "merge", "--out", (d / "other").string()},
+       "--out " + (d / "other").string() + ": is the lake at " + (d / "other").string() + owned +
+           (d / "other" / "forecasts").string()},
+  };
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(Join(args));
+    auto r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 64);
+    EXPECT_EQ(r.err, "error: " + message + "\n");
+  }
+  // Nothing was written in the lake.
+  EXPECT_FALSE(fs::exists(lake / "klines_1d" / "daily.parquet"));
+  EXPECT_FALSE(fs::exists(lake / "klines_1d" / "x.csv"));
+  EXPECT_FALSE(fs::exists(lake / "exports"));
+  EXPECT_FALSE(fs::exists(lake / "views"));
+  EXPECT_FALSE(fs::exists(lake / "_port"));
+  EXPECT_EQ(RunCli({"--data", data, "stats"}).out, before.out);
+  // Under forecasts/ is allowed (the default output of forecast is there).
+  auto ok = RunCli(
+      {"--data", data, "merge", "--out", (lake / "forecasts" / "m").string(), "--format", "csv"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(fs::exists(lake / "forecasts" / "m" / "daily.csv"));
 }
 
 // Must show 1, end to end through the importer: daily_raw built from the 1m files equals
