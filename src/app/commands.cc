@@ -46,7 +46,17 @@ StatusOr<Config> ResolveConfig(const GlobalOptions& g) {
   return c;
 }
 
-StatusOr<std::unique_ptr<Env>> OpenEnv(Config config) {
+StatusOr<std::unique_ptr<Env>> OpenEnv(Config config, bool require_lake) {
+  if (require_lake) {
+    std::error_code ec;
+    const std::filesystem::path root = std::filesystem::absolute(config.data_root, ec);
+    if (!std::filesystem::exists(root / "_manifest.json", ec)) {
+      return NotFound("no lake at {}: {}; run `cryptolake import` or `cryptolake backfill` first",
+                      root.lexically_normal().string(),
+                      std::filesystem::is_directory(root, ec) ? "it has no _manifest.json"
+                                                              : "no such directory");
+    }
+  }
   auto env = std::make_unique<Env>();
   env->config = std::move(config);
   lake::Lake::Options lo;

@@ -43,7 +43,12 @@ struct Env {
   std::unique_ptr<lake::Database> db;
   std::unique_ptr<lake::Connection> con;
 };
-StatusOr<std::unique_ptr<Env>> OpenEnv(Config config);
+// Opens the lake at config.data_root and an in-memory DuckDB connection. With `require_lake`
+// (the commands that read or maintain a lake: stats, verify, cat, serve, merge, forecast, batch,
+// compact, gc) a data root without a _manifest.json is NotFound "no lake at <dir>: ...; run
+// `cryptolake import` or `cryptolake backfill` first", checked before the lake is opened, so
+// that such a command never creates the data root or anything in it.
+StatusOr<std::unique_ptr<Env>> OpenEnv(Config config, bool require_lake);
 
 // An output a flag names (`flag`: "--out", "--json-out", "--port-file"; a file or a directory)
 // must not be inside a lake: the lake's writers and its garbage collector own everything under

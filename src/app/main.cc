@@ -534,7 +534,11 @@ int main(int argc, char** argv) {
       return app::UsageFail(s);
     }
   }
-  auto env = app::OpenEnv(*std::move(config));
+  // Commands that read or maintain a lake need one, and never create it (the data root or
+  // anything in it); forecast --csv-in reads no lake.
+  const bool needs_lake =
+      *sts || *ver || *cat || *srv || *mrg || *bat || *cmp || *gc || (*fc && fa.csv_in.empty());
+  auto env = app::OpenEnv(*std::move(config), needs_lake);
   if (!env.ok()) return app::Fail(env.status());
   if (*imp) return app::RunImport(**env, ia);
   if (*bf) return app::RunBackfill(**env, bfa);

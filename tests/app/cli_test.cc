@@ -2,9 +2,11 @@
 // Parquet out, exact rows and messages checked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/fsutil.h"
@@ -551,6 +553,104 @@ TEST(CliTest, OutputsInsideTheLakeAreRefused) {
       {"--data", data, "merge", "--out", (lake / "forecasts" / "m").string(), "--format", "csv"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(fs::exists(lake / "forecasts" / "m" / "daily.csv"));
+}
+
+// Every file and directory under `root`, relative to it.
+std::set<std::string> Tree(const fs::path& root) {
+  std::set<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    out.insert(e.path().lexically_relative(root).string());
+  }
+  return out;
+}
+
+// What `after` has that `before` has not.
+std::vector<std::string> Added(const std::set<std::string>& before,
+                               const std::set<std::string>& after) {
+  std::vector<std::string> out;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(out));
+  return out;
+}
+
+// Finding 8: read-only commands created the lake folder and answered from an empty lake. The
+// commands that read or maintain a lake now say there is none, and create nothing.
+TEST(CliTest, CommandsThatNeedALakeSayThereIsNoneAndCreateNothing) {
+  TempDir d;
+  const fs::path root = fs::canonical(d.path());
+  const std::string missing = (root / "nolake").string();
+  const std::string elsewhere = (root / "out").string();
+  const std::vector<std::vector<std::string>> commands = {
+      {"stats"},
+      {"verify"},
+      {"cat", "klines_1m"},
+      {"serve", "--port", "0"},
+      {"merge", "--out", elsewhere},
+      {"forecast", "predict", "--symbol", "BTCUSDT"},
+      {"forecast", "cv", "--symbol", "BTCUSDT", "--out", elsewhere},
+      {"batch"},
+      {"compact"},
+      {"gc"},
+  };
+  for (const auto& c : commands) {
+    std::vector<std::string> args = {"--data", missing};
+    args.insert(args.end(), c.begin(), c.end());
+    SCOPED_TRACE(Join(args));
+    auto r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "error: no lake at " + missing +
+                         ": no such directory; run `cryptolake import` or `cryptolake backfill` "
+                         "first\n");
+  }
+  EXPECT_FALSE(fs::exists(missing));
+  EXPECT_FALSE(fs::exists(elsewhere));
+  // A folder that is no lake (pointing --data at the wrong place) is left as it was.
+  fs::create_directories(root / "notalake");
+  WriteText(root / "notalake" / "notes.txt", "x");
+  auto r = RunCli({"--data", (root / "notalake").string(), "verify"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.err, "error: no lake at " + (root / "notalake").string() +
+                       ": it has no _manifest.json; run `cryptolake import` or `cryptolake "
+                       "backfill` first\n");
+  EXPECT_EQ(Tree(root / "notalake"), std::set<std::string>{"notes.txt"});
+}
+
+// Read-only commands on a lake add nothing to it: no _staging, no forecasts/, no speed/.
+// Depends on lake::Lake::Open no longer creating <data>/_staging (the lake side of the same
+// finding): with the Open of before, every command below recreates it.
+TEST(CliTest, ReadOnlyCommandsCreateNothingInTheLake) {
+  TempDir d;
+  const fs::path root = fs::canonical(d.path());
+  const fs::path lake = root / "lake";
+  ASSERT_EQ(RunCli({"--data", lake.string(), "import", Klines("1d")}).exit_code, 0);
+  ASSERT_EQ(RunCli({"--data", lake.string(), "batch"}).exit_code, 0);
+  fs::remove_all(lake / "_staging");
+  const auto before = Tree(lake);
+  ASSERT_FALSE(before.count("_staging"));
+  const std::vector<std::pair<std::vector<std::string>, int>> commands = {
+      {{"stats"}, 0},
+      {{"verify"}, 0},
+      {{"cat", "daily_filled", "--out", (root / "daily.csv").string()}, 0},
+      {{"merge", "--out", (root / "merged").string()}, 0},
+      {{"forecast", "cv", "--symbol", "BTCUSDT", "--model", "naive", "--initial", "2000d",
+        "--period", "90d", "--horizon", "7d", "--out", (root / "cv").string()},
+       0},
+      // Opens the lake and builds the merged series, then refuses to bind: exit 3.
+      {{"serve", "--bind", "0.0.0.0"}, 3},
+  };
+  for (const auto& [c, code] : commands) {
+    std::vector<std::string> args = {"--data", lake.string()};
+    args.insert(args.end(), c.begin(), c.end());
+    SCOPED_TRACE(Join(args));
+    auto r = RunCli(args);
+    EXPECT_EQ(r.exit_code, code) << r.err;
+    EXPECT_EQ(Added(before, Tree(lake)), std::vector<std::string>{});
+    EXPECT_EQ(Tree(lake).size(), before.size());
+  }
+  EXPECT_TRUE(fs::exists(root / "daily.csv"));
+  EXPECT_TRUE(fs::exists(root / "merged" / "daily.parquet"));
+  EXPECT_TRUE(fs::exists(root / "cv" / "metrics.json"));
 }
 
 // Must show 1, end to end through the importer: daily_raw built from the 1m files equals
