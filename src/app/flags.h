@@ -89,6 +89,21 @@ inline CLI::Validator Positive() {
       "> 0");
 }
 
+// A seed: an integer in [0, 2^64 - 1] (CLI11 would take -1 as 2^64 - 1).
+inline CLI::Validator Seed() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        (void)std::strtoull(v.c_str(), &end, 10);
+        if (!v.empty() && v[0] >= '0' && v[0] <= '9' && errno == 0 && end == v.c_str() + v.size()) {
+          return "";
+        }
+        return fmt::format("must be an integer in [0, 18446744073709551615], got '{}'", v);
+      },
+      "in [0, 18446744073709551615]");
+}
+
 // A duration in seconds: in (0, kMaxSeconds].
 inline CLI::Validator Seconds() {
   return Number(0, true, kMaxSeconds, false, "a number of seconds");

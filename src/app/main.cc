@@ -22,6 +22,7 @@ using app::flags::NonEmptyList;
 using app::flags::Number;
 using app::flags::Positive;
 using app::flags::Seconds;
+using app::flags::Seed;
 
 namespace {
 
@@ -76,7 +77,9 @@ int main(int argc, char** argv) {
   imp->add_option("--interval", ia.interval,
                   "Interval for every file, e.g. 1m, 1h, 1d (default: from the file name)")
       ->check(NonEmpty());
-  imp->add_option("--format", ia.format, "auto | vision | ohlcv | bitstamp")->default_val("auto");
+  imp->add_option("--format", ia.format, "auto | vision | ohlcv | bitstamp")
+      ->default_val("auto")
+      ->check(NonEmpty());
   imp->add_flag("--strict", ia.strict, "Fail the whole import, committing nothing, on any bad row");
   imp->add_option("--threads", ia.threads, "Parser threads (0: all cores)")
       ->default_val(0)
@@ -158,7 +161,7 @@ int main(int argc, char** argv) {
   str->add_option("--symbol", sa.symbols,
                   "Symbols, repeatable or comma-separated (default: config)")
       ->check(NonEmptyList());
-  str->add_option("--bus", sa.bus, "embedded | kafka")->default_val("embedded");
+  str->add_option("--bus", sa.bus, "embedded | kafka")->default_val("embedded")->check(NonEmpty());
   str->add_option("--kafka-brokers", sa.kafka_brokers, "Kafka bootstrap servers")
       ->default_val("127.0.0.1:9092")
       ->check(NonEmpty());
@@ -278,7 +281,9 @@ int main(int argc, char** argv) {
                   "Output directory (daily.parquet or daily.csv; not inside the lake: see below)")
       ->required()
       ->check(NonEmpty());
-  mrg->add_option("--format", ma.format, "parquet | csv")->default_val("parquet");
+  mrg->add_option("--format", ma.format, "parquet | csv")
+      ->default_val("parquet")
+      ->check(NonEmpty());
   mrg->footer(
       "The series /api/v1/daily serves: batch days before the watermark, speed days (from the\n"
       "stream's appended 1m candles) after it, ma7/ma30 across the seam. The lake is only read.");
@@ -343,20 +348,24 @@ int main(int argc, char** argv) {
   auto add_forecast_flags = [&fa](CLI::App* c) {
     c->add_option("--symbol", fa.symbol, "Symbol, e.g. BTCUSDT")->required()->check(NonEmpty());
     c->add_option("--model", fa.model, "prophet | naive | seasonal_naive | drift")
-        ->default_val("prophet");
+        ->default_val("prophet")
+        ->check(NonEmpty());
     c->add_option("--interval-width", fa.interval_width, "Width of the uncertainty interval")
         ->default_val(0.8)
         ->check(Number(0, true, 1, true));
     c->add_option("--samples", fa.samples, "Prophet: simulated paths for the interval")
         ->default_val(1000)
         ->check(IntIn(1, 100000));
-    c->add_option("--seed", fa.seed, "Prophet: seed of the simulated paths")->default_val(0);
+    c->add_option("--seed", fa.seed, "Prophet: seed of the simulated paths")
+        ->default_val(0)
+        ->check(Seed());
     c->add_option("--changepoint-prior-scale", fa.changepoint_prior_scale,
                   "Prophet: scale of the Laplace prior on trend changes")
         ->default_val(0.05)
         ->check(Positive());
     c->add_option("--seasonality-mode", fa.seasonality_mode, "Prophet: additive | multiplicative")
-        ->default_val("additive");
+        ->default_val("additive")
+        ->check(NonEmpty());
     c->add_flag("--log-transform", fa.log_transform, "Prophet: fit log(close), forecast exp()");
     // Hidden (empty group): the reference comparison (bench/prophet_reference.py) feeds the
     // same prophet_input CSV to Prophet and to cryptolake.
@@ -392,12 +401,17 @@ int main(int argc, char** argv) {
       ->add_option("--protocol", fa.protocol,
                    "rolling: Prophet's cross_validation; seed: the prototype's 80/20 split with "
                    "ma7/ma30 regressors")
-      ->default_val("rolling");
+      ->default_val("rolling")
+      ->check(NonEmpty());
   fc_cv->add_option("--initial", fa.initial, "rolling: least history before the first cutoff")
-      ->default_val("730d");
-  fc_cv->add_option("--period", fa.period, "rolling: days between cutoffs")->default_val("30d");
+      ->default_val("730d")
+      ->check(NonEmpty());
+  fc_cv->add_option("--period", fa.period, "rolling: days between cutoffs")
+      ->default_val("30d")
+      ->check(NonEmpty());
   fc_cv->add_option("--horizon", fa.horizon, "rolling: days forecast after each cutoff")
-      ->default_val("30d");
+      ->default_val("30d")
+      ->check(NonEmpty());
   fc_cv
       ->add_option("--regressor", fa.regressors,
                    "Extra regressors from daily_filled: ma7, ma30, repeatable or comma-separated "
@@ -451,10 +465,15 @@ int main(int argc, char** argv) {
                   "Exchange time at start, e.g. 2021-05-01T12:00:00Z (default: the end of the "
                   "data)")
       ->check(NonEmpty());
-  rep->add_option("--faults", ra.faults, "Fault spec (see below)")->default_val("none");
+  rep->add_option("--faults", ra.faults, "Fault spec (see below)")
+      ->default_val("none")
+      ->check(NonEmpty());
   rep->add_option("--ws-faults", ra.ws_faults, "WebSocket fault spec (see below)")
-      ->default_val("none");
-  rep->add_option("--fault-seed", ra.fault_seed, "Seed of the fault draws")->default_val(1);
+      ->default_val("none")
+      ->check(NonEmpty());
+  rep->add_option("--fault-seed", ra.fault_seed, "Seed of the fault draws")
+      ->default_val(1)
+      ->check(Seed());
   rep->add_option("--weight-limit", ra.weight_limit, "REQUEST_WEIGHT per minute")
       ->default_val(6000)
       ->check(IntAtLeast(1));

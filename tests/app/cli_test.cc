@@ -194,6 +194,10 @@ TEST(CliTest, EveryNumericFlagOutsideItsRangeIsAUsageError) {
        "--weight-limit: must be an integer >= 1, got '0'"},
       {{"replay-exchange", "--data", "x", "--ban-threshold", "0"},
        "--ban-threshold: must be an integer >= 1, got '0'"},
+      {{"replay-exchange", "--data", "x", "--fault-seed", "-1"},
+       "--fault-seed: must be an integer in [0, 18446744073709551615], got '-1'"},
+      {{"forecast", "cv", "--symbol", "BTCUSDT", "--seed", "18446744073709551616"},
+       "--seed: must be an integer in [0, 18446744073709551615], got '18446744073709551616'"},
   };
   for (const auto& [args, message] : cases) {
     std::vector<std::string> full = {"--data", data};
@@ -265,6 +269,12 @@ TEST(CliTest, EmptyPathsAndValuesAreUsageErrors) {
        "--regressor: must not be empty"},
       {{"replay-exchange", "--data", ""}, "--data: must not be empty"},
       {{"replay-exchange", "--data", "x", "--port-file", ""}, "--port-file: must not be empty"},
+      {{"replay-exchange", "--data", "x", "--faults", ""}, "--faults: must not be empty"},
+      {{"--data", data, "import", "--format", "", "x.csv"}, "--format: must not be empty"},
+      {{"--data", data, "merge", "--out", "m", "--format", ""}, "--format: must not be empty"},
+      {{"--data", data, "stream", "--bus", ""}, "--bus: must not be empty"},
+      {{"--data", data, "forecast", "cv", "--symbol", "BTCUSDT", "--protocol", ""},
+       "--protocol: must not be empty"},
   };
   for (const auto& [args, message] : cases) ExpectUsageError(args, message);
   EXPECT_FALSE(fs::exists(d / "lake"));
