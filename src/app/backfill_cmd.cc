@@ -9,25 +9,6 @@
 
 namespace cryptolake::app {
 
-namespace {
-
-// "1m,1h" and repeated flags alike.
-std::vector<std::string> SplitList(const std::vector<std::string>& items) {
-  std::vector<std::string> out;
-  for (const auto& item : items) {
-    size_t start = 0;
-    while (start <= item.size()) {
-      size_t comma = item.find(',', start);
-      if (comma == std::string::npos) comma = item.size();
-      if (comma > start) out.push_back(item.substr(start, comma - start));
-      start = comma + 1;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 int RunBackfill(Env& env, const BackfillArgs& a) {
   const Config& cfg = env.config;
   backfill::BackfillOptions o;
@@ -49,16 +30,13 @@ int RunBackfill(Env& env, const BackfillArgs& a) {
     if (!t.ok()) return Fail(t.status());
     o.to = *t;
   }
-  o.concurrency = a.concurrency > 0 ? a.concurrency : cfg.backfill_concurrency;
+  o.concurrency = a.concurrency.value_or(cfg.backfill_concurrency);
   o.page_limit = a.page_limit;
   o.chunk_rows = a.chunk_rows;
 
   exchange::GovernorOptions go;
   go.weight_limit = a.weight_limit;
-  go.budget_fraction = a.budget > 0 ? a.budget : cfg.backfill_weight_budget;
-  if (go.budget_fraction <= 0 || go.budget_fraction > 1) {
-    return Fail(InvalidArgument("--budget {} must be in (0, 1]", go.budget_fraction));
-  }
+  go.budget_fraction = a.budget.value_or(cfg.backfill_weight_budget);  // both checked in (0, 1]
   const Clock& clock = env.lake->clock();
   exchange::RateGovernor governor(clock, go);
   exchange::RestOptions ro;

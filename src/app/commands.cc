@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -20,11 +21,52 @@ int Fail(const Status& s) {
   return 3;
 }
 
-StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g) {
+std::vector<std::string> SplitList(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    size_t start = 0;
+    while (start <= item.size()) {
+      size_t comma = item.find(',', start);
+      if (comma == std::string::npos) comma = item.size();
+      if (comma > start) out.push_back(item.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+int UsageFail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 64;
+}
+
+StatusOr<Config> ResolveConfig(const GlobalOptions& g) {
+  std::filesystem::path file = g.config.empty() ? "cryptolake.toml" : g.config;
+  ASSIGN_OR_RETURN(Config c, Config::Load(file, !g.config.empty()));
+  if (!g.data.empty()) c.data_root = g.data;
+  return c;
+}
+
+StatusOr<std::unique_ptr<Env>> OpenEnv(Config config, bool require_lake) {
+  if (require_lake) {
+    std::error_code ec;
+    const std::filesystem::path root = std::filesystem::absolute(config.data_root, ec);
+    bool data_folders = false;  // a lake that lost its manifest: the lake says so (DataLoss)
+    for (auto& e : std::filesystem::directory_iterator(root, ec)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_directory(ec) && (name == "views" || name.rfind("klines_", 0) == 0)) {
+        data_folders = true;
+      }
+    }
+    if (!data_folders && !std::filesystem::exists(root / "_manifest.json", ec)) {
+      return NotFound("no lake at {}: {}; run `cryptolake import` or `cryptolake backfill` first",
+                      root.lexically_normal().string(),
+                      std::filesystem::is_directory(root, ec) ? "it has no _manifest.json"
+                                                              : "no such directory");
+    }
+  }
   auto env = std::make_unique<Env>();
-  std::filesystem::path cfg = g.config.empty() ? "cryptolake.toml" : g.config;
-  ASSIGN_OR_RETURN(env->config, Config::Load(cfg, !g.config.empty()));
-  if (!g.data.empty()) env->config.data_root = g.data;
+  env->config = std::move(config);
   lake::Lake::Options lo;
   lo.gc_grace = env->config.gc_grace_seconds * kMicrosPerSecond;
   ASSIGN_OR_RETURN(lake::Lake lk,
@@ -35,6 +77,45 @@ StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g) {
   ASSIGN_OR_RETURN(lake::Connection con, lake::Connection::Open(*env->db));
   env->con = std::make_unique<lake::Connection>(std::move(con));
   return env;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Absolute, with symlinks and ".." resolved as far as the path exists.
+fs::path Resolved(const fs::path& p) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec);
+  if (ec) return p.lexically_normal();
+  fs::path r = fs::weakly_canonical(abs, ec);
+  return ec ? abs.lexically_normal() : r;
+}
+
+}  // namespace
+
+Status CheckOutputPath(std::string_view flag, const fs::path& out, const fs::path& data_root) {
+  const fs::path p = Resolved(out);
+  std::vector<fs::path> lakes;
+  if (!data_root.empty()) lakes.push_back(Resolved(data_root));
+  std::error_code ec;
+  for (fs::path a = p;; a = a.parent_path()) {
+    if (fs::exists(a / "_manifest.json", ec)) lakes.push_back(a);
+    if (a == a.parent_path()) break;
+  }
+  const std::string shown = p == fs::absolute(out, ec).lexically_normal()
+                                ? out.string()
+                                : fmt::format("{} (= {})", out.string(), p.string());
+  for (const fs::path& root : lakes) {
+    const fs::path rel = p.lexically_relative(root);
+    if (rel.empty() || *rel.begin() == "..") continue;  // not under this lake
+    if (*rel.begin() == "forecasts") continue;          // the lake's place for outputs
+    return InvalidArgument(
+        "{} {}: {} the lake at {}, whose folder holds only what the lake writes (and outputs "
+        "under forecasts/); write outside the lake, or under {}",
+        flag, shown, rel == "." ? "is" : "is inside", root.string(), (root / "forecasts").string());
+  }
+  return Status::Ok();
 }
 
 int RunImport(Env& env, const ImportArgs& a) {
@@ -92,6 +173,17 @@ int RunVerify(Env& env, const VerifyArgs& a) {
 }
 
 int RunCompact(Env& env, const std::string& dataset) {
+  if (!dataset.empty()) {
+    auto snap = env.lake->GetSnapshot();
+    if (!snap.ok()) return Fail(snap.status());
+    const auto all = snap->Datasets();
+    if (std::find(all.begin(), all.end(), dataset) == all.end()) {
+      return Fail(
+          NotFound("compact --dataset '{}': the lake at {} has no such dataset (datasets: {})",
+                   dataset, env.lake->root().string(),
+                   all.empty() ? "none" : fmt::format("{}", fmt::join(all, ", "))));
+    }
+  }
   auto st = lake::Compact(*env.lake, *env.con, dataset);
   if (!st.ok()) return Fail(st.status());
   std::printf(

@@ -19,12 +19,22 @@ inline constexpr const char* kVersion = "0.1.0";
 
 // Prints "error: <message>" to stderr and returns exit code 3 (a runtime error: bad input, I/O).
 int Fail(const Status& s);
+// Prints "error: <message>" to stderr and returns exit code 64 (a usage error: a flag's value).
+int UsageFail(const Status& s);
+
+// The items of comma-separated and repeated list flags ("1m,1h" and --interval 1m --interval 1h
+// alike), in order, empty items dropped (the flags' checks refuse them, app/flags.h).
+std::vector<std::string> SplitList(const std::vector<std::string>& items);
 
 struct GlobalOptions {
   std::string data;    // empty: from config or default
   std::string config;  // empty: ./cryptolake.toml if present
   bool verbose = false;
 };
+
+// The config file's values (--config, else ./cryptolake.toml if present; Config::Load checks
+// them) with --data over [lake] data.
+StatusOr<Config> ResolveConfig(const GlobalOptions& g);
 
 // What every subcommand needs: the resolved config, the lake, and a DuckDB connection.
 struct Env {
@@ -33,7 +43,23 @@ struct Env {
   std::unique_ptr<lake::Database> db;
   std::unique_ptr<lake::Connection> con;
 };
-StatusOr<std::unique_ptr<Env>> OpenEnv(const GlobalOptions& g);
+// Opens the lake at config.data_root and an in-memory DuckDB connection. With `require_lake`
+// (the commands that read or maintain a lake: stats, verify, cat, serve, merge, forecast, batch,
+// compact, gc) a data root without a _manifest.json is NotFound "no lake at <dir>: ...; run
+// `cryptolake import` or `cryptolake backfill` first", checked before the lake is opened, so
+// that such a command never creates the data root or anything in it.
+StatusOr<std::unique_ptr<Env>> OpenEnv(Config config, bool require_lake);
+
+// An output a flag names (`flag`: "--out", "--json-out", "--port-file"; a file or a directory)
+// must not be inside a lake: a lake's folder holds only what the lake writes, and outputs under
+// its forecasts/ (a user's file there would sit among files the lake manages). InvalidArgument
+// naming the flag, the path and the lake if `out`, once symlinks and ".." are resolved
+// (weakly_canonical), is `data_root` or lies under it, or is or lies under any directory that
+// holds a _manifest.json, anywhere but under that lake's forecasts/. `data_root` may be empty
+// (no lake of our own: only the _manifest.json rule applies). Reads the file system, writes
+// nothing.
+Status CheckOutputPath(std::string_view flag, const std::filesystem::path& out,
+                       const std::filesystem::path& data_root);
 
 struct ImportArgs {
   std::vector<std::string> paths;
@@ -61,8 +87,8 @@ struct BackfillArgs {
   std::vector<std::string> symbols;    // empty: from the config
   std::vector<std::string> intervals;  // empty: from the config
   std::optional<std::string> from, to;
-  int concurrency = 0;  // 0: from the config
-  double budget = 0;    // share of the weight limit; 0: from the config
+  std::optional<int> concurrency;  // none: from the config
+  std::optional<double> budget;    // share of the weight limit, in (0, 1]; none: from the config
   int64_t weight_limit = 6000;
   int page_limit = 1000;
   int64_t chunk_rows = 200000;
@@ -76,7 +102,7 @@ int RunBackfill(Env& env, const BackfillArgs& a);
 struct StreamArgs {
   std::string ws_url;    // empty: stream_url from the config
   std::string exchange;  // REST, for healing gaps after reconnects; empty: from the config
-  std::vector<std::string> symbols;
+  std::vector<std::string> symbols;  // comma-separated items allowed; empty: from the config
   std::string bus = "embedded";
   std::string kafka_brokers = "127.0.0.1:9092";
   std::string kafka_topic = "cryptolake.events";
@@ -90,6 +116,7 @@ struct StreamArgs {
 };
 int RunStream(Env& env, const StreamArgs& a);
 
+// `dataset` empty: every dataset; otherwise one the lake has (NotFound listing them if not).
 int RunCompact(Env& env, const std::string& dataset);
 // `repair`: rebuilds a missing manifest, or with `drop` retires those files (verify/repair.h).
 int RunRepair(Env& env, const std::vector<std::string>& drop);
@@ -119,11 +146,13 @@ struct MergeArgs {
 int RunMerge(Env& env, const MergeArgs& a);
 
 struct UpArgs {
-  std::vector<std::string> replay;   // replay exchange data (files, dirs, globs); empty: Binance
+  // Replay exchange data (files, dirs, globs; comma-separated items allowed); empty: Binance.
+  std::vector<std::string> replay;
   std::optional<std::string> start;  // replay: exchange time at start
   double speed = 1.0;                // replay: exchange seconds per real second
   std::vector<std::string> import_paths;
-  std::vector<std::string> intervals;  // backfill intervals; empty: config
+  std::vector<std::string>
+      intervals;  // backfill intervals (comma-separated allowed); empty: config
   // Backfill start; default: [backfill] start in the config, else Binance spot's first day.
   std::optional<std::string> from;
   bool no_backfill = false;
@@ -147,7 +176,8 @@ struct ForecastArgs {
   int periods = 30;               // fit / predict: days ahead
   std::string initial = "730d", period = "30d", horizon = "30d";  // cv, rolling
   std::string protocol = "rolling";                               // cv: rolling | seed
-  std::vector<std::string> regressors;  // daily_filled columns; seed default: ma7, ma30
+  std::vector<std::string> regressors;  // daily_filled columns (comma-separated allowed); seed
+                                        // default: ma7, ma30
   bool allow_leakage = false;
   int threads = 0;  // cv: 0 = hardware_concurrency
   std::string out;  // cv: output directory; empty: <data>/forecasts/<SYMBOL>-cv (or -seed)

@@ -146,7 +146,7 @@ int RunCv(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) 
   auto model = PrimaryModel(a);
   if (!model.ok()) return Fail(model.status());
   const bool seed = a.protocol == "seed";
-  std::vector<std::string> reg_names = a.regressors;
+  std::vector<std::string> reg_names = SplitList(a.regressors);
   if (seed && reg_names.empty()) reg_names = {"ma7", "ma30"};
   std::vector<forecast::RegressorLineage> lineage;
   for (const auto& r : reg_names) {

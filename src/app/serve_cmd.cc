@@ -187,7 +187,7 @@ int RunUp(Env& env, const UpArgs& a) {
       if (!t.ok()) return finish(Fail(t.status().WithContext("--start")));
       ro.start = *t;
     }
-    auto ex = exchange::ReplayExchange::Create(a.replay, SystemClock::Instance(), ro);
+    auto ex = exchange::ReplayExchange::Create(SplitList(a.replay), SystemClock::Instance(), ro);
     if (!ex.ok()) return finish(Fail(ex.status()));
     if (Status s = (*ex)->Start(); !s.ok()) return finish(Fail(s));
     replay = std::move(*ex);

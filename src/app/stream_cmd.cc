@@ -21,7 +21,7 @@ void OnSignal(int) { g_stop = true; }
 int RunStream(Env& env, const StreamArgs& a) {
   const Config& cfg = env.config;
   speed::StreamOptions o;
-  o.symbols = a.symbols.empty() ? cfg.symbols : a.symbols;
+  o.symbols = SplitList(a.symbols.empty() ? cfg.symbols : a.symbols);
   o.ws.url = a.ws_url.empty() ? cfg.stream_url : a.ws_url;
   o.ws.stall_timeout = static_cast<Micros>(a.stall_timeout_seconds * kMicrosPerSecond);
   o.ws.rotate_after = static_cast<Micros>(a.rotate_after_seconds * kMicrosPerSecond);

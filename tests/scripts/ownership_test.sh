@@ -51,9 +51,9 @@ cp "$some" "$lk/klines_1d/symbol=BTCUSDT/year=2020/part-1600000000000000-4242-0.
 cp "$some" "$lk/views/daily_raw/symbol=BTCUSDT/notes.parquet"
 "$bin" --data "$work/other" import "$shared/binance-spot/klines/1d/BTCUSDT-1d-2017-08_2026-04.csv" >/dev/null
 cp -a "$work/other" "$lk/backup-lake"
-cl merge --out "$lk/merged" >/dev/null
+cl merge --out "$lk/forecasts/merged" >/dev/null
 foreign() {
-  (cd "$lk" && find . -type f \( -path ./mine.parquet -o -path './backup-lake/*' -o -path './merged/*' \
+  (cd "$lk" && find . -type f \( -path ./mine.parquet -o -path './backup-lake/*' -o -path './forecasts/merged/*' \
      -o -name user-export.parquet -o -name notes.parquet -o -name 'part-1600000000000000-4242-0.parquet' \) |
    sort | xargs sha256sum)
 }
