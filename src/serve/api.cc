@@ -72,27 +72,6 @@ std::string Clip(const std::string& s, size_t n) {
   return s.substr(0, n) + "...";
 }
 
-// A missing from/to is reported as the time it stands for.
-std::string TimeText(const Request& req, const char* name, Micros t) {
-  auto v = req.Param(name);
-  return v ? *v : FormatIso(t);
-}
-
-StatusOr<Micros> ParseParamTime(const Request& req, const char* name, Micros fallback,
-                                BadRequest* bad) {
-  auto v = req.Param(name);
-  if (!v) return fallback;
-  auto t = ParseTime(*v);
-  if (!t.ok()) {
-    *bad = {400, name,
-            fmt::format("cannot parse '{}' as a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] "
-                        "or YYYY-MM-DDTHH:MM:SSZ, UTC)",
-                        *v)};
-    return InvalidArgument("bad time");
-  }
-  return *t;
-}
-
 std::string DailyJsonRow(const std::string& symbol, const DailyRow& r) {
   std::string out;
   out.reserve(200);
@@ -306,6 +285,31 @@ struct Api::Impl {
     return Json(std::move(out));
   }
 
+  // from/to of a range, each optional (absent: open on that side); false with *bad set when one
+  // does not parse, or when both are given and from is after to.
+  bool Range(const Request& req, std::optional<Micros>* from, std::optional<Micros>* to,
+             BadRequest* bad) {
+    for (const char* name : {"from", "to"}) {
+      auto v = req.Param(name);
+      if (!v) continue;
+      auto t = ParseTime(*v);
+      if (!t.ok()) {
+        *bad = {400, name,
+                fmt::format("cannot parse '{}' as a date or time (YYYY-MM-DD, YYYY-MM-DD "
+                            "HH:MM[:SS] or YYYY-MM-DDTHH:MM:SSZ, UTC)",
+                            *v)};
+        return false;
+      }
+      (std::string_view(name) == "from" ? *from : *to) = *t;
+    }
+    if (*from && *to && **from > **to) {
+      *bad = {400, "from",
+              fmt::format("from ({}) is after to ({})", *req.Param("from"), *req.Param("to"))};
+      return false;
+    }
+    return true;
+  }
+
   Response Daily(const Request& req) {
     if (auto b = CheckParams(req, {"symbol", "from", "to"})) return Error(*b);
     auto st = State();
@@ -313,17 +317,10 @@ struct Api::Impl {
     const SymbolSeries* s = nullptr;
     if (auto b = Symbol(req, **st, &s)) return Error(*b);
     BadRequest bad;
-    auto from = ParseParamTime(req, "from", std::numeric_limits<Micros>::min(), &bad);
-    if (!from.ok()) return Error(bad);
-    auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max(), &bad);
-    if (!to.ok()) return Error(bad);
-    if (*from > *to) {
-      return JsonError(400, "from",
-                       fmt::format("from ({}) is after to ({})", TimeText(req, "from", *from),
-                                   TimeText(req, "to", *to)));
-    }
+    std::optional<Micros> from, to;
+    if (!Range(req, &from, &to, &bad)) return Error(bad);
     // The days the range names, from's and to's included (to names its whole day).
-    if (req.Param("from") && req.Param("to")) {
+    if (from && to) {
       const int64_t days = (DayFloor(*to) - DayFloor(*from)) / kMicrosPerDay + 1;
       if (days > opt.max_days) {
         return JsonError(
@@ -332,8 +329,7 @@ struct Api::Impl {
       }
     }
     const bool csv = WantsCsv(req);
-    const bool whole = !req.Param("from") && !req.Param("to");
-    if (whole && !csv) {
+    if (!from && !to && !csv) {
       // The whole series: the bodies Prepare() made for this state. A reader still holding an
       // older state (it got it just before a swap) renders its own.
       Response r;
@@ -350,12 +346,20 @@ struct Api::Impl {
       r.shared_body = std::make_shared<const std::string>(DailyJson(*s, 0, s->daily.size()));
       return r;
     }
-    // Days in [from, to] (to inclusive: a date names its whole day).
-    auto lo = std::lower_bound(s->daily.begin(), s->daily.end(), DayFloor(*from),
-                               [](const DailyRow& r, Micros t) { return r.day < t; });
-    auto hi = std::upper_bound(s->daily.begin(), s->daily.end(), *to,
-                               [](Micros t, const DailyRow& r) { return t < r.day; });
-    size_t a = lo - s->daily.begin(), b = std::max(a, static_cast<size_t>(hi - s->daily.begin()));
+    // Days in [from's day, to] (to inclusive: a date names its whole day); a side not given is
+    // open. (No sentinel times: flooring the smallest time to its day would overflow.)
+    size_t a = 0, b = s->daily.size();
+    if (from) {
+      a = std::lower_bound(s->daily.begin(), s->daily.end(), DayFloor(*from),
+                           [](const DailyRow& r, Micros t) { return r.day < t; }) -
+          s->daily.begin();
+    }
+    if (to) {
+      b = std::upper_bound(s->daily.begin(), s->daily.end(), *to,
+                           [](Micros t, const DailyRow& r) { return t < r.day; }) -
+          s->daily.begin();
+    }
+    b = std::max(a, b);
     return csv ? Csv(DailyCsv(*s, a, b)) : Json(DailyJson(*s, a, b));
   }
 
@@ -384,23 +388,15 @@ struct Api::Impl {
       limit = v;
     }
     BadRequest bad;
-    // Without from, no lower bound (so a `to` alone never makes an inverted range).
-    auto from = ParseParamTime(req, "from", std::numeric_limits<Micros>::min() / 2, &bad);
-    if (!from.ok()) return Error(bad);
-    auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max() / 2, &bad);
-    if (!to.ok()) return Error(bad);
-    if (*from > *to) {
-      return JsonError(400, "from",
-                       fmt::format("from ({}) is after to ({})", TimeText(req, "from", *from),
-                                   TimeText(req, "to", *to)));
-    }
-    if (req.Param("from") && req.Param("to") && (*to - *from) / iv->micros > opt.max_klines) {
+    std::optional<Micros> from, to;
+    if (!Range(req, &from, &to, &bad)) return Error(bad);
+    if (from && to && (*to - *from) / iv->micros > opt.max_klines) {
       return JsonError(400, "to",
                        fmt::format("range over the limit: {} {} candles (at most {}; page with "
                                    "from and limit)",
                                    (*to - *from) / iv->micros, iv->name, opt.max_klines));
     }
-    auto rows = merged->Klines(s->symbol, *iv, *from, *to, limit);
+    auto rows = merged->Klines(s->symbol, *iv, from, to, limit);
     if (!rows.ok()) return JsonError(503, "", rows.status().message());
     if (WantsCsv(req)) {
       std::string out = "symbol,interval,open_time,open,high,low,close,volume,source,partial\n";

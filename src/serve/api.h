@@ -10,6 +10,11 @@
 // JSON by default; CSV with ?format=csv or an Accept header preferring text/csv (daily, klines,
 // symbols).
 //
+// Ranges: from and to are each optional; a bound not given leaves that side open. daily gives
+// the days from from's day to to's day, both included. klines gives candles in [from, to): with
+// from, the `limit` oldest from it on; without, the `limit` newest before to (or the newest of
+// all), in time order, as Binance answers an endTime alone.
+//
 // Bad requests: 400 (404 for an unknown symbol, and for a forecast that does not exist) with
 // {"error":{"status":N,"parameter":"<name>","message":"..."}} naming the parameter:
 //   unknown parameter          400 parameter=<it>  "unknown parameter 'x' (allowed: symbol, ...)"

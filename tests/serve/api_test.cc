@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -391,6 +392,62 @@ TEST_F(ApiTest, DailyCsvByFormatOrAcceptHeader) {
   EXPECT_EQ(j.body, Get(q).body);
 }
 
+// A range open on one side: `to` alone is every day up to its own, `from` alone every day from
+// its own on. (`to` alone once made an empty series: the missing from, the smallest time,
+// overflowed when floored to its day.)
+TEST_F(ApiTest, DailyToAloneOrFromAloneIsOpenOnTheOtherSide) {
+  const CsvRows binance = ReadCsv(Find("1d", "BTCUSDT-1d-"), At("2025-06-01"), At("2025-06-05"));
+  auto expect_binance_day = [&](const json& row, const char* day, const char* source) {
+    SCOPED_TRACE(day);
+    const auto& want = Row(binance, At(day));
+    EXPECT_EQ(row["day"], day);
+    EXPECT_EQ(row["open"].get<double>(), D(want[1]));
+    EXPECT_EQ(row["high"].get<double>(), D(want[2]));
+    EXPECT_EQ(row["low"].get<double>(), D(want[3]));
+    EXPECT_EQ(row["close"].get<double>(), D(want[4]));
+    EXPECT_NEAR(row["volume"].get<double>(), D(want[5]), 1e-6);
+    EXPECT_EQ(row["source"], source);
+    EXPECT_EQ(row["partial"], false);
+  };
+  // `to` alone: the first day of the series to `to`'s day, whatever the time in it.
+  for (const char* to : {"2025-06-02", "2025-06-02T23:59:00Z"}) {
+    SCOPED_TRACE(to);
+    HttpResponse r = Get(std::string("/api/v1/daily?symbol=BTCUSDT&to=") + to);
+    ASSERT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body);
+    ASSERT_EQ(j["rows"].size(), 2u) << r.body;
+    expect_binance_day(j["rows"][0], "2025-06-01", "batch");
+    expect_binance_day(j["rows"][1], "2025-06-02", "batch");
+    EXPECT_EQ(j["rows"][0]["open"].get<double>(), 104591.88);
+    EXPECT_EQ(j["rows"][1]["close"].get<double>(), D(Row(binance, At("2025-06-02"))[4]));
+  }
+  HttpResponse csv = Get("/api/v1/daily?symbol=BTCUSDT&to=2025-06-01&format=csv");
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.body.rfind("symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled\n"
+                           "BTCUSDT,2025-06-01,104591.88,105866.91,103752.49,105642.93,",
+                           0),
+            0u)
+      << csv.body;
+  EXPECT_EQ(std::count(csv.body.begin(), csv.body.end(), '\n'), 2) << csv.body;
+
+  // `from` alone: `from`'s day to the last day of the series (today, partial).
+  HttpResponse f = Get("/api/v1/daily?symbol=BTCUSDT&from=2025-06-04T08:00:00Z");
+  ASSERT_EQ(f.status, 200) << f.body;
+  json fj = json::parse(f.body);
+  ASSERT_EQ(fj["rows"].size(), 2u) << f.body;
+  expect_binance_day(fj["rows"][0], "2025-06-04", "speed");
+  EXPECT_EQ(fj["rows"][1]["day"], "2025-06-05");
+  EXPECT_EQ(fj["rows"][1]["partial"], true);
+  const json whole = json::parse(Get("/api/v1/daily?symbol=BTCUSDT").body);
+  EXPECT_EQ(fj["rows"][1], whole["rows"][4]);
+
+  // Before the first day and after the last: no rows (not an error).
+  const std::string empty =
+      "{\"symbol\":\"BTCUSDT\",\"batch_watermark\":\"2025-06-04\",\"rows\":[]}";
+  EXPECT_EQ(Get("/api/v1/daily?symbol=BTCUSDT&to=2025-05-31").body, empty);
+  EXPECT_EQ(Get("/api/v1/daily?symbol=BTCUSDT&from=2025-06-06").body, empty);
+}
+
 TEST_F(ApiTest, DailyRejectsMalformedRequests) {
   const std::string p = "/api/v1/daily?";
   ExpectError(p + "symbol=BTCUSDT&limit=5", 400,
@@ -510,6 +567,64 @@ TEST_F(ApiTest, KlinesHonourTheLimitAcrossTheWatermark) {
   EXPECT_EQ(e["rows"][0]["partial"], false);
   EXPECT_EQ(e["rows"][1]["open_time"], "2025-06-05T12:00:00Z");
   EXPECT_EQ(e["rows"][1]["partial"], true);
+}
+
+// Without from, klines are the `limit` candles just before `to` (before the end of the series
+// when there is no `to` either), in time order, as Binance answers an endTime alone. (They used
+// to be the first candles of the lake, whatever `to` said.)
+TEST_F(ApiTest, KlinesToAloneAreTheCandlesJustBeforeIt) {
+  const CsvRows m1 = ReadCsv(Find("1m", k1mPrefix), At("2025-06-01"), At("2025-06-06"));
+  auto rows = [&](Micros first, int n, bool open_last = false) {
+    std::string out = "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"rows\":[";
+    for (int i = 0; i < n; ++i) {
+      const Micros t = first + i * kMicrosPerMinute;
+      if (i > 0) out += ',';
+      out += KlineRowJson(Row(m1, t), t < At("2025-06-04") ? "batch" : "speed",
+                          open_last && i == n - 1);
+    }
+    return out + "]}";
+  };
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-02&limit=3").body,
+            rows(At("2025-06-01 23:57"), 3));
+  // Across the watermark: batch minutes, then speed minutes.
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-04T00:02:00Z&limit=4").body,
+            rows(At("2025-06-03 23:58"), 4));
+  // The default limit (500) before `to`.
+  json d = json::parse(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-02").body);
+  ASSERT_EQ(d["rows"].size(), 500u);
+  EXPECT_EQ(d["rows"][0]["open_time"], "2025-06-01T15:40:00Z");
+  EXPECT_EQ(d["rows"][499]["open_time"], "2025-06-01T23:59:00Z");
+  EXPECT_EQ(d["rows"][0]["open"].get<double>(), D(Row(m1, At("2025-06-01 15:40"))[1]));
+  EXPECT_EQ(d["rows"][499]["close"].get<double>(), D(Row(m1, At("2025-06-01 23:59"))[4]));
+  // Neither from nor to: the newest candles, the open one last.
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&limit=2").body,
+            rows(At("2025-06-05 11:59"), 2, /*open_last=*/true));
+  // `from` alone: from there on, to the open candle.
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&from=2025-06-05T11:58:00Z").body,
+            rows(At("2025-06-05 11:58"), 3, /*open_last=*/true));
+  // As CSV, and before the first candle: nothing.
+  HttpResponse c = Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-02&limit=1&format=csv");
+  const auto& f = Row(m1, At("2025-06-01 23:59"));
+  EXPECT_EQ(c.body,
+            "symbol,interval,open_time,open,high,low,close,volume,source,partial\n"
+            "BTCUSDT,1m,2025-06-01T23:59:00Z," +
+                Shortest(f[1]) + "," + Shortest(f[2]) + "," + Shortest(f[3]) + "," +
+                Shortest(f[4]) + "," + Shortest(f[5]) + ",batch,false\n");
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-05-01").body,
+            "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"rows\":[]}");
+  // Hours (aggregated from the speed minutes): the two before 03:00 on 06-04, Binance's own.
+  HttpResponse h = Get("/api/v1/klines?symbol=BTCUSDT&interval=1h&to=2025-06-04T03:00:00Z&limit=2");
+  ASSERT_EQ(h.status, 200) << h.body;
+  json hj = json::parse(h.body);
+  ASSERT_EQ(hj["rows"].size(), 2u) << h.body;
+  const CsvRows hours =
+      ReadCsv(Find("1h", "BTCUSDT-1h-2025-06"), At("2025-06-04"), At("2025-06-04 03:00"));
+  for (size_t i = 0; i < 2; ++i) {
+    const Micros t = At("2025-06-04 01:00") + static_cast<Micros>(i) * kMicrosPerHour;
+    EXPECT_EQ(hj["rows"][i]["open_time"], FormatIso(t));
+    EXPECT_EQ(hj["rows"][i]["open"].get<double>(), D(Row(hours, t)[1]));
+    EXPECT_EQ(hj["rows"][i]["close"].get<double>(), D(Row(hours, t)[4]));
+  }
 }
 
 // Hours after the watermark are aggregated from the speed 1m candles: Binance's own 1h klines.
