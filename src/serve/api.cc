@@ -64,6 +64,24 @@ std::optional<BadRequest> CheckParams(const Request& req,
 
 Response Error(const BadRequest& b) { return JsonError(b.status, b.parameter, b.message); }
 
+// `s` as a JSON string (quoted, escaped: http_server.h's AppendJsonString).
+std::string JsonText(std::string_view s) {
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
+}
+
+// `s` as a CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote, CR or LF.
+std::string CsvField(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 // `s` cut to at most `n` bytes plus "..." when longer, never inside a UTF-8 character (a cut
 // character would make the error body invalid UTF-8 though the request was valid).
 std::string Clip(const std::string& s, size_t n) {
@@ -72,7 +90,7 @@ std::string Clip(const std::string& s, size_t n) {
   return s.substr(0, n) + "...";
 }
 
-std::string DailyJsonRow(const std::string& symbol, const DailyRow& r) {
+std::string DailyJsonRow(const DailyRow& r) {
   std::string out;
   out.reserve(200);
   out += "{\"day\":\"";
@@ -94,7 +112,6 @@ std::string DailyJsonRow(const std::string& symbol, const DailyRow& r) {
   out += r.speed ? ",\"source\":\"speed\"" : ",\"source\":\"batch\"";
   out += r.partial ? ",\"partial\":true" : ",\"partial\":false";
   out += r.filled ? ",\"filled\":true}" : ",\"filled\":false}";
-  (void)symbol;
   return out;
 }
 
@@ -103,8 +120,8 @@ std::string WatermarkJson(Micros w) {
 }
 
 std::string DailyHeader(const SymbolSeries& s) {
-  return "{\"symbol\":\"" + s.symbol + "\",\"batch_watermark\":" + WatermarkJson(s.watermark) +
-         ",\"rows\":[";
+  return "{\"symbol\":" + JsonText(s.symbol) +
+         ",\"batch_watermark\":" + WatermarkJson(s.watermark) + ",\"rows\":[";
 }
 
 // Rows [from, to) as they follow `before` rows of the same array (comma-separated).
@@ -112,7 +129,7 @@ void AppendDailyRows(std::string& out, const SymbolSeries& s, size_t from, size_
                      size_t before) {
   for (size_t i = from; i < to; ++i) {
     if (i > from || before > 0) out += ',';
-    out += DailyJsonRow(s.symbol, s.daily[i]);
+    out += DailyJsonRow(s.daily[i]);
   }
 }
 
@@ -128,8 +145,8 @@ std::string DailyCsv(const SymbolSeries& s, size_t from, size_t to) {
   std::string out = "symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled\n";
   for (size_t i = from; i < to; ++i) {
     const DailyRow& r = s.daily[i];
-    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{}\n", s.symbol,
-                   FormatDate(r.day), r.open, r.high, r.low, r.close, r.volume,
+    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                   CsvField(s.symbol), FormatDate(r.day), r.open, r.high, r.low, r.close, r.volume,
                    r.ma7 ? fmt::format("{}", *r.ma7) : "", r.ma30 ? fmt::format("{}", *r.ma30) : "",
                    r.speed ? "speed" : "batch", r.partial, r.filled);
   }
@@ -139,7 +156,9 @@ std::string DailyCsv(const SymbolSeries& s, size_t from, size_t to) {
 std::string KlineJson(const std::string& symbol, const std::string& interval, const KlineRow& k,
                       bool with_symbol) {
   std::string out = "{";
-  if (with_symbol) out += "\"symbol\":\"" + symbol + "\",\"interval\":\"" + interval + "\",";
+  if (with_symbol) {
+    out += "\"symbol\":" + JsonText(symbol) + ",\"interval\":" + JsonText(interval) + ",";
+  }
   out += "\"open_time\":\"" + FormatIso(k.open_time) + "\",\"open\":";
   Num(out, k.open);
   out += ",\"high\":";
@@ -269,16 +288,16 @@ struct Api::Impl {
       std::string fd = s->daily.empty() ? "" : FormatDate(s->daily.front().day);
       std::string ld = s->daily.empty() ? "" : FormatDate(s->daily.back().day);
       if (csv) {
-        out += fmt::format("{},{},{},{}\n", sym, fd, ld,
+        out += fmt::format("{},{},{},{}\n", CsvField(sym), fd, ld,
                            s->watermark > 0 ? FormatDate(s->watermark) : "");
         continue;
       }
       if (!first) out += ',';
       first = false;
-      out += fmt::format(
-          "{{\"symbol\":\"{}\",\"first_day\":{},\"last_day\":{},\"batch_watermark\":{}}}", sym,
-          fd.empty() ? "null" : "\"" + fd + "\"", ld.empty() ? "null" : "\"" + ld + "\"",
-          WatermarkJson(s->watermark));
+      out +=
+          fmt::format("{{\"symbol\":{},\"first_day\":{},\"last_day\":{},\"batch_watermark\":{}}}",
+                      JsonText(sym), fd.empty() ? "null" : "\"" + fd + "\"",
+                      ld.empty() ? "null" : "\"" + ld + "\"", WatermarkJson(s->watermark));
     }
     if (csv) return Csv(std::move(out));
     out += "]}";
@@ -400,15 +419,16 @@ struct Api::Impl {
     if (!rows.ok()) return JsonError(503, "", rows.status().message());
     if (WantsCsv(req)) {
       std::string out = "symbol,interval,open_time,open,high,low,close,volume,source,partial\n";
+      const std::string symbol = CsvField(s->symbol);
       for (const auto& k : *rows) {
-        fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{}\n", s->symbol,
-                       iv->name, FormatIso(k.open_time), k.open, k.high, k.low, k.close, k.volume,
+        fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{}\n", symbol, iv->name,
+                       FormatIso(k.open_time), k.open, k.high, k.low, k.close, k.volume,
                        k.speed ? "speed" : "batch", k.partial);
       }
       return Csv(std::move(out));
     }
-    std::string out =
-        "{\"symbol\":\"" + s->symbol + "\",\"interval\":\"" + iv->name + "\",\"rows\":[";
+    std::string out = "{\"symbol\":" + JsonText(s->symbol) + ",\"interval\":" + JsonText(iv->name) +
+                      ",\"rows\":[";
     for (size_t i = 0; i < rows->size(); ++i) {
       if (i) out += ',';
       out += KlineJson(s->symbol, iv->name, (*rows)[i], false);
@@ -455,9 +475,9 @@ struct Api::Impl {
         last = s->m1[i].open_time;
       }
       out += fmt::format(
-          "{{\"symbol\":\"{}\",\"batch_watermark\":{},\"last_closed_minute\":{},"
+          "{{\"symbol\":{},\"batch_watermark\":{},\"last_closed_minute\":{},"
           "\"stream_lag_seconds\":{},\"open_gaps\":{},\"missing_minutes\":{}}}",
-          sym, WatermarkJson(s->watermark),
+          JsonText(sym), WatermarkJson(s->watermark),
           last > 0 ? "\"" + FormatIso(last) + "\"" : std::string("null"),
           last > 0 ? fmt::format("{}", static_cast<double>(now - last - kMicrosPerMinute) / 1e6)
                    : std::string("null"),
@@ -494,7 +514,7 @@ struct Api::Impl {
     for (;;) {
       const SymbolSeries* s = (*st)->Find(symbol);
       if (s && !s->daily.empty()) {
-        std::string d = DailyJsonRow(symbol, s->daily.back());
+        std::string d = DailyJsonRow(s->daily.back());
         if (d != last_daily && !sink.Send("daily", d)) return;
         last_daily = std::move(d);
       }

@@ -8,7 +8,9 @@
 //   GET /api/v1/stream?symbol=                Server-Sent Events: "daily" and "kline" updates
 //   GET /metrics                              Prometheus text format
 // JSON by default; CSV with ?format=csv or an Accept header preferring text/csv (daily, klines,
-// symbols).
+// symbols). Every string in a JSON body (symbols from the config or the lake, echoed parameters,
+// error messages) is written by http_server.h's AppendJsonString: escaped, valid UTF-8; a CSV
+// field holding a comma, quote or line break is quoted.
 //
 // Ranges: from and to are each optional; a bound not given leaves that side open. daily gives
 // the days from from's day to to's day, both included. klines gives candles in [from, to): with

@@ -116,8 +116,14 @@ struct Response {
   std::shared_ptr<const std::string> shared_gzip;
 };
 
-// {"error":{"status":400,"parameter":"from","message":"..."}}: "parameter" omitted when empty,
-// strings JSON-escaped (", \, control characters; other bytes as given).
+// Appends `s` as a JSON string, quotes included: '"', '\\' and control characters escaped (\n, \r,
+// \t, \b, \f, else \u00XX), a byte that is not part of valid UTF-8 as \ufffd (so the text is
+// always valid JSON), everything else as given. Every string the server and the API write into
+// JSON goes through it.
+void AppendJsonString(std::string& out, std::string_view s);
+
+// {"error":{"status":400,"parameter":"from","message":"..."}}: "parameter" omitted when empty;
+// strings as AppendJsonString writes them.
 Response JsonError(int status, std::string_view parameter, std::string_view message);
 
 // True when the query says format=csv, false when it says format=json (or any other format);

@@ -887,5 +887,76 @@ TEST_F(ApiTest, StreamRejectsMalformedRequestsWithJson) {
   EXPECT_TRUE(raw.ends_with("\r\n\r\n" + body)) << raw;
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON escaping
+
+// A configured symbol with a quote and a backslash (the config does not forbid them) comes back
+// as valid JSON everywhere a symbol is written: symbols, daily (whole and ranged), klines,
+// status, errors listing the known symbols, and the stream's events; CSV quotes it.
+TEST_F(ApiTest, ConfiguredSymbolsAreEscapedInEveryBody) {
+  const std::string odd = "QU\"OTE\\SYM";
+  const std::string enc = "QU%22OTE%5CSYM";
+  auto view = speed::RealtimeView::Open(*w_->lake, w_->dir / "odd_view.duckdb");
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  std::vector<KlineEvent> klines = testing::ClosedKlines(
+      testing::RecordedBtcusdt1m(), At("2025-06-05 00:00"), At("2025-06-05 00:04"));
+  ASSERT_EQ(klines.size(), 4u);
+  for (auto& k : klines) k.symbol = odd;
+  klines.back().closed = false;
+  ASSERT_TRUE((*view)->Apply(testing::AsEvents(klines)).ok());
+  Merged merged(*w_->lake, view->get(), MergedOptions{.symbols = {"BTCUSDT", odd}});
+  Metrics metrics;
+  Api api(merged, w_->clock, metrics);
+  auto server = HttpServer::Start({}, api.MakeRouter());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto get = [&](const std::string& target) {
+    HttpClient client(HttpOptions{});
+    auto r = client.Get((*server)->url() + target);
+    EXPECT_TRUE(r.ok()) << target;
+    return r.ok() ? std::move(*r) : HttpResponse{};
+  };
+  auto parse = [](const HttpResponse& r) {
+    json j;
+    EXPECT_NO_THROW(j = json::parse(r.body)) << r.body;
+    return j;
+  };
+
+  json sym = parse(get("/api/v1/symbols"));
+  ASSERT_EQ(sym["symbols"].size(), 2u);
+  EXPECT_EQ(sym["symbols"][1]["symbol"], odd);
+  EXPECT_EQ(sym["symbols"][1]["first_day"], "2025-06-05");
+  for (const std::string q : {"", "&from=2025-06-05", "&to=2025-06-05"}) {
+    json d = parse(get("/api/v1/daily?symbol=" + enc + q));
+    EXPECT_EQ(d["symbol"], odd) << q;
+    ASSERT_EQ(d["rows"].size(), 1u) << q;
+    EXPECT_EQ(d["rows"][0]["day"], "2025-06-05");
+  }
+  json k = parse(get("/api/v1/klines?symbol=" + enc + "&from=2025-06-05"));
+  EXPECT_EQ(k["symbol"], odd);
+  EXPECT_EQ(k["rows"].size(), 4u);
+  json st = parse(get("/api/v1/status"));
+  EXPECT_EQ(st["symbols"][1]["symbol"], odd);
+  HttpResponse nope = get("/api/v1/daily?symbol=NOPE");
+  EXPECT_EQ(nope.status, 404);
+  EXPECT_EQ(parse(nope)["error"]["message"], "unknown symbol 'NOPE' (known: BTCUSDT, " + odd + ")");
+  json fc = parse(get("/api/v1/forecast?symbol=" + enc));
+  EXPECT_EQ(fc["error"]["message"], "no forecast for " + odd);
+  // CSV: the field quoted, its quote doubled.
+  HttpResponse csv = get("/api/v1/symbols?format=csv");
+  EXPECT_NE(csv.body.find("\n\"QU\"\"OTE\\SYM\",2025-06-05,2025-06-05,\n"), std::string::npos)
+      << csv.body;
+  // The stream: the daily row, then the kline event with its symbol.
+  RawConn c((*server)->port());
+  c.Send("GET /api/v1/stream?symbol=" + enc + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_EQ(c.ReadUntil("\r\n\r\n").rfind("HTTP/1.1 200 ", 0), 0u);
+  EXPECT_EQ(c.ReadUntil("\n\n").rfind("event: daily\ndata: {", 0), 0u);
+  std::string ev = c.ReadUntil("\n\n");
+  ASSERT_EQ(ev.rfind("event: kline\ndata: ", 0), 0u) << ev;
+  json kj;
+  ASSERT_NO_THROW(kj = json::parse(ev.substr(19))) << ev;
+  EXPECT_EQ(kj["symbol"], odd);
+  EXPECT_EQ(kj["closed"], false);
+}
+
 }  // namespace
 }  // namespace cryptolake::serve

@@ -141,6 +141,29 @@ TEST(HttpHelpersTest, JsonErrorBodyIsExact) {
             "{\"error\":{\"status\":404,\"message\":\"not found\"}}");
 }
 
+// Whatever bytes a string holds (a configured symbol, an echoed parameter), the JSON text is
+// valid: quotes, backslashes and control characters escaped, valid UTF-8 kept, every byte that
+// is not part of valid UTF-8 replaced by U+FFFD.
+TEST(HttpHelpersTest, JsonStringsAreEscapedAndAlwaysValidUtf8) {
+  auto json = [](std::string_view s) {
+    std::string out;
+    AppendJsonString(out, s);
+    return out;
+  };
+  EXPECT_EQ(json("QU\"OTE\\SYM"), "\"QU\\\"OTE\\\\SYM\"");
+  EXPECT_EQ(json(std::string("a\0b\x1f\t\r\n\b\f", 9)), "\"a\\u0000b\\u001f\\t\\r\\n\\b\\f\"");
+  EXPECT_EQ(json("\xE2\x82\xAC \xC3\xA9 \xF0\x9F\x98\x80 \x7F"),
+            "\"\xE2\x82\xAC \xC3\xA9 \xF0\x9F\x98\x80 \x7F\"");
+  EXPECT_EQ(json("a\xFF"
+                 "b"),
+            "\"a\\ufffdb\"");                                               // never valid
+  EXPECT_EQ(json("\xC0\x80"), "\"\\ufffd\\ufffd\"");                        // overlong NUL
+  EXPECT_EQ(json("x\xE2\x82"), "\"x\\ufffd\\ufffd\"");                      // cut short
+  EXPECT_EQ(json("\xED\xA0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");             // a surrogate
+  EXPECT_EQ(json("\xF4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // over U+10FFFF
+  EXPECT_EQ(json("\x80z"), "\"\\ufffdz\"");                                 // a stray continuation
+}
+
 TEST(HttpHelpersTest, WantsCsvFromFormatOrAccept) {
   auto req = [](std::vector<std::pair<std::string, std::string>> query, std::string accept) {
     Request r;
