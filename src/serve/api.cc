@@ -277,10 +277,16 @@ struct Api::Impl {
     return std::nullopt;
   }
 
+  // The state's failure is the server's, not the request's: the client gets a 503 with a request
+  // id, the log the reason (it may name files and SQL).
+  Response Unavailable(const Request& req, const Status& status) {
+    return InternalError(req, 503, status.ToString());
+  }
+
   Response Symbols(const Request& req) {
     if (auto b = CheckParams(req, {})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const bool csv = WantsCsv(req);
     std::string out = csv ? "symbol,first_day,last_day,batch_watermark\n" : "{\"symbols\":[";
     bool first = true;
@@ -332,7 +338,7 @@ struct Api::Impl {
   Response Daily(const Request& req) {
     if (auto b = CheckParams(req, {"symbol", "from", "to"})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const SymbolSeries* s = nullptr;
     if (auto b = Symbol(req, **st, &s)) return Error(*b);
     BadRequest bad;
@@ -385,7 +391,7 @@ struct Api::Impl {
   Response Klines(const Request& req) {
     if (auto b = CheckParams(req, {"symbol", "interval", "from", "to", "limit"})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const SymbolSeries* s = nullptr;
     if (auto b = Symbol(req, **st, &s)) return Error(*b);
     std::string iv_name = req.Param("interval").value_or("1m");
@@ -416,7 +422,7 @@ struct Api::Impl {
                                    (*to - *from) / iv->micros, iv->name, opt.max_klines));
     }
     auto rows = merged->Klines(s->symbol, *iv, from, to, limit);
-    if (!rows.ok()) return JsonError(503, "", rows.status().message());
+    if (!rows.ok()) return InternalError(req, 500, rows.status().ToString());
     if (WantsCsv(req)) {
       std::string out = "symbol,interval,open_time,open,high,low,close,volume,source,partial\n";
       const std::string symbol = CsvField(s->symbol);
@@ -440,7 +446,7 @@ struct Api::Impl {
   Response Forecast(const Request& req) {
     if (auto b = CheckParams(req, {"symbol"})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const SymbolSeries* s = nullptr;
     if (auto b = Symbol(req, **st, &s)) return Error(*b);
     if (opt.forecast_dir.empty()) {
@@ -456,7 +462,7 @@ struct Api::Impl {
   Response StatusJson(const Request& req) {
     if (auto b = CheckParams(req, {})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const Micros now = clock->Now();
     std::string out = fmt::format("{{\"lake_version\":{},\"now\":\"{}\",\"symbols\":[",
                                   (*st)->lake_version, FormatIso(now));
@@ -501,7 +507,7 @@ struct Api::Impl {
     }
     auto st = State();
     if (!st.ok()) {
-      sink.Reject(JsonError(503, "", st.status().message()));
+      sink.Reject(Unavailable(req, st.status()));
       return;
     }
     const SymbolSeries* s0 = nullptr;

@@ -33,6 +33,10 @@
 // Nothing a client sends reaches SQL text: symbols are checked against the known set, times are
 // parsed to integers, intervals to the known set; the lake is read through lake::KlinesSql
 // with those values only.
+// Internal failures (http_server.h's InternalError): 503 when the merged state cannot be had
+// (the lake unreadable at the first build), 500 when reading the lake for klines fails, with
+// {"error":{"status":N,"message":"service unavailable"|"internal error","request_id":"<id>"}}
+// and nothing else: the reason (DuckDB's text, file paths, SQL) is logged under the same id.
 //
 // Snapshots: every response is computed from one MergedState (merged.h), which holds one lake
 // snapshot and one read of the real-time view; a batch refresh swaps in a new state and never

@@ -31,6 +31,7 @@
 #include <iterator>
 #include <list>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -524,10 +525,11 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-Response JsonError(int status, std::string_view parameter, std::string_view message) {
+Response JsonError(int status, std::string_view parameter, std::string_view message,
+                   std::string_view request_id) {
   Response r;
   r.status = status;
-  r.body.reserve(64 + parameter.size() + message.size());
+  r.body.reserve(64 + parameter.size() + message.size() + request_id.size());
   fmt::format_to(std::back_inserter(r.body), "{{\"error\":{{\"status\":{}", status);
   if (!parameter.empty()) {
     r.body += ",\"parameter\":";
@@ -535,8 +537,19 @@ Response JsonError(int status, std::string_view parameter, std::string_view mess
   }
   r.body += ",\"message\":";
   AppendJsonString(r.body, message);
+  if (!request_id.empty()) {
+    r.body += ",\"request_id\":";
+    AppendJsonString(r.body, request_id);
+  }
   r.body += "}}";
   return r;
+}
+
+Response InternalError(const Request& request, int status, std::string_view detail) {
+  spdlog::error("serve: request {} {} {} failed with {}: {}", request.id, request.method,
+                request.route.empty() ? request.path : request.route, status, detail);
+  return JsonError(status, "", status == 503 ? "service unavailable" : "internal error",
+                   request.id);
 }
 
 bool WantsCsv(const Request& request) {
@@ -606,12 +619,9 @@ struct RouteEntry {
   std::unique_ptr<RouteMetrics> metrics;
 };
 
-constexpr char kStreamHead[] =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-    "Connection: close\r\n\r\n";
-
 // Appends the status line and headers of `r` (a body of `length` bytes) to `out`.
-void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive, bool http10) {
+void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive, bool http10,
+                std::string_view request_id) {
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\nContent-Type: ", r.status,
                  Reason(r.status));
   AppendHeaderText(out, r.content_type);
@@ -622,6 +632,9 @@ void AppendHead(std::string& out, const Response& r, size_t length, bool keep_al
     AppendHeaderText(out, v);
     out += "\r\n";
   }
+  out += "X-Request-Id: ";
+  out += request_id;
+  out += "\r\n";
   if (!keep_alive) {
     out += "Connection: close\r\n";
   } else if (http10) {
@@ -630,13 +643,30 @@ void AppendHead(std::string& out, const Response& r, size_t length, bool keep_al
   out += "\r\n";
 }
 
+// The head of an event stream (and of a HEAD on a stream route).
+std::string StreamHead(std::string_view request_id) {
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+      "X-Request-Id: ";
+  head += request_id;
+  head += "\r\nConnection: close\r\n\r\n";
+  return head;
+}
+
+// SplitMix64's finalizer: a bijection of 64-bit integers that scatters consecutive ones.
+uint64_t Scatter(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 // The server's EventSink: owns the connection's socket, written synchronously from the stream's
 // own thread. Stop() (from HttpServer::Stop, under the streams mutex, while the socket is open)
 // shuts the socket down, which wakes a blocked write or WaitClosed's poll.
 class ServerSink final : public EventSink {
  public:
-  explicit ServerSink(tcp::socket socket)
-      : socket_(std::move(socket)), fd_(socket_.native_handle()) {}
+  ServerSink(tcp::socket socket, std::string request_id)
+      : socket_(std::move(socket)), fd_(socket_.native_handle()), id_(std::move(request_id)) {}
 
   bool Reject(const Response& response) override {
     if (started_ || Closed()) return false;
@@ -644,7 +674,7 @@ class ServerSink final : public EventSink {
     status_ = response.status;
     const std::string& body = response.shared_body ? *response.shared_body : response.body;
     std::string head;
-    AppendHead(head, response, body.size(), false, false);
+    AppendHead(head, response, body.size(), false, false, id_);
     bool ok = WriteAll(head, body);
     closed_ = true;
     return ok;
@@ -709,10 +739,10 @@ class ServerSink final : public EventSink {
  protected:
   bool Write(std::string_view frame) override {
     if (closed_ || stopping_) return false;
-    std::string_view head;
+    std::string head;
     if (!started_) {
       started_ = true;
-      head = kStreamHead;
+      head = StreamHead(id_);
     }
     if (!WriteAll(head, frame)) return false;
     return !stopping_;
@@ -730,6 +760,7 @@ class ServerSink final : public EventSink {
 
   tcp::socket socket_;
   const int fd_;
+  const std::string id_;  // the request's
   mutable std::atomic<bool> closed_{false};
   std::atomic<bool> stopping_{false};
   bool started_ = false;  // headers (or a Reject) sent; used by the handler thread only
@@ -756,6 +787,11 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   GzipCache gzip;
 
+  // Request ids: Scatter(id_base + n) for the n-th request, id_base drawn at start (ids are
+  // unique for the server's life, and say nothing of how many requests it has served).
+  uint64_t id_base = 0;
+  std::atomic<uint64_t> id_seq{0};
+
   std::unique_ptr<net::io_context> io;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<net::steady_timer> accept_retry;
@@ -771,6 +807,9 @@ struct HttpServer::Impl {
   void InitMetrics(RouteMetrics& m, std::string label);
   void Accept();
   Response Static(const Request& req);
+  std::string NextRequestId() {
+    return fmt::format("{:016x}", Scatter(id_base + id_seq.fetch_add(1) + 1));
+  }
   void StartStream(RouteEntry* route, Request req, tcp::socket socket);
   void RunStream(StreamConn* conn, RouteEntry* route, const Request& req);
 };
@@ -800,6 +839,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec) {
     stream_head_ = false;
+    req_.id = srv_.NextRequestId();
     if (ec) {
       static const beast::error_category& kHttp =
           http::make_error_code(http::error::end_of_stream).category();
@@ -889,8 +929,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Failed(RouteMetrics* m, const char* what) {
     ++srv_.exceptions;
     m->CountException();
-    spdlog::error("serve: handler for {} threw: {}", req_.route, what);
-    resp_ = JsonError(500, "", "internal error");
+    resp_ = InternalError(req_, 500, fmt::format("the handler threw: {}", what));
   }
 
   void Write(RouteMetrics* m) {
@@ -911,9 +950,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string& body = resp_.shared_body ? *resp_.shared_body : resp_.body;
     head_.clear();
     if (stream_head_) {
-      head_ = kStreamHead;
+      head_ = StreamHead(req_.id);
     } else {
-      AppendHead(head_, resp_, body.size(), keep_alive_, http10_);
+      AppendHead(head_, resp_, body.size(), keep_alive_, http10_, req_.id);
     }
     m->Count(resp_.status, start_, true);
     std::array<net::const_buffer, 2> bufs{net::buffer(head_), head_request_ || stream_head_
@@ -1076,7 +1115,7 @@ void HttpServer::Impl::StartStream(RouteEntry* route, Request req, tcp::socket s
     }
   }
   auto c = std::make_unique<StreamConn>();
-  c->sink = std::make_unique<ServerSink>(std::move(socket));
+  c->sink = std::make_unique<ServerSink>(std::move(socket), req.id);
   StreamConn* raw = c.get();
   streams.push_back(std::move(c));
   if (streams_active) streams_active->Inc();
@@ -1089,8 +1128,7 @@ void HttpServer::Impl::RunStream(StreamConn* conn, RouteEntry* route, const Requ
   auto fail = [&](const char* what) {
     ++exceptions;
     route->metrics->CountException();
-    spdlog::error("serve: stream handler for {} threw: {}", req.route, what);
-    sink.Reject(JsonError(500, "", "internal error"));
+    sink.Reject(InternalError(req, 500, fmt::format("the stream handler threw: {}", what)));
   };
   try {
     route->stream(req, sink);
@@ -1130,6 +1168,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, R
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl& m = *impl;
+  m.id_base = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   if (!m.opt.web_root.empty()) {
     std::error_code fec;
     m.root = fs::canonical(m.opt.web_root, fec);

@@ -12,8 +12,8 @@
 //       response carries "WWW-Authenticate: Bearer".
 //   405 a method other than GET/HEAD (on a route or not), with "Allow: GET, HEAD".
 //   a route: its handler's Response. A HEAD gets the GET's headers (Content-Length included) and
-//       no body. A handler that throws gets 500 {"error":{"status":500,"message":"internal
-//       error"}}; the exception's text is logged, not sent, and counted.
+//       no body. A handler that throws gets a 500 InternalError (below): the exception's text is
+//       logged under the request's id, not sent, and counted.
 //   else, with a web_root: the static file (index.html for "/" and for a directory), with
 //       Content-Type from its extension (html, js, mjs, css, json, map, png, svg, ico, txt, wasm,
 //       woff2; others application/octet-stream). A path that would leave the root is refused
@@ -28,11 +28,18 @@
 // Pipelined requests are answered in order. A connection idle for 60 s (or taking longer than
 // that to send a request or to take a response) is closed.
 //
+// Request ids: every request gets an id (Request::id: 16 lower-case hex digits, unique in the
+// server's life, and not the request's count), sent back as "X-Request-Id" on every response,
+// event streams included. An internal failure is answered by InternalError(): a generic message
+// and the id in the body; what went wrong (file paths, SQL, a library's text) goes to the server's
+// log only, under the same id. Messages about the request itself (a 4xx naming a bad parameter)
+// are the handler's to word: they reveal nothing of the server.
+//
 // Stream routes (Server-Sent Events): the handler runs on a thread of its own (not an io thread)
 // with an EventSink. The response headers (200, "Content-Type: text/event-stream",
-// "Cache-Control: no-cache", "Connection: close", no Content-Length) go out with the first
-// Send/KeepAlive, so a handler can still Reject() the request with an ordinary response before
-// that; a handler that returns having sent nothing sends the headers alone. The connection
+// "Cache-Control: no-cache", "Connection: close", "X-Request-Id", no Content-Length) go out with
+// the first Send/KeepAlive, so a handler can still Reject() the request with an ordinary response
+// before that; a handler that returns having sent nothing sends the headers alone. The connection
 // closes when the handler returns. A HEAD on a stream route gets the headers and no handler run.
 //
 // Threads: `threads` io threads run every connection (asynchronous Beast sessions) and call the
@@ -94,6 +101,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // as sent, in order
   std::string body;
   std::string route;  // the matched route path, "static" or "unmatched"
+  std::string id;     // the server's id of this request (sent back as X-Request-Id)
 
   // The first header of that name (case-insensitive), or "" when absent.
   std::string Header(std::string_view name) const;
@@ -122,9 +130,17 @@ struct Response {
 // JSON goes through it.
 void AppendJsonString(std::string& out, std::string_view s);
 
-// {"error":{"status":400,"parameter":"from","message":"..."}}: "parameter" omitted when empty;
-// strings as AppendJsonString writes them.
-Response JsonError(int status, std::string_view parameter, std::string_view message);
+// {"error":{"status":400,"parameter":"from","message":"...","request_id":"..."}}: "parameter" and
+// "request_id" omitted when empty; strings as AppendJsonString writes them.
+Response JsonError(int status, std::string_view parameter, std::string_view message,
+                   std::string_view request_id = {});
+
+// The answer to an internal failure while serving `request`: `status` (500, or 503 when the
+// failure is the server's state rather than the request: "service unavailable") with
+// {"error":{"status":N,"message":"internal error"|"service unavailable","request_id":"<id>"}};
+// `detail` (what went wrong, paths and SQL included) is logged at error level as
+// "serve: request <id> <method> <route> failed with <status>: <detail>", never sent.
+Response InternalError(const Request& request, int status, std::string_view detail);
 
 // True when the query says format=csv, false when it says format=json (or any other format);
 // without a format parameter, true when the Accept header prefers text/csv: a higher q than

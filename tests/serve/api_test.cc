@@ -28,6 +28,7 @@
 #include "batch/views.h"
 #include "exchange/http.h"
 #include "ingest/parser.h"
+#include "lake/klines.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
 #include "testing/raw_conn.h"
@@ -888,7 +889,66 @@ TEST_F(ApiTest, StreamRejectsMalformedRequestsWithJson) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// JSON escaping
+// Internal errors, JSON escaping
+
+bool IsRequestId(const std::string& id) {
+  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
+}
+
+// A lake file the server cannot read (overwritten here: the lake itself never does that) makes
+// a 500 whose body names no path and no SQL, only a request id; the log has the detail under
+// the same id. A 4xx about the request keeps its specific message.
+TEST_F(ApiTest, InternalErrorsCarryARequestIdAndNoServerDetail) {
+  auto snap = w_->lake->GetSnapshot();
+  ASSERT_TRUE(snap.ok());
+  const auto files = snap->Files(lake::KlinesDataset(Interval{"1m", kMicrosPerMinute}), "BTCUSDT");
+  ASSERT_FALSE(files.empty());
+  std::vector<std::pair<fs::path, std::string>> saved;
+  for (const auto* f : files) {
+    std::ifstream in(snap->Abs(*f), std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    saved.emplace_back(snap->Abs(*f), ss.str());
+  }
+  struct Restore {
+    std::vector<std::pair<fs::path, std::string>>& files;
+    ~Restore() {
+      for (const auto& [path, bytes] : files) testing::WriteText(path, bytes);
+    }
+  } restore{saved};
+  const std::string target = "/api/v1/klines?symbol=BTCUSDT&from=2025-06-02&limit=1";
+  ASSERT_EQ(Get(target).status, 200);
+
+  testing::LogCapture log;
+  for (const auto& [path, bytes] : saved) testing::WriteText(path, "not a parquet file");
+  HttpResponse r = Get(target);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  const std::string id = r.Header("x-request-id");
+  EXPECT_TRUE(IsRequestId(id)) << id;
+  EXPECT_EQ(r.body, "{\"error\":{\"status\":500,\"message\":\"internal error\",\"request_id\":\"" +
+                        id + "\"}}");
+  // The log line of that id has what the client was not told: the file and DuckDB's words.
+  const std::string text = log.text();
+  const size_t at = text.find(id);
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  EXPECT_NE(line.find(saved[0].first.string()), std::string::npos) << line;
+  EXPECT_NE(line.find("DuckDB"), std::string::npos) << line;
+  EXPECT_NE(line.find("/api/v1/klines"), std::string::npos) << line;
+
+  // A bad request keeps its own words (they are about the request) and has an id too.
+  HttpResponse bad = Get("/api/v1/klines?symbol=XYZ");
+  EXPECT_EQ(bad.status, 404);
+  EXPECT_EQ(bad.body, Err(404, "symbol", std::string("unknown symbol 'XYZ' ") + kKnown));
+  EXPECT_TRUE(IsRequestId(bad.Header("x-request-id")));
+  EXPECT_NE(bad.Header("x-request-id"), id);
+
+  for (const auto& [path, bytes] : saved) testing::WriteText(path, bytes);
+  EXPECT_EQ(Get(target).status, 200);
+}
 
 // A configured symbol with a quote and a backslash (the config does not forbid them) comes back
 // as valid JSON everywhere a symbol is written: symbols, daily (whole and ranged), klines,

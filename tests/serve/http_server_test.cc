@@ -10,12 +10,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -103,6 +106,12 @@ std::unique_ptr<HttpServer> MustStart(ServerOptions options, Router router) {
   return std::move(s).value();
 }
 
+bool IsRequestId(const std::string& id) {
+  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
+}
+
 Response Text(std::string body) {
   Response r;
   r.content_type = "text/plain";
@@ -139,6 +148,9 @@ TEST(HttpHelpersTest, JsonErrorBodyIsExact) {
       "\\u0001\"}}");
   EXPECT_EQ(JsonError(404, "", "not found").body,
             "{\"error\":{\"status\":404,\"message\":\"not found\"}}");
+  EXPECT_EQ(
+      JsonError(503, "", "busy", "0123456789abcdef").body,
+      "{\"error\":{\"status\":503,\"message\":\"busy\",\"request_id\":\"0123456789abcdef\"}}");
 }
 
 // Whatever bytes a string holds (a configured symbol, an echoed parameter), the JSON text is
@@ -162,6 +174,34 @@ TEST(HttpHelpersTest, JsonStringsAreEscapedAndAlwaysValidUtf8) {
   EXPECT_EQ(json("\xED\xA0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");             // a surrogate
   EXPECT_EQ(json("\xF4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // over U+10FFFF
   EXPECT_EQ(json("\x80z"), "\"\\ufffdz\"");                                 // a stray continuation
+}
+
+// An internal failure: a generic message and the request id to the client, the detail (here a
+// path and SQL) to the log under that id.
+TEST(HttpHelpersTest, InternalErrorSendsTheIdAndLogsTheDetail) {
+  Request req;
+  req.method = "GET";
+  req.path = "/api/x";
+  req.route = "/api/x";
+  req.id = "00112233aabbccdd";
+  testing::LogCapture log;
+  Response r = InternalError(req, 500, "cannot read /srv/lake/x.parquet [in: SELECT 1]");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body,
+            "{\"error\":{\"status\":500,\"message\":\"internal error\",\"request_id\":"
+            "\"00112233aabbccdd\"}}");
+  EXPECT_EQ(InternalError(req, 503, "lake gone").body,
+            "{\"error\":{\"status\":503,\"message\":\"service unavailable\",\"request_id\":"
+            "\"00112233aabbccdd\"}}");
+  const std::string text = log.text();
+  EXPECT_NE(text.find("serve: request 00112233aabbccdd GET /api/x failed with 500: cannot read "
+                      "/srv/lake/x.parquet [in: SELECT 1]\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("serve: request 00112233aabbccdd GET /api/x failed with 503: lake gone\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(HttpHelpersTest, WantsCsvFromFormatOrAccept) {
@@ -329,9 +369,17 @@ TEST(HttpServerTest, HandlerExceptionIs500AndCounted) {
   ServerOptions o;
   o.metrics = &metrics;
   auto s = MustStart(o, EchoRouter());
+  testing::LogCapture log;
   Reply r = Fetch(s->port(), "/throws");
   EXPECT_EQ(r.status, 500);
-  EXPECT_EQ(r.body, "{\"error\":{\"status\":500,\"message\":\"internal error\"}}");
+  const std::string id = r.Header("x-request-id");
+  EXPECT_TRUE(IsRequestId(id)) << r.raw;
+  EXPECT_EQ(r.body, "{\"error\":{\"status\":500,\"message\":\"internal error\",\"request_id\":\"" +
+                        id + "\"}}");
+  EXPECT_NE(log.text().find("serve: request " + id +
+                            " GET /throws failed with 500: the handler threw: boom\n"),
+            std::string::npos)
+      << log.text();
   EXPECT_EQ(s->handler_exceptions(), 1);
   EXPECT_EQ(Fetch(s->port(), "/healthz").status, 200);  // the server goes on
   std::string text = metrics.Render();
@@ -340,6 +388,27 @@ TEST(HttpServerTest, HandlerExceptionIs500AndCounted) {
       << text;
   EXPECT_NE(text.find("cryptolake_http_requests_total{route=\"/throws\",code=\"500\"} 1\n"),
             std::string::npos);
+}
+
+// Every response names its request: a fresh id per request, on a kept-alive connection too, on
+// errors the server answers itself (malformed HTTP) and on HEAD.
+TEST(HttpServerTest, EveryResponseCarriesItsRequestId) {
+  auto s = MustStart({}, EchoRouter());
+  std::set<std::string> ids;
+  RawConn c(s->port());
+  for (int i = 0; i < 3; ++i) {
+    c.Send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    Reply r = ReadResponse(c);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(IsRequestId(r.Header("x-request-id"))) << r.raw;
+    ids.insert(r.Header("x-request-id"));
+  }
+  for (const Reply& r : {Fetch(s->port(), "/nope"), Fetch(s->port(), "/echo", {}, "HEAD"),
+                         FetchRaw(s->port(), "GARBAGE\r\n\r\n")}) {
+    EXPECT_TRUE(IsRequestId(r.Header("x-request-id"))) << r.raw;
+    ids.insert(r.Header("x-request-id"));
+  }
+  EXPECT_EQ(ids.size(), 6u);
 }
 
 TEST(HttpServerTest, MetricsCountRequestsByRouteNotRawPath) {
@@ -670,6 +739,16 @@ TEST(StaticFilesStartTest, WebRootMustBeADirectory) {
 // ---------------------------------------------------------------------------------------------
 // Server-Sent Events
 
+// The head of an event stream as the server writes it.
+std::string StreamHeadOf(const std::string& raw) {
+  const size_t id_at = raw.find("X-Request-Id: ");
+  const std::string id = id_at == std::string::npos ? "" : raw.substr(id_at + 14, 16);
+  EXPECT_TRUE(IsRequestId(id)) << raw;
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+         "X-Request-Id: " +
+         id + "\r\nConnection: close\r\n\r\n";
+}
+
 TEST(EventStreamTest, SendsEventsExactlyThenCloses) {
   Router r;
   r.Stream("/events", [](const Request& req, EventSink& sink) {
@@ -685,15 +764,13 @@ TEST(EventStreamTest, SendsEventsExactlyThenCloses) {
   c.Send("GET /events?q=x HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string raw = c.ReadAll();  // the server closes when the handler returns
   EXPECT_FALSE(c.timed_out());
-  EXPECT_EQ(raw,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-            "Connection: close\r\n\r\n"
-            "event: tick\ndata: 1\n\n"
-            "event: tick\ndata: 2\n\n"
-            "event: tick\ndata: 3\n\n"
-            ": keep-alive\n\n"
-            "data: line one\ndata: line two\ndata: three\n\n"
-            "event: q\ndata: x\n\n");
+  EXPECT_EQ(raw, StreamHeadOf(raw) +
+                     "event: tick\ndata: 1\n\n"
+                     "event: tick\ndata: 2\n\n"
+                     "event: tick\ndata: 3\n\n"
+                     ": keep-alive\n\n"
+                     "data: line one\ndata: line two\ndata: three\n\n"
+                     "event: q\ndata: x\n\n");
 }
 
 TEST(EventStreamTest, RejectAnswersInsteadOfStreamingAndHeadRunsNoHandler) {
@@ -723,7 +800,9 @@ TEST(EventStreamTest, RejectAnswersInsteadOfStreamingAndHeadRunsNoHandler) {
   EXPECT_EQ(good.body, "event: tick\ndata: 1\n\n");
   Reply thrown = Fetch(s->port(), "/throws");
   EXPECT_EQ(thrown.status, 500);
-  EXPECT_EQ(thrown.body, "{\"error\":{\"status\":500,\"message\":\"internal error\"}}");
+  EXPECT_EQ(thrown.body,
+            "{\"error\":{\"status\":500,\"message\":\"internal error\",\"request_id\":\"" +
+                thrown.Header("x-request-id") + "\"}}");
   EXPECT_EQ(s->handler_exceptions(), 1);
   EXPECT_EQ(runs.load(), 2);
   Reply head = Fetch(s->port(), "/events", {}, "HEAD");
