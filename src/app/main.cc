@@ -191,6 +191,20 @@ int main(int argc, char** argv) {
                   "non-loopback --bind)");
     c->add_option("--web-root", a.web_root,
                   "Dashboard files (default: the web/ directory beside the binary)");
+    c->add_option("--max-streams", a.max_streams,
+                  "Server-Sent Event streams open at once; one more is answered 503 with "
+                  "Retry-After")
+        ->default_val(1024)
+        ->check(CLI::Validator(
+            [](std::string& v) -> std::string {
+              char* end = nullptr;
+              long long n = std::strtoll(v.c_str(), &end, 10);
+              if (end == v.c_str() || *end != '\0' || n < 1 || n > 1000000) {
+                return "must be an integer from 1 to 1000000, got '" + v + "'";
+              }
+              return "";
+            },
+            "in [1, 1000000]"));
   };
   auto* srv = app.add_subcommand(
       "serve", "Serve the merged series (batch + speed) over HTTP with a live dashboard");

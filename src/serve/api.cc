@@ -500,41 +500,43 @@ struct Api::Impl {
     return Json(std::move(out));
   }
 
-  void Stream(const Request& req, EventSink& sink) {
-    if (auto b = CheckParams(req, {"symbol"})) {
-      sink.Reject(Error(*b));
-      return;
-    }
-    auto st = State();
-    if (!st.ok()) {
-      sink.Reject(Unavailable(req, st.status()));
-      return;
-    }
-    const SymbolSeries* s0 = nullptr;
-    if (auto b = Symbol(req, **st, &s0)) {
-      sink.Reject(Error(*b));
-      return;
-    }
-    const std::string symbol = s0->symbol;
+  // What one stream remembers between polls: the state it last looked at and the events it last
+  // sent (an event goes out only when it changed).
+  struct StreamCursor {
+    std::string symbol;
+    std::shared_ptr<const MergedState> seen;
     std::string last_daily, last_kline;
-    for (;;) {
-      const SymbolSeries* s = (*st)->Find(symbol);
-      if (s && !s->daily.empty()) {
-        std::string d = DailyJsonRow(s->daily.back());
-        if (d != last_daily && !sink.Send("daily", d)) return;
-        last_daily = std::move(d);
-      }
-      if (s && !s->m1.empty()) {
-        const speed::Candle& c = s->m1.back();
-        KlineRow k{c.open_time, c.open, c.high, c.low, c.close, c.volume, true, s->m1_open_last};
-        std::string j = KlineJson(symbol, "1m", k, true);
-        if (j != last_kline && !sink.Send("kline", j)) return;
-        last_kline = std::move(j);
-      }
-      if (sink.WaitClosed(opt.stream_poll)) return;
-      auto next = State();
-      if (next.ok()) st = std::move(next);
+  };
+
+  // A poll of one stream (on an io thread): nothing unless the state changed since the last.
+  void PollStream(StreamCursor& c, EventSink& sink) {
+    auto st = State();
+    if (!st.ok() || *st == c.seen) return;  // a failed rebuild keeps the last state: try later
+    c.seen = std::move(*st);
+    const SymbolSeries* s = c.seen->Find(c.symbol);
+    if (s && !s->daily.empty()) {
+      std::string d = DailyJsonRow(s->daily.back());
+      if (d != c.last_daily) sink.Send("daily", d);
+      c.last_daily = std::move(d);
     }
+    if (s && !s->m1.empty()) {
+      const speed::Candle& k = s->m1.back();
+      KlineRow row{k.open_time, k.open, k.high, k.low, k.close, k.volume, true, s->m1_open_last};
+      std::string j = KlineJson(c.symbol, "1m", row, true);
+      if (j != c.last_kline) sink.Send("kline", j);
+      c.last_kline = std::move(j);
+    }
+  }
+
+  StreamReply Stream(const Request& req) {
+    if (auto b = CheckParams(req, {"symbol"})) return StreamReply::Refuse(Error(*b));
+    auto st = State();
+    if (!st.ok()) return StreamReply::Refuse(Unavailable(req, st.status()));
+    const SymbolSeries* s = nullptr;
+    if (auto b = Symbol(req, **st, &s)) return StreamReply::Refuse(Error(*b));
+    return StreamReply::Poll([this, c = StreamCursor{s->symbol, nullptr, {}, {}}](
+                                 EventSink& sink) mutable { PollStream(c, sink); },
+                             opt.stream_poll);
   }
 
   Response MetricsText(const Request& req) {
@@ -619,7 +621,7 @@ Router Api::MakeRouter() {
   r.Get("/api/v1/forecast", [m](const Request& q) { return m->Forecast(q); });
   r.Get("/api/v1/status", [m](const Request& q) { return m->StatusJson(q); });
   r.Get("/metrics", [m](const Request& q) { return m->MetricsText(q); });
-  r.Stream("/api/v1/stream", [m](const Request& q, EventSink& s) { m->Stream(q, s); });
+  r.Stream("/api/v1/stream", [m](const Request& q) { return m->Stream(q); });
   return r;
 }
 

@@ -38,6 +38,10 @@
 // {"error":{"status":N,"message":"service unavailable"|"internal error","request_id":"<id>"}}
 // and nothing else: the reason (DuckDB's text, file paths, SQL) is logged under the same id.
 //
+// Streams (/api/v1/stream) take no thread: each is polled on the server's io threads every
+// ApiOptions::stream_poll, and a poll does nothing unless Merged's state changed since the last;
+// then it sends the last merged day and the newest 1m candle, each only if it changed.
+//
 // Snapshots: every response is computed from one MergedState (merged.h), which holds one lake
 // snapshot and one read of the real-time view; a batch refresh swaps in a new state and never
 // blocks or tears a response. /api/v1/daily without from/to is served from bodies made per state

@@ -889,7 +889,7 @@ TEST_F(ApiTest, StreamRejectsMalformedRequestsWithJson) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Internal errors, JSON escaping
+// Internal errors, JSON escaping, many streams
 
 bool IsRequestId(const std::string& id) {
   return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
@@ -1016,6 +1016,53 @@ TEST_F(ApiTest, ConfiguredSymbolsAreEscapedInEveryBody) {
   ASSERT_NO_THROW(kj = json::parse(ev.substr(19))) << ev;
   EXPECT_EQ(kj["symbol"], odd);
   EXPECT_EQ(kj["closed"], false);
+}
+
+// Streams are served on the server's io threads: 1,024 clients (the default cap) cost no thread
+// each, and the 1,025th is refused with 503 and Retry-After until one of them goes.
+TEST_F(ApiTest, StreamClientsCostNoThreadAndTheOneOverTheCapIs503) {
+  const std::string request =
+      "GET /api/v1/stream?symbol=BTCUSDT HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const size_t threads_before = testing::ThreadCount();
+  std::vector<std::unique_ptr<RawConn>> clients;
+  for (int i = 0; i < 1024; ++i) {
+    clients.push_back(std::make_unique<RawConn>(w_->server->port()));
+    clients.back()->Send(request);
+  }
+  for (auto& c : clients) {  // every one is served: its headers and its first event
+    ASSERT_EQ(c->ReadUntil("\r\n\r\n").rfind("HTTP/1.1 200 ", 0), 0u);
+    ASSERT_EQ(c->ReadUntil("\n\n").rfind("event: daily\ndata: {\"day\":\"2025-06-05\"", 0), 0u);
+  }
+  EXPECT_EQ(testing::ThreadCount(), threads_before);
+
+  RawConn over(w_->server->port());
+  over.Send(request);
+  const std::string raw = over.ReadAll();
+  EXPECT_FALSE(over.timed_out());
+  EXPECT_EQ(raw.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << raw;
+  EXPECT_NE(raw.find("\r\nRetry-After: 5\r\n"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << raw;
+  const size_t id_at = raw.find("\r\nX-Request-Id: ");
+  ASSERT_NE(id_at, std::string::npos) << raw;
+  const std::string id = raw.substr(id_at + 16, 16);
+  EXPECT_TRUE(IsRequestId(id)) << raw;
+  EXPECT_TRUE(
+      raw.ends_with("\r\n\r\n{\"error\":{\"status\":503,\"message\":\"too many event "
+                    "streams open (at most 1024); retry later\",\"request_id\":\"" +
+                    id + "\"}}"))
+      << raw;
+
+  // One client goes: its place is free again.
+  clients.pop_back();
+  w_->server->WaitForOpenStreams(1023);
+  RawConn again(w_->server->port());
+  again.Send(request);
+  EXPECT_EQ(again.ReadUntil("\r\n\r\n").rfind("HTTP/1.1 200 ", 0), 0u);
+  EXPECT_EQ(again.ReadUntil("\n\n").rfind("event: daily\n", 0), 0u);
+  again.Close();
+  clients.clear();
+  w_->server->WaitForOpenStreams(0);
+  EXPECT_EQ(testing::ThreadCount(), threads_before);
 }
 
 }  // namespace

@@ -87,4 +87,13 @@ std::string LogCapture::text() const {
   return out_->str();
 }
 
+size_t ThreadCount() {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace cryptolake::testing

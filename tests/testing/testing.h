@@ -82,4 +82,7 @@ class LogCapture {
   std::shared_ptr<spdlog::logger> logger_, old_;
 };
 
+// The threads of this process now (the entries of /proc/self/task).
+size_t ThreadCount();
+
 }  // namespace cryptolake::testing
