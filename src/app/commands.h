@@ -134,8 +134,9 @@ struct ServeArgs {
   std::string bind = "127.0.0.1";
   int port = 8080;
   int threads = 2;
-  std::string token;     // bearer token; required for a non-loopback bind
-  std::string web_root;  // empty: <binary dir>/web
+  std::string token;       // bearer token; required for a non-loopback bind
+  std::string web_root;    // empty: <binary dir>/web
+  int max_streams = 1024;  // Server-Sent Event streams open at once
 };
 int RunServe(Env& env, const ServeArgs& a);
 

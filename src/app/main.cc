@@ -279,6 +279,11 @@ int main(int argc, char** argv) {
     c->add_option("--web-root", a.web_root,
                   "Dashboard files (default: the web/ directory beside the binary)")
         ->check(NonEmpty());
+    c->add_option("--max-streams", a.max_streams,
+                  "Server-Sent Event streams open at once; one more is answered 503 with "
+                  "Retry-After")
+        ->default_val(1024)
+        ->check(IntIn(1, 1000000));
   };
   auto* srv = app.add_subcommand(
       "serve", "Serve the merged series (batch + speed) over HTTP with a live dashboard");

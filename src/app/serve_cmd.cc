@@ -61,6 +61,7 @@ StatusOr<std::unique_ptr<serve::HttpServer>> StartServer(const ServeArgs& a, ser
   so.threads = a.threads;
   if (!a.token.empty()) so.bearer_token = a.token;
   so.web_root = WebRoot(a.web_root);
+  so.max_streams = a.max_streams;
   so.metrics = &metrics;
   return serve::HttpServer::Start(so, api.MakeRouter());
 }

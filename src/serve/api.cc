@@ -64,6 +64,24 @@ std::optional<BadRequest> CheckParams(const Request& req,
 
 Response Error(const BadRequest& b) { return JsonError(b.status, b.parameter, b.message); }
 
+// `s` as a JSON string (quoted, escaped: http_server.h's AppendJsonString).
+std::string JsonText(std::string_view s) {
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
+}
+
+// `s` as a CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote, CR or LF.
+std::string CsvField(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 // `s` cut to at most `n` bytes plus "..." when longer, never inside a UTF-8 character (a cut
 // character would make the error body invalid UTF-8 though the request was valid).
 std::string Clip(const std::string& s, size_t n) {
@@ -72,28 +90,7 @@ std::string Clip(const std::string& s, size_t n) {
   return s.substr(0, n) + "...";
 }
 
-// A missing from/to is reported as the time it stands for.
-std::string TimeText(const Request& req, const char* name, Micros t) {
-  auto v = req.Param(name);
-  return v ? *v : FormatIso(t);
-}
-
-StatusOr<Micros> ParseParamTime(const Request& req, const char* name, Micros fallback,
-                                BadRequest* bad) {
-  auto v = req.Param(name);
-  if (!v) return fallback;
-  auto t = ParseTime(*v);
-  if (!t.ok()) {
-    *bad = {400, name,
-            fmt::format("cannot parse '{}' as a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] "
-                        "or YYYY-MM-DDTHH:MM:SSZ, UTC)",
-                        *v)};
-    return InvalidArgument("bad time");
-  }
-  return *t;
-}
-
-std::string DailyJsonRow(const std::string& symbol, const DailyRow& r) {
+std::string DailyJsonRow(const DailyRow& r) {
   std::string out;
   out.reserve(200);
   out += "{\"day\":\"";
@@ -115,7 +112,6 @@ std::string DailyJsonRow(const std::string& symbol, const DailyRow& r) {
   out += r.speed ? ",\"source\":\"speed\"" : ",\"source\":\"batch\"";
   out += r.partial ? ",\"partial\":true" : ",\"partial\":false";
   out += r.filled ? ",\"filled\":true}" : ",\"filled\":false}";
-  (void)symbol;
   return out;
 }
 
@@ -124,8 +120,8 @@ std::string WatermarkJson(Micros w) {
 }
 
 std::string DailyHeader(const SymbolSeries& s) {
-  return "{\"symbol\":\"" + s.symbol + "\",\"batch_watermark\":" + WatermarkJson(s.watermark) +
-         ",\"rows\":[";
+  return "{\"symbol\":" + JsonText(s.symbol) +
+         ",\"batch_watermark\":" + WatermarkJson(s.watermark) + ",\"rows\":[";
 }
 
 // Rows [from, to) as they follow `before` rows of the same array (comma-separated).
@@ -133,7 +129,7 @@ void AppendDailyRows(std::string& out, const SymbolSeries& s, size_t from, size_
                      size_t before) {
   for (size_t i = from; i < to; ++i) {
     if (i > from || before > 0) out += ',';
-    out += DailyJsonRow(s.symbol, s.daily[i]);
+    out += DailyJsonRow(s.daily[i]);
   }
 }
 
@@ -149,8 +145,8 @@ std::string DailyCsv(const SymbolSeries& s, size_t from, size_t to) {
   std::string out = "symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled\n";
   for (size_t i = from; i < to; ++i) {
     const DailyRow& r = s.daily[i];
-    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{}\n", s.symbol,
-                   FormatDate(r.day), r.open, r.high, r.low, r.close, r.volume,
+    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                   CsvField(s.symbol), FormatDate(r.day), r.open, r.high, r.low, r.close, r.volume,
                    r.ma7 ? fmt::format("{}", *r.ma7) : "", r.ma30 ? fmt::format("{}", *r.ma30) : "",
                    r.speed ? "speed" : "batch", r.partial, r.filled);
   }
@@ -160,7 +156,9 @@ std::string DailyCsv(const SymbolSeries& s, size_t from, size_t to) {
 std::string KlineJson(const std::string& symbol, const std::string& interval, const KlineRow& k,
                       bool with_symbol) {
   std::string out = "{";
-  if (with_symbol) out += "\"symbol\":\"" + symbol + "\",\"interval\":\"" + interval + "\",";
+  if (with_symbol) {
+    out += "\"symbol\":" + JsonText(symbol) + ",\"interval\":" + JsonText(interval) + ",";
+  }
   out += "\"open_time\":\"" + FormatIso(k.open_time) + "\",\"open\":";
   Num(out, k.open);
   out += ",\"high\":";
@@ -279,10 +277,16 @@ struct Api::Impl {
     return std::nullopt;
   }
 
+  // The state's failure is the server's, not the request's: the client gets a 503 with a request
+  // id, the log the reason (it may name files and SQL).
+  Response Unavailable(const Request& req, const Status& status) {
+    return InternalError(req, 503, status.ToString());
+  }
+
   Response Symbols(const Request& req) {
     if (auto b = CheckParams(req, {})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const bool csv = WantsCsv(req);
     std::string out = csv ? "symbol,first_day,last_day,batch_watermark\n" : "{\"symbols\":[";
     bool first = true;
@@ -290,40 +294,58 @@ struct Api::Impl {
       std::string fd = s->daily.empty() ? "" : FormatDate(s->daily.front().day);
       std::string ld = s->daily.empty() ? "" : FormatDate(s->daily.back().day);
       if (csv) {
-        out += fmt::format("{},{},{},{}\n", sym, fd, ld,
+        out += fmt::format("{},{},{},{}\n", CsvField(sym), fd, ld,
                            s->watermark > 0 ? FormatDate(s->watermark) : "");
         continue;
       }
       if (!first) out += ',';
       first = false;
-      out += fmt::format(
-          "{{\"symbol\":\"{}\",\"first_day\":{},\"last_day\":{},\"batch_watermark\":{}}}", sym,
-          fd.empty() ? "null" : "\"" + fd + "\"", ld.empty() ? "null" : "\"" + ld + "\"",
-          WatermarkJson(s->watermark));
+      out +=
+          fmt::format("{{\"symbol\":{},\"first_day\":{},\"last_day\":{},\"batch_watermark\":{}}}",
+                      JsonText(sym), fd.empty() ? "null" : "\"" + fd + "\"",
+                      ld.empty() ? "null" : "\"" + ld + "\"", WatermarkJson(s->watermark));
     }
     if (csv) return Csv(std::move(out));
     out += "]}";
     return Json(std::move(out));
   }
 
+  // from/to of a range, each optional (absent: open on that side); false with *bad set when one
+  // does not parse, or when both are given and from is after to.
+  bool Range(const Request& req, std::optional<Micros>* from, std::optional<Micros>* to,
+             BadRequest* bad) {
+    for (const char* name : {"from", "to"}) {
+      auto v = req.Param(name);
+      if (!v) continue;
+      auto t = ParseTime(*v);
+      if (!t.ok()) {
+        *bad = {400, name,
+                fmt::format("cannot parse '{}' as a date or time (YYYY-MM-DD, YYYY-MM-DD "
+                            "HH:MM[:SS] or YYYY-MM-DDTHH:MM:SSZ, UTC)",
+                            *v)};
+        return false;
+      }
+      (std::string_view(name) == "from" ? *from : *to) = *t;
+    }
+    if (*from && *to && **from > **to) {
+      *bad = {400, "from",
+              fmt::format("from ({}) is after to ({})", *req.Param("from"), *req.Param("to"))};
+      return false;
+    }
+    return true;
+  }
+
   Response Daily(const Request& req) {
     if (auto b = CheckParams(req, {"symbol", "from", "to"})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const SymbolSeries* s = nullptr;
     if (auto b = Symbol(req, **st, &s)) return Error(*b);
     BadRequest bad;
-    auto from = ParseParamTime(req, "from", std::numeric_limits<Micros>::min(), &bad);
-    if (!from.ok()) return Error(bad);
-    auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max(), &bad);
-    if (!to.ok()) return Error(bad);
-    if (*from > *to) {
-      return JsonError(400, "from",
-                       fmt::format("from ({}) is after to ({})", TimeText(req, "from", *from),
-                                   TimeText(req, "to", *to)));
-    }
+    std::optional<Micros> from, to;
+    if (!Range(req, &from, &to, &bad)) return Error(bad);
     // The days the range names, from's and to's included (to names its whole day).
-    if (req.Param("from") && req.Param("to")) {
+    if (from && to) {
       const int64_t days = (DayFloor(*to) - DayFloor(*from)) / kMicrosPerDay + 1;
       if (days > opt.max_days) {
         return JsonError(
@@ -332,8 +354,7 @@ struct Api::Impl {
       }
     }
     const bool csv = WantsCsv(req);
-    const bool whole = !req.Param("from") && !req.Param("to");
-    if (whole && !csv) {
+    if (!from && !to && !csv) {
       // The whole series: the bodies Prepare() made for this state. A reader still holding an
       // older state (it got it just before a swap) renders its own.
       Response r;
@@ -350,19 +371,27 @@ struct Api::Impl {
       r.shared_body = std::make_shared<const std::string>(DailyJson(*s, 0, s->daily.size()));
       return r;
     }
-    // Days in [from, to] (to inclusive: a date names its whole day).
-    auto lo = std::lower_bound(s->daily.begin(), s->daily.end(), DayFloor(*from),
-                               [](const DailyRow& r, Micros t) { return r.day < t; });
-    auto hi = std::upper_bound(s->daily.begin(), s->daily.end(), *to,
-                               [](Micros t, const DailyRow& r) { return t < r.day; });
-    size_t a = lo - s->daily.begin(), b = std::max(a, static_cast<size_t>(hi - s->daily.begin()));
+    // Days in [from's day, to] (to inclusive: a date names its whole day); a side not given is
+    // open. (No sentinel times: flooring the smallest time to its day would overflow.)
+    size_t a = 0, b = s->daily.size();
+    if (from) {
+      a = std::lower_bound(s->daily.begin(), s->daily.end(), DayFloor(*from),
+                           [](const DailyRow& r, Micros t) { return r.day < t; }) -
+          s->daily.begin();
+    }
+    if (to) {
+      b = std::upper_bound(s->daily.begin(), s->daily.end(), *to,
+                           [](Micros t, const DailyRow& r) { return t < r.day; }) -
+          s->daily.begin();
+    }
+    b = std::max(a, b);
     return csv ? Csv(DailyCsv(*s, a, b)) : Json(DailyJson(*s, a, b));
   }
 
   Response Klines(const Request& req) {
     if (auto b = CheckParams(req, {"symbol", "interval", "from", "to", "limit"})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const SymbolSeries* s = nullptr;
     if (auto b = Symbol(req, **st, &s)) return Error(*b);
     std::string iv_name = req.Param("interval").value_or("1m");
@@ -384,35 +413,28 @@ struct Api::Impl {
       limit = v;
     }
     BadRequest bad;
-    // Without from, no lower bound (so a `to` alone never makes an inverted range).
-    auto from = ParseParamTime(req, "from", std::numeric_limits<Micros>::min() / 2, &bad);
-    if (!from.ok()) return Error(bad);
-    auto to = ParseParamTime(req, "to", std::numeric_limits<Micros>::max() / 2, &bad);
-    if (!to.ok()) return Error(bad);
-    if (*from > *to) {
-      return JsonError(400, "from",
-                       fmt::format("from ({}) is after to ({})", TimeText(req, "from", *from),
-                                   TimeText(req, "to", *to)));
-    }
-    if (req.Param("from") && req.Param("to") && (*to - *from) / iv->micros > opt.max_klines) {
+    std::optional<Micros> from, to;
+    if (!Range(req, &from, &to, &bad)) return Error(bad);
+    if (from && to && (*to - *from) / iv->micros > opt.max_klines) {
       return JsonError(400, "to",
                        fmt::format("range over the limit: {} {} candles (at most {}; page with "
                                    "from and limit)",
                                    (*to - *from) / iv->micros, iv->name, opt.max_klines));
     }
-    auto rows = merged->Klines(s->symbol, *iv, *from, *to, limit);
-    if (!rows.ok()) return JsonError(503, "", rows.status().message());
+    auto rows = merged->Klines(s->symbol, *iv, from, to, limit);
+    if (!rows.ok()) return InternalError(req, 500, rows.status().ToString());
     if (WantsCsv(req)) {
       std::string out = "symbol,interval,open_time,open,high,low,close,volume,source,partial\n";
+      const std::string symbol = CsvField(s->symbol);
       for (const auto& k : *rows) {
-        fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{}\n", s->symbol,
-                       iv->name, FormatIso(k.open_time), k.open, k.high, k.low, k.close, k.volume,
+        fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{}\n", symbol, iv->name,
+                       FormatIso(k.open_time), k.open, k.high, k.low, k.close, k.volume,
                        k.speed ? "speed" : "batch", k.partial);
       }
       return Csv(std::move(out));
     }
-    std::string out =
-        "{\"symbol\":\"" + s->symbol + "\",\"interval\":\"" + iv->name + "\",\"rows\":[";
+    std::string out = "{\"symbol\":" + JsonText(s->symbol) + ",\"interval\":" + JsonText(iv->name) +
+                      ",\"rows\":[";
     for (size_t i = 0; i < rows->size(); ++i) {
       if (i) out += ',';
       out += KlineJson(s->symbol, iv->name, (*rows)[i], false);
@@ -424,7 +446,7 @@ struct Api::Impl {
   Response Forecast(const Request& req) {
     if (auto b = CheckParams(req, {"symbol"})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const SymbolSeries* s = nullptr;
     if (auto b = Symbol(req, **st, &s)) return Error(*b);
     if (opt.forecast_dir.empty()) {
@@ -440,7 +462,7 @@ struct Api::Impl {
   Response StatusJson(const Request& req) {
     if (auto b = CheckParams(req, {})) return Error(*b);
     auto st = State();
-    if (!st.ok()) return JsonError(503, "", st.status().message());
+    if (!st.ok()) return Unavailable(req, st.status());
     const Micros now = clock->Now();
     std::string out = fmt::format("{{\"lake_version\":{},\"now\":\"{}\",\"symbols\":[",
                                   (*st)->lake_version, FormatIso(now));
@@ -459,9 +481,9 @@ struct Api::Impl {
         last = s->m1[i].open_time;
       }
       out += fmt::format(
-          "{{\"symbol\":\"{}\",\"batch_watermark\":{},\"last_closed_minute\":{},"
+          "{{\"symbol\":{},\"batch_watermark\":{},\"last_closed_minute\":{},"
           "\"stream_lag_seconds\":{},\"open_gaps\":{},\"missing_minutes\":{}}}",
-          sym, WatermarkJson(s->watermark),
+          JsonText(sym), WatermarkJson(s->watermark),
           last > 0 ? "\"" + FormatIso(last) + "\"" : std::string("null"),
           last > 0 ? fmt::format("{}", static_cast<double>(now - last - kMicrosPerMinute) / 1e6)
                    : std::string("null"),
@@ -478,41 +500,43 @@ struct Api::Impl {
     return Json(std::move(out));
   }
 
-  void Stream(const Request& req, EventSink& sink) {
-    if (auto b = CheckParams(req, {"symbol"})) {
-      sink.Reject(Error(*b));
-      return;
-    }
-    auto st = State();
-    if (!st.ok()) {
-      sink.Reject(JsonError(503, "", st.status().message()));
-      return;
-    }
-    const SymbolSeries* s0 = nullptr;
-    if (auto b = Symbol(req, **st, &s0)) {
-      sink.Reject(Error(*b));
-      return;
-    }
-    const std::string symbol = s0->symbol;
+  // What one stream remembers between polls: the state it last looked at and the events it last
+  // sent (an event goes out only when it changed).
+  struct StreamCursor {
+    std::string symbol;
+    std::shared_ptr<const MergedState> seen;
     std::string last_daily, last_kline;
-    for (;;) {
-      const SymbolSeries* s = (*st)->Find(symbol);
-      if (s && !s->daily.empty()) {
-        std::string d = DailyJsonRow(symbol, s->daily.back());
-        if (d != last_daily && !sink.Send("daily", d)) return;
-        last_daily = std::move(d);
-      }
-      if (s && !s->m1.empty()) {
-        const speed::Candle& c = s->m1.back();
-        KlineRow k{c.open_time, c.open, c.high, c.low, c.close, c.volume, true, s->m1_open_last};
-        std::string j = KlineJson(symbol, "1m", k, true);
-        if (j != last_kline && !sink.Send("kline", j)) return;
-        last_kline = std::move(j);
-      }
-      if (sink.WaitClosed(opt.stream_poll)) return;
-      auto next = State();
-      if (next.ok()) st = std::move(next);
+  };
+
+  // A poll of one stream (on an io thread): nothing unless the state changed since the last.
+  void PollStream(StreamCursor& c, EventSink& sink) {
+    auto st = State();
+    if (!st.ok() || *st == c.seen) return;  // a failed rebuild keeps the last state: try later
+    c.seen = std::move(*st);
+    const SymbolSeries* s = c.seen->Find(c.symbol);
+    if (s && !s->daily.empty()) {
+      std::string d = DailyJsonRow(s->daily.back());
+      if (d != c.last_daily) sink.Send("daily", d);
+      c.last_daily = std::move(d);
     }
+    if (s && !s->m1.empty()) {
+      const speed::Candle& k = s->m1.back();
+      KlineRow row{k.open_time, k.open, k.high, k.low, k.close, k.volume, true, s->m1_open_last};
+      std::string j = KlineJson(c.symbol, "1m", row, true);
+      if (j != c.last_kline) sink.Send("kline", j);
+      c.last_kline = std::move(j);
+    }
+  }
+
+  StreamReply Stream(const Request& req) {
+    if (auto b = CheckParams(req, {"symbol"})) return StreamReply::Refuse(Error(*b));
+    auto st = State();
+    if (!st.ok()) return StreamReply::Refuse(Unavailable(req, st.status()));
+    const SymbolSeries* s = nullptr;
+    if (auto b = Symbol(req, **st, &s)) return StreamReply::Refuse(Error(*b));
+    return StreamReply::Poll([this, c = StreamCursor{s->symbol, nullptr, {}, {}}](
+                                 EventSink& sink) mutable { PollStream(c, sink); },
+                             opt.stream_poll);
   }
 
   Response MetricsText(const Request& req) {
@@ -597,7 +621,7 @@ Router Api::MakeRouter() {
   r.Get("/api/v1/forecast", [m](const Request& q) { return m->Forecast(q); });
   r.Get("/api/v1/status", [m](const Request& q) { return m->StatusJson(q); });
   r.Get("/metrics", [m](const Request& q) { return m->MetricsText(q); });
-  r.Stream("/api/v1/stream", [m](const Request& q, EventSink& s) { m->Stream(q, s); });
+  r.Stream("/api/v1/stream", [m](const Request& q) { return m->Stream(q); });
   return r;
 }
 

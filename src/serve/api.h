@@ -8,7 +8,14 @@
 //   GET /api/v1/stream?symbol=                Server-Sent Events: "daily" and "kline" updates
 //   GET /metrics                              Prometheus text format
 // JSON by default; CSV with ?format=csv or an Accept header preferring text/csv (daily, klines,
-// symbols).
+// symbols). Every string in a JSON body (symbols from the config or the lake, echoed parameters,
+// error messages) is written by http_server.h's AppendJsonString: escaped, valid UTF-8; a CSV
+// field holding a comma, quote or line break is quoted.
+//
+// Ranges: from and to are each optional; a bound not given leaves that side open. daily gives
+// the days from from's day to to's day, both included. klines gives candles in [from, to): with
+// from, the `limit` oldest from it on; without, the `limit` newest before to (or the newest of
+// all), in time order, as Binance answers an endTime alone.
 //
 // Bad requests: 400 (404 for an unknown symbol, and for a forecast that does not exist) with
 // {"error":{"status":N,"parameter":"<name>","message":"..."}} naming the parameter:
@@ -26,6 +33,14 @@
 // Nothing a client sends reaches SQL text: symbols are checked against the known set, times are
 // parsed to integers, intervals to the known set; the lake is read through lake::KlinesSql
 // with those values only.
+// Internal failures (http_server.h's InternalError): 503 when the merged state cannot be had
+// (the lake unreadable at the first build), 500 when reading the lake for klines fails, with
+// {"error":{"status":N,"message":"service unavailable"|"internal error","request_id":"<id>"}}
+// and nothing else: the reason (DuckDB's text, file paths, SQL) is logged under the same id.
+//
+// Streams (/api/v1/stream) take no thread: each is polled on the server's io threads every
+// ApiOptions::stream_poll, and a poll does nothing unless Merged's state changed since the last;
+// then it sends the last merged day and the newest 1m candle, each only if it changed.
 //
 // Snapshots: every response is computed from one MergedState (merged.h), which holds one lake
 // snapshot and one read of the real-time view; a batch refresh swaps in a new state and never

@@ -1,7 +1,6 @@
 #include "serve/http_server.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,8 +28,8 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
-#include <list>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -58,6 +57,8 @@ constexpr size_t kLingerBytes = 1 << 20;
 // kept, the most recently used.
 constexpr size_t kGzipMinBytes = 1024;
 constexpr size_t kGzipEntries = 8;
+// The Retry-After of the 503 that refuses an event stream over ServerOptions::max_streams.
+constexpr int kStreamRetryAfterSeconds = 5;
 
 const char* Reason(int status) {
   switch (status) {
@@ -365,40 +366,25 @@ class GzipCache {
   std::thread worker_;  // last: starts once the members above exist
 };
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
+// The length of the valid UTF-8 sequence at s[i] (1..4), or 0 if the byte there does not start
+// one (a stray continuation byte, an overlong form, a surrogate, beyond U+10FFFF, cut short).
+size_t Utf8SequenceAt(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) -> unsigned {
+    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+  };
+  const auto cont = [&](size_t k) { return (byte(k) & 0xC0) == 0x80; };
+  const unsigned c = byte(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return byte(1) >= lo && byte(1) <= hi && cont(2) ? 3 : 0;
   }
-  out += '"';
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return byte(1) >= lo && byte(1) <= hi && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }
 
 // Appends `s` without CR and LF (no header injection through a handler's header values).
@@ -490,10 +476,60 @@ std::optional<std::string> Request::Param(std::string_view name) const {
   return std::nullopt;
 }
 
-Response JsonError(int status, std::string_view parameter, std::string_view message) {
+void AppendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    const size_t n = Utf8SequenceAt(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(s.data() + i, n);
+      i += n;
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+Response JsonError(int status, std::string_view parameter, std::string_view message,
+                   std::string_view request_id) {
   Response r;
   r.status = status;
-  r.body.reserve(64 + parameter.size() + message.size());
+  r.body.reserve(64 + parameter.size() + message.size() + request_id.size());
   fmt::format_to(std::back_inserter(r.body), "{{\"error\":{{\"status\":{}", status);
   if (!parameter.empty()) {
     r.body += ",\"parameter\":";
@@ -501,8 +537,19 @@ Response JsonError(int status, std::string_view parameter, std::string_view mess
   }
   r.body += ",\"message\":";
   AppendJsonString(r.body, message);
+  if (!request_id.empty()) {
+    r.body += ",\"request_id\":";
+    AppendJsonString(r.body, request_id);
+  }
   r.body += "}}";
   return r;
+}
+
+Response InternalError(const Request& request, int status, std::string_view detail) {
+  spdlog::error("serve: request {} {} {} failed with {}: {}", request.id, request.method,
+                request.route.empty() ? request.path : request.route, status, detail);
+  return JsonError(status, "", status == 503 ? "service unavailable" : "internal error",
+                   request.id);
 }
 
 bool WantsCsv(const Request& request) {
@@ -531,27 +578,28 @@ bool WantsCsv(const Request& request) {
   return q_csv > q_json || (q_csv == q_json && pos_csv < pos_json);
 }
 
-bool EventSink::Send(std::string_view event, std::string_view data) {
-  frame_.clear();
+void EventSink::Send(std::string_view event, std::string_view data) {
+  if (closed_) return;
   if (!event.empty()) {
-    frame_ += "event: ";
-    AppendHeaderText(frame_, event);
-    frame_ += '\n';
+    frames_ += "event: ";
+    AppendHeaderText(frames_, event);
+    frames_ += '\n';
   }
   for (size_t i = 0;;) {
     size_t j = data.find_first_of("\r\n", i);
-    frame_ += "data: ";
-    frame_.append(data.substr(i, j == std::string_view::npos ? j : j - i));
-    frame_ += '\n';
+    frames_ += "data: ";
+    frames_.append(data.substr(i, j == std::string_view::npos ? j : j - i));
+    frames_ += '\n';
     if (j == std::string_view::npos) break;
     i = j + 1;
     if (data[j] == '\r' && i < data.size() && data[i] == '\n') ++i;
   }
-  frame_ += '\n';
-  return Write(frame_);
+  frames_ += '\n';
 }
 
-bool EventSink::KeepAlive() { return Write(": keep-alive\n\n"); }
+void EventSink::KeepAlive() {
+  if (!closed_) frames_ += ": keep-alive\n\n";
+}
 
 void Router::Get(std::string path, Handler handler) {
   routes_.emplace_back(std::move(path), Route{std::move(handler), nullptr});
@@ -572,12 +620,9 @@ struct RouteEntry {
   std::unique_ptr<RouteMetrics> metrics;
 };
 
-constexpr char kStreamHead[] =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-    "Connection: close\r\n\r\n";
-
 // Appends the status line and headers of `r` (a body of `length` bytes) to `out`.
-void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive, bool http10) {
+void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive, bool http10,
+                std::string_view request_id) {
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\nContent-Type: ", r.status,
                  Reason(r.status));
   AppendHeaderText(out, r.content_type);
@@ -588,6 +633,9 @@ void AppendHead(std::string& out, const Response& r, size_t length, bool keep_al
     AppendHeaderText(out, v);
     out += "\r\n";
   }
+  out += "X-Request-Id: ";
+  out += request_id;
+  out += "\r\n";
   if (!keep_alive) {
     out += "Connection: close\r\n";
   } else if (http10) {
@@ -596,117 +644,22 @@ void AppendHead(std::string& out, const Response& r, size_t length, bool keep_al
   out += "\r\n";
 }
 
-// The server's EventSink: owns the connection's socket, written synchronously from the stream's
-// own thread. Stop() (from HttpServer::Stop, under the streams mutex, while the socket is open)
-// shuts the socket down, which wakes a blocked write or WaitClosed's poll.
-class ServerSink final : public EventSink {
- public:
-  explicit ServerSink(tcp::socket socket)
-      : socket_(std::move(socket)), fd_(socket_.native_handle()) {}
+// The head of an event stream (and of a HEAD on a stream route).
+std::string StreamHead(std::string_view request_id) {
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+      "X-Request-Id: ";
+  head += request_id;
+  head += "\r\nConnection: close\r\n\r\n";
+  return head;
+}
 
-  bool Reject(const Response& response) override {
-    if (started_ || Closed()) return false;
-    started_ = true;
-    status_ = response.status;
-    const std::string& body = response.shared_body ? *response.shared_body : response.body;
-    std::string head;
-    AppendHead(head, response, body.size(), false, false);
-    bool ok = WriteAll(head, body);
-    closed_ = true;
-    return ok;
-  }
-
-  bool Closed() const override {
-    if (closed_ || stopping_) return true;
-    pollfd p{fd_, POLLRDHUP, 0};
-    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-      closed_ = true;
-    }
-    return closed_;
-  }
-
-  bool WaitClosed(std::chrono::milliseconds timeout) override {
-    auto deadline = SteadyClock::now() + timeout;
-    for (;;) {
-      if (closed_ || stopping_) return true;
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
-      int ms = static_cast<int>(std::clamp<int64_t>(left.count(), 0, INT_MAX));
-      pollfd p{fd_, POLLIN | POLLRDHUP, 0};
-      int r = ::poll(&p, 1, ms);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        closed_ = true;
-        return true;
-      }
-      if (r == 0) {
-        if (ms == 0) return Closed();
-        continue;
-      }
-      if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
-        closed_ = true;
-        return true;
-      }
-      if (p.revents & POLLIN) {  // the client sent something: discard it, watch for EOF
-        char buf[512];
-        ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-          closed_ = true;
-          return true;
-        }
-      }
-    }
-  }
-
-  // Sends the stream's headers if nothing was sent (a handler that returned at once).
-  void Finish() {
-    if (!started_ && !Closed()) Write("");
-  }
-  void Stop() {
-    stopping_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-  }
-  void CloseSocket() {
-    beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    socket_.close(ec);
-  }
-  int status() const { return status_; }
-
- protected:
-  bool Write(std::string_view frame) override {
-    if (closed_ || stopping_) return false;
-    std::string_view head;
-    if (!started_) {
-      started_ = true;
-      head = kStreamHead;
-    }
-    if (!WriteAll(head, frame)) return false;
-    return !stopping_;
-  }
-
- private:
-  bool WriteAll(std::string_view a, std::string_view b) {
-    std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()),
-                                          net::buffer(b.data(), b.size())};
-    beast::error_code ec;
-    net::write(socket_, bufs, ec);
-    if (ec) closed_ = true;
-    return !ec;
-  }
-
-  tcp::socket socket_;
-  const int fd_;
-  mutable std::atomic<bool> closed_{false};
-  std::atomic<bool> stopping_{false};
-  bool started_ = false;  // headers (or a Reject) sent; used by the handler thread only
-  int status_ = 200;
-};
-
-struct StreamConn {
-  std::unique_ptr<ServerSink> sink;
-  std::thread thread;
-  bool done = false;  // guarded by the streams mutex
-};
+// SplitMix64's finalizer: a bijection of 64-bit integers that scatters consecutive ones.
+uint64_t Scatter(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
 
 }  // namespace
 
@@ -722,6 +675,11 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   GzipCache gzip;
 
+  // Request ids: Scatter(id_base + n) for the n-th request, id_base drawn at start (ids are
+  // unique for the server's life, and say nothing of how many requests it has served).
+  uint64_t id_base = 0;
+  std::atomic<uint64_t> id_seq{0};
+
   std::unique_ptr<net::io_context> io;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<net::steady_timer> accept_retry;
@@ -729,19 +687,189 @@ struct HttpServer::Impl {
   int bound_port = 0;
   std::string url;
 
+  // Event streams open (a place is taken before the stream handler runs, and given back when
+  // the stream ends); decremented under streams_mu, so that WaitForOpenStreams never misses it.
+  std::atomic<int> open_streams{0};
   std::mutex streams_mu;
-  std::list<std::unique_ptr<StreamConn>> streams;  // guarded by streams_mu
+  std::condition_variable streams_cv;
   std::mutex stop_mu;
   bool stopped = false;  // guarded by stop_mu
 
   void InitMetrics(RouteMetrics& m, std::string label);
   void Accept();
   Response Static(const Request& req);
-  void StartStream(RouteEntry* route, Request req, tcp::socket socket);
-  void RunStream(StreamConn* conn, RouteEntry* route, const Request& req);
+  std::string NextRequestId() {
+    return fmt::format("{:016x}", Scatter(id_base + id_seq.fetch_add(1) + 1));
+  }
+  // Takes a stream's place; false when max_streams are open.
+  bool AcquireStream() {
+    int n = open_streams.load();
+    do {
+      if (n >= opt.max_streams) return false;
+    } while (!open_streams.compare_exchange_weak(n, n + 1));
+    return true;
+  }
+  void ReleaseStream() {
+    {
+      std::lock_guard lock(streams_mu);
+      open_streams.fetch_sub(1);
+    }
+    streams_cv.notify_all();
+  }
 };
 
 namespace {
+
+// An event stream: the connection after its request was accepted by a stream route. Everything
+// runs on the connection's strand: a timer polls the route's poll function every interval, what
+// it sends goes out in one asynchronous write at a time, and a read is kept pending to notice the
+// client hanging up. Owned by its pending operations (the io context destroys them, and so the
+// stream, when the server stops).
+class StreamSession : public std::enable_shared_from_this<StreamSession> {
+ public:
+  StreamSession(HttpServer::Impl& srv, tcp::socket socket, RouteMetrics* metrics, Request req,
+                StreamReply reply)
+      : srv_(srv),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        metrics_(metrics),
+        req_(std::move(req)),
+        poll_(std::move(reply.poll)),
+        interval_(std::clamp<std::chrono::milliseconds>(
+            reply.interval, std::chrono::milliseconds(1), std::chrono::hours(24))) {
+    if (srv_.streams_active) srv_.streams_active->Inc();
+  }
+  ~StreamSession() { Finish(); }
+
+  // On the connection's strand (the session's handler that hands the connection over).
+  void Start() {
+    out_ = StreamHead(req_.id);
+    next_poll_ = SteadyClock::now();
+    if (!poll_) closing_ = true;
+    Poll();
+    Read();
+  }
+
+ private:
+  // Runs the poll function if it is due and no write is in flight, writes what it sent, and
+  // sets the timer for what comes next.
+  void Poll() {
+    if (closed_) return;
+    const auto now = SteadyClock::now();
+    if (!writing_ && !closing_ && now >= next_poll_) {
+      next_poll_ = now + interval_;
+      try {
+        poll_(sink_);
+      } catch (const std::exception& e) {
+        Failed(e.what());
+      } catch (...) {
+        Failed("unknown exception");
+      }
+      out_ += sink_.Take();
+      if (sink_.closed()) closing_ = true;
+    }
+    if (!writing_ && !out_.empty()) {
+      writing_ = true;
+      write_deadline_ = now + kIdleTimeout;
+      net::async_write(
+          socket_, net::buffer(out_),
+          [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    } else if (!writing_ && closing_) {
+      return End();
+    }
+    Arm();
+  }
+
+  void Failed(const char* what) {
+    ++srv_.exceptions;
+    metrics_->CountException();
+    spdlog::error("serve: request {} {} {}: the stream's poll function threw: {}", req_.id,
+                  req_.method, req_.route, what);
+    sink_.Take();
+    sink_.Close();
+  }
+
+  void OnWrite(beast::error_code ec) {
+    writing_ = false;
+    out_.clear();
+    if (ec) return Close();
+    Poll();  // a poll that fell due meanwhile runs now
+  }
+
+  // The next wake-up: the next poll, or the deadline of the write in flight, or of the linger.
+  void Arm() {
+    if (closed_) return;
+    SteadyClock::time_point at = next_poll_;
+    if (writing_) at = write_deadline_;
+    if (ended_) at = linger_deadline_;
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+  }
+
+  void OnTimer(beast::error_code ec) {
+    if (ec || closed_) return;  // re-armed or closed meanwhile
+    const auto now = SteadyClock::now();
+    if (ended_) {
+      if (now >= linger_deadline_) return Close();
+      return Arm();
+    }
+    if (writing_ && now >= write_deadline_) return Close();  // the client stopped reading
+    Poll();
+  }
+
+  // Discards what the client sends; its end (or an error) closes the stream.
+  void Read() {
+    socket_.async_read_some(net::buffer(read_buf_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->Read();
+                            });
+  }
+
+  // The stream is over from the server's side (its place is free again): half-close, then wait
+  // (a short while) for the client to close too, so that closing does not reset the connection
+  // under the last events.
+  void End() {
+    ended_ = true;
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    Finish();
+    linger_deadline_ = SteadyClock::now() + kLingerTimeout;
+    Arm();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    Finish();
+  }
+
+  // Counts the stream and gives its place back, once.
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    metrics_->Count(200, SteadyClock::now(), false);
+    if (srv_.streams_active) srv_.streams_active->Dec();
+    srv_.ReleaseStream();
+  }
+
+  HttpServer::Impl& srv_;
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  RouteMetrics* metrics_;
+  const Request req_;
+  std::function<void(EventSink&)> poll_;
+  const std::chrono::milliseconds interval_;
+  EventSink sink_;
+  std::string out_;  // being written (the head, then the frames of one or more polls)
+  std::array<char, 512> read_buf_;
+  SteadyClock::time_point next_poll_, write_deadline_, linger_deadline_;
+  bool writing_ = false, closing_ = false, ended_ = false, closed_ = false, finished_ = false;
+};
 
 // One connection: reads requests and writes responses asynchronously on its strand, until the
 // connection closes or becomes an event stream.
@@ -766,6 +894,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec) {
     stream_head_ = false;
+    req_.id = srv_.NextRequestId();
     if (ec) {
       static const beast::error_category& kHttp =
           http::make_error_code(http::error::end_of_stream).category();
@@ -828,13 +957,12 @@ class Session : public std::enable_shared_from_this<Session> {
       } else if (!get) {
         resp_ = MethodNotAllowed(req.method);
       } else if (route && route->stream) {
-        if (!head_request_) {
-          stream_.expires_never();
-          srv_.StartStream(route, std::move(req_), stream_.release_socket());
-          return;  // the stream's thread owns the connection now
-        }
-        stream_head_ = true;
         keep_alive_ = false;
+        if (head_request_) {
+          stream_head_ = true;
+        } else if (OpenStream(*route, m)) {
+          return;  // the stream owns the connection now
+        }
       } else if (route) {
         try {
           resp_ = route->handler(req);
@@ -855,8 +983,43 @@ class Session : public std::enable_shared_from_this<Session> {
   void Failed(RouteMetrics* m, const char* what) {
     ++srv_.exceptions;
     m->CountException();
-    spdlog::error("serve: handler for {} threw: {}", req_.route, what);
-    resp_ = JsonError(500, "", "internal error");
+    resp_ = InternalError(req_, 500, fmt::format("the handler threw: {}", what));
+  }
+
+  // Runs the stream route's handler if there is room for another stream. True when the request
+  // became an event stream (which owns the connection from now on); else resp_ is the answer: the
+  // handler's refusal, the 503 of the cap, or a 500 for a handler that threw.
+  bool OpenStream(RouteEntry& route, RouteMetrics* m) {
+    if (!srv_.AcquireStream()) {
+      resp_ = JsonError(503, "",
+                        fmt::format("too many event streams open (at most {}); retry later",
+                                    srv_.opt.max_streams),
+                        req_.id);
+      resp_.headers.emplace_back("Retry-After", std::to_string(kStreamRetryAfterSeconds));
+      return false;
+    }
+    StreamReply reply;
+    try {
+      reply = route.stream(req_);
+    } catch (const std::exception& e) {
+      srv_.ReleaseStream();
+      Failed(m, e.what());
+      return false;
+    } catch (...) {
+      srv_.ReleaseStream();
+      Failed(m, "unknown exception");
+      return false;
+    }
+    if (reply.refusal) {
+      srv_.ReleaseStream();
+      resp_ = std::move(*reply.refusal);
+      return false;
+    }
+    stream_.expires_never();
+    std::make_shared<StreamSession>(srv_, stream_.release_socket(), m, std::move(req_),
+                                    std::move(reply))
+        ->Start();
+    return true;
   }
 
   void Write(RouteMetrics* m) {
@@ -877,9 +1040,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string& body = resp_.shared_body ? *resp_.shared_body : resp_.body;
     head_.clear();
     if (stream_head_) {
-      head_ = kStreamHead;
+      head_ = StreamHead(req_.id);
     } else {
-      AppendHead(head_, resp_, body.size(), keep_alive_, http10_);
+      AppendHead(head_, resp_, body.size(), keep_alive_, http10_, req_.id);
     }
     m->Count(resp_.status, start_, true);
     std::array<net::const_buffer, 2> bufs{net::buffer(head_), head_request_ || stream_head_
@@ -1026,53 +1189,6 @@ Response HttpServer::Impl::Static(const Request& req) {
   return r;
 }
 
-void HttpServer::Impl::StartStream(RouteEntry* route, Request req, tcp::socket socket) {
-  std::lock_guard<std::mutex> l(streams_mu);
-  if (stopping) {
-    beast::error_code ignored;
-    socket.close(ignored);
-    return;
-  }
-  for (auto it = streams.begin(); it != streams.end();) {  // reap finished streams
-    if ((*it)->done) {
-      (*it)->thread.join();
-      it = streams.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  auto c = std::make_unique<StreamConn>();
-  c->sink = std::make_unique<ServerSink>(std::move(socket));
-  StreamConn* raw = c.get();
-  streams.push_back(std::move(c));
-  if (streams_active) streams_active->Inc();
-  raw->thread =
-      std::thread([this, raw, route, req = std::move(req)] { RunStream(raw, route, req); });
-}
-
-void HttpServer::Impl::RunStream(StreamConn* conn, RouteEntry* route, const Request& req) {
-  ServerSink& sink = *conn->sink;
-  auto fail = [&](const char* what) {
-    ++exceptions;
-    route->metrics->CountException();
-    spdlog::error("serve: stream handler for {} threw: {}", req.route, what);
-    sink.Reject(JsonError(500, "", "internal error"));
-  };
-  try {
-    route->stream(req, sink);
-  } catch (const std::exception& e) {
-    fail(e.what());
-  } catch (...) {
-    fail("unknown exception");
-  }
-  sink.Finish();
-  route->metrics->Count(sink.status(), SteadyClock::now(), false);
-  if (streams_active) streams_active->Dec();
-  std::lock_guard<std::mutex> l(streams_mu);
-  sink.CloseSocket();
-  conn->done = true;
-}
-
 // ---------------------------------------------------------------------------------------------
 // HttpServer
 
@@ -1083,6 +1199,9 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, R
   if (options.port < 0 || options.port > 65535) return InvalidArgument("bad port {}", options.port);
   if (options.bearer_token && options.bearer_token->empty()) {
     return InvalidArgument("bearer token must not be empty");
+  }
+  if (options.max_streams < 1) {
+    return InvalidArgument("max_streams must be at least 1, got {}", options.max_streams);
   }
   beast::error_code ec;
   std::string host = options.bind == "localhost" ? "127.0.0.1" : options.bind;
@@ -1096,6 +1215,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, R
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl& m = *impl;
+  m.id_base = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   if (!m.opt.web_root.empty()) {
     std::error_code fec;
     m.root = fs::canonical(m.opt.web_root, fec);
@@ -1152,6 +1272,13 @@ std::string HttpServer::url() const { return impl_->url; }
 
 int64_t HttpServer::handler_exceptions() const { return impl_->exceptions.load(); }
 
+int HttpServer::open_streams() const { return impl_->open_streams.load(); }
+
+void HttpServer::WaitForOpenStreams(int n) {
+  std::unique_lock lock(impl_->streams_mu);
+  impl_->streams_cv.wait(lock, [&] { return impl_->open_streams.load() <= n; });
+}
+
 void HttpServer::WaitForGzipCopies() { impl_->gzip.Drain(); }
 
 void HttpServer::Stop() {
@@ -1160,22 +1287,12 @@ void HttpServer::Stop() {
   if (m.stopped) return;
   m.stopped = true;
   m.stopping = true;
-  std::list<std::unique_ptr<StreamConn>> streams;
-  {
-    std::lock_guard<std::mutex> l(m.streams_mu);
-    for (auto& c : m.streams) {
-      if (!c->done) c->sink->Stop();
-    }
-    streams.swap(m.streams);
-  }
-  for (auto& c : streams) c->thread.join();
-  streams.clear();
   m.io->stop();
   for (auto& t : m.io_threads) t.join();
   m.io_threads.clear();
   m.gzip.Stop();
-  // Destroying the io_context destroys the sessions' pending handlers and so the sessions and
-  // their sockets: every connection closes here.
+  // Destroying the io_context destroys the sessions' and streams' pending handlers and so the
+  // sessions, the streams and their sockets: every connection closes here.
   m.accept_retry.reset();
   m.acceptor.reset();
   m.io.reset();

@@ -12,8 +12,8 @@
 //       response carries "WWW-Authenticate: Bearer".
 //   405 a method other than GET/HEAD (on a route or not), with "Allow: GET, HEAD".
 //   a route: its handler's Response. A HEAD gets the GET's headers (Content-Length included) and
-//       no body. A handler that throws gets 500 {"error":{"status":500,"message":"internal
-//       error"}}; the exception's text is logged, not sent, and counted.
+//       no body. A handler that throws gets a 500 InternalError (below): the exception's text is
+//       logged under the request's id, not sent, and counted.
 //   else, with a web_root: the static file (index.html for "/" and for a directory), with
 //       Content-Type from its extension (html, js, mjs, css, json, map, png, svg, ico, txt, wasm,
 //       woff2; others application/octet-stream). A path that would leave the root is refused
@@ -28,19 +28,40 @@
 // Pipelined requests are answered in order. A connection idle for 60 s (or taking longer than
 // that to send a request or to take a response) is closed.
 //
-// Stream routes (Server-Sent Events): the handler runs on a thread of its own (not an io thread)
-// with an EventSink. The response headers (200, "Content-Type: text/event-stream",
-// "Cache-Control: no-cache", "Connection: close", no Content-Length) go out with the first
-// Send/KeepAlive, so a handler can still Reject() the request with an ordinary response before
-// that; a handler that returns having sent nothing sends the headers alone. The connection
-// closes when the handler returns. A HEAD on a stream route gets the headers and no handler run.
+// Request ids: every request gets an id (Request::id: 16 lower-case hex digits, unique in the
+// server's life, and not the request's count), sent back as "X-Request-Id" on every response,
+// event streams included. An internal failure is answered by InternalError(): a generic message
+// and the id in the body; what went wrong (file paths, SQL, a library's text) goes to the server's
+// log only, under the same id. Messages about the request itself (a 4xx naming a bad parameter)
+// are the handler's to word: they reveal nothing of the server.
 //
-// Threads: `threads` io threads run every connection (asynchronous Beast sessions) and call the
-// Get handlers: a handler must be thread-safe and should be quick (it holds an io thread).
-// Stop() (and the destructor) closes the listener, closes every EventSink (their Send returns
-// false and WaitClosed returns true at once), joins the stream threads, then the io threads, and
-// closes every connection; a handler still running is waited for. Stop() is idempotent and
-// thread-safe, but must not be called from a handler.
+// Stream routes (Server-Sent Events) cost no thread: they run on the io threads. The route's
+// StreamHandler is called once per request, on an io thread, and answers with a StreamReply:
+// either a refusal (an ordinary response, e.g. a JsonError for a bad parameter, after which the
+// connection closes) or a poll function and its interval. The server then writes the headers
+// (200, "Content-Type: text/event-stream", "Cache-Control: no-cache", "Connection: close",
+// "X-Request-Id", no Content-Length) and calls the poll function at once and then every interval
+// (a timer on the io context), each time with an empty EventSink; what a call Send()s goes out
+// in one asynchronous write. Only one write is in flight per stream: a poll that falls due while
+// the client has not taken the last write waits for it (then runs at once), so a slow client
+// gets the newest events when it catches up, never a growing backlog; a write not taken within
+// 60 s closes the stream. Calls for one stream never overlap; calls for different streams may
+// run at the same time on different io threads, and every call should be quick (it holds an io
+// thread). The stream ends when the poll function calls EventSink::Close() (once what it sent is
+// written), when the client hangs up (a read is kept pending: noticed at once), when the poll
+// function throws (logged under the request id and counted; the connection closes), or when the
+// server stops. A HEAD on a stream route gets the headers and no handler run.
+// At most ServerOptions::max_streams streams are open at once (default 1024). A stream request
+// beyond that is answered, without running its handler, with 503, "Retry-After: 5" and
+// {"error":{"status":503,"message":"too many event streams open (at most N); retry
+// later","request_id":"<id>"}}, and the connection closes.
+//
+// Threads: `threads` io threads run every connection (asynchronous Beast sessions) and event
+// stream, and call the Get handlers, stream handlers and poll functions: these must be
+// thread-safe and should be quick (they hold an io thread). Stop() (and the destructor) closes
+// the listener, stops the io threads (a handler or poll function still running is waited for)
+// and closes every connection and stream. Stop() is idempotent and thread-safe, but must not be
+// called from a handler. No handler or poll function is called after Stop() has returned.
 //
 // Metrics (when ServerOptions::metrics is set; registered at Start):
 //   cryptolake_http_requests_total{route,code}             counter
@@ -51,7 +72,7 @@
 // route is the registered route path, "static" (a GET/HEAD handed to the web root) or
 // "unmatched" (anything else), never the raw path. Metrics are recorded before the response is
 // written, so a client that has its response sees it counted. A stream is counted when it ends,
-// with the status it had (200, or its Reject()ion's).
+// with the status it had (200); a refusal, and the 503 of the cap, when it is answered.
 //
 // Performance: no logging per request, TCP_NODELAY, headers formatted into a per-connection
 // buffer, and a Response may share a cached body (shared_body) instead of copying it.
@@ -94,6 +115,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // as sent, in order
   std::string body;
   std::string route;  // the matched route path, "static" or "unmatched"
+  std::string id;     // the server's id of this request (sent back as X-Request-Id)
 
   // The first header of that name (case-insensitive), or "" when absent.
   std::string Header(std::string_view name) const;
@@ -116,47 +138,68 @@ struct Response {
   std::shared_ptr<const std::string> shared_gzip;
 };
 
-// {"error":{"status":400,"parameter":"from","message":"..."}}: "parameter" omitted when empty,
-// strings JSON-escaped (", \, control characters; other bytes as given).
-Response JsonError(int status, std::string_view parameter, std::string_view message);
+// Appends `s` as a JSON string, quotes included: '"', '\\' and control characters escaped (\n, \r,
+// \t, \b, \f, else \u00XX), a byte that is not part of valid UTF-8 as \ufffd (so the text is
+// always valid JSON), everything else as given. Every string the server and the API write into
+// JSON goes through it.
+void AppendJsonString(std::string& out, std::string_view s);
+
+// {"error":{"status":400,"parameter":"from","message":"...","request_id":"..."}}: "parameter" and
+// "request_id" omitted when empty; strings as AppendJsonString writes them.
+Response JsonError(int status, std::string_view parameter, std::string_view message,
+                   std::string_view request_id = {});
+
+// The answer to an internal failure while serving `request`: `status` (500, or 503 when the
+// failure is the server's state rather than the request: "service unavailable") with
+// {"error":{"status":N,"message":"internal error"|"service unavailable","request_id":"<id>"}};
+// `detail` (what went wrong, paths and SQL included) is logged at error level as
+// "serve: request <id> <method> <route> failed with <status>: <detail>", never sent.
+Response InternalError(const Request& request, int status, std::string_view detail);
 
 // True when the query says format=csv, false when it says format=json (or any other format);
 // without a format parameter, true when the Accept header prefers text/csv: a higher q than
 // application/json (or the application/* or */* range covering it), or the same q listed first.
 bool WantsCsv(const Request& request);
 
-// Where a stream handler writes its events. The server's sink is used by one handler thread;
-// Closed() and WaitClosed() may be called from it too. Subclass it to test a handler without a
-// socket.
+// Where a stream's poll function writes its events: the frames of one poll, written together
+// once the call returns. Used by one poll at a time. Construct one to test a poll function
+// without a socket.
 class EventSink {
  public:
-  virtual ~EventSink() = default;
-  // Writes "event: <event>\ndata: <line>\n...\n\n": one data line per line of `data` (split at
-  // \n, \r\n and \r); no event line when `event` is empty (CR/LF in it are dropped). Blocks
-  // while the client is slow to read. Returns false, sending nothing, once the client has gone
-  // or the server is stopping (or after Reject).
-  bool Send(std::string_view event, std::string_view data);
-  // Writes the comment ": keep-alive\n\n" (keeps proxies and the client's idle timers quiet).
-  bool KeepAlive();
-  // Answers the request with `response` (e.g. a JsonError for a bad parameter) instead of an
-  // event stream, and closes. False if the stream already started (headers sent) or is closed.
-  virtual bool Reject(const Response& response) = 0;
-  // True once the client has gone (hung up, or a write failed) or the server is stopping.
-  virtual bool Closed() const = 0;
-  // Waits up to `timeout` for the sink to close; true if it is closed. The handler's idle wait
-  // between events; it returns at once when the server stops or the client hangs up.
-  virtual bool WaitClosed(std::chrono::milliseconds timeout) = 0;
-
- protected:
-  // Writes one complete frame; false once closed.
-  virtual bool Write(std::string_view frame) = 0;
+  // Appends "event: <event>\ndata: <line>\n...\n\n": one data line per line of `data` (split at
+  // \n, \r\n and \r); no event line when `event` is empty (CR/LF in it are dropped). Never blocks.
+  // Ignored after Close().
+  void Send(std::string_view event, std::string_view data);
+  // Appends the comment ": keep-alive\n\n" (keeps proxies and the client's idle timers quiet).
+  void KeepAlive();
+  // Ends the stream once what was sent so far is written.
+  void Close() { closed_ = true; }
+  bool closed() const { return closed_; }
+  // The frames appended since the last Take(), which forgets them.
+  std::string Take() { return std::exchange(frames_, {}); }
+  const std::string& frames() const { return frames_; }
 
  private:
-  std::string frame_;  // reused between events
+  std::string frames_;
+  bool closed_ = false;
+};
+
+// A stream handler's answer (see "Stream routes" above): a refusal, or a poll function. With
+// neither, the stream's headers go out alone and the stream ends.
+struct StreamReply {
+  std::optional<Response> refusal;           // set: answered with it, no stream
+  std::function<void(EventSink&)> poll;      // else: called at once, then every `interval`
+  std::chrono::milliseconds interval{1000};  // (taken as 1 ms if shorter, 24 h if longer)
+
+  static StreamReply Refuse(Response r) { return {std::move(r), nullptr, {}}; }
+  static StreamReply Poll(std::function<void(EventSink&)> poll,
+                          std::chrono::milliseconds interval) {
+    return {std::nullopt, std::move(poll), interval};
+  }
 };
 
 using Handler = std::function<Response(const Request&)>;
-using StreamHandler = std::function<void(const Request&, EventSink&)>;
+using StreamHandler = std::function<StreamReply(const Request&)>;
 
 class Router {
  public:
@@ -180,6 +223,7 @@ struct ServerOptions {
   std::optional<std::string> bearer_token;
   std::filesystem::path web_root;  // empty: no static files
   size_t max_body = 64 * 1024;
+  int max_streams = 1024;      // event streams open at once (see Stream routes)
   Metrics* metrics = nullptr;  // not owned; must outlive the server
 };
 
@@ -189,7 +233,7 @@ class HttpServer {
   //   InvalidArgument "refusing to bind <bind> without --token: the server would be reachable
   //     beyond this machine; set a bearer token or bind 127.0.0.1" for a non-loopback address
   //     without a token; "bearer token must not be empty"; "bad bind address '<bind>': ...";
-  //     "threads must be at least 1, got N"; "bad port N";
+  //     "threads must be at least 1, got N"; "bad port N"; "max_streams must be at least 1, got N";
   //     "web root <path> is not a directory" (also when it does not exist).
   //   IOError "cannot listen on <bind>:<port>: <reason>".
   static StatusOr<std::unique_ptr<HttpServer>> Start(ServerOptions options, Router router);
@@ -201,8 +245,13 @@ class HttpServer {
   std::string url() const;  // "http://127.0.0.1:<port>" ("http://[::1]:<port>" for IPv6)
   void Stop();
 
-  // Handlers (Get or Stream) that threw, since Start.
+  // Handlers (Get or Stream, and poll functions) that threw, since Start.
   int64_t handler_exceptions() const;
+  // Event streams open now.
+  int open_streams() const;
+  // Returns once at most `n` event streams are open (a client that hung up is noticed at once,
+  // but asynchronously). For tests.
+  void WaitForOpenStreams(int n);
   // Returns once the server has made every gzip copy it has queued so far (see Compression):
   // a request after it gets the copy of a body an earlier request queued. For tests.
   void WaitForGzipCopies();

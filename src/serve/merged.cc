@@ -424,40 +424,82 @@ void Merged::SetPrepare(PrepareFn prepare) {
 }
 
 StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const Interval& interval,
-                                               Micros from, Micros to, int64_t limit) {
+                                               std::optional<Micros> from, std::optional<Micros> to,
+                                               int64_t limit) {
   ASSIGN_OR_RETURN(std::shared_ptr<const MergedState> st, Current());
   const SymbolSeries* series = st->Find(symbol);
   if (!series) return NotFound("unknown symbol {}", symbol);
   if (!st->snapshot) return Internal("merged view: the state has no lake snapshot");
   const lake::Snapshot& snap = *st->snapshot;
-  std::vector<KlineRow> out;
-  Micros last_batch = -1;
-  if (!snap.Files(lake::KlinesDataset(interval), symbol).empty()) {
-    ASSIGN_OR_RETURN(auto con, impl_->Borrow());
+  const bool lake_has = !snap.Files(lake::KlinesDataset(interval), symbol).empty();
+  std::unique_ptr<lake::Connection> con;
+  std::optional<Micros> last_batch;  // the lake's newest row of this interval
+  if (lake_has) {
+    ASSIGN_OR_RETURN(con, impl_->Borrow());
     lake::KlineFilter f;
     f.symbol = symbol;
     ASSIGN_OR_RETURN(lake::Result last,
                      con->Query(fmt::format("SELECT max(epoch_us(open_time)) FROM {}",
                                             lake::KlinesSql(snap, interval, f))));
     if (last.rows() > 0 && !last.IsNull(0, 0)) last_batch = last.GetInt64(0, 0);
-    f.from = from;
-    f.to = to;
+  }
+  // The lake's rows in [lo, hi), the `n` oldest (or newest), in time order.
+  auto lake_rows = [&](std::optional<Micros> lo, std::optional<Micros> hi, bool newest,
+                       int64_t n) -> StatusOr<std::vector<KlineRow>> {
+    lake::KlineFilter f;
+    f.symbol = symbol;
+    f.from = lo;
+    f.to = hi;
     ASSIGN_OR_RETURN(
         lake::Result r,
         con->Query(fmt::format("SELECT epoch_us(open_time), open, high, low, close, volume FROM "
-                               "{} ORDER BY open_time LIMIT {}",
-                               lake::KlinesSql(snap, interval, f), limit)));
-    impl_->Return(std::move(con));
+                               "{} ORDER BY open_time {} LIMIT {}",
+                               lake::KlinesSql(snap, interval, f), newest ? "DESC" : "ASC", n)));
+    std::vector<KlineRow> rows;
+    rows.reserve(r.rows());
     for (size_t i = 0; i < r.rows(); ++i) {
-      out.push_back({r.GetInt64(0, i), r.GetDouble(1, i), r.GetDouble(2, i), r.GetDouble(3, i),
-                     r.GetDouble(4, i), r.GetDouble(5, i), false, false});
+      rows.push_back({r.GetInt64(0, i), r.GetDouble(1, i), r.GetDouble(2, i), r.GetDouble(3, i),
+                      r.GetDouble(4, i), r.GetDouble(5, i), false, false});
     }
-  }
+    if (newest) std::reverse(rows.begin(), rows.end());
+    return rows;
+  };
+  // The speed candles after the lake's rows, in the range.
+  std::vector<KlineRow> speed;
   for (const KlineRow& k : AggregateKlines(series->m1, series->m1_open_last, interval)) {
-    if (static_cast<int64_t>(out.size()) >= limit) break;
-    if (k.open_time <= last_batch || k.open_time < from || k.open_time >= to) continue;
-    out.push_back(k);
+    if ((last_batch && k.open_time <= *last_batch) || (from && k.open_time < *from) ||
+        (to && k.open_time >= *to)) {
+      continue;
+    }
+    speed.push_back(k);
   }
+  std::vector<KlineRow> out;
+  if (from) {
+    // The oldest `limit` from `from` on: the lake's rows, then the speed candles after them.
+    if (last_batch) {
+      ASSIGN_OR_RETURN(out, lake_rows(from, to, false, limit));
+    }
+    for (const KlineRow& k : speed) {
+      if (static_cast<int64_t>(out.size()) >= limit) break;
+      out.push_back(k);
+    }
+  } else {
+    // The newest `limit` before `to`: the last speed candles, after the lake's newest rows.
+    const size_t take = std::min(speed.size(), static_cast<size_t>(limit));
+    const int64_t need = limit - static_cast<int64_t>(take);
+    if (need > 0 && last_batch) {
+      const Micros hi =
+          to ? std::min(*to, *last_batch + interval.micros) : *last_batch + interval.micros;
+      // First where `need` candles without a gap would be (a scan of the files of that span
+      // only); the whole lake before `hi` only when that span has fewer.
+      ASSIGN_OR_RETURN(out, lake_rows(hi - need * interval.micros, hi, true, need));
+      if (static_cast<int64_t>(out.size()) < need) {
+        ASSIGN_OR_RETURN(out, lake_rows(std::nullopt, hi, true, need));
+      }
+    }
+    out.insert(out.end(), speed.end() - static_cast<std::ptrdiff_t>(take), speed.end());
+  }
+  if (con) impl_->Return(std::move(con));
   return out;
 }
 

@@ -130,10 +130,14 @@ class Merged {
   using PrepareFn = std::function<void(const std::shared_ptr<const MergedState>&)>;
   void SetPrepare(PrepareFn prepare);
 
-  // Merged klines of `symbol` at `interval` in [from, to), at most `limit`, by open_time, from
-  // the lake snapshot and the view read of Current() (as the daily series).
+  // Merged klines of `symbol` at `interval` in [from, to) (a bound not given: open on that
+  // side), by open_time, from the lake snapshot and the view read of Current() (as the daily
+  // series): with `from`, the `limit` oldest in the range; without, the `limit` newest (the
+  // candles just before `to`, or the newest of all), as Binance's klines answer an endTime alone.
+  // Errors: NotFound for a symbol the state does not have; DuckDB's errors reading the lake.
   StatusOr<std::vector<KlineRow>> Klines(const std::string& symbol, const Interval& interval,
-                                         Micros from, Micros to, int64_t limit);
+                                         std::optional<Micros> from, std::optional<Micros> to,
+                                         int64_t limit);
 
  private:
   struct Impl;

@@ -341,6 +341,26 @@ TEST(CliTest, BatchDutyOutsideItsRangeIsAUsageError) {
   EXPECT_NE(help.out.find("--batch-duty FLOAT:in [0.01, 1]=0.2"), std::string::npos) << help.out;
 }
 
+TEST(CliTest, MaxStreamsOutsideItsRangeIsAUsageError) {
+  TempDir d;
+  for (const char* cmd : {"serve", "up"}) {
+    SCOPED_TRACE(cmd);
+    auto zero = RunCli({"--data", d.path(), cmd, "--max-streams", "0"});
+    EXPECT_EQ(zero.exit_code, 64);
+    EXPECT_NE(zero.err.find("--max-streams: must be an integer in [1, 1000000], got '0'"),
+              std::string::npos)
+        << zero.err;
+    auto word = RunCli({"--data", d.path(), cmd, "--max-streams", "many"});
+    EXPECT_EQ(word.exit_code, 64);
+    EXPECT_NE(word.err.find("--max-streams: must be an integer in [1, 1000000], got 'many'"),
+              std::string::npos)
+        << word.err;
+    auto help = RunCli({cmd, "--help"});
+    EXPECT_NE(help.out.find("--max-streams INT:in [1, 1000000]=1024"), std::string::npos)
+        << help.out;
+  }
+}
+
 TEST(CliTest, ImportThenReimportAddsZeroRows) {
   TempDir d;
   auto r = RunCli({"--data", d.path(), "import", Klines("1m") / kBtc1m2025});

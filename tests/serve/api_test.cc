@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -27,6 +28,7 @@
 #include "batch/views.h"
 #include "exchange/http.h"
 #include "ingest/parser.h"
+#include "lake/klines.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
 #include "testing/raw_conn.h"
@@ -391,6 +393,62 @@ TEST_F(ApiTest, DailyCsvByFormatOrAcceptHeader) {
   EXPECT_EQ(j.body, Get(q).body);
 }
 
+// A range open on one side: `to` alone is every day up to its own, `from` alone every day from
+// its own on. (`to` alone once made an empty series: the missing from, the smallest time,
+// overflowed when floored to its day.)
+TEST_F(ApiTest, DailyToAloneOrFromAloneIsOpenOnTheOtherSide) {
+  const CsvRows binance = ReadCsv(Find("1d", "BTCUSDT-1d-"), At("2025-06-01"), At("2025-06-05"));
+  auto expect_binance_day = [&](const json& row, const char* day, const char* source) {
+    SCOPED_TRACE(day);
+    const auto& want = Row(binance, At(day));
+    EXPECT_EQ(row["day"], day);
+    EXPECT_EQ(row["open"].get<double>(), D(want[1]));
+    EXPECT_EQ(row["high"].get<double>(), D(want[2]));
+    EXPECT_EQ(row["low"].get<double>(), D(want[3]));
+    EXPECT_EQ(row["close"].get<double>(), D(want[4]));
+    EXPECT_NEAR(row["volume"].get<double>(), D(want[5]), 1e-6);
+    EXPECT_EQ(row["source"], source);
+    EXPECT_EQ(row["partial"], false);
+  };
+  // `to` alone: the first day of the series to `to`'s day, whatever the time in it.
+  for (const char* to : {"2025-06-02", "2025-06-02T23:59:00Z"}) {
+    SCOPED_TRACE(to);
+    HttpResponse r = Get(std::string("/api/v1/daily?symbol=BTCUSDT&to=") + to);
+    ASSERT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body);
+    ASSERT_EQ(j["rows"].size(), 2u) << r.body;
+    expect_binance_day(j["rows"][0], "2025-06-01", "batch");
+    expect_binance_day(j["rows"][1], "2025-06-02", "batch");
+    EXPECT_EQ(j["rows"][0]["open"].get<double>(), 104591.88);
+    EXPECT_EQ(j["rows"][1]["close"].get<double>(), D(Row(binance, At("2025-06-02"))[4]));
+  }
+  HttpResponse csv = Get("/api/v1/daily?symbol=BTCUSDT&to=2025-06-01&format=csv");
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.body.rfind("symbol,day,open,high,low,close,volume,ma7,ma30,source,partial,filled\n"
+                           "BTCUSDT,2025-06-01,104591.88,105866.91,103752.49,105642.93,",
+                           0),
+            0u)
+      << csv.body;
+  EXPECT_EQ(std::count(csv.body.begin(), csv.body.end(), '\n'), 2) << csv.body;
+
+  // `from` alone: `from`'s day to the last day of the series (today, partial).
+  HttpResponse f = Get("/api/v1/daily?symbol=BTCUSDT&from=2025-06-04T08:00:00Z");
+  ASSERT_EQ(f.status, 200) << f.body;
+  json fj = json::parse(f.body);
+  ASSERT_EQ(fj["rows"].size(), 2u) << f.body;
+  expect_binance_day(fj["rows"][0], "2025-06-04", "speed");
+  EXPECT_EQ(fj["rows"][1]["day"], "2025-06-05");
+  EXPECT_EQ(fj["rows"][1]["partial"], true);
+  const json whole = json::parse(Get("/api/v1/daily?symbol=BTCUSDT").body);
+  EXPECT_EQ(fj["rows"][1], whole["rows"][4]);
+
+  // Before the first day and after the last: no rows (not an error).
+  const std::string empty =
+      "{\"symbol\":\"BTCUSDT\",\"batch_watermark\":\"2025-06-04\",\"rows\":[]}";
+  EXPECT_EQ(Get("/api/v1/daily?symbol=BTCUSDT&to=2025-05-31").body, empty);
+  EXPECT_EQ(Get("/api/v1/daily?symbol=BTCUSDT&from=2025-06-06").body, empty);
+}
+
 TEST_F(ApiTest, DailyRejectsMalformedRequests) {
   const std::string p = "/api/v1/daily?";
   ExpectError(p + "symbol=BTCUSDT&limit=5", 400,
@@ -510,6 +568,64 @@ TEST_F(ApiTest, KlinesHonourTheLimitAcrossTheWatermark) {
   EXPECT_EQ(e["rows"][0]["partial"], false);
   EXPECT_EQ(e["rows"][1]["open_time"], "2025-06-05T12:00:00Z");
   EXPECT_EQ(e["rows"][1]["partial"], true);
+}
+
+// Without from, klines are the `limit` candles just before `to` (before the end of the series
+// when there is no `to` either), in time order, as Binance answers an endTime alone. (They used
+// to be the first candles of the lake, whatever `to` said.)
+TEST_F(ApiTest, KlinesToAloneAreTheCandlesJustBeforeIt) {
+  const CsvRows m1 = ReadCsv(Find("1m", k1mPrefix), At("2025-06-01"), At("2025-06-06"));
+  auto rows = [&](Micros first, int n, bool open_last = false) {
+    std::string out = "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"rows\":[";
+    for (int i = 0; i < n; ++i) {
+      const Micros t = first + i * kMicrosPerMinute;
+      if (i > 0) out += ',';
+      out += KlineRowJson(Row(m1, t), t < At("2025-06-04") ? "batch" : "speed",
+                          open_last && i == n - 1);
+    }
+    return out + "]}";
+  };
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-02&limit=3").body,
+            rows(At("2025-06-01 23:57"), 3));
+  // Across the watermark: batch minutes, then speed minutes.
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-04T00:02:00Z&limit=4").body,
+            rows(At("2025-06-03 23:58"), 4));
+  // The default limit (500) before `to`.
+  json d = json::parse(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-02").body);
+  ASSERT_EQ(d["rows"].size(), 500u);
+  EXPECT_EQ(d["rows"][0]["open_time"], "2025-06-01T15:40:00Z");
+  EXPECT_EQ(d["rows"][499]["open_time"], "2025-06-01T23:59:00Z");
+  EXPECT_EQ(d["rows"][0]["open"].get<double>(), D(Row(m1, At("2025-06-01 15:40"))[1]));
+  EXPECT_EQ(d["rows"][499]["close"].get<double>(), D(Row(m1, At("2025-06-01 23:59"))[4]));
+  // Neither from nor to: the newest candles, the open one last.
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&limit=2").body,
+            rows(At("2025-06-05 11:59"), 2, /*open_last=*/true));
+  // `from` alone: from there on, to the open candle.
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&from=2025-06-05T11:58:00Z").body,
+            rows(At("2025-06-05 11:58"), 3, /*open_last=*/true));
+  // As CSV, and before the first candle: nothing.
+  HttpResponse c = Get("/api/v1/klines?symbol=BTCUSDT&to=2025-06-02&limit=1&format=csv");
+  const auto& f = Row(m1, At("2025-06-01 23:59"));
+  EXPECT_EQ(c.body,
+            "symbol,interval,open_time,open,high,low,close,volume,source,partial\n"
+            "BTCUSDT,1m,2025-06-01T23:59:00Z," +
+                Shortest(f[1]) + "," + Shortest(f[2]) + "," + Shortest(f[3]) + "," +
+                Shortest(f[4]) + "," + Shortest(f[5]) + ",batch,false\n");
+  EXPECT_EQ(Get("/api/v1/klines?symbol=BTCUSDT&to=2025-05-01").body,
+            "{\"symbol\":\"BTCUSDT\",\"interval\":\"1m\",\"rows\":[]}");
+  // Hours (aggregated from the speed minutes): the two before 03:00 on 06-04, Binance's own.
+  HttpResponse h = Get("/api/v1/klines?symbol=BTCUSDT&interval=1h&to=2025-06-04T03:00:00Z&limit=2");
+  ASSERT_EQ(h.status, 200) << h.body;
+  json hj = json::parse(h.body);
+  ASSERT_EQ(hj["rows"].size(), 2u) << h.body;
+  const CsvRows hours =
+      ReadCsv(Find("1h", "BTCUSDT-1h-2025-06"), At("2025-06-04"), At("2025-06-04 03:00"));
+  for (size_t i = 0; i < 2; ++i) {
+    const Micros t = At("2025-06-04 01:00") + static_cast<Micros>(i) * kMicrosPerHour;
+    EXPECT_EQ(hj["rows"][i]["open_time"], FormatIso(t));
+    EXPECT_EQ(hj["rows"][i]["open"].get<double>(), D(Row(hours, t)[1]));
+    EXPECT_EQ(hj["rows"][i]["close"].get<double>(), D(Row(hours, t)[4]));
+  }
 }
 
 // Hours after the watermark are aggregated from the speed 1m candles: Binance's own 1h klines.
@@ -770,6 +886,183 @@ TEST_F(ApiTest, StreamRejectsMalformedRequestsWithJson) {
   EXPECT_NE(raw.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos)
       << raw;
   EXPECT_TRUE(raw.ends_with("\r\n\r\n" + body)) << raw;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internal errors, JSON escaping, many streams
+
+bool IsRequestId(const std::string& id) {
+  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
+}
+
+// A lake file the server cannot read (overwritten here: the lake itself never does that) makes
+// a 500 whose body names no path and no SQL, only a request id; the log has the detail under
+// the same id. A 4xx about the request keeps its specific message.
+TEST_F(ApiTest, InternalErrorsCarryARequestIdAndNoServerDetail) {
+  auto snap = w_->lake->GetSnapshot();
+  ASSERT_TRUE(snap.ok());
+  const auto files = snap->Files(lake::KlinesDataset(Interval{"1m", kMicrosPerMinute}), "BTCUSDT");
+  ASSERT_FALSE(files.empty());
+  std::vector<std::pair<fs::path, std::string>> saved;
+  for (const auto* f : files) {
+    std::ifstream in(snap->Abs(*f), std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    saved.emplace_back(snap->Abs(*f), ss.str());
+  }
+  struct Restore {
+    std::vector<std::pair<fs::path, std::string>>& files;
+    ~Restore() {
+      for (const auto& [path, bytes] : files) testing::WriteText(path, bytes);
+    }
+  } restore{saved};
+  const std::string target = "/api/v1/klines?symbol=BTCUSDT&from=2025-06-02&limit=1";
+  ASSERT_EQ(Get(target).status, 200);
+
+  testing::LogCapture log;
+  for (const auto& [path, bytes] : saved) testing::WriteText(path, "not a parquet file");
+  HttpResponse r = Get(target);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  const std::string id = r.Header("x-request-id");
+  EXPECT_TRUE(IsRequestId(id)) << id;
+  EXPECT_EQ(r.body, "{\"error\":{\"status\":500,\"message\":\"internal error\",\"request_id\":\"" +
+                        id + "\"}}");
+  // The log line of that id has what the client was not told: the file and DuckDB's words.
+  const std::string text = log.text();
+  const size_t at = text.find(id);
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  EXPECT_NE(line.find(saved[0].first.string()), std::string::npos) << line;
+  EXPECT_NE(line.find("DuckDB"), std::string::npos) << line;
+  EXPECT_NE(line.find("/api/v1/klines"), std::string::npos) << line;
+
+  // A bad request keeps its own words (they are about the request) and has an id too.
+  HttpResponse bad = Get("/api/v1/klines?symbol=XYZ");
+  EXPECT_EQ(bad.status, 404);
+  EXPECT_EQ(bad.body, Err(404, "symbol", std::string("unknown symbol 'XYZ' ") + kKnown));
+  EXPECT_TRUE(IsRequestId(bad.Header("x-request-id")));
+  EXPECT_NE(bad.Header("x-request-id"), id);
+
+  for (const auto& [path, bytes] : saved) testing::WriteText(path, bytes);
+  EXPECT_EQ(Get(target).status, 200);
+}
+
+// A configured symbol with a quote and a backslash (the config does not forbid them) comes back
+// as valid JSON everywhere a symbol is written: symbols, daily (whole and ranged), klines,
+// status, errors listing the known symbols, and the stream's events; CSV quotes it.
+TEST_F(ApiTest, ConfiguredSymbolsAreEscapedInEveryBody) {
+  const std::string odd = "QU\"OTE\\SYM";
+  const std::string enc = "QU%22OTE%5CSYM";
+  auto view = speed::RealtimeView::Open(*w_->lake, w_->dir / "odd_view.duckdb");
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  std::vector<KlineEvent> klines = testing::ClosedKlines(
+      testing::RecordedBtcusdt1m(), At("2025-06-05 00:00"), At("2025-06-05 00:04"));
+  ASSERT_EQ(klines.size(), 4u);
+  for (auto& k : klines) k.symbol = odd;
+  klines.back().closed = false;
+  ASSERT_TRUE((*view)->Apply(testing::AsEvents(klines)).ok());
+  Merged merged(*w_->lake, view->get(), MergedOptions{.symbols = {"BTCUSDT", odd}});
+  Metrics metrics;
+  Api api(merged, w_->clock, metrics);
+  auto server = HttpServer::Start({}, api.MakeRouter());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto get = [&](const std::string& target) {
+    HttpClient client(HttpOptions{});
+    auto r = client.Get((*server)->url() + target);
+    EXPECT_TRUE(r.ok()) << target;
+    return r.ok() ? std::move(*r) : HttpResponse{};
+  };
+  auto parse = [](const HttpResponse& r) {
+    json j;
+    EXPECT_NO_THROW(j = json::parse(r.body)) << r.body;
+    return j;
+  };
+
+  json sym = parse(get("/api/v1/symbols"));
+  ASSERT_EQ(sym["symbols"].size(), 2u);
+  EXPECT_EQ(sym["symbols"][1]["symbol"], odd);
+  EXPECT_EQ(sym["symbols"][1]["first_day"], "2025-06-05");
+  for (const std::string q : {"", "&from=2025-06-05", "&to=2025-06-05"}) {
+    json d = parse(get("/api/v1/daily?symbol=" + enc + q));
+    EXPECT_EQ(d["symbol"], odd) << q;
+    ASSERT_EQ(d["rows"].size(), 1u) << q;
+    EXPECT_EQ(d["rows"][0]["day"], "2025-06-05");
+  }
+  json k = parse(get("/api/v1/klines?symbol=" + enc + "&from=2025-06-05"));
+  EXPECT_EQ(k["symbol"], odd);
+  EXPECT_EQ(k["rows"].size(), 4u);
+  json st = parse(get("/api/v1/status"));
+  EXPECT_EQ(st["symbols"][1]["symbol"], odd);
+  HttpResponse nope = get("/api/v1/daily?symbol=NOPE");
+  EXPECT_EQ(nope.status, 404);
+  EXPECT_EQ(parse(nope)["error"]["message"], "unknown symbol 'NOPE' (known: BTCUSDT, " + odd + ")");
+  json fc = parse(get("/api/v1/forecast?symbol=" + enc));
+  EXPECT_EQ(fc["error"]["message"], "no forecast for " + odd);
+  // CSV: the field quoted, its quote doubled.
+  HttpResponse csv = get("/api/v1/symbols?format=csv");
+  EXPECT_NE(csv.body.find("\n\"QU\"\"OTE\\SYM\",2025-06-05,2025-06-05,\n"), std::string::npos)
+      << csv.body;
+  // The stream: the daily row, then the kline event with its symbol.
+  RawConn c((*server)->port());
+  c.Send("GET /api/v1/stream?symbol=" + enc + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_EQ(c.ReadUntil("\r\n\r\n").rfind("HTTP/1.1 200 ", 0), 0u);
+  EXPECT_EQ(c.ReadUntil("\n\n").rfind("event: daily\ndata: {", 0), 0u);
+  std::string ev = c.ReadUntil("\n\n");
+  ASSERT_EQ(ev.rfind("event: kline\ndata: ", 0), 0u) << ev;
+  json kj;
+  ASSERT_NO_THROW(kj = json::parse(ev.substr(19))) << ev;
+  EXPECT_EQ(kj["symbol"], odd);
+  EXPECT_EQ(kj["closed"], false);
+}
+
+// Streams are served on the server's io threads: 1,024 clients (the default cap) cost no thread
+// each, and the 1,025th is refused with 503 and Retry-After until one of them goes.
+TEST_F(ApiTest, StreamClientsCostNoThreadAndTheOneOverTheCapIs503) {
+  const std::string request =
+      "GET /api/v1/stream?symbol=BTCUSDT HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const size_t threads_before = testing::ThreadCount();
+  std::vector<std::unique_ptr<RawConn>> clients;
+  for (int i = 0; i < 1024; ++i) {
+    clients.push_back(std::make_unique<RawConn>(w_->server->port()));
+    clients.back()->Send(request);
+  }
+  for (auto& c : clients) {  // every one is served: its headers and its first event
+    ASSERT_EQ(c->ReadUntil("\r\n\r\n").rfind("HTTP/1.1 200 ", 0), 0u);
+    ASSERT_EQ(c->ReadUntil("\n\n").rfind("event: daily\ndata: {\"day\":\"2025-06-05\"", 0), 0u);
+  }
+  EXPECT_EQ(testing::ThreadCount(), threads_before);
+
+  RawConn over(w_->server->port());
+  over.Send(request);
+  const std::string raw = over.ReadAll();
+  EXPECT_FALSE(over.timed_out());
+  EXPECT_EQ(raw.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << raw;
+  EXPECT_NE(raw.find("\r\nRetry-After: 5\r\n"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << raw;
+  const size_t id_at = raw.find("\r\nX-Request-Id: ");
+  ASSERT_NE(id_at, std::string::npos) << raw;
+  const std::string id = raw.substr(id_at + 16, 16);
+  EXPECT_TRUE(IsRequestId(id)) << raw;
+  EXPECT_TRUE(
+      raw.ends_with("\r\n\r\n{\"error\":{\"status\":503,\"message\":\"too many event "
+                    "streams open (at most 1024); retry later\",\"request_id\":\"" +
+                    id + "\"}}"))
+      << raw;
+
+  // One client goes: its place is free again.
+  clients.pop_back();
+  w_->server->WaitForOpenStreams(1023);
+  RawConn again(w_->server->port());
+  again.Send(request);
+  EXPECT_EQ(again.ReadUntil("\r\n\r\n").rfind("HTTP/1.1 200 ", 0), 0u);
+  EXPECT_EQ(again.ReadUntil("\n\n").rfind("event: daily\n", 0), 0u);
+  again.Close();
+  clients.clear();
+  w_->server->WaitForOpenStreams(0);
+  EXPECT_EQ(testing::ThreadCount(), threads_before);
 }
 
 }  // namespace

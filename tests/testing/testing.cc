@@ -1,6 +1,8 @@
 #include "testing/testing.h"
 
 #include <fcntl.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +70,30 @@ RunResult RunCli(const std::vector<std::string>& args) {
 void WriteText(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
+}
+
+LogCapture::LogCapture()
+    : out_(std::make_shared<std::ostringstream>()),
+      logger_(std::make_shared<spdlog::logger>(
+          "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out_))),
+      old_(spdlog::default_logger()) {
+  spdlog::set_default_logger(logger_);
+}
+
+LogCapture::~LogCapture() { spdlog::set_default_logger(old_); }
+
+std::string LogCapture::text() const {
+  logger_->flush();
+  return out_->str();
+}
+
+size_t ThreadCount() {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace cryptolake::testing

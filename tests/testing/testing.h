@@ -5,10 +5,16 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/time.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace cryptolake::testing {
 
@@ -59,5 +65,24 @@ class TickingClock final : public Clock {
 
 // Writes `text` to `path`, creating parent directories.
 void WriteText(const fs::path& path, const std::string& text);
+
+// While it lives, spdlog's default logger writes into a string (what a server logs, for tests to
+// read); the previous default logger is back afterwards. Create it while nothing logs.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  // Everything logged so far.
+  std::string text() const;
+
+ private:
+  std::shared_ptr<std::ostringstream> out_;
+  std::shared_ptr<spdlog::logger> logger_, old_;
+};
+
+// The threads of this process now (the entries of /proc/self/task).
+size_t ThreadCount();
 
 }  // namespace cryptolake::testing
