@@ -92,10 +92,12 @@ void ExpectUsageError(const std::vector<std::string>& args, const std::string& m
 TEST(CliTest, UnknownCommandIsNamedWithTheCommandsThereAre) {
   ExpectUsageError({"frobnicate"},
                    "unknown command 'frobnicate' (commands: import, backfill, stream, batch, "
-                   "verify, compact, stats, cat, gc, serve, merge, up, forecast, replay-exchange)");
+                   "verify, compact, repair, stats, cat, gc, serve, merge, up, forecast, "
+                   "replay-exchange)");
   ExpectUsageError({"--data", "x", "frobnicate", "--symbol", "y"},
                    "unknown command 'frobnicate' (commands: import, backfill, stream, batch, "
-                   "verify, compact, stats, cat, gc, serve, merge, up, forecast, replay-exchange)");
+                   "verify, compact, repair, stats, cat, gc, serve, merge, up, forecast, "
+                   "replay-exchange)");
   ExpectUsageError({"forecast", "fitt", "--symbol", "BTCUSDT"},
                    "unknown command 'forecast fitt' (forecast commands: fit, predict, cv)");
   // Not a command: what CLI11 says stays.

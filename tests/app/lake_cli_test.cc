@@ -45,7 +45,8 @@ TEST(LakeCliTest, ADataRootHoldingALakeIsRefusedAndThatLakeKeepsEveryFile) {
                          ": lakes cannot be nested (each one's garbage collector owns the folders "
                          "below it); use --data " +
                          (project / "data").string() + " for that lake, or move it out\n");
-  auto inside = RunCli({"--data", (project / "data/klines_1d").string(), "gc"});
+  auto inside = RunCli(
+      {"--data", (project / "data/klines_1d").string(), "import", Klines("1d").string()});
   EXPECT_EQ(inside.exit_code, 3);
   EXPECT_NE(inside.err.find(" is inside the lake at " + (project / "data").string()),
             std::string::npos)
