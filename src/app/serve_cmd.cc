@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -128,17 +131,32 @@ int RunMerge(Env& env, const MergeArgs& a) {
       ++rows;
     }
   }
-  const fs::path csv_path = fs::path(a.out) / "daily.csv";
-  if (Status s = WriteFileAtomic(csv_path, csv); !s.ok()) return Fail(s);
-  fs::path out = csv_path;
-  if (a.format == "parquet") {
-    out = fs::path(a.out) / "daily.parquet";
-    Status s = env.con->Exec(fmt::format(
-        "COPY (SELECT * FROM read_csv({}, header = true, types = {{'day': 'DATE', 'ma7': "
-        "'DOUBLE', 'ma30': 'DOUBLE'}}) ORDER BY symbol, day) TO {} (FORMAT parquet)",
-        lake::SqlQuote(csv_path.string()), lake::SqlQuote(out.string())));
+  fs::path out = fs::path(a.out) / (a.format == "parquet" ? "daily.parquet" : "daily.csv");
+  if (a.format == "csv") {
+    if (Status s = WriteFileAtomic(out, csv); !s.ok()) return Fail(s);
+  } else {
+    // The rows go through a CSV file of our own (created exclusively, so no file of the user's
+    // is ever taken for it or removed), then into a temp Parquet file renamed over the output.
+    std::string tmpl = (fs::path(a.out) / ".merge-XXXXXX.csv").string();
+    int fd = ::mkstemps(tmpl.data(), 4);
+    if (fd < 0) return Fail(IOError("cannot create a temp file in {}: {}", a.out, strerror(errno)));
+    ::close(fd);
+    const fs::path csv_path = tmpl;
+    const fs::path tmp_out = fs::path(tmpl).replace_extension(".parquet");
+    Status s = WriteFileAtomic(csv_path, csv);
+    if (s.ok()) {
+      s = env.con->Exec(fmt::format(
+          "COPY (SELECT * FROM read_csv({}, header = true, types = {{'day': 'DATE', 'ma7': "
+          "'DOUBLE', 'ma30': 'DOUBLE'}}) ORDER BY symbol, day) TO {} (FORMAT parquet)",
+          lake::SqlQuote(csv_path.string()), lake::SqlQuote(tmp_out.string())));
+    }
+    if (s.ok()) s = FsyncPath(tmp_out);
+    if (s.ok()) s = RenameDurable(tmp_out, out);
     fs::remove(csv_path, ec);
-    if (!s.ok()) return Fail(s);
+    if (!s.ok()) {
+      fs::remove(tmp_out, ec);
+      return Fail(s);
+    }
   }
   std::printf("merge: %lld rows of %zu symbols (lake version %lld) -> %s\n",
               static_cast<long long>(rows), (*st)->symbols.size(),

@@ -45,8 +45,8 @@ TEST(LakeCliTest, ADataRootHoldingALakeIsRefusedAndThatLakeKeepsEveryFile) {
                          ": lakes cannot be nested (each one's garbage collector owns the folders "
                          "below it); use --data " +
                          (project / "data").string() + " for that lake, or move it out\n");
-  auto inside = RunCli(
-      {"--data", (project / "data/klines_1d").string(), "import", Klines("1d").string()});
+  auto inside =
+      RunCli({"--data", (project / "data/klines_1d").string(), "import", Klines("1d").string()});
   EXPECT_EQ(inside.exit_code, 3);
   EXPECT_NE(inside.err.find(" is inside the lake at " + (project / "data").string()),
             std::string::npos)
@@ -95,6 +95,23 @@ TEST(LakeCliTest, AMissingManifestIsAnIntegrityErrorAndNoCommandWrites) {
   auto again = RunCli({"--data", data.string(), "import", Klines("1d").string()});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("added 0, duplicates 6356"), std::string::npos) << again.out;
+}
+
+// merge --out wrote its rows through <out>/daily.csv and then deleted that name: a user's own
+// daily.csv there was overwritten, then removed.
+TEST(LakeCliTest, MergeLeavesAUsersFilesInItsOutputFolderAlone) {
+  TempDir dir;
+  const fs::path data = dir / "data";
+  ASSERT_EQ(RunCli({"--data", data.string(), "import", Klines("1d").string()}).exit_code, 0);
+  ASSERT_EQ(RunCli({"--data", data.string(), "batch"}).exit_code, 0);
+  testing::WriteText(dir / "out/daily.csv", "my own notes\n");
+  auto r = RunCli({"--data", data.string(), "merge", "--out", (dir / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(*ReadFile(dir / "out/daily.csv"), "my own notes\n");
+  std::vector<std::string> names;
+  for (auto& e : fs::directory_iterator(dir / "out")) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"daily.csv", "daily.parquet"}));
 }
 
 TEST(LakeCliTest, ReadOnlyCommandsCreateNothing) {

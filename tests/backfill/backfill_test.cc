@@ -443,6 +443,7 @@ TEST_F(BackfillTest, OneBackfillPerLakeAtATime) {
   StartExchange(Files("1h", "BTCUSDT-1h-2022-01"));
   Client();
   auto lk = NewLake("lake");
+  fs::create_directories(lk->root());  // opening a lake creates nothing
   auto held = FileLock::TryAcquire(lk->root() / "_backfill.lock");
   ASSERT_TRUE(held.ok());
   auto st = Run(*lk, Hourly2022());

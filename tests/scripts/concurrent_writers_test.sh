@@ -22,18 +22,22 @@ src="$shared/binance-spot/klines/1m/BTCUSDT-1m-20250520_20250818__Filimonov-Erem
 cl() { "$bin" --data "$@"; }
 # open_time and OHLCV of every read-time row: the union, whichever source won a key.
 rows() { cl "$1" cat klines_1m | cut -d, -f1-7; }
+tpl="$work/template"
+cl "$tpl" import "$shared/binance-spot/klines/1d/ETHUSDT-1d-2017-08_2026-04.csv" >/dev/null
 
 # Import A: minutes 0..8999 of 2025-05-20; import B: 6000..14399; backfill 2880..11999 (REST).
 sed -n '1p; 2,9001p' "$src" > "$work/BTCUSDT-1m-a.csv"
 sed -n '1p; 6002,14401p' "$src" > "$work/BTCUSDT-1m-b.csv"
 start_replay "$bin" "$work" --data "$src" --weight-limit 1000000000 || exit 1
 url="http://127.0.0.1:$replay_port"
+# The lake exists before the writers start (compact refuses a data root that is no lake yet).
 cmds=("import $work/BTCUSDT-1m-a.csv"
       "import $work/BTCUSDT-1m-b.csv"
       "backfill --exchange $url --symbol BTCUSDT --interval 1m --from 2025-05-22 --to 2025-05-28T08:00:00Z --weight-limit 1000000000 --chunk-rows 2000"
       "compact")
 
 ref="$work/ref"
+cp -a "$tpl" "$ref"
 for c in "${cmds[@]}"; do read -ra a <<<"$c"; cl "$ref" "${a[@]}" >/dev/null; done
 ref_rows="$(rows "$ref")"
 [[ "$(wc -l <<<"$ref_rows")" -eq 14401 ]] || { echo "reference has $(wc -l <<<"$ref_rows") lines" >&2; exit 1; }
@@ -42,6 +46,7 @@ echo "concurrent_writers_test: $trials trials, seed $seed"
 for trial in $(seq 1 "$trials"); do
   lk="$work/t"
   rm -rf "$lk"
+  cp -a "$tpl" "$lk"
   pids=()
   order=()
   for i in 0 1 2 3; do

@@ -14,7 +14,7 @@ replay_pid=""
 cleanup() {
   [[ -n "$replay_pid" ]] && kill "$replay_pid" 2>/dev/null
   wait 2>/dev/null
-  rm -rf "$work"
+  [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 RANDOM=$seed
@@ -75,7 +75,9 @@ for round in $(seq 1 "$rounds"); do
     *) args=("$op") ;;
   esac
   if (( RANDOM % 3 == 0 )); then
-    cl "${args[@]}" >/dev/null 2>&1 &
+    # The binary itself in the background (a shell function would run in a subshell, and the
+    # kill would hit the subshell and leave cryptolake running).
+    "$bin" --config "$work/cryptolake.toml" --data "$lk" "${args[@]}" >/dev/null 2>&1 &
     pid=$!
     sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
     kill -9 "$pid" 2>/dev/null || true
