@@ -135,7 +135,7 @@ class BackfillTest : public ::testing::Test {
   // failsafe far above any answer's time (a slow machine must not trip it), except where a test
   // makes it short to trip on the `slow` fault.
   exchange::BinanceRest& Client(exchange::GovernorOptions go = {},
-                                Micros timeout = 10 * kMicrosPerSecond) {
+                                Micros timeout = 120 * kMicrosPerSecond) {
     governor_ = std::make_unique<exchange::RateGovernor>(clock_, go);
     exchange::RestOptions ro;
     ro.base_url = exchange_->url();
