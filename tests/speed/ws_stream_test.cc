@@ -180,8 +180,8 @@ TEST(WsStreamStopTest, StopBeforeRunAndDuringBackoff) {
   WsOptions o;
   o.url = "ws://127.0.0.1:1";  // nothing listens: connects fail
   o.streams = {"btcusdt@kline_1m"};
-  // The backoff after the first failure: uniform(0, 1 h), with this seed 2,393 s (the log line
-  // "reconnecting in 2393xxx ms"), so a Stop() that waited for it would take 40 minutes.
+  // The backoff after the first failure: uniform(0, 1 h), with this seed 2,716 s (the log line
+  // "reconnecting in 2715787 ms"), so a Stop() that waited for it would take 45 minutes.
   o.backoff_base = kMicrosPerHour;
   o.backoff_max = kMicrosPerHour;
   o.seed = 7;
