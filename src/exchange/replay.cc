@@ -763,12 +763,11 @@ bool ReplayExchange::Impl::ResolveStreams(std::string_view path, const Query& q,
 // One WebSocket connection: all of its I/O runs on the connection's own io_context, on the
 // connection's thread, so no member needs a lock.
 struct ReplayExchange::Impl::WsSession {
-  using Steady = std::chrono::steady_clock;
-
   WsSession(Impl& ex, Conn& c, std::vector<WsStream> streams, bool combined, bool micros)
       : ex(ex),
         ws(c.socket),
         timer(c.io),
+        timers(ex.opt.ws_clock ? *ex.opt.ws_clock : SystemClock::Instance()),
         streams(std::move(streams)),
         combined(combined),
         micros(micros),
@@ -777,13 +776,14 @@ struct ReplayExchange::Impl::WsSession {
 
   Impl& ex;
   websocket::stream<tcp::socket&> ws;
-  net::steady_timer timer;
+  net::steady_timer timer;  // the poll (kWsPoll of real time)
+  const Clock& timers;      // of ping, pong timeout, max age and the faults (options.ws_clock)
   std::vector<WsStream> streams;
   const bool combined, micros;
   const WsFaultSpec& faults;
   std::mt19937_64 rng;
 
-  Steady::time_point opened, next_ping, ping_since;
+  Micros opened = 0, next_ping = 0, ping_since = 0;  // on `timers`
   bool ping_outstanding = false;  // a ping is due or sent and no pong has come since
   bool ping_due = false;          // to be written
   bool writing = false;           // a write (message, ping or close) is in flight
@@ -795,11 +795,9 @@ struct ReplayExchange::Impl::WsSession {
   std::string out;  // the message being written; its capacity is reused
   beast::flat_buffer in;
 
-  static Steady::duration Real(Micros d) { return std::chrono::microseconds(d); }
-
   void Start() {
-    opened = Steady::now();
-    next_ping = opened + Real(ex.opt.ws_ping_interval);
+    opened = timers.Now();
+    next_ping = opened + ex.opt.ws_ping_interval;
     const Micros now = ex.ExchangeNow();
     for (WsStream& s : streams) {
       if (!s.series) continue;
@@ -842,21 +840,21 @@ struct ReplayExchange::Impl::WsSession {
 
   void Tick() {
     if (closed) return;
-    const auto now = Steady::now();
-    if (faults.disconnect_every > 0 && now >= opened + Real(faults.disconnect_every)) {
+    const Micros now = timers.Now();
+    if (faults.disconnect_every > 0 && now >= opened + faults.disconnect_every) {
       ++ex.ws.disconnects;
       return Abort();
     }
-    if (!stalled && faults.stall_after > 0 && now >= opened + Real(faults.stall_after)) {
+    if (!stalled && faults.stall_after > 0 && now >= opened + faults.stall_after) {
       stalled = true;
       ++ex.ws.stalls;
     }
     if (!stalled) {
-      if (ping_outstanding && now >= ping_since + Real(ex.opt.ws_pong_timeout)) {
+      if (ping_outstanding && now >= ping_since + ex.opt.ws_pong_timeout) {
         ++ex.ws.pong_timeouts;
         return Abort();
       }
-      if (closing == Closing::kNo && now >= opened + Real(ex.opt.ws_max_age)) {
+      if (closing == Closing::kNo && now >= opened + ex.opt.ws_max_age) {
         ++ex.ws.max_age_closes;
         closing = Closing::kShutdownEvent;
       }
@@ -866,7 +864,7 @@ struct ReplayExchange::Impl::WsSession {
           ping_outstanding = true;
           ping_since = now;
         }
-        next_ping = now + Real(ex.opt.ws_ping_interval);
+        next_ping = now + ex.opt.ws_ping_interval;
       }
       Pump();
     }

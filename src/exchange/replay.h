@@ -73,13 +73,14 @@
 // a huge speed a connection streams the backlog as fast as the socket takes it. "f" and "L"
 // (trade ids) are 0 and "B" is "0"; "n", "q", "V", "Q" are 0 for OHLCV-only sources.
 // Each connection polls exchange time every millisecond of real time (and writes back to back
-// while messages are due). Real-time timers per connection: a ping every `ws_ping_interval`;
+// while messages are due). Real-time timers per connection (on `ws_clock`, the SystemClock unless
+// a test injects a FakeClock to move them by hand): a ping every `ws_ping_interval`;
 // no pong within `ws_pong_timeout` of an unanswered ping closes the connection (its TCP
 // socket, without a close frame); after `ws_max_age` a serverShutdown event
 // ({"e":"serverShutdown","E":ms}; combined under "stream":"!serverShutdown") then a close
 // frame (1001 going away). Client messages (SUBSCRIBE, ...) are read and ignored.
-// WebSocket faults (WsFaultSpec; real time, per connection; draws from an RNG seeded with
-// seed + connection number, so they do not depend on other connections):
+// WebSocket faults (WsFaultSpec; real time on `ws_clock`, per connection; draws from an RNG seeded
+// with seed + connection number, so they do not depend on other connections):
 //   disconnect_every=<d>  the TCP connection is shut down <d> after the upgrade (no close frame)
 //   stall_after=<d>       after <d> the connection sends nothing more, no data and no pings
 //                         (and so never times out a pong), but stays open and keeps reading
@@ -158,6 +159,9 @@ struct ReplayOptions {
   Micros ws_pong_timeout = 60 * kMicrosPerSecond;
   Micros ws_max_age = 24 * kMicrosPerHour;
   WsFaultSpec ws_faults;
+  // The clock of the per-connection timers above and of the WebSocket faults (checked at every
+  // poll); nullptr: the SystemClock. Must outlive the exchange.
+  const Clock* ws_clock = nullptr;
   // Called on a connection thread after each request is answered (or dropped), concurrently
   // from several connections; must be thread-safe and must not call back into the exchange.
   std::function<void(const RequestRecord&)> on_request;

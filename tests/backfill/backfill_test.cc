@@ -131,13 +131,16 @@ class BackfillTest : public ::testing::Test {
     ASSERT_TRUE(exchange_->Start().ok());
   }
 
-  // A fresh client (its own governor) for the running exchange.
-  exchange::BinanceRest& Client(exchange::GovernorOptions go = {}) {
+  // A fresh client (its own governor) for the running exchange. `timeout` is real time: a
+  // failsafe far above any answer's time (a slow machine must not trip it), except where a test
+  // makes it short to trip on the `slow` fault.
+  exchange::BinanceRest& Client(exchange::GovernorOptions go = {},
+                                Micros timeout = 120 * kMicrosPerSecond) {
     governor_ = std::make_unique<exchange::RateGovernor>(clock_, go);
     exchange::RestOptions ro;
     ro.base_url = exchange_->url();
-    ro.timeout = 400 * 1000;  // real time: trips on the `slow` fault (1 s)
-    ro.backoff_base = 1000;   // 1 ms of the fake clock
+    ro.timeout = timeout;
+    ro.backoff_base = 1000;  // 1 ms of the fake clock
     ro.max_attempts = 12;
     ro.seed = 11;
     rest_ = std::make_unique<exchange::BinanceRest>(ro, *governor_, clock_);
@@ -309,7 +312,7 @@ TEST_F(BackfillTest, EveryFaultTypeStillGivesTheExactRows) {
   ro.faults.seed = 5;
   ro.faults.slow_delay = kMicrosPerSecond;
   StartExchange(Hourly(), ro);
-  Client();
+  Client({}, 400 * 1000);  // real time: trips on the `slow` fault (1 s); a spurious trip is a retry
   auto st = Run(*lk, Hourly2022());
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_TRUE(st->failures.empty()) << st->failures[0].error;

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -44,7 +45,9 @@ using cryptolake::testing::WriteText;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // ---------------------------------------------------------------------------------------------
-// A small synchronous HTTP/1.1 client (keep-alive, per-call timeout) for these tests.
+// A small synchronous HTTP/1.1 client (keep-alive) for these tests. A call waits for the whole
+// response (or the connection's end) without a deadline, unless given a timeout: only the test of
+// the `slow` fault, whose subject is a client's timeout, passes one.
 
 struct Reply {
   int status = 0;                              // 0: no response at all
@@ -63,11 +66,18 @@ class Client {
   explicit Client(int port) : port_(port), stream_(ioc_) {}
 
   Reply Get(const std::string& target, const Headers& headers = {},
-            std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+            std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
     Reply r;
     beast::error_code ec;
+    auto expires = [&] {
+      if (timeout) {
+        stream_.expires_after(*timeout);
+      } else {
+        stream_.expires_never();
+      }
+    };
     if (!connected_) {
-      stream_.expires_after(timeout);
+      expires();
       stream_.async_connect(
           tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)),
           [&](beast::error_code e) { ec = e; });
@@ -81,7 +91,7 @@ class Client {
     http::request<http::empty_body> req{http::verb::get, target, 11};
     req.set(http::field::host, "127.0.0.1");
     for (const auto& [k, v] : headers) req.set(k, v);
-    stream_.expires_after(timeout);
+    expires();
     http::async_write(stream_, req, [&](beast::error_code e, size_t) { ec = e; });
     Run();
     if (!ec) {
@@ -722,12 +732,13 @@ TEST_F(ReplayTest, FaultSlowHoldsTheResponseBack) {
   opt.faults.slow_delay = 600'000;  // 0.6 s of real time
   auto ex = Make({Btc1m()}, opt);
   ASSERT_TRUE(ex);
+  // A client timeout is the subject here: 100 ms against a hold of 600 ms of real time.
   Client impatient(ex->port());
   Reply r = impatient.Get(kOneKline, {}, std::chrono::milliseconds(100));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.error, beast::error::timeout) << r.error.message();
   Client patient(ex->port());
-  Reply ok = patient.Get(kOneKline, {}, std::chrono::seconds(30));
+  Reply ok = patient.Get(kOneKline);  // waits as long as the server holds it back
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.Json().size(), 3u);
   EXPECT_EQ(ex->Counters().faults.at("slow"), 2);
@@ -856,8 +867,10 @@ TEST_F(ReplayTest, StopClosesOpenConnections) {
 // ---------------------------------------------------------------------------------------------
 // WebSocket streams
 
-// A WebSocket test client on its own io_context; every wait is bounded by a deadline (the
-// connection is closed when it passes, which fails the test's expectations).
+// A WebSocket test client on its own io_context. Its waits have no deadline: they last exactly as
+// long as the server takes to send what is awaited (or to end the connection), so a slow machine
+// only makes a test slower; a server that never does hangs the test until its ctest TIMEOUT, which
+// fails it. Only ReadFor() runs for a fixed real time: a check that nothing arrives.
 class WsClient {
  public:
   WsClient() : ws_(ioc_) {
@@ -880,28 +893,33 @@ class WsClient {
   }
 
   // Reads messages into `messages` until `done()` holds (checked after every message and control
-  // frame), the connection ends (`error` set) or `timeout` passes (`timed_out`; the read stays
-  // pending for the next call). Returns done().
-  bool ReadUntil(const std::function<bool()>& done,
-                 std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  // frame) or the connection ends (`error` set). Returns done().
+  bool ReadUntil(const std::function<bool()>& done) {
     if (done()) return true;
     if (error) return false;
     stop_ = done;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
     if (!reading_) StartRead();
     ioc_.restart();
-    ioc_.run_until(deadline);
+    ioc_.run();  // until stopped: done() or the connection's end (a read is always pending)
     stop_ = nullptr;
-    if (done()) return true;
-    timed_out = !error && std::chrono::steady_clock::now() >= deadline;
-    return false;
+    return done();
   }
-  bool ReadMessages(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    return ReadUntil([this, n] { return messages.size() >= n; }, timeout);
+  bool ReadMessages(size_t n) {
+    return ReadUntil([this, n] { return messages.size() >= n; });
   }
   // Reads until the connection ends.
-  void ReadToEnd(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    ReadUntil([this] { return static_cast<bool>(error); }, timeout);
+  void ReadToEnd() {
+    ReadUntil([this] { return static_cast<bool>(error); });
+  }
+  // Reads whatever arrives during `d` of real time (the read stays pending for the next call);
+  // `timed_out`: the connection was still open at the end. For checks that nothing arrives:
+  // silence can only be waited for, and a slow machine can only make such a check pass.
+  void ReadFor(std::chrono::milliseconds d) {
+    if (error) return;
+    if (!reading_) StartRead();
+    ioc_.restart();
+    ioc_.run_for(d);
+    timed_out = !error;
   }
   // A close handshake (normal closure).
   void Close() {
@@ -911,8 +929,10 @@ class WsClient {
       ec = e;
       done = true;
     });
-    ioc_.restart();
-    ioc_.run_for(std::chrono::seconds(10));
+    while (!done) {  // run_one(): the pending read's handler may stop the loop first
+      ioc_.restart();
+      if (ioc_.run_one() == 0) break;
+    }
     EXPECT_TRUE(done);
     EXPECT_FALSE(ec) << ec.message();
   }
@@ -1262,7 +1282,7 @@ TEST_F(ReplayTest, AClientThatDoesNotPongIsDisconnected) {
     });
   };
   read();
-  ioc.run_for(std::chrono::seconds(20));
+  ioc.run();  // until the server ends the connection (the read chain stops at its error)
   const auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(end, net::error::eof) << end.message();
   EXPECT_GE(waited, std::chrono::milliseconds(60));
@@ -1306,9 +1326,12 @@ TEST_F(ReplayTest, WsFaultDisconnectCutsTheConnection) {
   EXPECT_EQ(ex->Counters().ws_disconnects, 1);
 }
 
-// A stalled connection sends nothing (no data, no pings) and stays open until Stop().
+// A stalled connection sends nothing (no data, no pings) and stays open until Stop(). The
+// connection's timers run on a FakeClock: pings at 10 and 20 ms, the stall at 30 ms, exactly.
 TEST_F(ReplayTest, WsFaultStallSilencesAnOpenConnection) {
+  FakeClock timers;
   ReplayOptions opt = WsOptionsAt(MicrosFromCivil(2021, 4, 10, 0, 0, 30));
+  opt.ws_clock = &timers;
   opt.ws_faults.stall_after = 30'000;
   opt.ws_ping_interval = 10'000;
   opt.ws_pong_timeout = 20'000;  // would end the connection if pings were still sent
@@ -1316,18 +1339,26 @@ TEST_F(ReplayTest, WsFaultStallSilencesAnOpenConnection) {
   ASSERT_TRUE(ex);
   WsClient c;
   ASSERT_FALSE(c.Connect(ex->port(), "/ws/btcusdt@kline_1m"));
-  ASSERT_TRUE(c.ReadMessages(1));
-  // Silence must be waited for: 150 ms, five times the stall point, then data made due and
-  // another 150 ms. The connection stays open throughout (no close frame, no EOF).
-  auto never = [] { return false; };
-  EXPECT_FALSE(c.ReadUntil(never, std::chrono::milliseconds(150)));
+  ASSERT_TRUE(c.ReadMessages(1));  // the connection has started, its timers at 0
+  timers.Advance(10'000);
+  ASSERT_TRUE(c.ReadUntil([&] { return c.pings == 1; }));
+  timers.Advance(10'000);
+  ASSERT_TRUE(c.ReadUntil([&] { return c.pings == 2; }));
+  timers.Advance(10'000);
+  while (ex->Counters().ws_stalls == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Silence must be waited for: an hour of the timers later (pings, pong timeouts due), 150 ms of
+  // real time; then data made due and another 150 ms. The connection stays open throughout (no
+  // close frame, no EOF).
+  timers.Advance(kMicrosPerHour);
+  c.ReadFor(std::chrono::milliseconds(150));
   EXPECT_TRUE(c.timed_out) << c.error.message();
   EXPECT_EQ(ex->Counters().ws_stalls, 1);
-  const int pings = c.pings;  // sent in the first 30 ms only
-  EXPECT_LE(pings, 3);
+  const int pings = c.pings;  // sent before the stall only
+  EXPECT_EQ(pings, 2);
   const int64_t sent = ex->Counters().ws_pings;
+  EXPECT_EQ(sent, 2);
   clock_.Advance(kMicrosPerHour);
-  EXPECT_FALSE(c.ReadUntil(never, std::chrono::milliseconds(150)));
+  c.ReadFor(std::chrono::milliseconds(150));
   EXPECT_TRUE(c.timed_out) << c.error.message();
   EXPECT_EQ(c.messages.size(), 1u);
   EXPECT_EQ(c.pings, pings);

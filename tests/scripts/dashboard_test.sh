@@ -38,8 +38,12 @@ cat >"$work/expect.json" <<EOF
 EOF
 echo "expect: $candles candles from $first_day; 2025-06-01 O $o H $h L $l C $c"
 
+# A real browser cannot take an injected clock: each wait polls the page for the state it names
+# and ends as soon as it holds. The deadlines only turn a page that never gets there into a
+# failure naming the check and the page's state; at 120 s (180 s for the first live update) they
+# are more than ten times what the checks take here, so a slow machine never reaches them.
 node "$root/tests/scripts/dashboard_test.mjs" --url "$url#BTCUSDT" --screenshot "$shot" \
-  --expect "$work/expect.json" --timeout 30000 --live-timeout 60000 ||
+  --expect "$work/expect.json" --timeout 120000 --live-timeout 180000 ||
   { tail -n 30 "$work/up.log" >&2; exit 1; }
 
 kill -TERM "$up_pid"

@@ -40,7 +40,7 @@ using namespace std::chrono_literals;
 
 // ---------------------------------------------------------------------------------------------
 // A raw HTTP client over a POSIX socket: sends bytes exactly as given (no normalization of
-// "..", no encoding), reads with a 10 s timeout so that a broken server fails instead of hanging.
+// "..", no encoding), reads as testing::RawConn does (its 120 s timeout only ends a hang).
 
 struct Reply {
   int status = 0;
@@ -1065,7 +1065,8 @@ TEST(EventStreamTest, StopWithAStreamOpenReturnsPromptly) {
   auto t0 = std::chrono::steady_clock::now();
   s->Stop();
   auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_LT(took, std::chrono::seconds(5));  // the hour-long interval was cut short
+  // The hour-long interval was cut short (60 s: far below it, generous for a slow machine).
+  EXPECT_LT(took, std::chrono::seconds(60));
   EXPECT_EQ(s->open_streams(), 0);
   EXPECT_EQ(polls.load(), 1);
   EXPECT_EQ(stream.ReadAll(), "");  // both connections are closed

@@ -14,7 +14,7 @@ namespace cryptolake::testing {
 
 RawConn::RawConn(int port) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{10, 0};
+  timeval tv{120, 0};  // a failsafe against a hung server only (see raw_conn.h)
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in a{};

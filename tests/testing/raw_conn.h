@@ -1,6 +1,8 @@
 // A raw HTTP client over a loopback socket, for tests that need to see the bytes a server sends
-// (keep-alive, Server-Sent Events, malformed requests). Reads use a 10 s socket timeout so that
-// a broken server fails the test instead of hanging it (a failsafe, not a synchronisation).
+// (keep-alive, Server-Sent Events, malformed requests). Reads wait for the bytes they name or the
+// server's close. A socket timeout of 120 s stays as a failsafe, not a synchronisation: a broken
+// server that neither sends nor closes would hang the test forever; 120 s is far more than any
+// answer takes on a slow machine (milliseconds here), so it only ever ends a hang.
 #pragma once
 
 #include <string>
