@@ -11,6 +11,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/symbol.h"
 #include "serve/gzip.h"
 
 namespace cryptolake::serve {
@@ -266,7 +267,9 @@ struct Api::Impl {
                                    const SymbolSeries** out) {
     auto s = req.Param("symbol");
     if (!s || s->empty()) return BadRequest{400, "symbol", "symbol is required"};
-    *out = st.Find(*s);
+    // "btcusdt" is BTCUSDT (core/symbol.h); what is no Binance symbol is simply unknown.
+    auto norm = NormalizeSymbol(*s);
+    *out = norm.ok() ? st.Find(*norm) : nullptr;
     if (!*out) {
       std::vector<std::string> known;
       for (const auto& [k, v] : st.symbols) known.push_back(k);
