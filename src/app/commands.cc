@@ -135,7 +135,9 @@ int RunImport(Env& env, const ImportArgs& a) {
   auto st = ingest::Import(*env.lake, *env.con, o);
   if (!st.ok()) return Fail(st.status());
   std::printf("%s\n", ingest::FormatImportSummary(*st).c_str());
-  return 0;
+  // The other files are committed; a file left out still makes the import fail (exit 3).
+  for (const Status& f : st->failed) Fail(f);
+  return st->failed.empty() ? 0 : 3;
 }
 
 int RunBatch(Env& env, const BatchArgs& a) {

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/symbol.h"
+
 namespace cryptolake::app::flags {
 
 // Durations in seconds stay within 10 years, so that seconds * 1e6 always fits in Micros.
@@ -129,6 +131,45 @@ inline CLI::Validator NonEmptyList() {
           if (comma == v.size()) return "";
           start = comma + 1;
         }
+      },
+      "");
+}
+
+// A symbol (core/symbol.h), normalized in place to upper case: use with ->transform(), not
+// ->check(), so that the command sees the normalized value. Refused: "error: --symbol: symbol
+// 'BTC/USDT' is not a Binance symbol (1-20 of A-Z 0-9 - _ .)".
+inline CLI::Validator Symbol() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        if (v.empty()) return "must not be empty";
+        auto s = NormalizeSymbol(v);
+        if (!s.ok()) return s.status().message();
+        v = *s;
+        return "";
+      },
+      "");
+}
+
+// A comma-separated list of symbols (repeatable flags take several), each normalized in place as
+// by Symbol(); an empty item is refused as by NonEmptyList(). Use with ->transform().
+inline CLI::Validator SymbolList() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        if (v.empty()) return "must not be empty";
+        std::string out;
+        size_t start = 0;
+        while (true) {
+          size_t comma = v.find(',', start);
+          if (comma == std::string::npos) comma = v.size();
+          if (comma == start) return fmt::format("has an empty item in '{}'", v);
+          auto s = NormalizeSymbol(std::string_view(v).substr(start, comma - start));
+          if (!s.ok()) return s.status().message();
+          out += (out.empty() ? "" : ",") + *s;
+          if (comma == v.size()) break;
+          start = comma + 1;
+        }
+        v = out;
+        return "";
       },
       "");
 }

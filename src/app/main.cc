@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(NonEmpty());
   imp->add_option("--symbol", ia.symbol, "Symbol for every file (default: from the file name)")
-      ->check(NonEmpty());
+      ->transform(app::flags::Symbol());
   imp->add_option("--interval", ia.interval,
                   "Interval for every file, e.g. 1m, 1h, 1d (default: from the file name)")
       ->check(NonEmpty());
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
       ->check(NonEmpty());
   bf->add_option("--symbol", bfa.symbols,
                  "Symbols, repeatable or comma-separated (default: config)")
-      ->check(NonEmptyList());
+      ->transform(app::flags::SymbolList());
   bf->add_option("--interval", bfa.intervals,
                  "Intervals, repeatable or comma-separated, e.g. 1m,1d (default: config, 1m)")
       ->check(NonEmptyList());
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
       ->check(NonEmpty());
   str->add_option("--symbol", sa.symbols,
                   "Symbols, repeatable or comma-separated (default: config)")
-      ->check(NonEmptyList());
+      ->transform(app::flags::SymbolList());
   str->add_option("--bus", sa.bus, "embedded | kafka")->default_val("embedded")->check(NonEmpty());
   str->add_option("--kafka-brokers", sa.kafka_brokers, "Kafka bootstrap servers")
       ->default_val("127.0.0.1:9092")
@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
                   "klines_1m, klines_1d, daily_raw, daily_filled, prophet_input, ...")
       ->required()
       ->check(NonEmpty());
-  cat->add_option("--symbol", ca.symbol, "Only this symbol")->check(NonEmpty());
+  cat->add_option("--symbol", ca.symbol, "Only this symbol")->transform(app::flags::Symbol());
   cat->add_option("--out", ca.out,
                   "Write to this file instead of stdout (not inside the lake: see below)")
       ->check(NonEmpty());
@@ -368,7 +368,9 @@ int main(int argc, char** argv) {
       "forecast", "Forecast daily closes (Prophet's model) beside naive baselines; evaluate them");
   fc->require_subcommand(1);
   auto add_forecast_flags = [&fa](CLI::App* c) {
-    c->add_option("--symbol", fa.symbol, "Symbol, e.g. BTCUSDT")->required()->check(NonEmpty());
+    c->add_option("--symbol", fa.symbol, "Symbol, e.g. BTCUSDT")
+        ->required()
+        ->transform(app::flags::Symbol());
     c->add_option("--model", fa.model, "prophet | naive | seasonal_naive | drift")
         ->default_val("prophet")
         ->check(NonEmpty());

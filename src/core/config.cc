@@ -6,6 +6,7 @@
 #include <set>
 #include <toml.hpp>
 
+#include "core/symbol.h"
 #include "core/time.h"
 
 namespace cryptolake {
@@ -115,6 +116,11 @@ Status Parse(const toml::value& t, const fs::path& path, Config& c) {
       t, {"symbols", "intervals", "exchange", "stream_url", "lake", "backfill"}, ""));
   if (t.contains("symbols")) {
     ASSIGN_OR_RETURN(c.symbols, ck.Strings("symbols", t.at("symbols")));
+    for (auto& sym : c.symbols) {
+      auto norm = NormalizeSymbol(sym);
+      if (!norm.ok()) return norm.status().WithContext(ck.file() + ": symbols");
+      sym = *norm;
+    }
   }
   if (t.contains("intervals")) {
     ASSIGN_OR_RETURN(c.intervals, ck.Strings("intervals", t.at("intervals")));

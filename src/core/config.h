@@ -39,7 +39,8 @@ struct Config {
   //    years), backfill.concurrency an integer in [1, 256], backfill.weight_budget in (0, 1];
   //  * empty strings and lists: lake.data, exchange, stream_url, backfill.start, symbols (at
   //    least one, none empty), intervals (at least one, each one Interval::Parse accepts);
-  //    backfill.start must be a time ParseTime accepts.
+  //    backfill.start must be a time ParseTime accepts;
+  //  * symbols must match Binance's pattern and are normalized to upper case (core/symbol.h).
   // lake.data is relative to the file's directory unless absolute.
   static StatusOr<Config> Load(const std::filesystem::path& path, bool required);
 };

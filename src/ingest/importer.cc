@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -21,9 +22,22 @@ using lake::Connection;
 
 namespace {
 
-// Parses all inputs on `threads` threads. Results keep the input order.
-StatusOr<std::vector<ParsedFile>> ParseAll(const std::vector<fs::path>& inputs,
-                                           const ImportOptions& opt) {
+// Whether a plain (non-zip) input's name gives its symbol and interval, or the options do.
+bool Nameable(const fs::path& p, const ParseOptions& opt) {
+  std::string name = p.filename().string();
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.ends_with(".zip")) return true;  // members may carry the names
+  if (opt.symbol && opt.interval) return true;
+  NameParts parts = SplitFileName(name);
+  return (opt.symbol || !parts.symbol.empty()) && (opt.interval || !parts.interval.empty());
+}
+
+// Parses all inputs on `threads` threads. Results keep the input order. A file that fails as a
+// whole (unreadable, unnamed, corrupt, a decompression bomb, off the grid) is left out and its
+// error appended to *failed, in input order.
+std::vector<ParsedFile> ParseAll(const std::vector<fs::path>& inputs, const ImportOptions& opt,
+                                 const ParseOptions& popt, std::vector<Status>* failed) {
   std::vector<StatusOr<std::vector<ParsedFile>>> results(inputs.size(), Status::Ok());
   uint64_t total_bytes = 0;
   for (const auto& p : inputs) {
@@ -38,7 +52,13 @@ StatusOr<std::vector<ParsedFile>> ParseAll(const std::vector<fs::path>& inputs,
   n = std::min<int>(n, static_cast<int>(inputs.size()));
   auto work = [&] {
     for (size_t i; (i = next++) < inputs.size();) {
-      auto r = ParseInput(inputs[i], opt.parse);
+      StatusOr<std::vector<ParsedFile>> r =
+          Nameable(inputs[i], popt)
+              ? ParseInput(inputs[i], popt)
+              : StatusOr<std::vector<ParsedFile>>(InvalidArgument(
+                    "skipped '{}': cannot tell symbol and interval from its name; use "
+                    "--symbol/--interval",
+                    inputs[i].string()));
       std::error_code ec;
       uint64_t sz = fs::file_size(inputs[i], ec);
       std::lock_guard<std::mutex> l(mu);
@@ -53,7 +73,10 @@ StatusOr<std::vector<ParsedFile>> ParseAll(const std::vector<fs::path>& inputs,
   progress.Finish();
   std::vector<ParsedFile> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!results[i].ok()) return results[i].status();
+    if (!results[i].ok()) {
+      failed->push_back(results[i].status());
+      continue;
+    }
     for (auto& f : results[i].value()) out.push_back(std::move(f));
   }
   return out;
@@ -123,8 +146,20 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
     spdlog::debug("import: {} took {:.3f} s", what, std::chrono::duration<double>(now - t).count());
     t = now;
   };
-  ASSIGN_OR_RETURN(std::vector<ParsedFile> parsed, ParseAll(inputs, opt));
+  ParseOptions popt = opt.parse;
+  popt.now = lake.clock().Now();  // rows may open at most one interval after it
+  std::vector<ParsedFile> parsed = ParseAll(inputs, opt, popt, &st.failed);
   lap("parse");
+  if (!st.failed.empty() && (opt.strict || parsed.empty())) {
+    // Nothing to commit: the lake stays exactly as it was.
+    if (st.failed.size() == 1 && !opt.strict) return st.failed[0];
+    std::string all;
+    for (const Status& f : st.failed) all += "\n  " + f.message();
+    return Status(
+        st.failed[0].code(),
+        fmt::format("{}{} of {} input(s) failed, nothing imported:{}",
+                    opt.strict ? "--strict: " : "", st.failed.size(), inputs.size(), all));
+  }
   st.files = static_cast<int64_t>(parsed.size());
   std::vector<const BadRow*> bad;
   for (const auto& f : parsed) {
@@ -256,6 +291,7 @@ std::string FormatImportSummary(const ImportStats& s) {
   std::string out = fmt::format(
       "import: files {}, rows {} ({:.0f} rows/s), added {}, duplicates {}, quarantined {}", s.files,
       s.rows_read + s.quarantined, rate, s.rows_added, s.duplicates, s.quarantined);
+  if (!s.failed.empty()) out += fmt::format(", failed {}", s.failed.size());
   if (!s.quarantine_file.empty()) out += fmt::format(" (see {})", s.quarantine_file);
   return out;
 }

@@ -10,6 +10,16 @@
 //    written; they are counted as duplicates. Re-importing the same files therefore adds 0 rows.
 //  * All new rows of one import are published by ONE atomic lake commit: after a crash at any
 //    instant either all of them are visible or none.
+//  * An input that fails as a whole is left out and named in ImportStats::failed; the others are
+//    committed. Such failures: I/O errors, a checksum mismatch, a corrupt or bomb-like archive
+//    (ingest/source.h), an undetectable format, a file with most rows off the interval grid,
+//    and a file whose name gives no symbol or interval without --symbol/--interval ("skipped
+//    '<file>': cannot tell symbol and interval from its name; use --symbol/--interval"). If
+//    every input failed, or with `strict`, Import returns the error (the one failure's own, or
+//    "<n> of <m> input(s) failed, nothing imported:" and one line per file) and the lake is
+//    unchanged.
+//  * Rows open between the first Binance kline (2017-07-14; other sources 2009-01-03) and the
+//    lake's clock plus one interval; prices and volumes within core/bounds.h. Others are bad rows.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +51,7 @@ struct ImportStats {
   int64_t version = 0;      // manifest version after the commit
   double seconds = 0;
   std::string quarantine_file;  // relative to the data root; empty if no bad rows
+  std::vector<Status> failed;   // inputs left out as a whole, in input order (see above)
 };
 
 StatusOr<ImportStats> Import(lake::Lake& lake, lake::Connection& con, const ImportOptions& opt);

@@ -8,7 +8,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <utility>
+
+#include "core/bounds.h"
+#include "core/symbol.h"
 
 namespace cryptolake::ingest {
 
@@ -438,6 +442,25 @@ bool CheckValues(const Row& r, bool full, std::string* reason) {
       }
     }
   }
+  // Bounds that the lake's DECIMAL(38,10) sums can hold (core/bounds.h).
+  const std::pair<const char*, double> prices[] = {
+      {"open", r.open}, {"high", r.high}, {"low", r.low}, {"close", r.close}};
+  for (const auto& [name, v] : prices) {
+    if (std::string e = PriceBoundError(name, v); !e.empty()) {
+      *reason = std::move(e);
+      return false;
+    }
+  }
+  const std::pair<const char*, double> volumes[] = {{"volume", r.volume},
+                                                    {"quote_volume", r.quote_volume},
+                                                    {"taker_buy_base", r.taker_buy_base},
+                                                    {"taker_buy_quote", r.taker_buy_quote}};
+  for (size_t i = 0; i < (full ? 4u : 1u); ++i) {
+    if (std::string e = VolumeBoundError(volumes[i].first, volumes[i].second); !e.empty()) {
+      *reason = std::move(e);
+      return false;
+    }
+  }
   double hi = std::max(r.open, r.close), lo = std::min(r.open, r.close);
   if (r.high < hi) {
     *reason = fmt::format("high {} below max(open, close) {}", r.high, hi);
@@ -453,7 +476,18 @@ bool CheckValues(const Row& r, bool full, std::string* reason) {
 struct FileCtx {
   const Interval* interval;
   Unit unit;
+  Micros first = kFirstBinanceKline;  // earliest open_time accepted
+  Micros now = 0;                     // with has_now: open_time <= now + interval
+  bool has_now = false;
+  int64_t* off_grid = nullptr;  // counts rows off the interval grid
 };
+
+// The open-time bounds of core/bounds.h.
+bool CheckOpenTime(Micros ot_us, const FileCtx& c, std::string* reason) {
+  *reason = OpenTimeBoundError(ot_us, *c.interval, c.first,
+                               c.has_now ? c.now : std::numeric_limits<Micros>::max() / 2);
+  return reason->empty();
+}
 
 // Vision / ohlcv row checks; on success *ot_us / *ct_us are the timestamps in micros.
 bool CheckKline(const Row& r, bool full, const FileCtx& c, Micros* ot_us, Micros* ct_us,
@@ -476,10 +510,12 @@ bool CheckKline(const Row& r, bool full, const FileCtx& c, Micros* ot_us, Micros
   const Micros iv = c.interval->micros;
   *ot_us = r.open_time * c.unit.micros;
   if (*ot_us % iv != 0) {
+    ++*c.off_grid;
     *reason = fmt::format("open_time {} ({}) is not aligned to the {} interval", r.open_time,
                           FormatIso(*ot_us), c.interval->name);
     return false;
   }
+  if (!CheckOpenTime(*ot_us, c, reason)) return false;
   if (full) {
     *ct_us = r.close_time * c.unit.micros;
     const Micros last = *ot_us + iv - c.unit.micros;
@@ -530,9 +566,18 @@ void AddBad(ParsedFile& out, int64_t line, std::string reason, std::string_view 
       BadRow{out.name, line, std::move(reason), std::string(text.substr(0, kMaxBadText))});
 }
 
-template <bool kFull>
-Status ParseKlineRows(LineReader& rd, ParsedFile& out) {
+FileCtx MakeCtx(ParsedFile& out, const ParseOptions& opt, Micros first) {
   FileCtx ctx{&out.batch.interval, {}};
+  ctx.first = first;
+  ctx.has_now = opt.now.has_value();
+  ctx.now = opt.now.value_or(0);
+  ctx.off_grid = &out.off_grid;
+  return ctx;
+}
+
+template <bool kFull>
+Status ParseKlineRows(LineReader& rd, const ParseOptions& opt, ParsedFile& out) {
+  FileCtx ctx = MakeCtx(out, opt, kFull ? kFirstBinanceKline : kFirstOhlcvTime);
   std::string reason;
   std::string_view line;
   while (rd.Next(&line)) {
@@ -571,8 +616,9 @@ Status ParseKlineRows(LineReader& rd, ParsedFile& out) {
   return Status::Ok();
 }
 
-Status ParseBitstampRows(LineReader& rd, ParsedFile& out) {
+Status ParseBitstampRows(LineReader& rd, const ParseOptions& opt, ParsedFile& out) {
   const Interval& iv = out.batch.interval;
+  const FileCtx ctx = MakeCtx(out, opt, kFirstOhlcvTime);
   out.time_unit = "s";
   std::string reason;
   std::string_view line;
@@ -600,8 +646,11 @@ Status ParseBitstampRows(LineReader& rd, ParsedFile& out) {
         reason = fmt::format("timestamp '{}' disagrees with unix_timestamp {} ({})", Quoted(f[0]),
                              r.open_time, FormatIso(ts_us));
       } else if (ts_us % iv.micros != 0) {
+        ++out.off_grid;
         reason = fmt::format("open_time {} ({}) is not aligned to the {} interval", r.open_time,
                              FormatIso(ts_us), iv.name);
+      } else if (!CheckOpenTime(ts_us, ctx, &reason)) {
+        // reason set
       } else {
         CheckValues(r, false, &reason);
       }
@@ -637,9 +686,14 @@ Status ResolveSymbolInterval(std::string_view name, const ParseOptions& opt, std
                              Interval* interval) {
   NameParts parts = SplitFileName(name);
   if (opt.symbol) {
-    *symbol = *opt.symbol;
+    ASSIGN_OR_RETURN(*symbol, NormalizeSymbol(*opt.symbol));
   } else if (!parts.symbol.empty()) {
-    *symbol = parts.symbol;
+    auto norm = NormalizeSymbol(parts.symbol);
+    if (!norm.ok()) {
+      return InvalidArgument("cannot infer symbol from file name '{}': {}; pass --symbol", name,
+                             norm.status().message());
+    }
+    *symbol = *norm;
   } else {
     return InvalidArgument("cannot infer symbol from file name '{}'; pass --symbol", name);
   }
@@ -725,18 +779,23 @@ StatusOr<ParsedFile> ParseCsv(std::string_view name, std::string_view text,
   Reserve(out.batch, rd.EstimateRemaining());
   switch (format) {
     case Format::kVision:
-      RETURN_IF_ERROR(ParseKlineRows<true>(rd, out));
+      RETURN_IF_ERROR(ParseKlineRows<true>(rd, opt, out));
       break;
     case Format::kOhlcv:
-      RETURN_IF_ERROR(ParseKlineRows<false>(rd, out));
+      RETURN_IF_ERROR(ParseKlineRows<false>(rd, opt, out));
       break;
     case Format::kBitstamp:
-      RETURN_IF_ERROR(ParseBitstampRows(rd, out));
+      RETURN_IF_ERROR(ParseBitstampRows(rd, opt, out));
       break;
     case Format::kAuto:
       break;  // unreachable
   }
   if (out.data_lines == 0) out.time_unit.clear();
+  // Most rows off the grid: the interval is wrong for this file, not the rows.
+  if (out.off_grid * 2 > out.data_lines) {
+    return InvalidArgument("'{}': {} of {} rows are not on the {} grid; is --interval right?", name,
+                           out.off_grid, out.data_lines, out.batch.interval.name);
+  }
   return out;
 }
 

@@ -35,9 +35,20 @@
 //      "open_time 1735689660000 (2025-01-01T00:01:00Z) is not aligned to the 15m interval"
 //      "close_time 1735690500000 inconsistent with open_time 1735689600000: expected 1735690499999
 //       (open_time + 15m - 1 ms)"
+//      "open_time 2100-01-01T00:00:00Z is after now + 1d (2026-12-04T14:00:00Z)"   (with opt.now)
+//      "open_time 2001-09-09T01:46:40Z is before the first Binance kline (2017-07-14T00:00:00Z)"
+//                                                 (vision; ohlcv and bitstamp: 2009-01-03, "the
+//                                                 first bitcoin block"; core/bounds.h)
 //      "negative volume -1.5"                     (any price, volume or count)
+//      "open 0 out of range (0, 1e15]"            (prices; core/bounds.h)
+//      "volume 1e+29 out of range [0, 1e18]"      (volumes; core/bounds.h)
 //      "high 10.5 below max(open, close) 11"
 //      "low 12 above min(open, close) 11"
+//  * A file where more than half of the data rows are off the interval grid fails as a whole
+//    (InvalidArgument "'<name>': 1440 of 1440 rows are not on the 1d grid; is --interval
+//    right?"): the interval is wrong, not the rows.
+//  * Symbols (from opt or the file name) are normalized by NormalizeSymbol (core/symbol.h); one
+//    that does not match Binance's pattern fails the file.
 //  * close_time (vision) must lie in [open_time, open_time + interval - 1 unit]. The upper end is
 //    the normal case; an earlier close_time is a real Binance kline cut short by an exchange halt
 //    (e.g. BTCUSDT 1d 2018-02-08 closed at 00:28:14.788, 1h 2023-03-24 12:00 closed at 12:39:41)
@@ -94,12 +105,16 @@ struct ParsedFile {
   std::vector<BadRow> bad;
   int64_t data_lines = 0;  // non-header, non-empty lines seen (= batch.size() + bad.size())
   int64_t bytes = 0;       // uncompressed bytes parsed
+  int64_t off_grid = 0;    // bad rows whose open_time is not on the interval grid
 };
 
 struct ParseOptions {
   Format format = Format::kAuto;
   std::optional<std::string> symbol;  // overrides the file name
   std::optional<Interval> interval;   // overrides the file name
+  // The clock's time: rows opening more than one interval after it are bad rows. Unset: no upper
+  // bound (only for callers that do not store the rows; the importer always sets it).
+  std::optional<Micros> now;
 };
 
 // Symbol and interval spelled in a file name (the part after the last '/' or ':'), matched as
@@ -120,6 +135,8 @@ Status ResolveSymbolInterval(std::string_view name, const ParseOptions& opt, std
 
 // Expands files, directories (recursively) and glob patterns into a sorted, de-duplicated list of
 // input files (*.csv, *.csv.gz, *.zip, case-insensitive; .CHECKSUM files are not inputs).
+// A directory walk never enters a lake: a folder holding _manifest.json or _staging (the lake's
+// root, with its datasets and quarantine files), or named _staging, is skipped with all below it.
 // A file named explicitly is taken whatever its extension, except that "*.CHECKSUM" is skipped
 // (so a shell-expanded "dir/*" works). Errors (NotFound):
 //   "no such file or directory: '<arg>'"

@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstring>
 #include <map>
+#include <new>
 #include <set>
 
 #include "core/fsutil.h"
@@ -40,12 +41,25 @@ bool IsChecksumName(std::string_view file_name) { return EndsWithNoCase(file_nam
 
 bool HasGlobChars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
-// Appends the input files under `dir` (recursively). Errors are IOError naming the directory.
+// A lake's root (it holds _manifest.json or _staging) or its staging folder: never an input.
+bool IsLakeFolder(const fs::path& dir) {
+  std::error_code ec;
+  return dir.filename() == "_staging" || fs::exists(dir / "_manifest.json", ec) ||
+         fs::is_directory(dir / "_staging", ec);
+}
+
+// Appends the input files under `dir` (recursively), skipping lakes (IsLakeFolder) and
+// everything below them. Errors are IOError naming the directory.
 Status CollectDir(const fs::path& dir, std::vector<fs::path>* out) {
+  if (IsLakeFolder(dir)) return Status::Ok();
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fec;
+    if (it->is_directory(fec) && IsLakeFolder(it->path())) {
+      it.disable_recursion_pending();
+      continue;
+    }
     if (it->is_regular_file(fec) && IsInputFileName(it->path().filename().string())) {
       out->push_back(it->path());
     }
@@ -152,18 +166,54 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, size_);
 }
 
-StatusOr<std::string> Gunzip(std::string_view name, std::string_view compressed) {
+namespace {
+
+std::string BombMessage(std::string_view name, uint64_t produced, uint64_t consumed,
+                        const InflateLimits& lim) {
+  if (produced > lim.max_bytes) {
+    return fmt::format("'{}': decompresses to more than {} bytes (the cap); refusing it", name,
+                       lim.max_bytes);
+  }
+  return fmt::format("'{}': decompresses to more than {} bytes from {} (ratio > {}:1); refusing it",
+                     name, produced, consumed, lim.max_ratio);
+}
+
+// Whether `produced` bytes from `consumed` compressed ones break the limits.
+bool OverLimits(uint64_t produced, uint64_t consumed, const InflateLimits& lim) {
+  return produced > lim.max_bytes || produced > lim.max_ratio * consumed + lim.ratio_slack;
+}
+
+// Grows `buf` towards `want` bytes (doubling), never beyond `limit`; false if out of memory.
+bool Grow(std::string& buf, size_t want, size_t limit) {
+  size_t n = std::min(std::max(want, buf.size() * 2), limit);
+  try {
+    buf.resize(n);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+StatusOr<std::string> Gunzip(std::string_view name, std::string_view compressed,
+                             const InflateLimits& lim) {
   std::string out;
-  // ISIZE (the last 4 bytes of a gzip member) is the uncompressed size mod 2^32: a good hint.
+  // One byte over the cap is room enough to see that a stream breaks it.
+  const size_t limit = static_cast<size_t>(std::min<uint64_t>(
+      lim.max_bytes + 1, lim.max_ratio * compressed.size() + lim.ratio_slack + 1));
+  // ISIZE (the last 4 bytes of a gzip member) is the uncompressed size mod 2^32: a hint only,
+  // trusted within a ratio of 64 (a cut-off stream ends in arbitrary bytes, a hostile one lies).
   size_t hint = compressed.size() * 4;
   if (compressed.size() >= 18) {
     const auto* b =
         reinterpret_cast<const unsigned char*>(compressed.data() + compressed.size() - 4);
     size_t isize = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<size_t>(b[3]) << 24);
-    // A cut-off stream ends in arbitrary bytes: trust ISIZE only within a plausible ratio.
     if (isize >= compressed.size() && isize / 64 <= compressed.size()) hint = isize;
   }
-  out.resize(std::max<size_t>(hint, 4096));
+  if (!Grow(out, std::max<size_t>(hint, 4096), limit)) {
+    return FailedPrecondition("'{}': out of memory decompressing it", name);
+  }
 
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) return Internal("{}: inflateInit failed", name);
@@ -179,9 +229,23 @@ StatusOr<std::string> Gunzip(std::string_view name, std::string_view compressed)
       in += zs.avail_in;
       in_left -= zs.avail_in;
     }
-    if (produced == out.size()) out.resize(out.size() * 2);
+    const uint64_t consumed = compressed.size() - in_left - zs.avail_in;
+    if (OverLimits(produced, consumed, lim)) {
+      st = FailedPrecondition("{}", BombMessage(name, produced, consumed, lim));
+      break;
+    }
+    if (produced == out.size() && out.size() >= limit) {
+      // As much as the whole input may give, and more to come.
+      st = FailedPrecondition("{}", BombMessage(name, produced, compressed.size(), lim));
+      break;
+    }
+    if (produced == out.size() && !Grow(out, out.size() * 2, limit)) {
+      st = FailedPrecondition("'{}': out of memory decompressing it ({} bytes so far)", name,
+                              produced);
+      break;
+    }
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - produced, UINT_MAX));
+    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - produced, 1u << 20));
     uInt before_out = zs.avail_out;
     int rc = inflate(&zs, Z_NO_FLUSH);
     produced += before_out - zs.avail_out;
@@ -202,6 +266,9 @@ StatusOr<std::string> Gunzip(std::string_view name, std::string_view compressed)
     break;
   }
   inflateEnd(&zs);
+  if (st.ok() && OverLimits(produced, compressed.size(), lim)) {
+    st = FailedPrecondition("{}", BombMessage(name, produced, compressed.size(), lim));
+  }
   if (!st.ok()) return st;
   if (!ended) return DataLoss("{}: truncated gzip stream", name);
   out.resize(produced);
@@ -231,7 +298,8 @@ Status VerifyChecksum(const fs::path& path, std::string_view name, std::string_v
   return Status::Ok();
 }
 
-StatusOr<std::vector<ZipMember>> ReadZipCsvMembers(std::string_view name, std::string_view bytes) {
+StatusOr<std::vector<ZipMember>> ReadZipCsvMembers(std::string_view name, std::string_view bytes,
+                                                   const InflateLimits& lim) {
   zip_error_t ze;
   zip_error_init(&ze);
   zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &ze);
@@ -250,16 +318,30 @@ StatusOr<std::vector<ZipMember>> ReadZipCsvMembers(std::string_view name, std::s
   zip_error_fini(&ze);
   std::vector<ZipMember> out;
   Status st = Status::Ok();
+  // The archive's members together stay within the limits, against the archive's size.
+  const size_t limit = static_cast<size_t>(
+      std::min<uint64_t>(lim.max_bytes + 1, lim.max_ratio * bytes.size() + lim.ratio_slack + 1));
+  uint64_t total = 0;  // bytes inflated from earlier members
   zip_int64_t n = zip_get_num_entries(za, 0);
   for (zip_int64_t i = 0; i < n && st.ok(); ++i) {
     const char* mname = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
     if (!mname || !EndsWithNoCase(mname, ".csv")) continue;
+    const std::string display = fmt::format("{}:{}", name, mname);
     zip_stat_t zst;
     zip_stat_init(&zst);
     size_t size_hint = 0;
     if (zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &zst) == 0 &&
         (zst.valid & ZIP_STAT_SIZE)) {
-      size_hint = static_cast<size_t>(zst.size);
+      // The size the archive claims: refused beyond the limits, never allocated beyond 64x the
+      // archive (a hint, not a promise).
+      if (OverLimits(total + zst.size, bytes.size(), lim)) {
+        st = FailedPrecondition(
+            "'{}': claims {} bytes uncompressed, more than {} (ratio > {}:1 to the {}-byte "
+            "archive, or the cap); refusing it",
+            display, zst.size, limit - 1, lim.max_ratio, bytes.size());
+        break;
+      }
+      size_hint = static_cast<size_t>(std::min<uint64_t>(zst.size, 64 * bytes.size()));
     }
     zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(i), 0);
     if (!zf) {
@@ -268,11 +350,23 @@ StatusOr<std::vector<ZipMember>> ReadZipCsvMembers(std::string_view name, std::s
     }
     ZipMember m;
     m.name = mname;
-    m.text.resize(std::max<size_t>(size_hint, 4096));
+    const size_t member_limit = limit - static_cast<size_t>(total);
     size_t got = 0;
-    while (true) {
-      if (got == m.text.size()) m.text.resize(m.text.size() * 2);
-      zip_int64_t r = zip_fread(zf, m.text.data() + got, m.text.size() - got);
+    if (!Grow(m.text, std::max<size_t>(size_hint, 4096), member_limit)) {
+      st = FailedPrecondition("'{}': out of memory decompressing it", display);
+    }
+    while (st.ok()) {
+      if (OverLimits(total + got, bytes.size(), lim)) {
+        st = FailedPrecondition("{}", BombMessage(display, total + got, bytes.size(), lim));
+        break;
+      }
+      if (got == m.text.size() && !Grow(m.text, m.text.size() * 2, member_limit)) {
+        st = FailedPrecondition("'{}': out of memory decompressing it ({} bytes so far)", display,
+                                got);
+        break;
+      }
+      zip_int64_t r =
+          zip_fread(zf, m.text.data() + got, std::min<size_t>(m.text.size() - got, 1u << 20));
       if (r < 0) {
         st = DataLoss("{}:{}: {}", name, mname, zip_file_strerror(zf));
         break;
@@ -281,6 +375,7 @@ StatusOr<std::vector<ZipMember>> ReadZipCsvMembers(std::string_view name, std::s
       got += static_cast<size_t>(r);
     }
     zip_fclose(zf);
+    total += got;
     m.text.resize(got);
     if (st.ok()) out.push_back(std::move(m));
   }

@@ -4,6 +4,7 @@
 // Contract: none of these throw; every function is thread-safe (no shared state).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -37,10 +38,24 @@ class MappedFile {
   size_t size_;
 };
 
+// Limits on decompression, against bombs: the output of one input (a .gz, or all members of a
+// .zip together) stays within max_bytes and within max_ratio times the compressed bytes read so
+// far, plus ratio_slack. Checked as the data inflates; no size an archive claims (gzip ISIZE, a
+// zip's member sizes) is allocated beyond 64 times the compressed input.
+struct InflateLimits {
+  uint64_t max_bytes = uint64_t{4} << 30;  // 4 GiB
+  uint64_t max_ratio = 1000;               // deflate's own maximum is ~1032:1
+  uint64_t ratio_slack = 1 << 20;          // 1 MiB: tiny inputs are not held to the ratio
+};
+
 // Inflates a gzip (or zlib) stream; concatenated gzip members are joined. A corrupt stream is
 // DataLoss "<name>: corrupt gzip data (<zlib message>)", a cut-off one DataLoss
-// "<name>: truncated gzip stream".
-StatusOr<std::string> Gunzip(std::string_view name, std::string_view compressed);
+// "<name>: truncated gzip stream". Beyond `lim`: FailedPrecondition
+// "'<name>': decompresses to more than <n> bytes from <m> (ratio > 1000:1); refusing it" (or
+// "... more than <max_bytes> bytes (the cap); refusing it"); memory running out first is
+// FailedPrecondition "'<name>': out of memory decompressing it ...". Never throws.
+StatusOr<std::string> Gunzip(std::string_view name, std::string_view compressed,
+                             const InflateLimits& lim = {});
 
 // If "<path>.CHECKSUM" exists, checks that SHA-256(bytes) equals the hex digest it starts with:
 // DataLoss "checksum mismatch for <name>: expected <x>, got <y>"; a CHECKSUM file that does not
@@ -56,6 +71,11 @@ struct ZipMember {
 };
 // The *.csv members (case-insensitive) of the zip archive in `bytes`, in archive order.
 // An unreadable archive or a member failing its CRC is DataLoss naming `name` (and the member).
-StatusOr<std::vector<ZipMember>> ReadZipCsvMembers(std::string_view name, std::string_view bytes);
+// Decompression is held to `lim` against the archive's size (all members together): a member
+// whose claimed size breaks it is refused before reading (FailedPrecondition "'<name>:<member>':
+// claims <n> bytes uncompressed, more than the limit ...; refusing it"), one that inflates
+// beyond it while read as for Gunzip.
+StatusOr<std::vector<ZipMember>> ReadZipCsvMembers(std::string_view name, std::string_view bytes,
+                                                   const InflateLimits& lim = {});
 
 }  // namespace cryptolake::ingest

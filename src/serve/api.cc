@@ -11,6 +11,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/symbol.h"
 #include "serve/gzip.h"
 
 namespace cryptolake::serve {
@@ -266,7 +267,11 @@ struct Api::Impl {
                                    const SymbolSeries** out) {
     auto s = req.Param("symbol");
     if (!s || s->empty()) return BadRequest{400, "symbol", "symbol is required"};
+    // A served symbol as spelled, else as core/symbol.h normalizes it: "btcusdt" is BTCUSDT.
     *out = st.Find(*s);
+    if (!*out) {
+      if (auto norm = NormalizeSymbol(*s); norm.ok()) *out = st.Find(*norm);
+    }
     if (!*out) {
       std::vector<std::string> known;
       for (const auto& [k, v] : st.symbols) known.push_back(k);

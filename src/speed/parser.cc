@@ -5,7 +5,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
+
+#include "core/bounds.h"
+#include "core/symbol.h"
 
 namespace cryptolake::speed {
 
@@ -52,7 +56,35 @@ Micros Time(od::value v, const char* field) {
 std::string Symbol(od::value v, const char* field) {
   std::string_view s;
   if (v.get_string().get(s) || s.empty()) throw Bad{fmt::format("field {}: not a symbol", field)};
-  return std::string(s);
+  auto norm = NormalizeSymbol(s);
+  if (!norm.ok()) throw Bad{fmt::format("field {}: {}", field, norm.status().message())};
+  return *norm;
+}
+
+// The bounds of core/bounds.h: a kline the lake could not store is refused whole.
+void CheckBounds(const KlineEvent& k) {
+  for (auto [name, v] :
+       {std::pair{"k.o", k.open}, {"k.h", k.high}, {"k.l", k.low}, {"k.c", k.close}}) {
+    if (std::string e = PriceBoundError(name, v); !e.empty()) throw Bad{"kline: " + e};
+  }
+  for (auto [name, v] : {std::pair{"k.v", k.volume},
+                         {"k.q", k.quote_volume},
+                         {"k.V", k.taker_buy_base},
+                         {"k.Q", k.taker_buy_quote}}) {
+    if (std::string e = VolumeBoundError(name, v); !e.empty()) throw Bad{"kline: " + e};
+  }
+  auto iv = Interval::Parse(k.interval);
+  if (!iv.ok()) throw Bad{fmt::format("kline: field k.i: {}", iv.status().message())};
+  // Exchange time bounds the open time: at most one interval after the event time.
+  if (std::string e = OpenTimeBoundError(k.open_time, *iv, kFirstBinanceKline, k.event_time);
+      !e.empty()) {
+    throw Bad{"kline: " + e};
+  }
+}
+
+void CheckBounds(const TradeEvent& t) {
+  if (std::string e = PriceBoundError("p", t.price); !e.empty()) throw Bad{"trade: " + e};
+  if (std::string e = VolumeBoundError("q", t.quantity); !e.empty()) throw Bad{"trade: " + e};
 }
 
 KlineEvent ParseKline(od::object data) {
@@ -153,6 +185,7 @@ KlineEvent ParseKline(od::object data) {
   if (!have_k) throw Bad{"kline: field k missing"};
   if (!have_s) throw Bad{"kline: field s missing"};
   if (!have_e) throw Bad{"kline: field E missing"};
+  CheckBounds(k);
   return k;
 }
 
@@ -199,6 +232,7 @@ TradeEvent ParseTrade(od::object data) {
   for (int b = 0; b < 7; ++b) {
     if (!(seen & (1 << b))) throw Bad{fmt::format("trade: field {} missing", kNames[b])};
   }
+  CheckBounds(t);
   return t;
 }
 

@@ -455,7 +455,7 @@ TEST(ParserCsvTest, DecimalsAreCorrectlyRounded) {
                                      "0.1",
                                      "0.30000000000000004",
                                      "1010412673.55502120",
-                                     "123456789012345678901234.5",
+                                     "123456789012345678.901234",  // within kMaxVolume
                                      "0.000000000000000000000001",
                                      "5.000000000000000000000",
                                      "0",
@@ -473,9 +473,15 @@ TEST(ParserCsvTest, DecimalsAreCorrectlyRounded) {
   }
   std::string text = "open_time,open,high,low,close,volume\n";
   Micros t = 1747699200000;
+  // Values beyond the price bounds (core/bounds.h: (0, 1e15]) are checked as volumes only.
+  auto price = [](const std::string& v) {
+    double d = std::strtod(v.c_str(), nullptr);
+    return d > 0 && d <= 1e15 ? v : std::string("1");
+  };
   for (const std::string& v : values) {
-    text += fmt::format("{},{},{},{},{},{}\n", t, v, v, v, v, v);
-    text += fmt::format("{}, {},{},{},{},{}\n", t + 60000, v, v, v, v, v);
+    const std::string p = price(v);
+    text += fmt::format("{},{},{},{},{},{}\n", t, p, p, p, p, v);
+    text += fmt::format("{}, {},{},{},{},{}\n", t + 60000, p, p, p, p, v);
     t += 120000;
   }
   ParsedFile f = MustParse("BTCUSDT-1m-x.csv", text);
@@ -483,9 +489,10 @@ TEST(ParserCsvTest, DecimalsAreCorrectlyRounded) {
   ASSERT_EQ(f.batch.size(), 2 * values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     double want = std::strtod(values[i].c_str(), nullptr);
-    EXPECT_EQ(f.batch.open[2 * i], want) << values[i];
+    double want_open = std::strtod(price(values[i]).c_str(), nullptr);
+    EXPECT_EQ(f.batch.open[2 * i], want_open) << values[i];
     EXPECT_EQ(f.batch.volume[2 * i], want) << values[i];
-    EXPECT_EQ(f.batch.open[2 * i + 1], want) << values[i];
+    EXPECT_EQ(f.batch.open[2 * i + 1], want_open) << values[i];
     EXPECT_EQ(f.batch.volume[2 * i + 1], want) << values[i];
   }
 }
@@ -622,6 +629,103 @@ TEST(ParserRealDataTest, BitstampDaily) {
   EXPECT_EQ(f.batch.close.back(), 113700.11);
   EXPECT_EQ(f.batch.high.back(), 113950.0);
   EXPECT_EQ(f.batch.low.back(), 111066.07);
+}
+
+// Values the lake's DECIMAL(38,10) sums cannot hold are bad rows, each naming field and value.
+TEST(ParserBoundsTest, PricesAndVolumesOutOfRangeAreBadRows) {
+  const std::string good = "1747699200000,100,101,99,100.5,1\n";
+  ParsedFile f = MustParse("BTCUSDT-1m-x.csv",
+                           "open_time,open,high,low,close,volume\n"
+                           "1747699200000,100,101,99,100.5,1\n"
+                           "1747699260000,100,101,99,100.5,1e29\n"
+                           "1747699320000,0,101,0,100.5,1\n"
+                           "1747699380000,100,2e15,99,100.5,1\n"
+                           "1747699440000,100,101,99,100.5,1e18\n"
+                           "1747699500000,1e15,1e15,1e15,1e15,0\n");
+  EXPECT_EQ(Reasons(f),
+            "3: volume 1e+29 out of range [0, 1e18]\n"
+            "4: open 0 out of range (0, 1e15]\n"
+            "5: high 2000000000000000 out of range (0, 1e15]\n");
+  EXPECT_EQ(f.batch.size(), 3u);
+  EXPECT_EQ(f.batch.volume[1], 1e18);
+  // Vision's extra volumes too.
+  ParsedFile v =
+      MustParse("BTCUSDT-1d-x.csv",
+                "1502928000000,4261.48,4485.39,4200.74,4285.08,795.150377,1503014399999,3e21,3427,"
+                "616.248541,2678216.40060401,0\n");
+  EXPECT_EQ(Reasons(v), "1: quote_volume 3e+21 out of range [0, 1e18]\n");
+}
+
+TEST(ParserBoundsTest, OpenTimesBeforeTheSourceOrAfterNowAreBadRows) {
+  ParseOptions o;
+  o.now = *ParseTime("2026-04-30T12:00:00Z");
+  // 1d: the first Binance kline opened 2017-07-14; a row may open at most one day after now.
+  ParsedFile f =
+      MustParse("BTCUSDT-1d-x.csv",
+                "1499904000000,1,1,1,1,1,1499990399999,1,1,1,1,0\n"   // 2017-07-13
+                "1499990400000,1,1,1,1,1,1500076799999,1,1,1,1,0\n"   // 2017-07-14
+                "1777593600000,1,1,1,1,1,1777679999999,1,1,1,1,0\n"   // 2026-05-01: now + 12h
+                "1777680000000,1,1,1,1,1,1777766399999,1,1,1,1,0\n"   // 2026-05-02: beyond
+                "4102444800000,1,1,1,1,1,4102531199999,1,1,1,1,0\n",  // 2100-01-01
+                o);
+  EXPECT_EQ(Reasons(f),
+            "1: open_time 2017-07-13T00:00:00Z is before the first Binance kline "
+            "(2017-07-14T00:00:00Z)\n"
+            "4: open_time 2026-05-02T00:00:00Z is after now + 1d (2026-05-01T12:00:00Z)\n"
+            "5: open_time 2100-01-01T00:00:00Z is after now + 1d (2026-05-01T12:00:00Z)\n");
+  EXPECT_EQ(f.batch.size(), 2u);
+  // Other OHLCV sources reach back to the first bitcoin block (2009-01-03).
+  ParsedFile b = MustParse("BTCUSD_1d_x.csv",
+                           "timestamp,open,close,volume,unix_timestamp,high,low\n"
+                           "2009-01-02 00:00:00,1,1,1,1230854400,1,1\n"
+                           "2011-08-18 00:00:00,1,1,1,1313625600,1,1\n",
+                           o);
+  EXPECT_EQ(Reasons(b),
+            "2: open_time 2009-01-02T00:00:00Z is before the first bitcoin block "
+            "(2009-01-03T00:00:00Z)\n");
+}
+
+TEST(ParserBoundsTest, FileMostlyOffTheGridFailsWhole) {
+  std::string text = "open_time,open,high,low,close,volume\n";
+  for (int i = 1; i <= 1440; ++i) {
+    text += fmt::format("{},100,101,99,100.5,1\n", 1747699200000 + int64_t{i} * 60000);
+  }
+  auto r = ParseCsv("f.csv", text, [] {
+    ParseOptions o;
+    o.symbol = "BTCUSDT";
+    o.interval = *Interval::Parse("1d");
+    return o;
+  }());
+  // 2025-05-21 00:00 (the last row) is on the 1d grid; 1439 rows are not.
+  EXPECT_EQ(r.status().ToString(),
+            "InvalidArgument: 'f.csv': 1439 of 1440 rows are not on the 1d grid; is --interval "
+            "right?");
+  // The same rows on their own grid parse, and a minority off the grid stays bad rows.
+  EXPECT_EQ(MustParse("BTCUSDT-1m-f.csv", text).batch.size(), 1440u);
+  ParsedFile few = MustParse("BTCUSDT-1h-f.csv",
+                             "open_time,open,high,low,close,volume\n"
+                             "1747699200000,100,101,99,100.5,1\n"
+                             "1747699260000,100,101,99,100.5,1\n"
+                             "1747702800000,100,101,99,100.5,1\n");
+  EXPECT_EQ(few.batch.size(), 2u);
+  EXPECT_EQ(few.off_grid, 1);
+}
+
+TEST(ParserSymbolTest, SymbolsAreNormalizedOrRefused) {
+  ParseOptions o;
+  o.symbol = "btcusdt";
+  EXPECT_EQ(MustParse("ETHUSDT-1m-x.csv", "open_time,open,high,low,close,volume\n", o).batch.symbol,
+            "BTCUSDT");
+  o.symbol = "BTC/USDT";
+  EXPECT_EQ(
+      ParseCsv("BTCUSDT-1m-x.csv", "open_time,open,high,low,close,volume\n", o).status().ToString(),
+      "InvalidArgument: symbol 'BTC/USDT' is not a Binance symbol (1-20 of A-Z 0-9 - _ .)");
+  EXPECT_EQ(ParseCsv("ABCDEFGHIJKLMNOPQRSTU-1m-x.csv", "open_time,open,high,low,close,volume\n", {})
+                .status()
+                .ToString(),
+            "InvalidArgument: cannot infer symbol from file name 'ABCDEFGHIJKLMNOPQRSTU-1m-x.csv': "
+            "symbol 'ABCDEFGHIJKLMNOPQRSTU' is not a Binance symbol (1-20 of A-Z 0-9 - _ .); pass "
+            "--symbol");
 }
 
 }  // namespace

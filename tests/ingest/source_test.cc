@@ -372,5 +372,108 @@ TEST_F(ParserExpandInputsTest, NothingMatches) {
             "NotFound: no input files given");
 }
 
+TEST_F(ParserExpandInputsTest, DirectoryWalkSkipsLakes) {
+  // A lake under the walked folder (its root holds _manifest.json), its quarantine CSVs and a
+  // lake that is only staging so far: none of it is an input.
+  WriteText(root_ / "data/_manifest.json", "{}");
+  WriteText(root_ / "data/quarantine/import-1-2.csv", "file,line,reason,text\n");
+  WriteText(root_ / "data/klines_1d/BTCUSDT-1d-z.csv", "x");
+  WriteText(root_ / "other/_staging/t1/ETHUSDT-1m-z.csv", "x");
+  WriteText(root_ / "other/ETHUSDT-1m-w.csv", "x");
+  EXPECT_EQ(Expand({root_.string()}),
+            (std::vector<std::string>{"in/a/BTCUSDT-1m-x.csv", "in/b/ETHUSDT-1m-y.csv.gz",
+                                      "in/c/deeper/X.CSV", "in/z.zip"}));
+  EXPECT_EQ(ExpandInputs({(root_ / "data").string()}).status().ToString(),
+            "NotFound: no input files (*.csv, *.csv.gz, *.zip) under '" +
+                (root_ / "data").string() + "'");
+}
+
+// A gzip stream of `n` zero bytes, deflated 1 MiB at a time (never held whole).
+std::string GzipZeros(uint64_t n) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  const std::string chunk(1 << 20, '\0');
+  std::string out;
+  char buf[1 << 16];
+  for (uint64_t left = n; true;) {
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
+    left -= take;
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(chunk.data()));
+    zs.avail_in = static_cast<uInt>(take);
+    const int flush = left == 0 ? Z_FINISH : Z_NO_FLUSH;
+    int rc;
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(buf);
+      zs.avail_out = sizeof(buf);
+      rc = deflate(&zs, flush);
+      out.append(buf, sizeof(buf) - zs.avail_out);
+    } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+    if (left == 0) break;
+  }
+  deflateEnd(&zs);
+  return out;
+}
+
+TEST(ParserInputTest, GzipBombIsRefusedWhileInflating) {
+  TempDir d;
+  const std::string bomb = GzipZeros(uint64_t{1536} << 20);  // 1.5 GiB of zeros
+  ASSERT_GT(bomb.size(), 1'400'000u);
+  ASSERT_LT(bomb.size(), 1'600'000u);
+  const fs::path p = d / "BTCUSDT-1m-bomb.csv.gz";
+  WriteText(p, bomb);
+  auto r = ParseInput(p, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  const std::string m = r.status().message();
+  EXPECT_EQ(m.rfind("'" + p.string() + "': decompresses to more than ", 0), 0u) << m;
+  EXPECT_TRUE(m.ends_with(" (ratio > 1000:1); refusing it")) << m;
+  // It stopped early: what it inflated is a small part of the 1.5 GiB.
+  const uint64_t produced = std::stoull(m.substr(m.find("more than ") + 10));
+  EXPECT_LT(produced, uint64_t{256} << 20) << m;
+
+  // The hard cap holds for data inside the ratio, too: 3 MiB of CSV with a 1 MiB cap.
+  std::string csv;
+  while (csv.size() < (3u << 20)) csv += "1747699200000,1,1,1,1,1\n";
+  InflateLimits small;
+  small.max_bytes = 1 << 20;
+  auto capped = Gunzip("big.csv.gz", GzipBytes(csv), small);
+  EXPECT_EQ(capped.status().ToString(),
+            "FailedPrecondition: 'big.csv.gz': decompresses to more than 1048576 bytes (the cap); "
+            "refusing it");
+  // Within the limits it still inflates exactly.
+  EXPECT_EQ(Gunzip("big.csv.gz", GzipBytes(csv)).value(), csv);
+}
+
+// Sets every uncompressed-size field of a zip's local and central headers to `size`.
+void ClaimSize(std::string& zip, uint32_t size) {
+  auto put = [&](size_t at) {
+    for (int i = 0; i < 4; ++i) zip[at + i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  };
+  int patched = 0;
+  for (size_t i = 0; i + 4 <= zip.size(); ++i) {
+    if (zip.compare(i, 4, "PK\x03\x04") == 0) put(i + 22), ++patched;  // local file header
+    if (zip.compare(i, 4, "PK\x01\x02") == 0) put(i + 24), ++patched;  // central directory
+  }
+  ASSERT_EQ(patched, 2);
+}
+
+TEST(ParserInputTest, ZipClaimingAHugeMemberIsRefusedUnread) {
+  TempDir d;
+  const fs::path p = d / "BTCUSDT-1m-lying.zip";
+  std::string csv;
+  for (int i = 0; i < 40; ++i) csv += fmt::format("{},1,1,1,1,1\n", 1747699200000 + i * 60000);
+  WriteZip(p, {{"BTCUSDT-1m-lying.csv", csv}});
+  std::string zip = Slurp(p);
+  ClaimSize(zip, 0xF0000000u);  // 4 GB
+  WriteText(p, zip);
+  ASSERT_LT(zip.size(), 2048u);
+  auto r = ParseInput(p, {});
+  EXPECT_EQ(r.status().ToString(),
+            fmt::format("FailedPrecondition: '{}:BTCUSDT-1m-lying.csv': claims 4026531840 bytes "
+                        "uncompressed, more than {} (ratio > 1000:1 to the {}-byte archive, or "
+                        "the cap); refusing it",
+                        p.string(), 1000 * zip.size() + (1 << 20), zip.size()));
+}
+
 }  // namespace
 }  // namespace cryptolake::ingest

@@ -449,6 +449,18 @@ TEST_F(ApiTest, DailyToAloneOrFromAloneIsOpenOnTheOtherSide) {
   EXPECT_EQ(Get("/api/v1/daily?symbol=BTCUSDT&from=2025-06-06").body, empty);
 }
 
+// Symbols are matched as core/symbol.h normalizes them: lower case is the same series, served
+// under its upper-case name.
+TEST_F(ApiTest, LowerCaseSymbolIsTheSameSeries) {
+  const std::string q = "&from=2025-06-01&to=2025-06-04";
+  HttpResponse upper = Get("/api/v1/daily?symbol=BTCUSDT" + q);
+  HttpResponse lower = Get("/api/v1/daily?symbol=btcUsdt" + q);
+  ASSERT_EQ(upper.status, 200) << upper.body;
+  EXPECT_EQ(lower.status, 200) << lower.body;
+  EXPECT_EQ(lower.body, upper.body);
+  EXPECT_EQ(lower.body.rfind("{\"symbol\":\"BTCUSDT\",", 0), 0u) << lower.body;
+}
+
 TEST_F(ApiTest, DailyRejectsMalformedRequests) {
   const std::string p = "/api/v1/daily?";
   ExpectError(p + "symbol=BTCUSDT&limit=5", 400,
@@ -463,8 +475,8 @@ TEST_F(ApiTest, DailyRejectsMalformedRequests) {
   ExpectError(p + "symbol=&from=2025-06-01", 400, Err(400, "symbol", "symbol is required"));
   ExpectError(p + "symbol=XYZ", 404,
               Err(404, "symbol", std::string("unknown symbol 'XYZ' ") + kKnown));
-  ExpectError(p + "symbol=btcusdt", 404,
-              Err(404, "symbol", std::string("unknown symbol 'btcusdt' ") + kKnown));
+  ExpectError(p + "symbol=BTC/USDT", 404,
+              Err(404, "symbol", std::string("unknown symbol 'BTC/USDT' ") + kKnown));
   ExpectError(p + "symbol=BTCUSDT&from=yesterday", 400,
               Err(400, "from", std::string("cannot parse 'yesterday' ") + kTimeFormats));
   ExpectError(p + "symbol=BTCUSDT&to=2025-02-30", 400,

@@ -136,6 +136,23 @@ TEST(StreamParserTest, MalformedMessagesAreErrorsAndTheParserGoesOn) {
       {R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"nan","T":1,"m":true})",
        "field q: not a number 'nan'"},
       {R"({"data":{"E":1}})", "field e missing"},
+      // Values and times the lake cannot hold (core/bounds.h), and symbols Binance never has.
+      {R"({"e":"kline","E":1601630228469,"s":"BTCUSDT","k":{"t":1601630220000,"T":1601630279999,)"
+       R"("i":"1m","o":"1","c":"2","h":"3","l":"1","v":"1e29","n":5,"x":true,"q":"6","V":"7",)"
+       R"("Q":"8"}})",
+       "kline: k.v 1e+29 out of range [0, 1e18]"},
+      {R"({"e":"kline","E":1601630228469,"s":"BTCUSDT","k":{"t":1601630220000,"T":1601630279999,)"
+       R"("i":"1m","o":"0","c":"2","h":"3","l":"1","v":"4","n":5,"x":true,"q":"6","V":"7",)"
+       R"("Q":"8"}})",
+       "kline: k.o 0 out of range (0, 1e15]"},
+      {R"({"e":"kline","E":1601630228469,"s":"BTCUSDT","k":{"t":4102444800000,"T":4102444859999,)"
+       R"("i":"1m","o":"1","c":"2","h":"3","l":"1","v":"4","n":5,"x":true,"q":"6","V":"7",)"
+       R"("Q":"8"}})",
+       "kline: open_time 2100-01-01T00:00:00Z is after now + 1m (2020-10-02T09:18:08.469000Z)"},
+      {R"({"e":"trade","E":1,"s":"BTC/USDT","t":1,"p":"1","q":"1","T":1,"m":true})",
+       "field s: symbol 'BTC/USDT' is not a Binance symbol (1-20 of A-Z 0-9 - _ .)"},
+      {R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"2e18","T":1,"m":true})",
+       "trade: q 2e+18 out of range [0, 1e18]"},
   };
   for (const auto& [msg, reason] : cases) {
     auto r = p.Parse(msg, &e);
@@ -148,6 +165,11 @@ TEST(StreamParserTest, MalformedMessagesAreErrorsAndTheParserGoesOn) {
       p.Parse(R"({"e":"trade","E":1,"s":"BTCUSDT","t":9,"p":"1.5","q":"2","T":1,"m":false})", &e);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(std::get<TradeEvent>(e).trade_id, 9);
+  // A lower-case symbol is the same series.
+  ASSERT_TRUE(
+      p.Parse(R"({"e":"trade","E":1,"s":"btcusdt","t":9,"p":"1.5","q":"2","T":1,"m":false})", &e)
+          .ok());
+  EXPECT_EQ(std::get<TradeEvent>(e).symbol, "BTCUSDT");
 }
 
 }  // namespace
