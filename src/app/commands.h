@@ -210,6 +210,8 @@ struct ReplayArgs {
   int64_t weight_limit = 6000;
   int ban_threshold = 10;
   bool log_requests = false;
+  int synthetic = 0;  // extra symbols SYN000USDT... (exchange/replay.h)
+  uint64_t synthetic_seed = 1;
 };
 int RunReplayExchange(const ReplayArgs& a);
 

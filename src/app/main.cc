@@ -504,6 +504,14 @@ int main(int argc, char** argv) {
       ->default_val(10)
       ->check(IntAtLeast(1));
   rep->add_flag("--log-requests", ra.log_requests, "Print each request to stderr");
+  rep->add_option("--synthetic", ra.synthetic,
+                  "Also serve this many synthetic symbols SYN000USDT..., each a recorded "
+                  "symbol's klines at its own price scale")
+      ->default_val(0)
+      ->check(IntIn(0, 100000));
+  rep->add_option("--synthetic-seed", ra.synthetic_seed, "Seed of the synthetic price scales")
+      ->default_val(1)
+      ->check(Seed());
   rep->footer(
       "Endpoints: GET /api/v3/ping, /api/v3/time, /api/v3/exchangeInfo, /api/v3/klines, in\n"
       "Binance's formats, weights and error codes. Klines are served up to the exchange time\n"
@@ -525,6 +533,8 @@ int main(int argc, char** argv) {
       "  malformed=<p>         a message is sent as broken JSON (probability per message)\n"
       "  duplicate=<p>         a message is sent twice\n"
       "Durations as 500ms, 5s, 2m, 1h.\n"
+      "--synthetic N: SYN<k>USDT copies BTCUSDT (even k) or ETHUSDT (odd k) with prices times\n"
+      "10^(k mod 7) x a seeded factor in [1.00, 9.99] and volumes times 1 + k mod 4.\n"
       "Stops on SIGINT or SIGTERM and prints its counters.");
 
   try {
