@@ -15,11 +15,13 @@
 #include "app/flags.h"
 
 using namespace cryptolake;
+using app::flags::FileNamePart;
 using app::flags::IntAtLeast;
 using app::flags::IntIn;
 using app::flags::NonEmpty;
 using app::flags::NonEmptyList;
 using app::flags::Number;
+using app::flags::OneOf;
 using app::flags::Positive;
 using app::flags::Seconds;
 using app::flags::Seed;
@@ -196,14 +198,14 @@ int main(int argc, char** argv) {
                   "both (WebSocket -> bus -> view + lake in one process), producer (WebSocket "
                   "-> bus only) or consumer (bus -> view + lake only, a consumer group member)")
       ->default_val("both")
-      ->check(NonEmpty());
+      ->check(OneOf({"both", "producer", "consumer"}));
   str->add_option("--group", sa.group, "Kafka consumer group of the consumers")
       ->default_val("cryptolake-view")
       ->check(NonEmpty());
   str->add_option("--member", sa.member,
                   "A consumer's name in its group: its view is <data>/speed/view-<member>.duckdb "
                   "(give each consumer process its own; reuse it on restart)")
-      ->check(NonEmpty());
+      ->check(FileNamePart());
   str->footer(
       "Subscribes to <symbol>@kline_1m and <symbol>@trade of every symbol, publishes normalized\n"
       "events to the bus (embedded by default, or Kafka), and consumes them into the real-time\n"
