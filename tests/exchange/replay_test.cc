@@ -1544,6 +1544,9 @@ TEST_F(ReplayTest, SyntheticSymbolsAreExactScaledCopiesOfRecordedCandles) {
   opt.synthetic = 4;
   auto ex = Make({Window2025("BTCUSDT"), Window2025("ETHUSDT")}, opt);
   ASSERT_TRUE(ex);
+  WsClient w;  // connected while the 00:00 candle is open
+  ASSERT_FALSE(w.Connect(ex->port(), "/stream?streams=syn003usdt@kline_1m"));
+  ASSERT_TRUE(w.ReadMessages(1));
   clock_.Advance(kMicrosPerMinute);  // the 00:00 candle closes
   Client c(ex->port());
   auto first = [&](const std::string& symbol) {
@@ -1581,8 +1584,6 @@ TEST_F(ReplayTest, SyntheticSymbolsAreExactScaledCopiesOfRecordedCandles) {
                                           "SYN002USDT", "SYN003USDT"}));
 
   // The WebSocket stream serves the same candle.
-  WsClient w;
-  ASSERT_FALSE(w.Connect(ex->port(), "/stream?streams=syn003usdt@kline_1m"));
   ASSERT_TRUE(w.ReadUntil([&] {
     for (const auto& m : w.messages) {
       if (m.find("\"x\":true") != std::string::npos) return true;
