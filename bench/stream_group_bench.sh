@@ -64,7 +64,7 @@ run_case() {  # run_case NAME CONSUMERS KILL(0|1)
   "$bin" --data "$lk" stream --role producer "${bus[@]}" --ws "ws://$hp" --exchange "http://$hp" \
     --symbol "$symbols" --until "$until" --no-trades >"$dir/producer.log" 2>&1 &
   local ppid=$!; pids+=("$ppid")
-  local victim="" tkill="" killed=0
+  local victim="" tkill="" killed=0 parts="" first="" t=""
   [[ "$kill" == 1 ]] && victim="c$(( 1 + RANDOM % nc ))"
   hwm=()
   while :; do
@@ -79,9 +79,22 @@ run_case() {  # run_case NAME CONSUMERS KILL(0|1)
       sample "$victim" "${cpid[$victim]}"
       hwm[${victim}-killed]=${hwm[$victim]}
       tkill=$(now); kill -9 "${cpid[$victim]}"; killed=1
-      echo "$tkill KILLED" >>"$dir/$victim.log"
       wait "${cpid[$victim]}" 2>/dev/null || true
-      consumer "$victim"
+      # The dead consumer's partitions: those of its last commit.
+      parts=$(grep "then committed" "$dir/$victim.log" | tail -1 | sed 's/.*partitions //')
+      unset "cpid[$victim]"
+    fi
+    # Restart the victim once a survivor has taken one of its partitions over (or after 120 s).
+    if [[ $killed == 1 ]]; then
+      for m in "${!cpid[@]}"; do
+        t=$(awk -v t="$tkill" -v parts=",$parts," '$1 > t && /then committed/ {
+            n = split($NF, p, ","); for (i = 1; i <= n; i++) if (index(parts, "," p[i] ",")) { print $1; exit } }' \
+          "$dir/$m.log")
+        [[ -n "$t" ]] && { [[ -z "$first" ]] || (( $(echo "$t < $first" | bc) )); } && first=$t
+      done
+      if [[ -n "$first" ]] || (( $(echo "$(now) - $tkill > 120" | bc) )); then
+        consumer "$victim"; killed=2
+      fi
     fi
     sleep 0.2
   done
@@ -98,24 +111,11 @@ run_case() {  # run_case NAME CONSUMERS KILL(0|1)
     "$name" "$nc" "$rows" "$secs" "$(echo "$rows / $secs" | bc -l)" "$(echo "$nsym * $speed / 60" | bc -l)"
   if [[ -n "$victim" && -z "$tkill" ]]; then
     echo "          (no kill: $victim never committed before the run ended)"
+  elif [[ -n "$first" ]]; then
+    printf '          rebalance pause: %.2f s (SIGKILL of %s, partitions %s, to the first lake append + commit of one of them by a survivor)\n' \
+      "$(echo "$first - $tkill" | bc -l)" "$victim" "$parts"
   elif [[ -n "$victim" ]]; then
-    # The dead consumer's partitions: those of its last commit before the kill.
-    local parts; parts=$(grep "then committed" "$dir/$victim.log" | grep -v KILLED | awk -v t="$tkill" '$1 < t' |
-      tail -1 | sed 's/.*partitions //')
-    local first=""
-    for m in "${!cpid[@]}"; do
-      [[ "$m" == "$victim" ]] && continue
-      local t; t=$(awk -v t="$tkill" -v parts=",$parts," '$1 > t && /then committed/ {
-          n = split($NF, p, ","); for (i = 1; i <= n; i++) if (index(parts, "," p[i] ",")) { print $1; exit } }' \
-        "$dir/$m.log")
-      [[ -n "$t" ]] && { [[ -z "$first" ]] || (( $(echo "$t < $first" | bc) )); } && first=$t
-    done
-    if [[ -n "$first" ]]; then
-      printf '          rebalance pause: %.2f s (kill of %s, partitions %s, to the first survivor append covering them)\n' \
-        "$(echo "$first - $tkill" | bc -l)" "$victim" "$parts"
-    else
-      echo "          rebalance pause: no survivor took partitions $parts over"
-    fi
+    echo "          rebalance pause: no survivor took partitions $parts over within 120 s"
   fi
   local line="          peak RSS (MB):"
   for k in $(printf '%s\n' "${!hwm[@]}" | sort); do line+=" $k $(( hwm[$k] / 1024 ))"; done
