@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release preset and runs the benchmarks.
-# Usage: scripts/bench.sh [import|backfill|stream|serve|prophet|all] [benchmark args]   (default: all, no args)
+# Usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|all] [benchmark args]   (default: all, no args)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:-all}"; shift || true
@@ -28,6 +28,18 @@ latency() {
   "$root/build/release/bench/stream_latency_bench" --kafka "127.0.0.1:$(cat "$kdir/kafka.port")" "$@" || true
   bash "$root/scripts/kafka.sh" stop "$kdir" >/dev/null; rm -rf "$kdir"
 }
+# The stream at scale (bench/stream_group_bench.sh): 200 symbols, a Kafka consumer group, one
+# consumer SIGKILLed; against a real broker started here.
+group() {
+  local kdir; kdir="$(mktemp -d "${TMPDIR:-/tmp}/cl-bench-kafka-XXXX")"
+  bash "$root/scripts/kafka.sh" fetch >/dev/null
+  bash "$root/scripts/kafka.sh" start "$kdir" >/dev/null
+  local rc=0
+  bash "$root/bench/stream_group_bench.sh" "$root/build/release/src/app/cryptolake" \
+    "$root/../shared/data" "127.0.0.1:$(cat "$kdir/kafka.port")" "$@" || rc=$?
+  bash "$root/scripts/kafka.sh" stop "$kdir" >/dev/null; rm -rf "$kdir"
+  return $rc
+}
 # The reference check against the real Prophet (bench/prophet_reference.py): PyPI prophet, pinned
 # as PIP_BENCH, in .deps/prophet-venv. Python is only the reference; the product does not use it.
 prophet_ref() {
@@ -44,9 +56,10 @@ case "$which" in
   import) "$root/build/release/bench/import_bench" "$@" ;;
   backfill) "$root/build/release/bench/backfill_bench" "$@" ;;
   stream) "$root/build/release/bench/stream_bench" "$@"; latency ;;
+  group) group "$@" ;;
   serve) "$root/build/release/bench/serve_bench" "$@" ;;
   prophet) prophet_ref "$@" ;;
   all) "$root/build/release/bench/import_bench"; "$root/build/release/bench/backfill_bench"
-       "$root/build/release/bench/stream_bench"; latency; "$root/build/release/bench/serve_bench"; prophet_ref ;;
-  *) echo "usage: scripts/bench.sh [import|backfill|stream|serve|prophet|all] [args]" >&2; exit 64 ;;
+       "$root/build/release/bench/stream_bench"; latency; group; "$root/build/release/bench/serve_bench"; prophet_ref ;;
+  *) echo "usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|all] [args]" >&2; exit 64 ;;
 esac

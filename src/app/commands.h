@@ -106,6 +106,7 @@ struct StreamArgs {
   std::string bus = "embedded";
   std::string kafka_brokers = "127.0.0.1:9092";
   std::string kafka_topic = "cryptolake.events";
+  int kafka_partitions = 4;  // when the topic is created
   std::optional<std::string> until;
   double duration_seconds = 0;
   double append_every_seconds = 60;
@@ -113,6 +114,10 @@ struct StreamArgs {
   double rotate_after_seconds = 23 * 3600;
   bool no_heal = false;
   bool no_trades = false;
+  std::string role = "both";              // both | producer | consumer (speed/stream.h)
+  std::string group = "cryptolake-view";  // the consumer group
+  std::string
+      member;  // consumer: its view is <data>/speed/view-<member>.duckdb; empty: view.duckdb
 };
 int RunStream(Env& env, const StreamArgs& a);
 
@@ -210,6 +215,8 @@ struct ReplayArgs {
   int64_t weight_limit = 6000;
   int ban_threshold = 10;
   bool log_requests = false;
+  int synthetic = 0;  // extra symbols SYN000USDT... (exchange/replay.h)
+  uint64_t synthetic_seed = 1;
 };
 int RunReplayExchange(const ReplayArgs& a);
 

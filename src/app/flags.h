@@ -6,11 +6,13 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "core/symbol.h"
 
@@ -109,6 +111,35 @@ inline CLI::Validator Seed() {
 // A duration in seconds: in (0, kMaxSeconds].
 inline CLI::Validator Seconds() {
   return Number(0, true, kMaxSeconds, false, "a number of seconds");
+}
+
+// One of `choices`, e.g. "must be both, producer or consumer, got 'x'".
+inline CLI::Validator OneOf(std::vector<std::string> choices) {
+  std::string list;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  }
+  return CLI::Validator(
+      [=](std::string& v) -> std::string {
+        for (const auto& c : choices) {
+          if (v == c) return "";
+        }
+        return fmt::format("must be {}, got '{}'", list, v);
+      },
+      "");
+}
+
+// A name that becomes part of a file name: 1 to 64 letters, digits, '-' and '_'.
+inline CLI::Validator FileNamePart() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        bool ok = !v.empty() && v.size() <= 64;
+        for (char c : v) {
+          ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+        }
+        return ok ? "" : fmt::format("must be 1 to 64 letters, digits, '-' or '_', got '{}'", v);
+      },
+      "");
 }
 
 // A value that must not be empty: a path, a URL, a symbol... ("" never means "the default").

@@ -15,11 +15,13 @@
 #include "app/flags.h"
 
 using namespace cryptolake;
+using app::flags::FileNamePart;
 using app::flags::IntAtLeast;
 using app::flags::IntIn;
 using app::flags::NonEmpty;
 using app::flags::NonEmptyList;
 using app::flags::Number;
+using app::flags::OneOf;
 using app::flags::Positive;
 using app::flags::Seconds;
 using app::flags::Seed;
@@ -168,6 +170,11 @@ int main(int argc, char** argv) {
   str->add_option("--kafka-topic", sa.kafka_topic, "Kafka topic")
       ->default_val("cryptolake.events")
       ->check(NonEmpty());
+  str->add_option("--kafka-partitions", sa.kafka_partitions,
+                  "Partitions of the Kafka topic when it is created (the most consumers of a "
+                  "group that get work)")
+      ->default_val(4)
+      ->check(IntIn(1, 1024));
   str->add_option("--until", sa.until,
                   "Stop once every symbol has a closed candle at this open time (exchange time)")
       ->check(NonEmpty());
@@ -187,13 +194,30 @@ int main(int argc, char** argv) {
       ->check(Seconds());
   str->add_flag("--no-heal", sa.no_heal, "Do not backfill gaps from REST after reconnects");
   str->add_flag("--no-trades", sa.no_trades, "Do not subscribe to the trade streams");
+  str->add_option("--role", sa.role,
+                  "both (WebSocket -> bus -> view + lake in one process), producer (WebSocket "
+                  "-> bus only) or consumer (bus -> view + lake only, a consumer group member)")
+      ->default_val("both")
+      ->check(OneOf({"both", "producer", "consumer"}));
+  str->add_option("--group", sa.group, "Kafka consumer group of the consumers")
+      ->default_val("cryptolake-view")
+      ->check(NonEmpty());
+  str->add_option("--member", sa.member,
+                  "A consumer's name in its group: its view is <data>/speed/view-<member>.duckdb "
+                  "(give each consumer process its own; reuse it on restart)")
+      ->check(FileNamePart());
   str->footer(
       "Subscribes to <symbol>@kline_1m and <symbol>@trade of every symbol, publishes normalized\n"
       "events to the bus (embedded by default, or Kafka), and consumes them into the real-time\n"
       "view (<data>/speed/view.duckdb: closed candles after the batch watermark, the open\n"
       "candle, daily bars). Closed candles are appended to the master dataset (source stream).\n"
       "Offsets are committed after the view is durable; after a kill, rerun it. Stops on\n"
-      "SIGINT/SIGTERM, --until or --duration.");
+      "SIGINT/SIGTERM, --until or --duration.\n"
+      "Scale out with Kafka: one --role producer, and several --role consumer --member NAME in\n"
+      "one --group; the group splits the partitions (symbols), a dead member's partitions move\n"
+      "to the others, a restarted one rejoins. A consumer commits offsets only after its lake\n"
+      "append, which never stores a key twice; with --until it stops once the lake holds that\n"
+      "minute for every --symbol.");
 
   // batch
   app::BatchArgs ba;
@@ -506,6 +530,14 @@ int main(int argc, char** argv) {
       ->default_val(10)
       ->check(IntAtLeast(1));
   rep->add_flag("--log-requests", ra.log_requests, "Print each request to stderr");
+  rep->add_option("--synthetic", ra.synthetic,
+                  "Also serve this many synthetic symbols SYN000USDT..., each a recorded "
+                  "symbol's klines at its own price scale")
+      ->default_val(0)
+      ->check(IntIn(0, 100000));
+  rep->add_option("--synthetic-seed", ra.synthetic_seed, "Seed of the synthetic price scales")
+      ->default_val(1)
+      ->check(Seed());
   rep->footer(
       "Endpoints: GET /api/v3/ping, /api/v3/time, /api/v3/exchangeInfo, /api/v3/klines, in\n"
       "Binance's formats, weights and error codes. Klines are served up to the exchange time\n"
@@ -527,6 +559,8 @@ int main(int argc, char** argv) {
       "  malformed=<p>         a message is sent as broken JSON (probability per message)\n"
       "  duplicate=<p>         a message is sent twice\n"
       "Durations as 500ms, 5s, 2m, 1h.\n"
+      "--synthetic N: SYN<k>USDT copies BTCUSDT (even k) or ETHUSDT (odd k) with prices times\n"
+      "10^(k mod 7) x a seeded factor in [1.00, 9.99] and volumes times 1 + k mod 4.\n"
       "Stops on SIGINT or SIGTERM and prints its counters.");
 
   try {

@@ -39,6 +39,8 @@ int RunReplayExchange(const ReplayArgs& a) {
   if (!ws_faults.ok()) return Fail(ws_faults.status());
   opt.ws_faults = *ws_faults;
   opt.ws_faults.seed = a.fault_seed;
+  opt.synthetic = a.synthetic;
+  opt.synthetic_seed = a.synthetic_seed;
   if (a.log_requests) {
     opt.on_request = [](const exchange::RequestRecord& r) {
       std::fprintf(stderr, "%s %d %s%s%s (weight %lld)\n", FormatIso(r.at).c_str(), r.status,

@@ -21,11 +21,23 @@ void OnSignal(int) { g_stop = true; }
 int RunStream(Env& env, const StreamArgs& a) {
   const Config& cfg = env.config;
   speed::StreamOptions o;
+  auto role = speed::ParseStreamRole(a.role);
+  if (!role.ok()) return Fail(role.status().WithContext("--role"));
+  o.role = *role;
+  o.group = a.group;
+  if (!a.member.empty() && o.role != speed::StreamRole::kConsumer) {
+    return UsageFail(InvalidArgument("--member is for --role consumer"));
+  }
+  if (a.bus == "embedded" && o.role != speed::StreamRole::kBoth) {
+    return UsageFail(InvalidArgument(
+        "--role {} needs --bus kafka (the embedded bus lives in one process)", a.role));
+  }
   o.symbols = SplitList(a.symbols.empty() ? cfg.symbols : a.symbols);
   o.ws.url = a.ws_url.empty() ? cfg.stream_url : a.ws_url;
   o.ws.stall_timeout = static_cast<Micros>(a.stall_timeout_seconds * kMicrosPerSecond);
   o.ws.rotate_after = static_cast<Micros>(a.rotate_after_seconds * kMicrosPerSecond);
-  o.view_file = env.config.data_root / "speed" / "view.duckdb";
+  o.view_file = env.config.data_root / "speed" /
+                (a.member.empty() ? std::string("view.duckdb") : "view-" + a.member + ".duckdb");
   o.append_every = static_cast<Micros>(a.append_every_seconds * kMicrosPerSecond);
   o.trades = !a.no_trades;
   if (a.until) {
@@ -44,6 +56,7 @@ int RunStream(Env& env, const StreamArgs& a) {
     speed::KafkaOptions ko;
     ko.brokers = a.kafka_brokers;
     ko.topic = a.kafka_topic;
+    ko.partitions = a.kafka_partitions;
     auto kb = speed::KafkaBus::Open(ko);
     if (!kb.ok()) return Fail(kb.status());
     bus = std::move(*kb);
@@ -59,8 +72,15 @@ int RunStream(Env& env, const StreamArgs& a) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  std::printf("stream: %s -> %s -> real-time view %s\n", o.ws.url.c_str(), bus->Describe().c_str(),
-              o.view_file.string().c_str());
+  if (o.role == speed::StreamRole::kProducer) {
+    std::printf("stream: producer %s -> %s\n", o.ws.url.c_str(), bus->Describe().c_str());
+  } else if (o.role == speed::StreamRole::kConsumer) {
+    std::printf("stream: consumer (group %s) %s -> real-time view %s -> lake\n", o.group.c_str(),
+                bus->Describe().c_str(), o.view_file.string().c_str());
+  } else {
+    std::printf("stream: %s -> %s -> real-time view %s\n", o.ws.url.c_str(),
+                bus->Describe().c_str(), o.view_file.string().c_str());
+  }
   std::fflush(stdout);
   auto st = speed::RunStream(*env.lake, *bus, a.no_heal ? nullptr : &rest, o, g_stop);
   if (!st.ok()) return Fail(st.status());

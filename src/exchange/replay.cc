@@ -1364,6 +1364,83 @@ Response ReplayExchange::Impl::Klines(const Query& q, bool micros, int64_t* rows
 // ---------------------------------------------------------------------------------------------
 // ReplayExchange
 
+std::string SyntheticSymbol(int k) { return fmt::format("SYN{:03d}USDT", k); }
+
+SyntheticScale SyntheticScaleOf(int k, uint64_t seed) {
+  // SplitMix64's finalizer over seed + k.
+  uint64_t h = seed + static_cast<uint64_t>(k);
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  double pow10 = 1;
+  for (int i = 0; i < k % 7; ++i) pow10 *= 10;
+  SyntheticScale s;
+  s.price = pow10 * static_cast<double>(100 + h % 900) / 100.0;
+  s.volume = static_cast<double>(1 + k % 4);
+  return s;
+}
+
+double ScaleExact(double x, double factor) {
+  const double v = x * factor;
+  if (v == 0 || !std::isfinite(v)) return v;
+  constexpr double kExact = 9007199254740992.0;  // 2^53
+  double p = 1e8;
+  while (p > 1 && std::fabs(v) * p >= kExact) p /= 10;
+  return std::round(v * p) / p;
+}
+
+namespace {
+
+// Adds `n` synthetic series (replay.h) to `m`.
+Status AddSynthetic(int n, uint64_t seed, SeriesMap& m) {
+  if (n < 0) return InvalidArgument("replay-exchange: synthetic symbols must be >= 0, got {}", n);
+  if (n == 0) return Status::Ok();
+  std::set<std::string> loaded;
+  for (const auto& [key, s] : m) {
+    if (!s.rows.empty()) loaded.insert(s.symbol);
+  }
+  for (int k = 0; k < n; ++k) {
+    if (loaded.count(SyntheticSymbol(k))) {
+      return InvalidArgument("replay-exchange: recorded symbol {} clashes with a synthetic one",
+                             SyntheticSymbol(k));
+    }
+  }
+  std::vector<std::string> sources;
+  if (loaded.count("BTCUSDT") && loaded.count("ETHUSDT")) {
+    sources = {"BTCUSDT", "ETHUSDT"};
+  } else {
+    sources.assign(loaded.begin(), loaded.end());
+  }
+  if (sources.empty()) return InvalidArgument("replay-exchange: no klines to derive symbols from");
+  SeriesMap add;
+  for (int k = 0; k < n; ++k) {
+    const std::string& from = sources[static_cast<size_t>(k) % sources.size()];
+    const SyntheticScale sc = SyntheticScaleOf(k, seed);
+    const std::string name = SyntheticSymbol(k);
+    for (const auto& [key, s] : m) {
+      if (s.symbol != from) continue;
+      Series& t = add[{name, key.second}];
+      t.symbol = name;
+      t.interval = s.interval;
+      t.rows = s.rows;
+      for (Row& r : t.rows) {
+        r.open = ScaleExact(r.open, sc.price);
+        r.high = ScaleExact(r.high, sc.price);
+        r.low = ScaleExact(r.low, sc.price);
+        r.close = ScaleExact(r.close, sc.price);
+        r.volume = ScaleExact(r.volume, sc.volume);
+        r.taker_buy_base = ScaleExact(r.taker_buy_base, sc.volume);
+        r.quote_volume = ScaleExact(r.quote_volume, sc.price * sc.volume);
+        r.taker_buy_quote = ScaleExact(r.taker_buy_quote, sc.price * sc.volume);
+      }
+    }
+  }
+  m.merge(add);
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<ReplayExchange>> ReplayExchange::Create(
     const std::vector<std::string>& data, const Clock& clock, ReplayOptions options) {
   if (options.speed <= 0 || !std::isfinite(options.speed)) {
@@ -1380,6 +1457,7 @@ StatusOr<std::unique_ptr<ReplayExchange>> ReplayExchange::Create(
   } else {
     ASSIGN_OR_RETURN(m, LoadFiles(data));
   }
+  RETURN_IF_ERROR(AddSynthetic(options.synthetic, options.synthetic_seed, m));
   auto impl = std::make_unique<Impl>(clock, std::move(options), std::move(m));
   Micros end = INT64_MIN;
   std::set<std::string> syms;

@@ -88,6 +88,18 @@
 //                         first half
 //   duplicate=<p>         a message is sent twice in a row
 //
+// Synthetic symbols (ReplayOptions::synthetic = N > 0), for load tests: N more symbols
+// SyntheticSymbol(0..N-1) = SYN000USDT, SYN001USDT, ..., served by REST (klines, exchangeInfo)
+// and WebSocket streams exactly like recorded ones. The k-th copies every loaded interval of a
+// recorded symbol: BTCUSDT for even k and ETHUSDT for odd k when both are loaded (otherwise the
+// loaded symbols in name order, round-robin), with its own scale (SyntheticScaleOf(k, seed)):
+// open, high, low and close times `price`, volume and taker_buy_base times `volume`, quote
+// volumes times both; times and trade counts unchanged. Each product is rounded to 8 decimals
+// (fewer where a double cannot hold them: ScaleExact), so a synthetic price is the exact decimal
+// product of the recorded one and the scale. Deterministic: the same data, N and seed give the
+// same series. The copies are held in memory (N times the recorded rows). Creating with
+// synthetic < 0, or with a recorded symbol of a synthetic one's name, is InvalidArgument.
+//
 // Threads: an acceptor thread and one thread per connection (synchronous keep-alive HTTP/1.1;
 // a WebSocket connection runs its own Asio loop on its thread).
 // Stop() closes the listener and every open connection (WebSockets included, without a close
@@ -144,6 +156,19 @@ struct WsFaultSpec {
 
 struct RequestRecord;
 
+// The name of the k-th synthetic symbol: "SYN" + k in at least three digits + "USDT".
+std::string SyntheticSymbol(int k);
+// The k-th synthetic symbol's scale: price = 10^(k mod 7) * f, f = (100 + h mod 900) / 100 in
+// [1.00, 9.99] with h = SplitMix64(seed + k); volume = 1 + k mod 4.
+struct SyntheticScale {
+  double price = 1, volume = 1;
+};
+SyntheticScale SyntheticScaleOf(int k, uint64_t seed);
+// x * factor rounded to 8 decimals, or to as many as a double holds exactly at that magnitude
+// (|x * factor| * 10^d < 2^53); the nearest double to the exact decimal product whenever that
+// product has no more decimals.
+double ScaleExact(double x, double factor);
+
 struct ReplayOptions {
   std::string host = "127.0.0.1";
   int port = 0;                 // 0: an ephemeral port
@@ -162,6 +187,8 @@ struct ReplayOptions {
   // The clock of the per-connection timers above and of the WebSocket faults (checked at every
   // poll); nullptr: the SystemClock. Must outlive the exchange.
   const Clock* ws_clock = nullptr;
+  int synthetic = 0;  // synthetic symbols (above)
+  uint64_t synthetic_seed = 1;
   // Called on a connection thread after each request is answered (or dropped), concurrently
   // from several connections; must be thread-safe and must not call back into the exchange.
   std::function<void(const RequestRecord&)> on_request;

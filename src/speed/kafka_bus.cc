@@ -295,12 +295,17 @@ class KafkaConsumer final : public Consumer {
   }
 
   Status Init() {
-    ASSIGN_OR_RETURN(Conf conf, BaseConf(opt_, {{"group.id", group_},
-                                                {"enable.auto.commit", "false"},
-                                                {"enable.auto.offset.store", "false"},
-                                                {"auto.offset.reset", "earliest"},
-                                                {"enable.partition.eof", "false"},
-                                                {"fetch.wait.max.ms", "10"}}));
+    ASSIGN_OR_RETURN(
+        Conf conf,
+        BaseConf(opt_, {{"group.id", group_},
+                        {"enable.auto.commit", "false"},
+                        {"enable.auto.offset.store", "false"},
+                        {"auto.offset.reset", "earliest"},
+                        {"enable.partition.eof", "false"},
+                        {"fetch.wait.max.ms", "10"},
+                        {"session.timeout.ms", std::to_string(TimeoutMs(opt_.session_timeout))},
+                        {"heartbeat.interval.ms",
+                         std::to_string(std::max(100, TimeoutMs(opt_.session_timeout) / 3))}}));
     ASSIGN_OR_RETURN(rk_, NewHandle(opt_, RD_KAFKA_CONSUMER, std::move(conf)));
     rd_kafka_poll_set_consumer(rk_.get());
     std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> topics(

@@ -6,7 +6,10 @@
 //    Publish errors that librdkafka reports asynchronously surface from the next Publish or from
 //    Flush as kUnavailable with librdkafka's reason.
 //  * Consumer: group.id = the group, enable.auto.commit=false, auto.offset.reset=earliest;
-//    Commit() commits synchronously the offsets after the given messages.
+//    Commit() commits synchronously the offsets after the given messages. Members of one group
+//    split the topic's partitions; a member that dies (SIGKILL) is dropped from the group after
+//    `session_timeout` without heartbeats (session.timeout.ms; heartbeats every third of it),
+//    and its partitions go to the others from their last committed offsets.
 //  * Open() creates the topic with `partitions` partitions (replication factor 1) if it does not
 //    exist, and fails with kUnavailable "kafka <brokers>: <reason>" when no broker answers
 //    within `timeout`.
@@ -27,6 +30,8 @@ struct KafkaOptions {
   std::string topic = "cryptolake.events";
   int partitions = 4;
   std::chrono::milliseconds timeout{10000};
+  // The broker's group.min.session.timeout.ms (default 6 s) is the least it accepts.
+  std::chrono::milliseconds session_timeout{6000};
 };
 
 class KafkaBus final : public Bus {

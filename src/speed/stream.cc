@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "backfill/backfill.h"
@@ -67,15 +68,25 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
                                 const StreamOptions& opt, const std::atomic<bool>& stop) {
   if (opt.symbols.empty()) return InvalidArgument("stream: no symbols given");
   StreamStats st;
+  const bool produce = opt.role != StreamRole::kConsumer;
+  const bool consume = opt.role != StreamRole::kProducer;
   std::unique_ptr<RealtimeView> own_view;
-  RealtimeView* view = opt.shared_view;
-  if (!view) {
+  RealtimeView* view = consume ? opt.shared_view : nullptr;
+  if (consume && !view) {
     ASSIGN_OR_RETURN(own_view, RealtimeView::Open(lk, opt.view_file, opt.view));
     view = own_view.get();
   }
-  RETURN_IF_ERROR(view->RefreshWatermark());
-  ASSIGN_OR_RETURN(std::unique_ptr<Producer> producer, bus.NewProducer());
-  ASSIGN_OR_RETURN(std::unique_ptr<Consumer> consumer, bus.NewConsumer(opt.group));
+  if (view) {
+    RETURN_IF_ERROR(view->RefreshWatermark());
+  }
+  std::unique_ptr<Producer> producer;
+  std::unique_ptr<Consumer> consumer;
+  if (produce) {
+    ASSIGN_OR_RETURN(producer, bus.NewProducer());
+  }
+  if (consume) {
+    ASSIGN_OR_RETURN(consumer, bus.NewConsumer(opt.group));
+  }
   const Clock& clock = lk.clock();
 
   // --- producer side (runs on the WebSocket thread) ----------------------------------------
@@ -87,6 +98,16 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   }
   StreamParser parser;
   std::map<std::string, Micros> last_closed;  // newest closed open_time per symbol, as received
+  // kProducer's `until`: symbols that have published a closed candle at or after it.
+  const std::set<std::string> wanted(opt.symbols.begin(), opt.symbols.end());
+  std::set<std::string> published_until;
+  std::atomic<size_t> n_published_until{0};
+  auto note_closed = [&](const std::string& symbol, Micros open_time) {
+    if (opt.until && open_time >= *opt.until && wanted.count(symbol) &&
+        published_until.insert(symbol).second) {
+      ++n_published_until;
+    }
+  };
   std::atomic<int64_t> published{0}, reconnects{0}, heals{0}, healed{0};
   auto publish = [&](const Event& e) {
     Status s = producer->Publish(SymbolOf(e), Encode(e));
@@ -125,7 +146,10 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     Micros end = to ? std::min(*to, bs->exchange_time) : bs->exchange_time;
     auto candles = LakeCandles(lk, *heal_con, symbol, from, end);
     if (!candles.ok()) return;
-    for (const auto& k : *candles) publish(Event(k));
+    for (const auto& k : *candles) {
+      publish(Event(k));
+      note_closed(symbol, k.open_time);
+    }
     if (!candles->empty()) {
       Micros& t = last_closed[symbol];
       t = std::max(t, candles->back().open_time);
@@ -153,6 +177,9 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
       }
       Micros& t = last_closed[k->symbol];
       t = std::max(t, k->open_time);
+      publish(e);
+      note_closed(k->symbol, k->open_time);
+      return;
     }
     publish(e);
   };
@@ -167,7 +194,7 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   // start after an import or backfill); the first streamed candle then closes any gap left
   // (on_message).
   std::map<std::string, Micros> lake_last;
-  if (rest) {
+  if (rest && produce) {
     auto snap = lk.GetSnapshot();
     auto db = lake::Database::Open();
     if (snap.ok() && db.ok()) {
@@ -186,27 +213,75 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     }
   }
   for (const auto& symbol : opt.symbols) {
-    Micros t = view->LastClosed(symbol);
+    if (!produce) break;
+    Micros t = view ? view->LastClosed(symbol) : 0;
     if (t == 0 && lake_last.count(symbol)) t = lake_last[symbol];
     if (t > 0) {
       last_closed[symbol] = t;
       heal(symbol, t + kMicrosPerMinute, std::nullopt);
     }
   }
-  WsStream ws(wo, on_message, on_reconnect);
+  std::unique_ptr<WsStream> ws;
   std::atomic<bool> ws_done{false};
   Status ws_status = Status::Ok();
-  std::thread ws_thread([&] {
-    ws_status = ws.Run();
-    ws_done = true;
-  });
+  std::thread ws_thread;
+  if (produce) {
+    ws = std::make_unique<WsStream>(wo, on_message, on_reconnect);
+    ws_thread = std::thread([&] {
+      ws_status = ws->Run();
+      ws_done = true;
+    });
+  }
   auto stop_ws = [&] {
-    ws.Stop();
+    if (ws) ws->Stop();
     if (ws_thread.joinable()) ws_thread.join();
   };
+  auto finish_stats = [&] {
+    if (ws) st.messages = ws->stats().messages.load();
+    st.malformed = parser.malformed();
+    st.ignored = parser.ignored();
+    st.published = published.load();
+    st.reconnects = reconnects.load();
+    st.heals = heals.load();
+    st.healed = healed.load();
+  };
+  const Micros start = clock.Now();
+
+  // --- producer only: wait for the end, then flush ----------------------------------------
+  if (!consume) {
+    // Waits for an event (a signal, the WebSocket ending, `until` reached); the short sleep is
+    // only the period at which those flags are looked at.
+    while (!stop.load() && !ws_done.load() &&
+           !(opt.until && n_published_until.load() >= wanted.size()) &&
+           !(opt.duration && clock.Now() - start >= *opt.duration)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    stop_ws();
+    Status fs = producer->Flush(std::chrono::milliseconds(30000));
+    finish_stats();
+    if (!ws_status.ok()) return ws_status.WithContext("stream");
+    if (!fs.ok()) return fs.WithContext("stream: flushing the bus");
+    return st;
+  }
 
   // --- consumer side (this thread) --------------------------------------------------------
-  const Micros start = clock.Now();
+  // kConsumer commits offsets only after the lake append that holds their events.
+  const bool commit_after_lake = opt.role == StreamRole::kConsumer;
+  // kConsumer's `until`: the lake holds a closed candle at or after it for every symbol.
+  auto lake_reached = [&]() -> bool {
+    if (!opt.until) return false;
+    auto snap = lk.GetSnapshot();
+    if (!snap.ok()) return false;
+    for (const auto& s : opt.symbols) {
+      Micros newest = INT64_MIN;
+      for (const auto* f : snap->Files(lake::KlinesDataset(k1m), s)) {
+        newest = std::max(newest, f->max_time);
+      }
+      if (newest < *opt.until) return false;
+    }
+    return true;
+  };
+  bool lake_done = false;
   Micros last_append = start;
   std::map<std::string, Micros> view_closed;
   bool finishing = false;
@@ -278,7 +353,7 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
       folded.clear();
       folded_events = 0;
     }
-    if (folded.empty() && !to_commit.empty()) {
+    if (folded.empty() && !to_commit.empty() && !commit_after_lake) {
       // A failed commit (e.g. the broker is restarting) only means these events may be
       // delivered again after a restart; the view is idempotent, so go on.
       if (Status s = consumer->Commit(to_commit); !s.ok()) {
@@ -292,17 +367,39 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     }
     const Micros now = clock.Now();
     if (now - last_append >= opt.append_every) {
-      auto n = view->AppendToLake();
+      auto n = view->AppendToLake();  // persists what is folded first
       if (!n.ok()) {
         result = n.status();
         break;
       }
       st.appended += *n;
+      if (opt.on_applied) {
+        for (const auto& [evs, as] : folded) opt.on_applied(evs, as);
+      }
+      folded.clear();
+      folded_events = 0;
+      if (commit_after_lake && !to_commit.empty()) {
+        if (Status s = consumer->Commit(to_commit); !s.ok()) {
+          spdlog::warn("stream: committing bus offsets failed (retried after the next append): {}",
+                       s.message());
+        } else {
+          std::string parts;
+          for (const auto& m : to_commit) {
+            parts += fmt::format("{}{}", parts.empty() ? "" : ",", m.partition);
+          }
+          spdlog::info(
+              "stream: appended {} rows to the lake, then committed the offsets of "
+              "partitions {}",
+              *n, parts);
+          to_commit.clear();
+        }
+      }
       if (Status s = view->RefreshWatermark(); !s.ok()) {
         result = s;
         break;
       }
       last_append = now;
+      if (commit_after_lake && !lake_done) lake_done = lake_reached();
     }
     if (finishing) {
       if (msgs->empty()) break;
@@ -314,27 +411,35 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
       auto it = view_closed.find(s);
       if (it == view_closed.end() || it->second < *opt.until) reached = false;
     }
+    if (commit_after_lake) reached = lake_done;
     if (stop.load() || reached || ws_done.load() ||
         (opt.duration && now - start >= *opt.duration)) {
       stop_ws();
-      (void)producer->Flush(std::chrono::milliseconds(10000));
+      if (producer) (void)producer->Flush(std::chrono::milliseconds(10000));
       finishing = true;
     }
   }
   stop_ws();
-  st.messages = ws.stats().messages.load();
-  st.malformed = parser.malformed();
-  st.ignored = parser.ignored();
-  st.published = published.load();
-  st.reconnects = reconnects.load();
-  st.heals = heals.load();
-  st.healed = healed.load();
+  finish_stats();
   if (!result.ok()) return result.WithContext("stream");
   if (!ws_status.ok()) return ws_status.WithContext("stream");
   auto n = view->AppendToLake();
   if (!n.ok()) return n.status().WithContext("stream");
   st.appended += *n;
+  if (commit_after_lake && !to_commit.empty()) {
+    if (Status s = consumer->Commit(to_commit); !s.ok()) {
+      spdlog::warn("stream: committing bus offsets failed (they are delivered again): {}",
+                   s.message());
+    }
+  }
   return st;
+}
+
+StatusOr<StreamRole> ParseStreamRole(std::string_view s) {
+  if (s == "both") return StreamRole::kBoth;
+  if (s == "producer") return StreamRole::kProducer;
+  if (s == "consumer") return StreamRole::kConsumer;
+  return InvalidArgument("stream role must be both, producer or consumer, got '{}'", s);
 }
 
 std::string FormatStreamSummary(const StreamStats& s) {

@@ -15,13 +15,26 @@
 //                     (durable; group commit, see persist_max_events) -> Commit offsets;
 //                     every `append_every` of clock time: AppendToLake + RefreshWatermark.
 //
+// Roles (StreamOptions::role), so that the stream scales out across processes on a shared bus
+// (Kafka) and a shared lake:
+//   kBoth      both halves above in one process (the default; the embedded bus needs it).
+//   kProducer  the WebSocket half only: WS -> bus (keyed by symbol), with its healing; no view.
+//   kConsumer  the consumer half only, as a member of consumer group `group`: the group splits
+//              the topic's partitions (so the symbols) among its members, and when a member dies
+//              the others take its partitions over; a restarted member rejoins. Each member keeps
+//              its own view file. Offsets are committed only after the lake append that holds
+//              the events has committed (at-least-once), and the append is idempotent across
+//              processes (RealtimeView::AppendToLake), so every closed minute lands exactly once.
+//
 // Contract:
-//  * Offsets are committed only after the view has made the events durable: a killed consumer
-//    re-reads at most its uncommitted tail, and the view is idempotent, so no minute is missing
-//    or doubled.
-//  * Stops when `stop` becomes true, when every symbol has a closed candle at or after `until`,
-//    or after `duration` of clock time; then drains what is on the bus and appends to the lake
-//    one last time.
+//  * kBoth: offsets are committed only after the view has made the events durable: a killed
+//    consumer re-reads at most its uncommitted tail, and the view is idempotent, so no minute is
+//    missing or doubled. kConsumer: only after the lake append (above).
+//  * Stops when `stop` becomes true, after `duration` of clock time, or once `until` is reached:
+//    kBoth when every symbol has a closed candle at or after `until` in the view; kProducer when
+//    it has published one for every symbol; kConsumer when the lake holds one for every symbol
+//    (whichever member appended it). Then the producer flushes; a consumer drains what is on the
+//    bus for it and appends to the lake one last time.
 #pragma once
 
 #include <atomic>
@@ -29,6 +42,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -41,10 +55,15 @@
 
 namespace cryptolake::speed {
 
+enum class StreamRole { kBoth, kProducer, kConsumer };
+// "both", "producer", "consumer"; InvalidArgument naming the value otherwise.
+StatusOr<StreamRole> ParseStreamRole(std::string_view s);
+
 struct StreamOptions {
+  StreamRole role = StreamRole::kBoth;
   WsOptions ws;  // url; streams are filled in from `symbols`
   std::vector<std::string> symbols;
-  std::filesystem::path view_file;  // e.g. <data>/speed/view.duckdb
+  std::filesystem::path view_file;  // e.g. <data>/speed/view.duckdb; unused by kProducer
   // A view opened by the caller (who reads it from other threads, e.g. to serve it) instead of
   // view_file; not owned, must outlive the call. RunStream is still its only writer.
   RealtimeView* shared_view = nullptr;

@@ -364,32 +364,63 @@ Status RealtimeView::RefreshWatermark() {
 
 StatusOr<int64_t> RealtimeView::AppendToLake() {
   RETURN_IF_ERROR(Persist());
-  ASSIGN_OR_RETURN(int64_t pending,
-                   impl_->con->QueryInt64("SELECT count(*) FROM closed WHERE NOT in_lake"));
-  if (pending == 0) return int64_t{0};
+  // The key range per symbol of what is pending: the lake's rows there are what the duplicate
+  // check reads.
+  ASSIGN_OR_RETURN(lake::Result span,
+                   impl_->con->Query("SELECT symbol, min(open_time), max(open_time) FROM closed "
+                                     "WHERE NOT in_lake GROUP BY 1 ORDER BY 1"));
+  if (span.rows() == 0) return int64_t{0};
   lake::Lake& lk = *impl_->lake;
-  ASSIGN_OR_RETURN(lake::Snapshot snap, lk.GetSnapshot());
-  ASSIGN_OR_RETURN(lake::Transaction txn, lk.Begin());
-  std::string rows = fmt::format(
-      "(SELECT c.symbol, make_timestamp(c.open_time)::TIMESTAMPTZ AS open_time, c.open, c.high, "
-      "c.low, c.close, c.volume, make_timestamp(c.close_time)::TIMESTAMPTZ AS close_time, "
-      "c.quote_volume, c.trades, c.taker_buy_base, c.taker_buy_quote, 'stream' AS source, "
-      "make_timestamp({}::BIGINT)::TIMESTAMPTZ AS ingested_at FROM closed c "
-      "WHERE NOT c.in_lake AND NOT EXISTS (SELECT 1 FROM {} k WHERE k.symbol = c.symbol AND "
-      "epoch_us(k.open_time) = c.open_time))",
-      lk.clock().Now(), lake::KlinesSql(snap, k1m, {}, /*dedup=*/false));
-  auto staged = lake::StagePartitioned(*impl_->con, txn, lake::WithKlinePartitions(k1m, rows),
-                                       lake::KlinesStageSpec(k1m, lake::Source::kStream));
-  if (!staged.ok()) {
-    lk.Abandon(std::move(txn));
-    return staged.status();
-  }
+  const Micros ingested_at = lk.clock().Now();
   int64_t n = 0;
-  for (const auto& f : *staged) n += f.rows;
-  ASSIGN_OR_RETURN(int64_t version, lk.Commit(std::move(txn)));
+  // Several consumer processes may append to one lake (a consumer group whose partitions moved
+  // after a crash re-delivers what another member appended): the duplicate check and the commit
+  // see the same lake, because each try declares the ranges it checked and a concurrent commit
+  // touching them makes it run again on a fresh snapshot.
+  auto attempt = [&](const lake::Snapshot& snap) -> StatusOr<lake::Transaction> {
+    n = 0;
+    ASSIGN_OR_RETURN(lake::Transaction txn, lk.Begin());
+    std::string existing;
+    for (size_t i = 0; i < span.rows(); ++i) {
+      lake::KlineFilter f;
+      f.symbol = span.GetString(0, i);
+      f.from = span.GetInt64(1, i);
+      f.to = span.GetInt64(2, i) + 1;
+      txn.DependsOn(snap, lake::KlinesDataset(k1m), *f.symbol, *f.from, span.GetInt64(2, i));
+      bool overlaps = false;
+      for (auto* file : snap.Files(lake::KlinesDataset(k1m), *f.symbol)) {
+        overlaps = overlaps || (file->max_time >= *f.from && file->min_time < *f.to);
+      }
+      if (!overlaps) continue;
+      existing += fmt::format("{}SELECT symbol, epoch_us(open_time) AS t FROM {}",
+                              existing.empty() ? "" : " UNION ALL ",
+                              lake::KlinesSql(snap, k1m, f, /*dedup=*/false));
+    }
+    std::string rows = fmt::format(
+        "(SELECT c.symbol, make_timestamp(c.open_time)::TIMESTAMPTZ AS open_time, c.open, c.high, "
+        "c.low, c.close, c.volume, make_timestamp(c.close_time)::TIMESTAMPTZ AS close_time, "
+        "c.quote_volume, c.trades, c.taker_buy_base, c.taker_buy_quote, 'stream' AS source, "
+        "make_timestamp({}::BIGINT)::TIMESTAMPTZ AS ingested_at FROM closed c WHERE NOT "
+        "c.in_lake{})",
+        ingested_at,
+        existing.empty() ? ""
+                         : fmt::format(" AND NOT EXISTS (SELECT 1 FROM ({}) k WHERE k.symbol = "
+                                       "c.symbol AND k.t = c.open_time)",
+                                       existing));
+    auto staged = lake::StagePartitioned(*impl_->con, txn, lake::WithKlinePartitions(k1m, rows),
+                                         lake::KlinesStageSpec(k1m, lake::Source::kStream));
+    if (!staged.ok()) {
+      lk.Abandon(std::move(txn));
+      return staged.status();
+    }
+    for (const auto& f : *staged) n += f.rows;
+    return txn;
+  };
+  ASSIGN_OR_RETURN(int64_t version, lk.CommitWithRetry(attempt));
   (void)version;
   // A crash here leaves rows marked "not in lake" that the lake holds: the next append skips
-  // them (NOT EXISTS above) and marks them.
+  // them (NOT EXISTS above) and marks them. Only the rows this append saw are marked: the
+  // consumer thread is the only writer, so none came in between.
   RETURN_IF_ERROR(impl_->con->Exec("UPDATE closed SET in_lake = true WHERE NOT in_lake"));
   std::unique_lock lock(impl_->mu);
   for (auto& [symbol, s] : impl_->sym) {

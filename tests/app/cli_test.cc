@@ -117,6 +117,25 @@ TEST(CliTest, BackfillBudgetAndConcurrencyZeroAreUsageErrorsNotTheDefault) {
   EXPECT_FALSE(fs::exists(d / "lake"));  // refused before anything is opened
 }
 
+// `stream --role` and `--member` (a member's name becomes its view file's name) are checked
+// before anything runs; the split roles need a bus that spans processes.
+TEST(CliTest, StreamRolesAndMemberNamesAreChecked) {
+  TempDir d;
+  const std::string data = (d / "lake").string();
+  ExpectUsageError({"--data", data, "stream", "--role", "worker"},
+                   "--role: must be both, producer or consumer, got 'worker'");
+  ExpectUsageError({"--data", data, "stream", "--role", "consumer", "--member", "../x"},
+                   "--member: must be 1 to 64 letters, digits, '-' or '_', got '../x'");
+  auto embedded = RunCli({"--data", data, "stream", "--role", "consumer", "--symbol", "BTCUSDT"});
+  EXPECT_EQ(embedded.exit_code, 64);
+  EXPECT_EQ(embedded.err,
+            "error: --role consumer needs --bus kafka (the embedded bus lives in one process)\n");
+  auto member = RunCli({"--data", data, "stream", "--member", "c1", "--symbol", "BTCUSDT"});
+  EXPECT_EQ(member.exit_code, 64);
+  EXPECT_EQ(member.err, "error: --member is for --role consumer\n");
+  EXPECT_FALSE(fs::exists(d / "lake"));
+}
+
 // Finding 8: `import --threads -3` and `--symbol ''` were accepted.
 TEST(CliTest, NegativeThreadsAndEmptySymbolsAreUsageErrors) {
   TempDir d;

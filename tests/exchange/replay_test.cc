@@ -1549,5 +1549,97 @@ TEST(ReplayCliTest, HelpAndUsageErrors) {
             "ms, s, m or h, got '5'\n");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Synthetic symbols
+
+std::string Window2025(const std::string& symbol) {
+  return (SharedData() / "binance-spot/klines/1m" /
+          (symbol + "-1m-20250520_20250818__Filimonov-Eremeyka-freqtrade.csv"))
+      .string();
+}
+
+// The first real candles of the 2025 window (2025-05-20 00:00):
+//   BTCUSDT  o 105573.73  h 105597.1  l 105554.31  c 105554.32  v 10.82647
+//   ETHUSDT  o 2528.14    h 2530.8    l 2527.97    c 2528.28    v 562.6879
+// Seed 1 gives the factors f(0) = 6.89, f(2) = 1.56, f(3) = 5.52, so SYN000USDT is BTCUSDT
+// x 6.89, SYN002USDT BTCUSDT x 156 and SYN003USDT ETHUSDT x 5520 (volume x 4), exactly.
+TEST_F(ReplayTest, SyntheticSymbolsAreExactScaledCopiesOfRecordedCandles) {
+  EXPECT_EQ(SyntheticSymbol(7), "SYN007USDT");
+  EXPECT_EQ(SyntheticSymbol(1234), "SYN1234USDT");
+  EXPECT_EQ(SyntheticScaleOf(3, 1).price, 5520.0);
+  EXPECT_EQ(SyntheticScaleOf(3, 1).volume, 4.0);
+  EXPECT_NE(SyntheticScaleOf(0, 1).price, SyntheticScaleOf(0, 2).price);  // the seed matters
+
+  const Micros t0 = MicrosFromCivil(2025, 5, 20, 0, 0, 30);
+  ReplayOptions opt = WsOptionsAt(t0);
+  opt.synthetic = 4;
+  auto ex = Make({Window2025("BTCUSDT"), Window2025("ETHUSDT")}, opt);
+  ASSERT_TRUE(ex);
+  WsClient w;  // connected while the 00:00 candle is open
+  ASSERT_FALSE(w.Connect(ex->port(), "/stream?streams=syn003usdt@kline_1m"));
+  ASSERT_TRUE(w.ReadMessages(1));
+  clock_.Advance(kMicrosPerMinute);  // the 00:00 candle closes
+  Client c(ex->port());
+  auto first = [&](const std::string& symbol) {
+    Reply r = c.Get(Klines("symbol=" + symbol + "&interval=1m&startTime=1747699200000&limit=1"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto j = r.Json();
+    EXPECT_EQ(j.size(), 1u) << r.body;
+    std::vector<std::string> ohlcv;
+    for (int i = 1; i <= 5; ++i) ohlcv.push_back(j[0][i].get<std::string>());
+    EXPECT_EQ(j[0][0].get<int64_t>(), 1747699200000);
+    return ohlcv;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(first("BTCUSDT"), (V{"105573.73000000", "105597.10000000", "105554.31000000",
+                                 "105554.32000000", "10.82647000"}));
+  EXPECT_EQ(first("SYN000USDT"), (V{"727402.99970000", "727564.01900000", "727269.19590000",
+                                    "727269.26480000", "10.82647000"}));
+  EXPECT_EQ(first("SYN002USDT"), (V{"16469501.88000000", "16473147.60000000", "16466472.36000000",
+                                    "16466473.92000000", "32.47941000"}));
+  EXPECT_EQ(first("SYN003USDT"), (V{"13955332.80000000", "13970016.00000000", "13954394.40000000",
+                                    "13956105.60000000", "2250.75160000"}));
+  // Every recorded row has its synthetic copy.
+  Reply all = c.Get(Klines("symbol=SYN001USDT&interval=1m&startTime=1747699200000&limit=1000"));
+  ASSERT_EQ(all.status, 200);
+  Reply eth = c.Get(Klines("symbol=ETHUSDT&interval=1m&startTime=1747699200000&limit=1000"));
+  EXPECT_EQ(all.Json().size(), eth.Json().size());
+
+  // exchangeInfo lists them like recorded ones.
+  Reply info = c.Get("/api/v3/exchangeInfo");
+  ASSERT_EQ(info.status, 200);
+  std::set<std::string> names;
+  const nlohmann::json info_json = info.Json();
+  for (const auto& s : info_json["symbols"]) names.insert(s["symbol"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"BTCUSDT", "ETHUSDT", "SYN000USDT", "SYN001USDT",
+                                          "SYN002USDT", "SYN003USDT"}));
+
+  // The WebSocket stream serves the same candle.
+  ASSERT_TRUE(w.ReadUntil([&] {
+    for (const auto& m : w.messages) {
+      if (m.find("\"x\":true") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  bool seen = false;
+  for (const auto& m : w.messages) {
+    auto k = nlohmann::json::parse(m)["data"]["k"];
+    if (!k["x"].get<bool>()) continue;
+    seen = true;
+    EXPECT_EQ(k["s"].get<std::string>(), "SYN003USDT");
+    EXPECT_EQ(k["t"].get<int64_t>(), 1747699200000);
+    EXPECT_EQ(k["c"].get<std::string>(), "13956105.60000000");
+    EXPECT_EQ(k["v"].get<std::string>(), "2250.75160000");
+  }
+  EXPECT_TRUE(seen);
+  w.Close();
+
+  // A negative count is refused.
+  opt.synthetic = -1;
+  auto bad = ReplayExchange::Create({Window2025("BTCUSDT")}, clock_, opt);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "replay-exchange: synthetic symbols must be >= 0, got -1");
+}
+
 }  // namespace
 }  // namespace cryptolake::exchange

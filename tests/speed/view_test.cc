@@ -191,6 +191,68 @@ TEST_F(ViewTest, LateDataAndAppendsToTheMasterDataset) {
   }
 }
 
+// Several consumer processes append to one lake (a consumer group after a rebalance hands a
+// partition's uncommitted tail to another member, which appends it again): three views, each
+// with its own file and its own Lake handle, hold overlapping hours and append at the same time.
+// Their duplicate checks and commits are serializable (DependsOn + CommitWithRetry), so the lake
+// holds the union, each key once. Before, every appender checked a snapshot taken before the
+// others' commits and all of them committed the shared keys.
+TEST_F(ViewTest, ConcurrentAppendersFromSeveralViewsStoreEachKeyOnce) {
+  const Interval k1m{"1m", kMicrosPerMinute};
+  auto a = Recorded(At("2025-06-01 10:00"), At("2025-06-01 12:00"));
+  auto b = Recorded(At("2025-06-01 11:00"), At("2025-06-01 13:00"));
+  auto c = Recorded(At("2025-06-01 10:30"), At("2025-06-01 11:30"));
+  for (int trial = 0; trial < 5; ++trial) {
+    const fs::path root = dir_ / fmt::format("lake{}", trial);
+    std::vector<std::unique_ptr<lake::Lake>> lakes;
+    std::vector<std::unique_ptr<RealtimeView>> views;
+    for (const auto* part : {&a, &b, &c}) {
+      lakes.push_back(
+          std::make_unique<lake::Lake>(std::move(lake::Lake::Open(root, clock_)).value()));
+      auto v = RealtimeView::Open(*lakes.back(),
+                                  dir_ / fmt::format("view-{}-{}.duckdb", trial, views.size()));
+      ASSERT_TRUE(v.ok()) << v.status().ToString();
+      ASSERT_TRUE((*v)->Apply(Events(*part)).ok());
+      views.push_back(std::move(v).value());
+    }
+    std::atomic<int> ready{0};
+    std::vector<StatusOr<int64_t>> appended(views.size(), int64_t{0});
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < views.size(); ++i) {
+      threads.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < static_cast<int>(views.size())) {
+        }
+        appended[i] = views[i]->AppendToLake();
+      });
+    }
+    for (auto& t : threads) t.join();
+    int64_t total = 0;
+    for (const auto& n : appended) {
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      total += *n;
+    }
+    EXPECT_EQ(total, 180) << "trial " << trial;
+    auto db = lake::Database::Open();
+    auto con = lake::Connection::Open(*db);
+    auto snap = lakes[0]->GetSnapshot();
+    ASSERT_TRUE(snap.ok());
+    auto rows = con->Query(
+        "SELECT count(*), count(DISTINCT open_time), min(epoch_us(open_time)), "
+        "max(epoch_us(open_time)) FROM " +
+        lake::KlinesSql(*snap, k1m, {}, /*dedup=*/false));
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    EXPECT_EQ(rows->GetInt64(0, 0), 180) << "trial " << trial;
+    EXPECT_EQ(rows->GetInt64(1, 0), 180) << "trial " << trial;
+    EXPECT_EQ(rows->GetInt64(2, 0), At("2025-06-01 10:00"));
+    EXPECT_EQ(rows->GetInt64(3, 0), At("2025-06-01 12:59"));
+    verify::VerifyOptions o;
+    auto rep = verify::Verify(*snap, *con, o);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    EXPECT_EQ(rep->ExitCode(), 0) << verify::FormatReport(*rep);
+  }
+}
+
 // Once the batch views hold a complete day, the view's rows of that day (already in the master
 // dataset) leave the view, and its daily bars start after it.
 TEST_F(ViewTest, BatchWatermarkDropsWhatTheBatchLayerHasPassed) {
