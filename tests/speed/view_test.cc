@@ -2,7 +2,6 @@
 #include "speed/view.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -216,10 +215,6 @@ TEST_F(ViewTest, ConcurrentAppendersFromSeveralViewsStoreEachKeyOnce) {
       ASSERT_TRUE((*v)->Apply(Events(*part)).ok());
       views.push_back(std::move(v).value());
     }
-    // The program's main thread sets up logging before any thread logs (as main.cc does); here
-    // too, so that spdlog's registry is not first built by two appenders at once (its one-time
-    // construction inside the uninstrumented libspdlog is invisible to ThreadSanitizer).
-    spdlog::default_logger_raw();
     std::atomic<int> ready{0};
     std::vector<StatusOr<int64_t>> appended(views.size(), int64_t{0});
     std::vector<std::thread> threads;

@@ -12,6 +12,13 @@
 
 namespace cryptolake::testing {
 
+namespace {
+// Logging is set up on the main thread before any test starts a thread, as the program's main()
+// does: otherwise the first log call of two threads at once builds spdlog's registry inside the
+// uninstrumented libspdlog, and ThreadSanitizer reports the registry's first use as a race.
+[[maybe_unused]] const bool kLoggingReady = (spdlog::default_logger_raw(), true);
+}  // namespace
+
 fs::path SharedData() {
   fs::path p = CL_SHARED_DATA;
   if (!fs::exists(p / "binance-spot")) {
