@@ -300,7 +300,9 @@ TEST_F(ViewTest, ConcurrentReadersSeeConsistentStates) {
     std::vector<KlineEvent> batch(hours.begin() + i,
                                   hours.begin() + std::min(hours.size(), i + 10));
     ASSERT_TRUE(view->Fold(Events(batch)).ok());
-    if (i % 60 == 0) ASSERT_TRUE(view->Persist().ok());
+    if (i % 60 == 0) {
+      ASSERT_TRUE(view->Persist().ok());
+    }
   }
   ASSERT_TRUE(view->Persist().ok());
   done = true;
