@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -449,7 +450,7 @@ struct Api::Impl {
   }
 
   Response Forecast(const Request& req) {
-    if (auto b = CheckParams(req, {"symbol"})) return Error(*b);
+    if (auto b = CheckParams(req, {"symbol", "model"})) return Error(*b);
     auto st = State();
     if (!st.ok()) return Unavailable(req, st.status());
     const SymbolSeries* s = nullptr;
@@ -457,11 +458,54 @@ struct Api::Impl {
     if (opt.forecast_dir.empty()) {
       return JsonError(404, "symbol", fmt::format("no forecast for {}", s->symbol));
     }
-    std::ifstream in(opt.forecast_dir / (s->symbol + ".json"), std::ios::binary);
+    const std::filesystem::path file = opt.forecast_dir / (s->symbol + ".json");
+    std::ifstream in(file, std::ios::binary);
     if (!in) return JsonError(404, "symbol", fmt::format("no forecast for {}", s->symbol));
     std::ostringstream ss;
     ss << in.rdbuf();
-    return Json(ss.str());
+    auto model = req.Param("model");
+    if (!model) return Json(ss.str());  // the file as written
+    return ModelForecast(req, s->symbol, *model, file, ss.str());
+  }
+
+  // The forecast file `text` with "model", "interval" and "rows" taken from the entry of
+  // "models" named `model` (api.h); the other fields and their order as in the file.
+  Response ModelForecast(const Request& req, const std::string& symbol, const std::string& model,
+                         const std::filesystem::path& file, const std::string& text) {
+    using nlohmann::ordered_json;
+    ordered_json doc = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return InternalError(req, 500, fmt::format("{}: not a JSON object", file.string()));
+    }
+    std::vector<std::string> names;
+    ordered_json rows;
+    bool found = false;
+    if (auto models = doc.find("models"); models != doc.end() && models->is_array()) {
+      for (const ordered_json& m : *models) {
+        auto name = m.is_object() ? m.find("name") : m.end();
+        if (!m.is_object() || name == m.end() || !name->is_string()) continue;
+        names.push_back(name->get<std::string>());
+        if (names.back() != model) continue;
+        auto r = m.find("rows");
+        if (r == m.end() || !r->is_array()) {
+          return InternalError(
+              req, 500, fmt::format("{}: model '{}' has no \"rows\" array", file.string(), model));
+        }
+        rows = *r;
+        found = true;
+      }
+    }
+    if (!found) {
+      return JsonError(
+          404, "model",
+          fmt::format("no model '{}' in the forecast for {} ({})", Clip(model, 40), symbol,
+                      names.empty() ? std::string("it lists no models")
+                                    : fmt::format("it has: {}", fmt::join(names, ", "))));
+    }
+    doc["model"] = model;
+    doc["interval"] = "model";
+    doc["rows"] = std::move(rows);
+    return Json(doc.dump() + "\n");
   }
 
   Response StatusJson(const Request& req) {

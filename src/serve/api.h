@@ -3,7 +3,7 @@
 //   GET /api/v1/symbols                       symbols with first/last day and batch watermark
 //   GET /api/v1/daily?symbol=&from=&to=       the merged daily series (merged.h)
 //   GET /api/v1/klines?symbol=&interval=&from=&to=&limit=
-//   GET /api/v1/forecast?symbol=              the latest forecast (404 until one exists)
+//   GET /api/v1/forecast?symbol=[&model=]     the latest forecast (404 until one exists)
 //   GET /api/v1/status                        lake version, watermarks, stream lag, open gaps
 //   GET /api/v1/stream?symbol=                Server-Sent Events: "daily" and "kline" updates
 //   GET /metrics                              Prometheus text format
@@ -30,6 +30,17 @@
 //                                                  max_klines candles, or limit out of 1..max
 //   unknown interval           400 interval        "unknown interval '7m' (...)"
 //   bad format                 400 format          "format must be json or csv"
+//   forecast: model not in it  404 model           "no model 'x' in the forecast for BTCUSDT
+//                                                  (it has: naive, drift, ...)" ("(it lists no
+//                                                  models)" for a file without "models")
+// Forecasts: <forecast_dir>/<SYMBOL>.json (written by `forecast fit|predict` and `up`) is served
+// byte for byte as written. With model=NAME the file's "models" entry named NAME is served in the
+// same shape: the file's fields in its order, with "model" set to NAME, "interval" to "model"
+// (the bands are the model's own interval, not the selected forecast's conformal one) and "rows"
+// to that entry's rows; a file that is not a JSON object, or whose NAME entry has no "rows"
+// array, is an internal error (500). A symbol never becomes a path: only known symbols name a
+// file.
+//
 // Nothing a client sends reaches SQL text: symbols are checked against the known set, times are
 // parsed to integers, intervals to the known set; the lake is read through lake::KlinesSql
 // with those values only.

@@ -734,9 +734,11 @@ TEST_F(ApiTest, ForecastIsNotFoundUntilOneIsWritten) {
 TEST_F(ApiTest, ForecastRejectsMalformedRequests) {
   const std::string p = "/api/v1/forecast?";
   ExpectError(p + "symbol=BTCUSDT&days=7", 400,
-              Err(400, "days", "unknown parameter 'days' (allowed: symbol, format)"));
+              Err(400, "days", "unknown parameter 'days' (allowed: symbol, model, format)"));
   ExpectError(p + "symbol=BTCUSDT&symbol=ETHUSDT", 400,
               Err(400, "symbol", "parameter 'symbol' given more than once"));
+  ExpectError(p + "symbol=BTCUSDT&model=naive&model=ets", 400,
+              Err(400, "model", "parameter 'model' given more than once"));
   ExpectError(p, 400, Err(400, "symbol", "symbol is required"));
   ExpectError(p + "symbol=XRPUSDT", 404,
               Err(404, "symbol", std::string("unknown symbol 'XRPUSDT' ") + kKnown));
@@ -745,6 +747,89 @@ TEST_F(ApiTest, ForecastRejectsMalformedRequests) {
               Err(404, "symbol", std::string("unknown symbol '../../etc/passwd' ") + kKnown));
   ExpectError(p + "symbol=BTCUSDT&format=txt", 400,
               Err(400, "format", "format must be json or csv"));
+}
+
+// The "rows" of two models' own forecasts in ForecastFile().
+const std::string kNaiveRows =
+    "[{\"ds\":\"2025-06-05\",\"yhat\":104696.86,\"yhat_lower\":102011.75,\"yhat_upper\":"
+    "107452.5},{\"ds\":\"2025-06-06\",\"yhat\":104696.86,\"yhat_lower\":100921.0,\"yhat_upper\":"
+    "108612.25}]";
+const std::string kProphetRows =
+    "[{\"ds\":\"2025-06-05\",\"yhat\":105012.4,\"yhat_lower\":98765.5,\"yhat_upper\":null},"
+    "{\"ds\":\"2025-06-06\",\"yhat\":105240.75,\"yhat_lower\":98001.0,\"yhat_upper\":112480.5}]";
+
+// A forecast file in the format `forecast fit|predict` writes (issue 13): the selected
+// procedure's rows with their conformal band, the selection, the leaderboard and every model's
+// own forecast under "models". `model`, `interval` and `rows` are the fields ?model= replaces.
+std::string ForecastFile(const std::string& model, const std::string& interval,
+                         const std::string& rows) {
+  return "{\"symbol\":\"BTCUSDT\",\"model\":\"" + model +
+         "\",\"history_end\":\"2025-06-04\",\"last_close\":104696.86,\"interval_width\":0.8,"
+         "\"interval\":\"" +
+         interval + "\",\"rows\":" + rows +
+         ",\"selection\":{\"rule\":\"lowest inner-CV MASE at the horizon; the simpler model is "
+         "kept unless another is lower by the margin\",\"margin\":0.02,\"why\":\"No model beat "
+         "naive by 2% \u2013 naive is kept.\",\"by_horizon\":[{\"horizon_days\":1,\"model\":"
+         "\"naive\",\"mase\":0.99,\"runner_up\":\"ets\",\"runner_up_mase\":0.985}]},"
+         "\"leaderboard\":[{\"model\":\"naive\",\"selected\":true,\"horizons\":[{\"horizon_"
+         "days\":1,\"n\":81,\"mape\":0.0325,\"mase\":1.0,\"coverage\":0.81}]},{\"model\":"
+         "\"selected (nested CV)\",\"selected\":false,\"horizons\":[{\"horizon_days\":1,\"n\":69,"
+         "\"mape\":0.0331,\"mase\":1.002,\"coverage\":null}]}],\"cv\":{\"initial_days\":730,"
+         "\"period_days\":30,\"horizon_days\":30,\"cutoffs\":81},\"models\":[{\"name\":\"naive\","
+         "\"description\":\"naive\",\"rows\":" +
+         kNaiveRows +
+         "},{\"name\":\"prophet\",\"description\":\"Prophet (linear growth)\","
+         "\"rows\":" +
+         kProphetRows + "}]}\n";
+}
+
+TEST_F(ApiTest, ForecastIsServedAsWrittenAndEachModelOnRequest) {
+  const fs::path file = w_->forecasts / "BTCUSDT.json";
+  const std::string selected =
+      "[{\"ds\":\"2025-06-05\",\"yhat\":104696.86,\"yhat_lower\":101200.5,\"yhat_upper\":"
+      "108310.25,\"model\":\"naive\",\"horizon_days\":1},{\"ds\":\"2025-06-06\",\"yhat\":"
+      "104696.86,\"yhat_lower\":99850.125,\"yhat_upper\":109771.5,\"model\":\"naive\","
+      "\"horizon_days\":2}]";
+  const std::string written = ForecastFile("naive", "conformal", selected);
+  testing::WriteText(file, written);
+  const std::string p = "/api/v1/forecast?symbol=BTCUSDT";
+
+  HttpResponse r = Get(p);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, written);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+
+  // Prophet's own forecast and interval, in the same shape (its NaN bound is null).
+  HttpResponse prophet = Get(p + "&model=prophet");
+  EXPECT_EQ(prophet.status, 200);
+  EXPECT_EQ(prophet.body, ForecastFile("prophet", "model", kProphetRows));
+  EXPECT_EQ(prophet.Header("content-type"), "application/json");
+  // naive's own interval, not the selected forecast's conformal band.
+  HttpResponse naive = Get(p + "&model=naive");
+  EXPECT_EQ(naive.status, 200);
+  EXPECT_EQ(naive.body, ForecastFile("naive", "model", kNaiveRows));
+
+  ExpectError(p + "&model=ets", 404,
+              Err(404, "model",
+                  "no model 'ets' in the forecast for BTCUSDT (it has: naive, "
+                  "prophet)"));
+  ExpectError(p + "&model=", 404,
+              Err(404, "model",
+                  "no model '' in the forecast for BTCUSDT (it has: naive, "
+                  "prophet)"));
+  ExpectError(p + "&model=%22%3B%20rm", 404,
+              Err(404, "model",
+                  "no model '\\\"; rm' in the forecast for BTCUSDT (it has: "
+                  "naive, prophet)"));
+  // A file of the format before issue 13 is served as before; it has no models to pick from.
+  const std::string old = "{\"symbol\":\"BTCUSDT\",\"rows\":[{\"ds\":\"2025-06-06\",\"yhat\":1}]}";
+  testing::WriteText(file, old);
+  EXPECT_EQ(Get(p).body, old);
+  ExpectError(
+      p + "&model=prophet", 404,
+      Err(404, "model", "no model 'prophet' in the forecast for BTCUSDT (it lists no models)"));
+  fs::remove(file);
+  ExpectError(p + "&model=prophet", 404, Err(404, "symbol", "no forecast for BTCUSDT"));
 }
 
 TEST_F(ApiTest, StatusHasTheWatermarkAndTheStreamLag) {
@@ -960,6 +1045,31 @@ TEST_F(ApiTest, InternalErrorsCarryARequestIdAndNoServerDetail) {
 
   for (const auto& [path, bytes] : saved) testing::WriteText(path, bytes);
   EXPECT_EQ(Get(target).status, 200);
+}
+
+// A forecast file that is not JSON is the server's fault when a model is asked of it: a 500 with
+// a request id, the file named in the log only. As written, it is still served as is.
+TEST_F(ApiTest, ForecastFileThatIsNotJsonIsAnInternalErrorForAModel) {
+  const fs::path file = w_->forecasts / "BTCUSDT.json";
+  testing::WriteText(file, "{\"symbol\":\"BTCUSDT\",\"rows\":[");
+  EXPECT_EQ(Get("/api/v1/forecast?symbol=BTCUSDT").body, "{\"symbol\":\"BTCUSDT\",\"rows\":[");
+  testing::LogCapture log;
+  HttpResponse r = Get("/api/v1/forecast?symbol=BTCUSDT&model=naive");
+  EXPECT_EQ(r.status, 500);
+  const std::string id = r.Header("x-request-id");
+  EXPECT_TRUE(IsRequestId(id)) << id;
+  EXPECT_EQ(r.body, "{\"error\":{\"status\":500,\"message\":\"internal error\",\"request_id\":\"" +
+                        id + "\"}}");
+  const std::string text = log.text();
+  const size_t at = text.find(id);
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  EXPECT_NE(line.find(file.string() + ": not a JSON object"), std::string::npos) << line;
+
+  // A model entry without rows: the same.
+  testing::WriteText(file, "{\"rows\":[],\"models\":[{\"name\":\"naive\"}]}");
+  EXPECT_EQ(Get("/api/v1/forecast?symbol=BTCUSDT&model=naive").status, 500);
+  fs::remove(file);
 }
 
 // A configured symbol with a quote and a backslash (the config does not forbid them) comes back
