@@ -1,11 +1,18 @@
 // cryptolake dashboard: daily candles from the serving API, live updates over Server-Sent Events.
 //
-// Data: GET /api/v1/symbols, /api/v1/daily?symbol=S, /api/v1/forecast?symbol=S (404 = none yet),
-// and the stream /api/v1/stream?symbol=S (`daily` rows, `kline` ticks). Times are UTC days
-// ("YYYY-MM-DD"), used as lightweight-charts business days.
+// Data: GET /api/v1/symbols, /api/v1/daily?symbol=S, /api/v1/forecast?symbol=S[&model=M] (404 =
+// none yet), and the stream /api/v1/stream?symbol=S (`daily` rows, `kline` ticks). Times are UTC
+// days ("YYYY-MM-DD"), used as lightweight-charts business days.
+//
+// The forecast: the selected model's yhat (dashed) and its band (filled, dotted edges). When the
+// forecast file has the selection's fields (docs/API.md), a panel under the chart shows why the
+// model was selected, the CV leaderboard (MAPE, MASE, coverage vs nominal per horizon; the
+// selected model's row and the nested procedure's row marked) and a model switcher that redraws
+// the chart from &model=. An older file (rows only) is drawn without the panel.
 //
 // For tests the page exposes window.cryptolake (see the bottom of this file): ready, symbol,
-// candles, bar(day), seam, updates, lastBar, status, markers(), watermark, forecast, symbols.
+// candles, bar(day), seam, updates, lastBar, status, markers(), watermark, forecast, symbols,
+// forecastModel, forecastRows(), band.
 
 const LWC = window.LightweightCharts;
 
@@ -15,6 +22,7 @@ const COLORS = {
   volUp: 'rgba(38, 166, 154, 0.42)', volDown: 'rgba(239, 83, 80, 0.42)',
   volSpeedUp: 'rgba(79, 195, 247, 0.55)', volSpeedDown: 'rgba(255, 138, 101, 0.55)',
   ma7: '#f0b90b', ma30: '#c792ea', forecast: '#90caf9', forecastBand: 'rgba(144, 202, 249, 0.55)',
+  forecastFill: 'rgba(144, 202, 249, 0.16)',
   seamFill: 'rgba(79, 195, 247, 0.06)', seamLine: 'rgba(79, 195, 247, 0.65)',
   text: '#9aa3b2', grid: 'rgba(42, 49, 64, 0.55)', border: '#1f2530',
 };
@@ -35,6 +43,9 @@ const state = {
   seam: null,          // first speed-sourced day, or null
   markers: [],
   forecast: 0,
+  fcDoc: null,         // the selected forecast's document (the file), or null
+  fcModel: '',         // the forecast drawn: '' the selected one, else a model of fcDoc.models
+  fcGen: 0,            // invalidates a model fetch overtaken by another switch or symbol
   updates: 0,
   status: 'connecting',
   gen: 0,
@@ -147,6 +158,62 @@ class SeamPrimitive {
   }
 }
 
+// The forecast's interval as a filled area between its upper and lower bounds (lightweight-charts
+// has no band series), drawn under the series of the price pane. `points` are {time, lower,
+// upper}; `painted` is how many of them the last draw placed on the canvas (for the test hook).
+class BandPrimitive {
+  constructor() {
+    this._chart = null;
+    this._series = null;
+    this._request = null;
+    this.points = [];
+    this.painted = 0;
+    const self = this;
+    this._view = {
+      zOrder: () => 'bottom',
+      renderer: () => ({ draw: (target) => self._draw(target) }),
+    };
+  }
+  attached({ chart, series, requestUpdate }) {
+    this._chart = chart;
+    this._series = series;
+    this._request = requestUpdate;
+  }
+  detached() { this._chart = this._series = this._request = null; }
+  setPoints(points) {
+    this.points = points;
+    this.painted = 0;
+    this.update();
+  }
+  update() { if (this._request) this._request(); }
+  updateAllViews() {}
+  paneViews() { return [this._view]; }
+
+  _draw(target) {
+    const xy = [];
+    if (this._chart && this.points.length >= 2) {
+      const ts = this._chart.timeScale();
+      for (const p of this.points) {
+        const x = ts.timeToCoordinate(p.time);
+        const hi = this._series.priceToCoordinate(p.upper);
+        const lo = this._series.priceToCoordinate(p.lower);
+        if (x != null && hi != null && lo != null) xy.push([x, hi, lo]);
+      }
+    }
+    this.painted = xy.length;
+    if (xy.length < 2) return;
+    target.useMediaCoordinateSpace(({ context: ctx }) => {
+      ctx.beginPath();
+      ctx.moveTo(xy[0][0], xy[0][1]);
+      for (let i = 1; i < xy.length; i++) ctx.lineTo(xy[i][0], xy[i][1]);
+      for (let i = xy.length - 1; i >= 0; i--) ctx.lineTo(xy[i][0], xy[i][2]);
+      ctx.closePath();
+      ctx.fillStyle = COLORS.forecastFill;
+      ctx.fill();
+    });
+  }
+}
+
 // Index of `day` in the sorted array, or -1.
 function bisect(days, day) {
   let lo = 0, hi = days.length - 1;
@@ -208,6 +275,8 @@ const seamPrice = new SeamPrimitive(true);
 const seamVolume = new SeamPrimitive(false);
 candles.attachPrimitive(seamPrice);
 volume.attachPrimitive(seamVolume);
+const band = new BandPrimitive();
+fcMid.attachPrimitive(band);
 
 // ---------------------------------------------------------------------------------------------
 // Rows -> series items.
@@ -302,19 +371,151 @@ function applyDaily(raw) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forecast: yhat dashed, the interval as two dotted lines; silently absent on 404 (or any error).
-function setForecast(rows) {
+// Forecast: yhat dashed, the interval filled between two dotted lines (each day the width the
+// forecast gives it); silently absent on 404 (or any error).
+function setForecast(rows, intervalWidth) {
   const ok = Array.isArray(rows) ? rows.filter((r) => r && r.ds && Number.isFinite(Number(r.yhat))) : [];
   const last = state.days[state.days.length - 1];
   const pts = ok.map((r) => ({ ...r, ds: String(r.ds).slice(0, 10) }))
     .filter((r) => !last || r.ds > last)
     .sort((a, b) => (a.ds < b.ds ? -1 : 1));
+  const finite = (v) => v != null && Number.isFinite(Number(v));
   state.forecast = pts.length;
   fcMid.setData(pts.map((r) => ({ time: r.ds, value: Number(r.yhat) })));
-  fcUpper.setData(pts.filter((r) => r.yhat_upper != null).map((r) => ({ time: r.ds, value: Number(r.yhat_upper) })));
-  fcLower.setData(pts.filter((r) => r.yhat_lower != null).map((r) => ({ time: r.ds, value: Number(r.yhat_lower) })));
+  fcUpper.setData(pts.filter((r) => finite(r.yhat_upper)).map((r) => ({ time: r.ds, value: Number(r.yhat_upper) })));
+  fcLower.setData(pts.filter((r) => finite(r.yhat_lower)).map((r) => ({ time: r.ds, value: Number(r.yhat_lower) })));
+  const bounded = pts.filter((r) => finite(r.yhat_lower) && finite(r.yhat_upper))
+    .map((r) => ({ time: r.ds, lower: Number(r.yhat_lower), upper: Number(r.yhat_upper) }));
+  band.setPoints(bounded);
   $('key-forecast').hidden = pts.length === 0;
+  $('key-band').hidden = bounded.length === 0;
+  const w = Number(intervalWidth);
+  $('key-band-label').textContent = Number.isFinite(w) && w > 0 && w < 1 ? `${Math.round(w * 100)}% interval` : 'interval';
 }
+
+// ---------------------------------------------------------------------------------------------
+// The forecast panel: why the model was selected, the leaderboard and the model switcher.
+function fmtFrac(v, digits) { return v == null || !Number.isFinite(Number(v)) ? '–' : (Number(v) * 100).toFixed(digits) + '%'; }
+function fmtMase(v) { return v == null || !Number.isFinite(Number(v)) ? '–' : Number(v).toFixed(3); }
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v; else e.setAttribute(k, v);
+  }
+  e.append(...children);
+  return e;
+}
+// The leaderboard's entry for the selection procedure itself (nested CV), not a model.
+function isProcedure(entry) { return /^selected\b/.test(String(entry.model ?? '')); }
+function modelNames(doc) {
+  return Array.isArray(doc?.models) ? doc.models.map((m) => m?.name).filter((n) => typeof n === 'string' && n) : [];
+}
+
+function showForecastPanel(doc) {
+  const board = Array.isArray(doc?.leaderboard) ? doc.leaderboard.filter((e) => e && e.model != null) : [];
+  const names = modelNames(doc);
+  const why = typeof doc?.selection?.why === 'string' ? doc.selection.why : '';
+  $('fc-panel').hidden = !(board.length || names.length || why);
+  if ($('fc-panel').hidden) return;
+  $('fc-sym').textContent = state.symbol ?? '';
+  const width = Number(doc.interval_width);
+  const nominal = Number.isFinite(width) ? width : null;
+
+  $('fc-why').textContent = why;
+  $('fc-why').hidden = !why;
+  const cv = doc.cv;
+  $('fc-cv').hidden = !cv;
+  if (cv) {
+    $('fc-cv').textContent = `Rolling-origin CV of the history: ${cv.cutoffs ?? '?'} cutoffs, the first after ` +
+      `${cv.initial_days ?? '?'} days, one every ${cv.period_days ?? '?'} days, ${cv.horizon_days ?? '?'} days ahead. ` +
+      'MASE is against the naive forecast (below 1 beats it).';
+  }
+
+  const sel = $('fc-model');
+  sel.replaceChildren(new Option(`selected${doc.model ? ` (${doc.model})` : ''}`, ''),
+    ...names.map((n) => new Option(n, n)));
+  sel.value = state.fcModel;
+  $('fc-switch').hidden = names.length === 0;
+
+  $('fc-board').hidden = board.length === 0;
+  if (!board.length) return;
+  const horizons = [...new Set(board.flatMap((e) => (Array.isArray(e.horizons) ? e.horizons : [])
+    .map((h) => Number(h?.horizon_days)).filter(Number.isFinite)))].sort((a, b) => a - b);
+  const nominalText = nominal != null ? ` (nominal ${fmtFrac(nominal, 0)})` : '';
+  $('fc-caption').textContent = 'Leaderboard: each model forecast from every CV cutoff, by days ahead';
+  $('fc-head-groups').replaceChildren(
+    el('th', { scope: 'col', rowspan: '2' }, 'Model'),
+    el('th', { scope: 'colgroup', colspan: String(horizons.length), class: 'group' }, 'MAPE'),
+    el('th', { scope: 'colgroup', colspan: String(horizons.length), class: 'group' }, 'MASE'),
+    el('th', { scope: 'colgroup', colspan: String(horizons.length), class: 'group' }, `Coverage${nominalText}`));
+  const hcells = [];
+  for (const metric of ['MAPE', 'MASE', 'coverage']) {
+    for (const h of horizons) hcells.push(el('th', { scope: 'col', 'aria-label': `${metric} at ${h} days` }, `${h}d`));
+  }
+  $('fc-head-horizons').replaceChildren(...hcells);
+  $('fc-rows').replaceChildren(...board.map((e) => {
+    const byH = new Map((Array.isArray(e.horizons) ? e.horizons : []).map((h) => [Number(h?.horizon_days), h ?? {}]));
+    const proc = isProcedure(e);
+    const head = el('th', { scope: 'row' }, el('span', { class: 'name' }, String(e.model)));
+    if (e.selected === true) head.append(el('span', { class: 'badge' }, 'selected'));
+    if (proc) head.title = 'The selection procedure itself, evaluated by nested CV: at each cutoff the model is chosen on the cutoffs before it';
+    const cells = [];
+    for (const h of horizons) {
+      const v = byH.get(h)?.mape;
+      cells.push(el('td', v == null ? { class: 'na' } : {}, fmtFrac(v, 2)));
+    }
+    for (const h of horizons) {
+      const v = byH.get(h)?.mase;
+      cells.push(el('td', v == null ? { class: 'na' } : {}, fmtMase(v)));
+    }
+    for (const h of horizons) {
+      const v = byH.get(h)?.coverage;
+      const attrs = v == null ? { class: 'na' } : {};
+      if (v != null && nominal != null) {
+        attrs.title = `${fmtFrac(v, 1)} of outcomes inside the ${fmtFrac(nominal, 0)} interval (n = ${byH.get(h)?.n ?? '?'})`;
+        if (Math.abs(Number(v) - nominal) > 0.05) attrs.class = 'off';
+      }
+      cells.push(el('td', attrs, fmtFrac(v, 1)));
+    }
+    const cls = [e.selected === true ? 'selected' : '', proc ? 'procedure' : ''].filter(Boolean).join(' ');
+    return el('tr', cls ? { class: cls } : {}, head, ...cells);
+  }));
+}
+
+// What the chart shows now, in words (announced to screen readers when it changes).
+function showForecastNote(doc, name) {
+  const w = Number(doc?.interval_width);
+  const pct = Number.isFinite(w) ? `${Math.round(w * 100)}% ` : '';
+  let text = '';
+  if (!name) {
+    if (doc?.model) text = `Showing the selected forecast (${doc.model})${doc.interval === 'conformal' ? ` with its conformal ${pct}band` : ''}.`;
+  } else {
+    const m = (state.fcDoc?.models ?? []).find((x) => x?.name === name);
+    text = `Showing ${name}'s own forecast and ${pct}interval${m?.description ? `: ${m.description}` : ''}.`;
+  }
+  $('fc-showing').textContent = text;
+}
+
+// Draws the selected forecast ('') or one model's from the API (&model=).
+async function showModel(name) {
+  const gen = ++state.fcGen;
+  const symbol = state.symbol;
+  let doc = state.fcDoc;
+  if (name) {
+    try {
+      doc = await getJSON(`/api/v1/forecast?symbol=${encodeURIComponent(symbol)}&model=${encodeURIComponent(name)}`);
+    } catch (e) {
+      if (gen !== state.fcGen || symbol !== state.symbol) return;
+      $('fc-showing').textContent = `Could not load ${name}'s forecast: ${e.message}`;
+      return;
+    }
+  }
+  if (gen !== state.fcGen || symbol !== state.symbol) return;
+  state.fcModel = name;
+  setForecast(doc?.rows ?? [], doc?.interval_width);
+  showForecastNote(state.fcDoc, name);
+}
+$('fc-model').addEventListener('change', (ev) => { showModel(ev.target.value); });
 
 // ---------------------------------------------------------------------------------------------
 // Legend (the hovered day, else the last one), header ticker, footer.
@@ -496,7 +697,9 @@ async function loadSymbol(symbol) {
     closeStream();
     state.pending = null;
     setAll([]);
+    state.fcDoc = null;
     setForecast([]);
+    showForecastPanel(null);
     showLegend(null);
     showMeta();
     banner(`Could not load ${symbol}: ${e.message}`);
@@ -508,7 +711,12 @@ async function loadSymbol(symbol) {
   setAll((daily.rows ?? []).map(normalizeRow).filter((r) => r.day && Number.isFinite(r.open)));
   const fc = await forecast;
   if (gen !== state.gen) return;
-  setForecast(fc?.rows ?? []);
+  state.fcDoc = fc;
+  state.fcModel = '';
+  state.fcGen += 1;  // a model fetch of the previous symbol is dropped
+  setForecast(fc?.rows ?? [], fc?.interval_width);
+  showForecastPanel(fc);
+  showForecastNote(fc, '');
   applyRange();
   const pending = state.pending;
   state.pending = null;
@@ -572,6 +780,16 @@ window.cryptolake = {
   get updates() { return state.updates; },
   get status() { return state.status; },
   get forecast() { return state.forecast; },
+  // '' the selected forecast, else the model drawn (the switcher's value once drawn).
+  get forecastModel() { return state.fcModel; },
+  // The forecast drawn: the chart's own series data, day by day.
+  forecastRows() {
+    const lo = new Map(fcLower.data().map((p) => [p.time, p.value]));
+    const hi = new Map(fcUpper.data().map((p) => [p.time, p.value]));
+    return fcMid.data().map((p) => ({ ds: p.time, yhat: p.value, lower: lo.get(p.time) ?? null, upper: hi.get(p.time) ?? null }));
+  },
+  // The filled band: its points and how many the last paint placed on the canvas.
+  get band() { return { points: band.points.length, painted: band.painted }; },
   get lastBar() {
     const d = candles.data();
     const c = d[d.length - 1];
