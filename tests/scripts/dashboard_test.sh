@@ -4,7 +4,12 @@
 # 2025-08-18 12:00 at 60x): backfill, batch views, stream, serve. Then dashboard_test.mjs
 # (playwright-core driving Debian's chromium, headless) checks the chart's candles against the
 # recording, the batch/speed seam, the symbol picker and a live update, and saves a screenshot.
-# Finally SIGTERM must stop `up` cleanly (exit 0) and the lake must verify clean.
+# Then SIGTERM must stop `up` cleanly (exit 0) and the lake must verify clean. Last, on
+# `cryptolake serve` over the same data (it never rewrites the forecast files, as `up` does after
+# each batch refresh), the forecast panel for ETHUSDT: the forecast and its band, the
+# leaderboard, the why sentence and the model switcher (dashboard_test.mjs's forecast mode: the
+# product's forecast files when they have a leaderboard, else files the test writes in that
+# format), with a second screenshot, SCREENSHOT_OUT's name with -forecast.
 # Usage: dashboard_test.sh BINARY SHARED_DATA SCREENSHOT_OUT
 set -euo pipefail
 bin="$1"; shared="$2"; shot="$3"
@@ -12,7 +17,13 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$(dirname "$0")/lib.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-dashboard-XXXX")"
 up_pid=""
-cleanup() { [[ -n "$up_pid" ]] && kill "$up_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+serve_pid=""
+cleanup() {
+  [[ -n "$up_pid" ]] && kill "$up_pid" 2>/dev/null
+  [[ -n "$serve_pid" ]] && kill "$serve_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 k="$shared/binance-spot/klines"
 
@@ -53,4 +64,27 @@ up_pid=""
 grep -q "up: stopped cleanly" "$work/up.log" || { cat "$work/up.log" >&2; exit 1; }
 set +e; "$bin" --data "$work/data" verify >"$work/verify.txt"; vrc=$?; set -e
 (( vrc == 0 )) || { cat "$work/verify.txt" >&2; echo "FAIL: verify exit $vrc" >&2; exit 1; }
-echo "dashboard_test: browser checks passed, screenshot $shot, up stopped cleanly, verify clean"
+
+# The forecast panel, on `serve` (start-up only: it prints its URL once listening).
+"$bin" --data "$work/data" serve --port 0 >"$work/serve.log" 2>&1 &
+serve_pid=$!
+surl=""
+for _ in $(seq 1 1200); do
+  surl=$(grep -oE '^serve: http://127\.0\.0\.1:[0-9]+' "$work/serve.log" | head -n 1 | cut -c 8-) || true
+  [[ -n "$surl" ]] && break
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -n "$surl" ]] || { cat "$work/serve.log" >&2; echo "FAIL: serve did not start" >&2; exit 1; }
+cat >"$work/expect-forecast.json" <<EOF
+{"symbol":"ETHUSDT","forecast":{"dir":"$work/data/forecasts","symbols":["BTCUSDT","ETHUSDT"]}}
+EOF
+node "$root/tests/scripts/dashboard_test.mjs" --url "$surl/" --screenshot "${shot%.png}-forecast.png" \
+  --expect "$work/expect-forecast.json" --timeout 120000 ||
+  { tail -n 30 "$work/serve.log" >&2; exit 1; }
+kill -TERM "$serve_pid"
+set +e; wait "$serve_pid"; src=$?; set -e
+serve_pid=""
+(( src == 0 )) || { cat "$work/serve.log" >&2; echo "FAIL: serve exited $src after SIGTERM" >&2; exit 1; }
+echo "dashboard_test: browser checks passed, screenshots $shot and ${shot%.png}-forecast.png," \
+  "up stopped cleanly, verify clean"
