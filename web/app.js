@@ -406,7 +406,7 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 // The leaderboard's entry for the selection procedure itself (nested CV), not a model.
-function isProcedure(entry) { return /^selected\b/.test(String(entry.model ?? '')); }
+function isProcedure(entry) { return /^selected\b|nested/i.test(String(entry.model ?? '')); }
 function modelNames(doc) {
   return Array.isArray(doc?.models) ? doc.models.map((m) => m?.name).filter((n) => typeof n === 'string' && n) : [];
 }

@@ -13,8 +13,9 @@
 // speed-layer day) and its marker are at SEAM; switching the picker to another symbol reloads the
 // chart with that symbol's candles and updates the hash, and switching back restores N candles;
 // with "live", the stream connects and a live update arrives within --live-timeout (default 30 s):
-// the update counter increases and the last bar changes or a new bar appears; the page fetched
-// nothing from another origin. Then it saves a 1280x800 screenshot.
+// the update counter increases and the last bar changes or a new bar appears; the forecast the
+// API serves is drawn, with the selection's panel only when the file has its fields; the page
+// fetched nothing from another origin. Then it saves a 1280x800 screenshot.
 // Nothing sleeps: every wait polls the page's state (window.cryptolake) with a timeout.
 //
 // Forecast mode: EXPECT.json {"symbol":"ETHUSDT","forecast":{"dir":"<data>/forecasts",
@@ -232,12 +233,28 @@ async function run(browser, args, expect, symbols, bars) {
     note('"live" is not set: live updates not checked');
   }
 
-  // 7. Everything came from the page's own origin (the chart library is bundled, no CDN).
+  // 7. The forecast as served is drawn; the selection's panel shows only when the file has its
+  //    fields (an old file draws without it).
+  const fres = await page.evaluate(async (s) => {
+    const r = await fetch(`/api/v1/forecast?symbol=${s}`);
+    return { status: r.status, body: r.ok ? await r.json() : null };
+  }, expect.symbol);
+  if (fres.status === 200) {
+    await waitFor('the forecast is drawn', () => window.cryptolake.forecast > 0);
+    const hidden = await page.$eval('#fc-panel', (e) => e.hidden);
+    const hasFields = Array.isArray(fres.body.leaderboard) || Array.isArray(fres.body.models);
+    if (hidden === hasFields) fail(`the forecast panel is ${hidden ? 'hidden' : 'shown'} for a file ${hasFields ? 'with' : 'without'} the selection's fields`);
+    ok(`forecast drawn (${await page.evaluate(() => window.cryptolake.forecast)} days); panel ${hidden ? 'hidden: the file has no selection fields' : 'shown'}`);
+  } else {
+    note(`no forecast for ${expect.symbol} (${fres.status}): forecast drawing not checked`);
+  }
+
+  // 8. Everything came from the page's own origin (the chart library is bundled, no CDN).
   noErrors();
   if (foreign.length) fail(`the page fetched from another origin: ${foreign[0]}`);
   ok(`no request left ${origin}`);
 
-  // 8. The screenshot, once the chart has painted its latest state.
+  // 9. The screenshot, once the chart has painted its latest state.
   const canvases = await page.$$eval('#chart canvas', (cs) => cs.filter((c) => c.width > 0 && c.height > 0).length);
   if (!canvases) fail('the chart drew no canvas');
   await page.mouse.move(1, 1);
@@ -413,13 +430,19 @@ async function runForecast(browser, args, expect) {
   if (JSON.stringify(got) !== JSON.stringify(want)) fail(`leaderboard rows ${JSON.stringify(got)}, the file has ${JSON.stringify(want)}`);
   const si = fc.leaderboard.findIndex((e) => e.selected === true);
   if (si < 0) fail('the file marks no leaderboard entry selected');
-  if (table[si].badge !== 'selected' || !/\bselected\b/.test(table[si].cls)) fail(`the selected row (${want[si]}) is not marked: ${JSON.stringify(table[si])}`);
-  if (table.filter((r) => r.badge).length !== 1) fail(`more than one row marked selected: ${JSON.stringify(table)}`);
-  const pi = want.findIndex((n) => /^selected\b/.test(n));
+  fc.leaderboard.forEach((e, i) => {
+    const marked = table[i].badge === 'selected' && /\bselected\b/.test(table[i].cls);
+    if (marked !== (e.selected === true)) fail(`row ${want[i]}: marked selected ${marked}, the file says ${e.selected}`);
+  });
+  const pi = want.findIndex((n) => /^selected\b|nested/i.test(n));
   if (pi < 0 || !/\bprocedure\b/.test(table[pi].cls)) fail(`no nested-procedure row marked: ${JSON.stringify(table)}`);
-  const h0 = [...fc.leaderboard[si].horizons].sort((a, b) => a.horizon_days - b.horizon_days)[0];
+  // The first horizon with a MAPE; its column is that horizon's among the table's horizons.
+  const horizons = [...new Set(fc.leaderboard.flatMap((e) => (e.horizons ?? []).map((h) => h.horizon_days)))].sort((a, b) => a - b);
+  const h0 = [...fc.leaderboard[si].horizons].sort((a, b) => a.horizon_days - b.horizon_days).find((h) => Number.isFinite(h.mape));
+  if (!h0) fail(`${want[si]} has no MAPE in the file`);
   const figure = (h0.mape * 100).toFixed(2) + '%';
-  if (table[si].cells[0] !== figure) fail(`${want[si]}'s MAPE at ${h0.horizon_days} day(s) shows ${table[si].cells[0]}, the file has ${h0.mape} (${figure})`);
+  const cell = table[si].cells[horizons.indexOf(h0.horizon_days)];
+  if (cell !== figure) fail(`${want[si]}'s MAPE at ${h0.horizon_days} day(s) shows ${cell}, the file has ${h0.mape} (${figure})`);
   const headers = await page.$$eval('#fc-table thead th', (ths) => ths.map((t) => `${t.getAttribute('scope')}:${t.textContent}`));
   if (!headers.includes('col:Model') || !headers.some((h) => h.startsWith('colgroup:MASE'))) fail(`the table's headers lack scopes: ${JSON.stringify(headers)}`);
   ok(`leaderboard rows ${want.join(', ')}; ${want[si]} marked selected with MAPE ${figure} at ${h0.horizon_days}d; "${want[pi]}" marked as the procedure`);
