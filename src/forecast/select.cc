@@ -413,12 +413,12 @@ double ConformalQAt(const SuiteCv& cv, size_t m, size_t origin_end, int h) {
   return ConformalQuantile(std::move(scores), cv.options.interval_width);
 }
 
-std::string SelectionRule(double margin) {
+std::string SelectionRule(double margin, double min_win_share) {
   return fmt::format(
       "per horizon, the lowest MASE over the last 12 inner-CV cutoffs (horizons pooled around "
-      "it); the simplest model (naive) is kept unless another's MASE is lower by more than {:g}%, "
-      "ties to the simpler",
-      margin * 100);
+      "it); the simplest model (naive) is kept unless another's MASE is lower by more than {:g}% "
+      "and it is better on more than {:g}% of those cutoffs; ties to the simpler",
+      margin * 100, min_win_share * 100);
 }
 
 Evaluation NestedEvaluation(const SuiteCv& cv) {

@@ -162,6 +162,6 @@ inline constexpr const char* kProcedureName = "selected (nested CV)";
 Evaluation NestedEvaluation(const SuiteCv& cv);
 
 // A one-line statement of the rule, for reports and the forecast JSON.
-std::string SelectionRule(double margin);
+std::string SelectionRule(double margin, double min_win_share = 0.7);
 
 }  // namespace cryptolake::forecast
