@@ -178,8 +178,13 @@ int RunUp(Env& env, const UpArgs& a);
 struct ForecastArgs {
   std::string action;  // "fit" | "predict" | "cv"
   std::string symbol;
-  std::string model = "prophet";  // or a baseline: naive | seasonal_naive | drift
-  int periods = 30;               // fit / predict: days ahead
+  // auto: the suite's selection by nested CV (forecast/select.h); or one model: prophet, a
+  // baseline (naive | seasonal_naive | drift) or a suite model (forecast/models.h)
+  std::string model = "auto";
+  double margin = 0.02;            // auto: the selection's margin (forecast/select.h)
+  double min_win_share = 0.7;      // auto: Choose()'s win share
+  std::vector<std::string> suite;  // auto: the models selected among (empty: all; lists allowed)
+  int periods = 30;                // fit / predict: days ahead
   std::string initial = "730d", period = "30d", horizon = "30d";  // cv, rolling
   std::string protocol = "rolling";                               // cv: rolling | seed
   std::vector<std::string> regressors;  // daily_filled columns (comma-separated allowed); seed

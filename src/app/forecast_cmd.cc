@@ -4,17 +4,21 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "app/commands.h"
 #include "core/fsutil.h"
 #include "forecast/evaluate.h"
+#include "forecast/models.h"
 #include "forecast/prophet.h"
 #include "forecast/report.h"
+#include "forecast/select.h"
 
 namespace cryptolake::app {
 
@@ -26,6 +30,10 @@ using forecast::Frame;
 using forecast::Metrics;
 using forecast::NamedModel;
 using forecast::Prediction;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool IsAuto(const ForecastArgs& a) { return a.model == "auto"; }
 
 StatusOr<forecast::ProphetOptions> ModelOptions(const ForecastArgs& a) {
   forecast::ProphetOptions o;
@@ -45,12 +53,35 @@ StatusOr<forecast::ProphetOptions> ModelOptions(const ForecastArgs& a) {
   return o;
 }
 
-// The primary model: Prophet (fitted per call) or a baseline (evaluated by evaluate.h itself,
-// so no fn).
+// One model instead of the suite's selection: Prophet (fitted per call, with the Prophet
+// flags), a baseline (evaluated by evaluate.h itself, so no fn), or another suite model
+// (forecast/models.h; the baselines' names keep their evaluate.h meaning).
 StatusOr<NamedModel> PrimaryModel(const ForecastArgs& a) {
   if (forecast::ParseBaseline(a.model)) return NamedModel{a.model, {}};
-  if (a.model != "prophet") {
-    return InvalidArgument("unknown model '{}' (prophet, naive, seasonal_naive, drift)", a.model);
+  const auto& names = forecast::ModelNames();
+  if (a.model != "prophet" && std::find(names.begin(), names.end(), a.model) != names.end()) {
+    ASSIGN_OR_RETURN(std::shared_ptr<forecast::Model> m, forecast::MakeModel(a.model));
+    const forecast::FitOptions fo{a.interval_width, a.seed};
+    forecast::ModelFn fn = [m, fo](const Frame& h, const Frame& f) -> StatusOr<Prediction> {
+      ASSIGN_OR_RETURN(auto fit, m->Fit(Frame{h.ds, h.y, {}}, fo));
+      forecast::PathForecast p = fit->Predict(static_cast<int>(f.ds.size()));
+      Prediction out;
+      out.ds = f.ds;
+      out.yhat = p.yhat;
+      out.yhat_lower = p.lower;
+      out.yhat_upper = p.upper;
+      return out;
+    };
+    return NamedModel{a.model, fn};
+  }
+  // auto reaches here only where the suite does not apply (--protocol seed, --json-out): the
+  // Prophet model, as before the suite.
+  if (a.model != "prophet" && !IsAuto(a)) {
+    std::vector<std::string> known = {"auto", "prophet", "seasonal_naive"};
+    for (const auto& n : names) {
+      if (n != "prophet") known.push_back(n);
+    }
+    return InvalidArgument("unknown model '{}' ({})", a.model, fmt::join(known, ", "));
   }
   ASSIGN_OR_RETURN(forecast::ProphetOptions base, ModelOptions(a));
   forecast::ModelFn fn = [base](const Frame& h, const Frame& f) -> StatusOr<Prediction> {
@@ -142,7 +173,90 @@ std::string Summary(const Evaluation& ev, double seconds) {
 
 Micros Elapsed(const Env& env, Micros start) { return env.lake->clock().Now() - start; }
 
+StatusOr<forecast::SuiteOptions> SuiteOptionsOf(const ForecastArgs& a) {
+  if (!(a.interval_width > 0 && a.interval_width < 1)) {
+    return InvalidArgument("--interval-width must be in (0, 1)");
+  }
+  forecast::SuiteOptions o;
+  ASSIGN_OR_RETURN(o.initial_days, forecast::ParseDays(a.initial));
+  ASSIGN_OR_RETURN(o.period_days, forecast::ParseDays(a.period));
+  ASSIGN_OR_RETURN(o.horizon_days, forecast::ParseDays(a.horizon));
+  o.interval_width = a.interval_width;
+  o.threads = a.threads;
+  o.seed = a.seed;
+  o.margin = a.margin;
+  o.min_win_share = a.min_win_share;
+  o.models = SplitList(a.suite);
+  return o;
+}
+
+// The leaderboard of a nested CV: MAPE, MASE and coverage at 1, 7, 30 days per model, then the
+// procedure, then what is selected today and why.
+std::string Leaderboard(const Evaluation& ev, const forecast::SuiteCv& cv) {
+  std::vector<int> hs;
+  for (int h : {1, 7, 30}) {
+    if (h <= ev.horizon_days) hs.push_back(h);
+  }
+  std::string out = fmt::format(
+      "cv {} (suite, nested CV): {} cutoffs {}..{} every {}d, horizon {}d, initial {}d; {} grid "
+      "fits of {} models, {} threads, {:.1f} s; conformal {:g}% bands\n",
+      ev.symbol, ev.cutoffs.size(), FormatDate(ev.cutoffs.front()), FormatDate(ev.cutoffs.back()),
+      ev.period_days, ev.horizon_days, ev.initial_days, cv.grid.size(), cv.models.size(),
+      cv.threads, cv.seconds, ev.interval_width * 100);
+  std::string head = fmt::format("{:<22}", "model");
+  for (const char* what : {"mape", "mase", "coverage"}) {
+    for (int h : hs) head += fmt::format(" {:>12}", fmt::format("{} {}d", what, h));
+  }
+  out += head + "\n";
+  for (const auto& m : ev.models) {
+    std::string line = fmt::format("{:<22}", m.name);
+    auto row = [&](int h) -> const Metrics* {
+      for (const Metrics& x : m.metrics) {
+        if (x.horizon_days == h) return &x;
+      }
+      return nullptr;
+    };
+    for (int h : hs) line += fmt::format(" {:>12}", row(h) ? Pct(row(h)->mape) : "-");
+    for (int h : hs) line += fmt::format(" {:>12}", row(h) ? Num(row(h)->mase, 3) : "-");
+    for (int h : hs) line += fmt::format(" {:>12}", row(h) ? Pct(row(h)->coverage) : "-");
+    out += line + "\n";
+  }
+  for (const auto& s : ev.selection) out += "selected today, " + s + "\n";
+  return out;
+}
+
+int RunSuiteCvCmd(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
+  if (!a.regressors.empty()) {
+    return Fail(InvalidArgument("--model auto takes no regressors (the suite models the close)"));
+  }
+  auto o = SuiteOptionsOf(a);
+  if (!o.ok()) return Fail(o.status());
+  auto frame = forecast::ToFrame(series);
+  if (!frame.ok()) return Fail(frame.status());
+  CutoffProgress progress("cv " + a.symbol + " suite");
+  o->progress = [&progress](int done, int total) { progress(done, total); };
+  auto cv = forecast::RunSuiteCv(a.symbol, *frame, *o);
+  if (!cv.ok()) return Fail(cv.status());
+  Evaluation ev = forecast::NestedEvaluation(*cv);
+  std::filesystem::path dir = a.out.empty()
+                                  ? env.config.data_root / "forecasts" / (a.symbol + "-cv")
+                                  : std::filesystem::path(a.out);
+  auto files = forecast::WriteEvaluation(ev, dir, *env.con);
+  if (!files.ok()) return Fail(files.status());
+  if (series.dropped_partial_day) {
+    std::printf("note: dropped the partial day %s\n",
+                FormatDate(*series.dropped_partial_day).c_str());
+  }
+  std::printf("%s", Leaderboard(ev, *cv).c_str());
+  std::printf(
+      "wrote %s: metrics.json, metrics.csv, actual_vs_predicted.csv, forecasts.parquet, "
+      "report.html\n",
+      dir.string().c_str());
+  return 0;
+}
+
 int RunCv(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
+  if (IsAuto(a) && a.protocol == "rolling") return RunSuiteCvCmd(env, a, series);
   auto model = PrimaryModel(a);
   if (!model.ok()) return Fail(model.status());
   const bool seed = a.protocol == "seed";
@@ -251,8 +365,167 @@ int RunJsonFit(Env& env, const ForecastArgs& a, const Frame& history, const Fram
   return 0;
 }
 
+// --model auto: the suite's CV on the history (the leaderboard, when it is long enough), the
+// selection at the last day per horizon, every model fitted on the whole history, and the rows:
+// the selected model's point with its conformal band (forecast/select.h). Days beyond the CV
+// horizon use the selection and the calibration of its last day, the band widening as sqrt(h).
+int RunSuiteFit(Env& env, const ForecastArgs& a, const forecast::DailySeries& series,
+                const Frame& history, const Frame& future) {
+  auto o = SuiteOptionsOf(a);
+  if (!o.ok()) return Fail(o.status());
+  CutoffProgress progress(a.action + " " + a.symbol + " suite");
+  o->progress = [&progress](int done, int total) { progress(done, total); };
+  auto cv = forecast::RunSuiteCv(a.symbol, history, *o, /*outer_required=*/false);
+  if (!cv.ok()) return Fail(cv.status());
+  const size_t n = history.y.size();
+  const int H = o->horizon_days;
+  std::vector<forecast::Choice> choices = forecast::SelectAt(*cv, n);
+
+  forecast::Forecast fc;
+  fc.symbol = a.symbol;
+  fc.history = history;
+  fc.interval_width = a.interval_width;
+  if (series.dropped_partial_day) {
+    fc.notes.push_back("The partial day " + FormatDate(*series.dropped_partial_day) +
+                       " was left out: only complete days are fitted.");
+  }
+  // Every model on the whole history (the ensemble from its members, as in the CV).
+  std::vector<forecast::ModelForecast> own;
+  std::vector<forecast::PathForecast> paths;
+  const forecast::FitOptions fo{a.interval_width, a.seed};
+  for (const auto& name : cv->models) {
+    forecast::PathForecast p;
+    std::string desc;
+    if (name == "ensemble") {
+      std::vector<forecast::PathForecast> ms;
+      for (const auto& m : forecast::EnsembleMembers()) {
+        auto it = std::find(cv->models.begin(), cv->models.end(), m);
+        if (it != cv->models.end())
+          ms.push_back(paths[static_cast<size_t>(it - cv->models.begin())]);
+      }
+      p = forecast::MedianPath(ms, a.periods);
+      desc = fmt::format("median of {}", fmt::join(forecast::EnsembleMembers(), ", "));
+    } else {
+      auto model = forecast::MakeModel(name);
+      if (!model.ok()) return Fail(model.status());
+      auto fit = (*model)->Fit(history, fo);
+      if (!fit.ok()) return Fail(fit.status());
+      p = (*fit)->Predict(a.periods);
+      desc = (*fit)->Describe();
+    }
+    paths.push_back(p);
+    own.push_back({name, false, {future.ds, p.yhat, p.lower, p.upper, {}, {}, {}}, desc});
+  }
+  // The rows: per day, the selected model and its conformal band.
+  forecast::SuiteSelection sel;
+  sel.rule = forecast::SelectionRule(o->margin, o->min_win_share);
+  sel.margin = o->margin;
+  Prediction rows;
+  rows.ds = future.ds;
+  Prediction fallback = rows;  // the selected models' own bands
+  const double v = cv->vol[n - 1];
+  for (int i = 1; i <= a.periods; ++i) {
+    const forecast::Choice& c =
+        choices.empty() ? forecast::Choice{"naive", 0, "", 0, ""} : choices[std::min(i, H) - 1];
+    size_t m = static_cast<size_t>(std::find(cv->models.begin(), cv->models.end(), c.model) -
+                                   cv->models.begin());
+    const double f = paths[m].yhat[i - 1];
+    const double q = forecast::ConformalQAt(*cv, m, n, std::min(i, H));
+    const double half = q * v * std::sqrt(static_cast<double>(i));
+    rows.yhat.push_back(f);
+    rows.yhat_lower.push_back(f * std::exp(-half));
+    rows.yhat_upper.push_back(f * std::exp(half));
+    fallback.yhat.push_back(f);
+    fallback.yhat_lower.push_back(paths[m].lower[i - 1]);
+    fallback.yhat_upper.push_back(paths[m].upper[i - 1]);
+    sel.row_models.push_back(c.model);
+    if (std::isnan(half)) sel.interval = "model";
+  }
+  if (sel.interval == "model") rows = fallback;
+  for (int h : {1, 7, 30}) {
+    if (h <= a.periods && h <= H && !choices.empty())
+      sel.by_horizon.emplace_back(h, choices[h - 1]);
+  }
+  if (sel.by_horizon.empty()) {
+    sel.by_horizon.emplace_back(
+        1, forecast::Choice{sel.row_models.front(), kNaN, "", kNaN, "no inner-CV point yet"});
+  }
+  {
+    std::set<std::string> picked(sel.row_models.begin(), sel.row_models.end());
+    if (picked.size() == 1) {
+      sel.why = fmt::format("{} at every horizon. At 1 day: {}.", *picked.begin(),
+                            sel.by_horizon.front().second.why);
+    } else {
+      std::vector<std::string> parts;
+      for (const auto& [h, c] : sel.by_horizon) parts.push_back(fmt::format("{} d: {}", h, c.why));
+      sel.why = fmt::format("{}.", fmt::join(parts, "; "));
+    }
+  }
+  sel.initial_days = o->initial_days;
+  sel.period_days = o->period_days;
+  sel.horizon_days = H;
+  Evaluation ev;
+  if (cv->first_outer < cv->grid.size()) {
+    ev = forecast::NestedEvaluation(*cv);
+    sel.cutoffs = static_cast<int>(ev.cutoffs.size());
+    for (const auto& m : ev.models) {
+      forecast::LeaderboardEntry e{m.name, m.name == sel.by_horizon.front().second.model, {}};
+      for (int h : {1, 7, 30}) {
+        for (const Metrics& x : m.metrics) {
+          if (x.horizon_days == h) e.horizons.push_back(x);
+        }
+      }
+      sel.leaderboard.push_back(std::move(e));
+    }
+  }
+  fc.models.push_back({"selected", false, rows, sel.why});
+  for (auto& m : own) fc.models.push_back(std::move(m));
+  fc.selection = std::move(sel);
+
+  std::filesystem::path dir = env.config.data_root / "forecasts";
+  auto files = forecast::WriteForecast(fc, dir, *env.con);
+  if (!files.ok()) return Fail(files.status());
+  if (series.dropped_partial_day) {
+    std::printf("note: dropped the partial day %s\n",
+                FormatDate(*series.dropped_partial_day).c_str());
+  }
+  std::printf("%s %s: selected by nested CV on %zu days %s..%s, %d days ahead %s..%s\n",
+              a.action.c_str(), a.symbol.c_str(), n, FormatDate(history.ds.front()).c_str(),
+              FormatDate(history.ds.back()).c_str(), a.periods,
+              FormatDate(future.ds.front()).c_str(), FormatDate(future.ds.back()).c_str());
+  if (!ev.cutoffs.empty()) std::printf("%s", Leaderboard(ev, *cv).c_str());
+  std::printf("why: %s\n", fc.selection->why.c_str());
+  std::printf("%-12s %-10s %36s\n", "day", "model",
+              fmt::format("{} band", fc.selection->interval).c_str());
+  std::set<int> shown;
+  for (int h : {1, 7, 30, a.periods}) {
+    if (h <= a.periods) shown.insert(h);
+  }
+  for (int h : shown) {
+    std::printf("%-12s %-10s %36s\n", FormatDate(future.ds[h - 1]).c_str(),
+                fc.selection->row_models[h - 1].c_str(),
+                fmt::format("{} [{}, {}]", Num(rows.yhat[h - 1], 2), Num(rows.yhat_lower[h - 1], 2),
+                            Num(rows.yhat_upper[h - 1], 2))
+                    .c_str());
+  }
+  std::printf("wrote %s, %s, %s\n", files->json.string().c_str(), files->parquet.string().c_str(),
+              files->html.string().c_str());
+  return 0;
+}
+
 int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
   if (a.periods < 1 || a.periods > 3650) return Fail(InvalidArgument("--periods must be 1..3650"));
+  if (IsAuto(a) && a.json_out.empty()) {
+    if (!a.regressors.empty()) {
+      return Fail(InvalidArgument(
+          "fit/predict take no regressors: a future day's ma7/ma30 needs its own close"));
+    }
+    auto history = forecast::ToFrame(series);
+    if (!history.ok()) return Fail(history.status());
+    Frame future;
+    future.ds = forecast::FutureDays(history->ds.back(), a.periods);
+    return RunSuiteFit(env, a, series, *history, future);
+  }
   auto model = PrimaryModel(a);
   if (!model.ok()) return Fail(model.status());
   if (!a.regressors.empty()) {

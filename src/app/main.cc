@@ -389,14 +389,19 @@ int main(int argc, char** argv) {
   // forecast
   app::ForecastArgs fa;
   auto* fc = app.add_subcommand(
-      "forecast", "Forecast daily closes (Prophet's model) beside naive baselines; evaluate them");
+      "forecast",
+      "Forecast daily closes: the model suite, selected per horizon by nested CV, with "
+      "conformal bands; evaluate it");
   fc->require_subcommand(1);
   auto add_forecast_flags = [&fa](CLI::App* c) {
     c->add_option("--symbol", fa.symbol, "Symbol, e.g. BTCUSDT")
         ->required()
         ->transform(app::flags::Symbol());
-    c->add_option("--model", fa.model, "prophet | naive | seasonal_naive | drift")
-        ->default_val("prophet")
+    c->add_option("--model", fa.model,
+                  "auto: the model selected per horizon by nested CV, with a conformal band; or "
+                  "one model: prophet | naive | seasonal_naive | drift | ets | theta | arima | "
+                  "ensemble (those built in)")
+        ->default_val("auto")
         ->check(NonEmpty());
     c->add_option("--interval-width", fa.interval_width, "Width of the uncertainty interval")
         ->default_val(0.8)
@@ -425,8 +430,37 @@ int main(int argc, char** argv) {
       "fit", "Fit on the symbol's complete days, report the fit, write the forecast");
   auto* fc_pred =
       fc->add_subcommand("predict", "Fit on the symbol's complete days and write the forecast");
+  // auto: the selection's margin (forecast/select.h).
+  auto add_margin = [&fa](CLI::App* c) {
+    c->add_option("--margin", fa.margin,
+                  "auto: another model replaces naive only if its inner-CV MASE is lower by more "
+                  "than this fraction")
+        ->default_val(0.02)
+        ->check(Number(0, false, 1, true));
+    c->add_option("--min-win-share", fa.min_win_share,
+                  "auto: ... and beats naive on more than this share of the inner cutoffs")
+        ->default_val(0.7)
+        ->check(Number(0, false, 1, true));
+    c->add_option("--models", fa.suite,
+                  "auto: the models to select among, repeatable or comma-separated (default: "
+                  "every built-in model)")
+        ->check(NonEmptyList());
+  };
   for (auto* c : {fc_fit, fc_pred}) {
     add_forecast_flags(c);
+    add_margin(c);
+    c->add_option("--initial", fa.initial, "auto: the leaderboard's CV, least history")
+        ->default_val("730d")
+        ->check(NonEmpty());
+    c->add_option("--period", fa.period, "auto: days between the CV's cutoffs")
+        ->default_val("30d")
+        ->check(NonEmpty());
+    c->add_option("--horizon", fa.horizon, "auto: days ahead the CV scores and selects for")
+        ->default_val("30d")
+        ->check(NonEmpty());
+    c->add_option("--threads", fa.threads, "auto: cutoffs fitted in parallel (0: all cores)")
+        ->default_val(0)
+        ->check(IntAtLeast(0));
     c->add_option("--periods", fa.periods, "Days to forecast after the last complete day")
         ->default_val(30)
         ->check(IntIn(1, 3650));
@@ -438,13 +472,21 @@ int main(int argc, char** argv) {
         "Reads prophet_input (ds, y = daily close) of the lake's snapshot, complete days only (a\n"
         "last day with fewer than 1440 minutes is left out). Writes "
         "<data>/forecasts/<SYMBOL>.json\n"
-        "(what /api/v1/forecast serves and the dashboard draws: the --model's forecast),\n"
-        "<SYMBOL>.parquet (every model: the --model and the naive, seasonal naive and drift\n"
-        "baselines) and <SYMBOL>.html (a self-contained chart).");
+        "(what /api/v1/forecast serves and the dashboard draws), <SYMBOL>.parquet and\n"
+        "<SYMBOL>.html (a self-contained chart).\n"
+        "--model auto (the default): every suite model is cross-validated on the history\n"
+        "(--initial, --period, --horizon: the leaderboard), the model for each horizon is\n"
+        "selected by the inner CV of the last 12 cutoffs (naive unless another's MASE is lower\n"
+        "by more than --margin and it wins on more than --min-win-share of them), and each day\n"
+        "gets the selected model's point with a split-conformal band from the log errors of\n"
+        "earlier cutoffs. The JSON holds the selection and why, the leaderboard and every\n"
+        "model's own forecast. --model NAME: that model alone (prophet with the Prophet flags)\n"
+        "beside the naive, seasonal naive and drift baselines.");
   }
   auto* fc_cv = fc->add_subcommand(
       "cv", "Evaluate: rolling-origin cross-validation, or the prototype's protocol");
   add_forecast_flags(fc_cv);
+  add_margin(fc_cv);
   fc_cv
       ->add_option("--protocol", fa.protocol,
                    "rolling: Prophet's cross_validation; seed: the prototype's 80/20 split with "
@@ -485,7 +527,12 @@ int main(int argc, char** argv) {
       "regressors. Those contain the close being forecast: the run is refused as leakage\n"
       "unless --allow-leakage. The naive, seasonal naive (7 days) and drift baselines are\n"
       "always evaluated beside the model. Writes metrics.json, metrics.csv,\n"
-      "actual_vs_predicted.csv, forecasts.parquet and report.html into --out.");
+      "actual_vs_predicted.csv, forecasts.parquet and report.html into --out.\n"
+      "--model auto (the default, rolling): every suite model on one cutoff grid, each with\n"
+      "its split-conformal band, and the selected procedure scored by nested CV (at each\n"
+      "cutoff the model is chosen by the 12 cutoffs before it); prints the leaderboard (MAPE,\n"
+      "MASE and coverage at 1, 7, 30 days) and the model each horizon selects today, and why.\n"
+      "--protocol seed evaluates the Prophet model.");
 
   // replay-exchange
   app::ReplayArgs ra;

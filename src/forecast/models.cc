@@ -132,6 +132,7 @@ const std::vector<Entry>& Registry() {
   static const std::vector<Entry> r = {
       {"naive", MakeNaiveModel},
       {"drift", MakeDriftModel},
+      {"ensemble", MakeEnsembleModel},
       {"prophet", MakeProphetSuiteModel},
   };
   return r;

@@ -84,4 +84,9 @@ std::unique_ptr<Model> MakeNaiveModel();
 std::unique_ptr<Model> MakeDriftModel();
 std::unique_ptr<Model> MakeProphetSuiteModel();
 
+// --- selection (forecast/select.h) ---
+// The median ensemble of naive, drift, ets, theta and arima (those registered), day by day; its
+// own interval is NaN (conformal intervals give it one). Defined in select.cc.
+std::unique_ptr<Model> MakeEnsembleModel();
+
 }  // namespace cryptolake::forecast

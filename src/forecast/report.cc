@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/fsutil.h"
@@ -570,11 +571,19 @@ Chart EvaluationChart(const Evaluation& ev) {
         ev.period_days, ev.horizon_days, ev.initial_days, regs, iw);
     c.shade_from = ev.cutoffs.front() + kMicrosPerDay;
     c.focus_label = "Forecast period";
-    c.notes.push_back(
-        "Baselines from each cutoff: naive (the cutoff's close), seasonal_naive (the same "
-        "weekday of the cutoff's last week) and drift (the line from the first to the last "
-        "close). Metrics per horizon (days after the cutoff) as Prophet's performance_metrics; "
-        "MASE against the in-sample naive one-step error of each cutoff's history.");
+    if (ev.selection.empty()) {
+      c.notes.push_back(
+          "Baselines from each cutoff: naive (the cutoff's close), seasonal_naive (the same "
+          "weekday of the cutoff's last week) and drift (the line from the first to the last "
+          "close). Metrics per horizon (days after the cutoff) as Prophet's performance_metrics; "
+          "MASE against the in-sample naive one-step error of each cutoff's history.");
+    } else {
+      c.notes.push_back(
+          "The model suite, each with its split-conformal interval calibrated on the cutoffs "
+          "before each cutoff, and the selected procedure (nested CV): at each cutoff and "
+          "horizon, the model chosen by the inner CV of the cutoffs before it, with its band. "
+          "MASE against the in-sample naive one-step error of each cutoff's history.");
+    }
   }
   c.shade_to = ev.series.ds.back();
   c.shade_label = ev.protocol == "seed" ? "test" : "forecasts";
@@ -621,7 +630,12 @@ Chart EvaluationChart(const Evaluation& ev) {
     }
   }
   main_h.push_back(0);
-  c.tables_html =
+  if (!ev.selection.empty()) {
+    c.tables_html += "<h2>Selected today</h2>\n<ul class=\"selection\">\n";
+    for (const auto& line : ev.selection) c.tables_html += "<li>" + Esc(line) + "</li>\n";
+    c.tables_html += "</ul>\n";
+  }
+  c.tables_html +=
       "<h2>Metrics</h2>\n<p class=\"note\">Ratios in percent of the actual close; "
       "coverage: share of actual closes inside the interval (nominal " +
       iw +
@@ -638,6 +652,48 @@ Chart EvaluationChart(const Evaluation& ev) {
       "<p class=\"note\">Files beside this report: metrics.json, metrics.csv, "
       "actual_vs_predicted.csv, forecasts.parquet.</p>\n";
   return c;
+}
+
+// --model auto: why the forecast is what it is, and the leaderboard of the nested CV.
+std::string SelectionHtml(const Forecast& fc) {
+  const SuiteSelection& sel = *fc.selection;
+  std::string t =
+      "<h2>Selected model</h2>\n<p>" + Esc(sel.why) + "</p>\n<ul class=\"selection\">\n";
+  for (const auto& [h, c] : sel.by_horizon) {
+    t += fmt::format("<li>{} d: {}</li>\n", h, Esc(c.why));
+  }
+  t += "</ul>\n<p class=\"note\">Rule: " + Esc(sel.rule) + ". Band: " +
+       (sel.interval == "conformal"
+            ? fmt::format("split-conformal {:g}% interval of the selected model (log errors of "
+                          "the earlier cutoffs, scaled by the volatility known at each cutoff)",
+                          fc.interval_width * 100)
+            : std::string("the model's own interval (too little history to calibrate)")) +
+       ".</p>\n";
+  if (sel.leaderboard.empty()) {
+    return t +
+           "<p class=\"note\">No leaderboard: the history is too short for the "
+           "cross-validation.</p>\n";
+  }
+  t += fmt::format(
+      "<h2>Leaderboard</h2>\n<p class=\"note\">Honest CV of the history: {} cutoffs every {} "
+      "days after {} days, {} days ahead; each model with its conformal band; the selected "
+      "procedure chose its model at each cutoff from the cutoffs before it (nested CV).</p>\n",
+      sel.cutoffs, sel.period_days, sel.initial_days, sel.horizon_days);
+  t += "<table class=\"leaderboard\">\n<tr><th>model</th>";
+  const auto& first = sel.leaderboard.front().horizons;
+  for (const char* what : {"MAPE", "MASE", "coverage"}) {
+    for (const Metrics& m : first) t += fmt::format("<th>{} {} d</th>", what, m.horizon_days);
+  }
+  t += "</tr>\n";
+  for (const LeaderboardEntry& e : sel.leaderboard) {
+    t += std::string("<tr") + (e.selected ? " class=\"primary\"" : "") + "><td>" + Esc(e.model) +
+         (e.selected ? " (selected)" : "") + "</td>";
+    for (const Metrics& m : e.horizons) t += "<td>" + Pct(m.mape) + "</td>";
+    for (const Metrics& m : e.horizons) t += "<td>" + Fix(m.mase, 3) + "</td>";
+    for (const Metrics& m : e.horizons) t += "<td>" + Pct(m.coverage) + "</td>";
+    t += "</tr>\n";
+  }
+  return t + "</table>\n";
 }
 
 std::vector<ForecastRow> EvaluationRows(const Evaluation& ev) {
@@ -696,6 +752,7 @@ std::string MetricsJson(const Evaluation& ev) {
     models.push_back({{"name", m.name}, {"baseline", m.baseline}, {"metrics", rows}});
   }
   j["models"] = models;
+  if (!ev.selection.empty()) j["selection"] = ev.selection;
   return j.dump(2) + "\n";
 }
 
@@ -759,6 +816,59 @@ std::string ApiForecastJson(const Forecast& fc) {
             {"history_end", fc.history.ds.empty() ? "" : FormatDate(fc.history.ds.back())},
             {"interval_width", fc.interval_width},
             {"rows", rows}};
+  if (!fc.selection) return j.dump() + "\n";
+  const SuiteSelection& sel = *fc.selection;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i]["model"] = i < sel.row_models.size() ? sel.row_models[i] : "";
+    rows[i]["horizon_days"] = i + 1;
+  }
+  j["rows"] = rows;
+  if (!sel.by_horizon.empty()) j["model"] = sel.by_horizon.front().second.model;
+  j["last_close"] = JsonNum(fc.history.y.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                                 : fc.history.y.back());
+  j["interval"] = sel.interval;
+  json by_h = json::array();
+  for (const auto& [h, c] : sel.by_horizon) {
+    by_h.push_back({{"horizon_days", h},
+                    {"model", c.model},
+                    {"mase", JsonNum(c.mase)},
+                    {"runner_up", c.runner_up.empty() ? json(nullptr) : json(c.runner_up)},
+                    {"runner_up_mase", JsonNum(c.runner_up_mase)},
+                    {"why", c.why}});
+  }
+  j["selection"] = {
+      {"rule", sel.rule}, {"margin", sel.margin}, {"why", sel.why}, {"by_horizon", by_h}};
+  json board = json::array();
+  for (const LeaderboardEntry& e : sel.leaderboard) {
+    json hs = json::array();
+    for (const Metrics& m : e.horizons) {
+      hs.push_back({{"horizon_days", m.horizon_days},
+                    {"n", m.n},
+                    {"mape", JsonNum(m.mape)},
+                    {"mase", JsonNum(m.mase)},
+                    {"coverage", JsonNum(m.coverage)}});
+    }
+    board.push_back({{"model", e.model}, {"selected", e.selected}, {"horizons", hs}});
+  }
+  j["leaderboard"] = board;
+  j["cv"] = {{"initial_days", sel.initial_days},
+             {"period_days", sel.period_days},
+             {"horizon_days", sel.horizon_days},
+             {"cutoffs", sel.cutoffs}};
+  json models = json::array();
+  for (size_t k = 1; k < fc.models.size(); ++k) {
+    const ModelForecast& m = fc.models[k];
+    json mr = json::array();
+    const Prediction& p = m.prediction;
+    for (size_t i = 0; i < p.ds.size(); ++i) {
+      mr.push_back({{"ds", FormatDate(p.ds[i])},
+                    {"yhat", JsonNum(p.yhat[i])},
+                    {"yhat_lower", JsonNum(p.yhat_lower[i])},
+                    {"yhat_upper", JsonNum(p.yhat_upper[i])}});
+    }
+    models.push_back({{"name", m.name}, {"description", m.description}, {"rows", mr}});
+  }
+  j["models"] = models;
   return j.dump() + "\n";
 }
 
@@ -784,6 +894,7 @@ std::string ForecastHtml(const Forecast& fc) {
     c.models.push_back(
         {m.name, m.baseline, {{last, false, p.ds, p.yhat, p.yhat_lower, p.yhat_upper}}});
   }
+  if (fc.selection) c.tables_html = SelectionHtml(fc);
   return RenderHtml(c);
 }
 

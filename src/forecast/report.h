@@ -20,7 +20,15 @@
 // fit / predict (WriteForecast, into <data>/forecasts/):
 //   <SYMBOL>.json            the API's format: {"symbol","model","history_end","interval_width",
 //                            "rows":[{"ds":"2026-04-30","yhat","yhat_lower","yhat_upper"}]}
-//                            with the primary model's days after the history
+//                            with the primary model's days after the history; with a
+//                            selection (--model auto) also "last_close", "interval", each row's
+//                            "model" and "horizon_days", "selection" {"rule","margin","why",
+//                            "by_horizon":[{"horizon_days","model","mase","runner_up",
+//                            "runner_up_mase"}]}, "leaderboard" [{"model","selected",
+//                            "horizons":[{"horizon_days","n","mape","mase","coverage"}]}],
+//                            "cv" {"initial_days","period_days","horizon_days","cutoffs"} and
+//                            "models" [{"name","description","rows":[...]}] (every suite model's
+//                            own forecast and interval); "model" is the model selected at 1 day
 //   <SYMBOL>.parquet         every model's forecast (kForecastParquetColumns; cutoff = the last
 //                            history day, y NULL)
 //   <SYMBOL>.html            the same chart over the history and the forecast
@@ -33,12 +41,14 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "forecast/evaluate.h"
 #include "forecast/prophet.h"
+#include "forecast/select.h"
 #include "lake/duck.h"
 
 namespace cryptolake::forecast {
@@ -74,7 +84,26 @@ StatusOr<EvaluationFiles> WriteEvaluation(const Evaluation& ev, const fs::path& 
 struct ModelForecast {
   std::string name;
   bool baseline = false;
-  Prediction prediction;  // the days after the history
+  Prediction prediction;         // the days after the history
+  std::string description = {};  // what was fitted (FittedModel::Describe); suite runs
+};
+
+// A leaderboard entry of the nested CV (forecast/select.h): metrics at horizons 1, 7, 30.
+struct LeaderboardEntry {
+  std::string model;
+  bool selected = false;  // the model selected at horizon 1 today
+  std::vector<Metrics> horizons;
+};
+
+// What --model auto adds to a forecast (forecast/select.h).
+struct SuiteSelection {
+  std::string interval = "conformal";   // how the primary's band was made: conformal | model
+  std::vector<std::string> row_models;  // the model of each primary row
+  std::string rule, why;
+  double margin = 0.02;
+  std::vector<std::pair<int, Choice>> by_horizon;  // horizons 1, 7, 30 (<= the rows)
+  std::vector<LeaderboardEntry> leaderboard;       // empty: too little history for CV
+  int initial_days = 0, period_days = 0, horizon_days = 0, cutoffs = 0;
 };
 
 struct Forecast {
@@ -83,6 +112,8 @@ struct Forecast {
   std::vector<ModelForecast> models;  // the primary model first
   double interval_width = 0.8;
   std::vector<std::string> notes;  // shown in the HTML, e.g. the dropped partial day
+  // --model auto: models[0] is the selected procedure ("selected"), then every suite model.
+  std::optional<SuiteSelection> selection;
 };
 
 std::string ApiForecastJson(const Forecast& fc);

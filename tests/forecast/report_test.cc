@@ -365,6 +365,104 @@ TEST_F(ForecastCliTest, PredictWritesWhatTheApiServes) {
   ExpectSelfContained(Slurp(dir / "BTCUSDT.html"));
 }
 
+// The default (--model auto): the suite's nested CV, its leaderboard and today's selection.
+// A late --initial keeps the run short (7 outer cutoffs, 24 more for the inner CV), and the
+// suite is the quick models (Prophet's fits take minutes in the sanitized build).
+TEST_F(ForecastCliTest, CrossValidationSelectsByNestedCvByDefault) {
+  auto r = RunCli({"--data", Data(), "forecast", "cv", "--symbol", "BTCUSDT", "--initial", "2760d",
+                   "--period", "60d", "--threads", "2", "--models", "naive,drift", "--models",
+                   "ensemble", "--out", out_.path().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = Lines(r.out);
+  ASSERT_GE(lines.size(), 8u);
+  EXPECT_EQ(lines[0].substr(0, lines[0].find(";")),
+            "cv BTCUSDT (suite, nested CV): 7 cutoffs 2025-04-04..2026-03-30 every 60d, horizon "
+            "30d, initial 2760d");
+  EXPECT_EQ(lines[1].rfind("model ", 0), 0u) << lines[1];
+  EXPECT_NE(lines[1].find(" mape 1d "), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find(" coverage 30d"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[2].rfind("naive ", 0), 0u) << lines[2];
+  size_t proc = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].rfind("selected (nested CV)", 0) == 0) proc = i;
+  }
+  ASSERT_GT(proc, 2u);
+  ASSERT_GT(lines.size(), proc + 3);
+  EXPECT_EQ(lines[proc + 1].rfind("selected today, 1d: ", 0), 0u) << lines[proc + 1];
+  EXPECT_EQ(lines[proc + 2].rfind("selected today, 7d: ", 0), 0u) << lines[proc + 2];
+  EXPECT_EQ(lines[proc + 3].rfind("selected today, 30d: ", 0), 0u) << lines[proc + 3];
+  EXPECT_EQ(lines.back(), "wrote " + out_.path().string() +
+                              ": metrics.json, metrics.csv, actual_vs_predicted.csv, "
+                              "forecasts.parquet, report.html");
+  EXPECT_EQ(Lines(r.err).back(), "cv BTCUSDT suite: 31/31 cutoffs");
+  json j = json::parse(Slurp(out_ / "metrics.json"));
+  EXPECT_EQ(j["primary"], "selected (nested CV)");
+  EXPECT_EQ(j["selection"].size(), 3u);
+  EXPECT_EQ(j["models"][0]["name"], "naive");
+  EXPECT_EQ(j["models"].back()["name"], "selected (nested CV)");
+  // Naive at 1 day: the 7 outer cutoffs c = day 3147 - 60 k (k = 0..6).
+  const json& naive1 = j["models"][0]["metrics"][0];
+  EXPECT_EQ(naive1["horizon_days"], 1);
+  EXPECT_EQ(naive1["n"], 7);
+  std::string html = Slurp(out_ / "report.html");
+  ExpectSelfContained(html);
+  EXPECT_NE(html.find("<h2>Selected today</h2>"), std::string::npos);
+}
+
+// predict --model auto writes the file the API serves and the dashboard reads (json.md).
+TEST_F(ForecastCliTest, PredictWritesTheSelectedForecastWithItsConformalBand) {
+  auto r = RunCli({"--data", Data(), "forecast", "predict", "--symbol", "BTCUSDT", "--initial",
+                   "2760d", "--period", "60d", "--threads", "2", "--periods", "31", "--models",
+                   "naive,drift,ensemble"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Lines(r.out)[0],
+            "predict BTCUSDT: selected by nested CV on 3178 days 2017-08-17..2026-04-29, 31 days "
+            "ahead 2026-04-30..2026-05-30");
+  fs::path dir = fs::path(Data()) / "forecasts";
+  json j = json::parse(Slurp(dir / "BTCUSDT.json"));
+  EXPECT_EQ(j["symbol"], "BTCUSDT");
+  EXPECT_EQ(j["history_end"], "2026-04-29");
+  EXPECT_EQ(j["last_close"], 75780.0);
+  EXPECT_EQ(j["interval_width"], 0.8);
+  EXPECT_EQ(j["interval"], "conformal");
+  ASSERT_EQ(j["rows"].size(), 31u);
+  EXPECT_EQ(j["rows"][0]["ds"], "2026-04-30");
+  EXPECT_EQ(j["rows"][0]["horizon_days"], 1);
+  EXPECT_EQ(j["rows"][30]["horizon_days"], 31);
+  EXPECT_EQ(j["model"], j["rows"][0]["model"]);
+  EXPECT_EQ(j["selection"]["by_horizon"][0]["model"], j["model"]);
+  EXPECT_EQ(j["selection"]["margin"], 0.02);
+  EXPECT_EQ(j["selection"]["by_horizon"].size(), 3u);
+  EXPECT_FALSE(j["selection"]["why"].get<std::string>().empty());
+  EXPECT_EQ(j["cv"], json::parse(R"({"initial_days": 2760, "period_days": 60,
+                                     "horizon_days": 30, "cutoffs": 7})"));
+  // The leaderboard: every model, then the procedure; horizons 1, 7, 30 with 7 points each.
+  ASSERT_GE(j["leaderboard"].size(), 3u);
+  EXPECT_EQ(j["leaderboard"].back()["model"], "selected (nested CV)");
+  EXPECT_EQ(j["leaderboard"][0]["horizons"].size(), 3u);
+  EXPECT_EQ(j["leaderboard"][0]["horizons"][2]["horizon_days"], 30);
+  EXPECT_EQ(j["leaderboard"][0]["horizons"][2]["n"], 7);
+  // Every suite model's own forecast, and each row the selected model's point inside its band.
+  ASSERT_EQ(j["models"].size() + 1, j["leaderboard"].size());
+  for (size_t i = 0; i < 31; ++i) {
+    const json& row = j["rows"][i];
+    const json* own = nullptr;
+    for (const json& m : j["models"]) {
+      if (m["name"] == row["model"]) own = &m;
+    }
+    ASSERT_NE(own, nullptr) << row.dump();
+    EXPECT_EQ((*own)["rows"][i]["yhat"], row["yhat"]);
+    EXPECT_LT(row["yhat_lower"].get<double>(), row["yhat"].get<double>());
+    EXPECT_GT(row["yhat_upper"].get<double>(), row["yhat"].get<double>());
+  }
+  // The naive model's point is the last close.
+  EXPECT_NEAR(j["models"][0]["rows"][0]["yhat"].get<double>(), 75780.0, 1e-9);
+  std::string html = Slurp(dir / "BTCUSDT.html");
+  ExpectSelfContained(html);
+  EXPECT_NE(html.find("<table class=\"leaderboard\">"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Selected model</h2>"), std::string::npos);
+}
+
 TEST_F(ForecastCliTest, BadInputIsNamed) {
   auto unknown = RunCli({"--data", Data(), "forecast", "predict", "--symbol", "FOOUSDT"});
   EXPECT_EQ(unknown.exit_code, 3);
@@ -380,9 +478,13 @@ TEST_F(ForecastCliTest, BadInputIsNamed) {
   EXPECT_EQ(days.exit_code, 3);
   EXPECT_EQ(days.err, "error: cannot parse '30h' as a number of days (e.g. 730d, 30d)\n");
   auto model =
-      RunCli({"--data", Data(), "forecast", "fit", "--symbol", "BTCUSDT", "--model", "arima"});
+      RunCli({"--data", Data(), "forecast", "fit", "--symbol", "BTCUSDT", "--model", "lstm"});
   EXPECT_EQ(model.exit_code, 3);
-  EXPECT_EQ(model.err, "error: unknown model 'arima' (prophet, naive, seasonal_naive, drift)\n");
+  EXPECT_EQ(model.err.rfind("error: unknown model 'lstm' (auto, prophet, seasonal_naive, naive, "
+                            "drift, ",
+                            0),
+            0u)
+      << model.err;
   auto missing = RunCli({"--data", Data(), "forecast", "cv"});
   EXPECT_EQ(missing.exit_code, 64);
 }
