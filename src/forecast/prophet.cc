@@ -75,16 +75,26 @@ StatusOr<const std::vector<double>*> OptionalColumn(const Frame& f, const std::s
   return &v;
 }
 
-// Logistic growth's cap (required) and floor (required in the future frame if the history had
-// one, else 0), checked: cap > floor at `rows`. floor is nullptr without one.
+// Logistic growth's cap (required: the frame's column or options.cap) and floor (the column or
+// options.floor; required in the future frame if the history had one, else 0), checked: cap >
+// floor at `rows`. floor is nullptr without one; constants are expanded into `store`.
 Status CapAndFloor(const Frame& f, const char* which, const std::vector<size_t>& rows,
-                   std::optional<bool> need_floor, const std::vector<double>** cap,
-                   const std::vector<double>** floor) {
+                   const ProphetOptions& o, std::optional<bool> need_floor,
+                   const std::vector<double>** cap, const std::vector<double>** floor,
+                   std::array<std::vector<double>, 2>* store) {
   ASSIGN_OR_RETURN(*cap, OptionalColumn(f, "cap", which, rows));
+  if (*cap == nullptr && o.cap) {
+    (*store)[0].assign(f.ds.size(), *o.cap);
+    *cap = &(*store)[0];
+  }
   if (*cap == nullptr) {
     return InvalidArgument("logistic growth needs a cap column in the {} frame", which);
   }
   ASSIGN_OR_RETURN(*floor, OptionalColumn(f, "floor", which, rows));
+  if (*floor == nullptr && o.floor) {
+    (*store)[1].assign(f.ds.size(), *o.floor);
+    *floor = &(*store)[1];
+  }
   if (need_floor && *need_floor && *floor == nullptr) {
     return InvalidArgument("floor is missing from the future frame (the history has one)");
   }
@@ -372,8 +382,10 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
   }
   const bool logistic = options.growth == "logistic", flat = options.growth == "flat";
   const std::vector<double>*cap = nullptr, *floor = nullptr;
+  std::array<std::vector<double>, 2> constants;
   if (logistic) {
-    RETURN_IF_ERROR(CapAndFloor(history, "history", rows, std::nullopt, &cap, &floor));
+    RETURN_IF_ERROR(
+        CapAndFloor(history, "history", rows, options, std::nullopt, &cap, &floor, &constants));
   }
   RETURN_IF_ERROR(CheckConditions(options.extra_seasonalities, history, "history", rows));
 
@@ -720,8 +732,10 @@ StatusOr<Prediction> ProphetModel::Predict(const Frame& future) const {
   }
   const bool logistic = options_.growth == "logistic", flat = options_.growth == "flat";
   const std::vector<double>*cap = nullptr, *floor = nullptr;
+  std::array<std::vector<double>, 2> constants;
   if (logistic) {
-    RETURN_IF_ERROR(CapAndFloor(future, "future", rows, params_.logistic_floor, &cap, &floor));
+    RETURN_IF_ERROR(CapAndFloor(future, "future", rows, options_, params_.logistic_floor, &cap,
+                                &floor, &constants));
   }
   RETURN_IF_ERROR(CheckConditions(options_.extra_seasonalities, future, "future", rows));
   const Params& p = params_;

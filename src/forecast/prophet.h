@@ -136,6 +136,9 @@ struct ProphetOptions {
   // Explicit changepoint dates (inside the history; any order): they replace the n_changepoints
   // grid. An empty list: no changepoints (Prophet's changepoints=[]).
   std::optional<std::vector<Micros>> changepoints;
+  // Logistic growth: a constant cap / floor for frames without a "cap" / "floor" column (the
+  // CLI's --cap and --floor; a column, where present, wins).
+  std::optional<double> cap, floor;
   int n_changepoints = 25;
   double changepoint_range = 0.8;
   double changepoint_prior_scale = 0.05;
