@@ -43,7 +43,11 @@
 // from the line through the first and last scaled points (linear; logistic: Prophet's
 // logistic_growth_init; flat: k = 0, m = the mean scaled y), delta = 0, beta = 0, sigma_obs = 1.
 // Logistic growth is not linear in its parameters: its fit evaluates the trend explicitly and
-// runs without the preconditioner. Log
+// runs without the preconditioner, so it needs more iterations (700-1200 on Prophet's Peyton
+// Manning examples; a noise-free synthetic curve with 25 changepoints can use up
+// max_iterations). Its likelihood can have more than one mode: from Prophet's initialization the
+// fit may reach a different (on the documented floor example, better) mode than Prophet's Stan
+// L-BFGS. Log
 // transform (options.log_transform): the model is fitted on log(y) (y must be > 0) and predictions
 // (yhat and the interval bounds) are exp()'d back.
 //

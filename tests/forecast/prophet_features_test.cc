@@ -176,6 +176,68 @@ TEST(ProphetFeaturesTest, LogisticFloorShiftsTheCurveAndScale) {
             "floor is missing from the future frame (the history has one)");
 }
 
+TEST(ProphetFeaturesTest, ConstantCapAndFloorOptionsEqualTheColumns) {
+  Frame h = LogisticCurve(200, 0.03, 100, 0.05, 6);
+  h.regressors["floor"].assign(h.ds.size(), -1.0);
+  ProphetOptions o = NoSeasonality();
+  o.growth = "logistic";
+  o.n_changepoints = 3;  // a quick fit: the comparison is what matters here
+  auto columns = ProphetModel::Fit(h, o);
+  Frame bare = h;
+  bare.regressors.clear();
+  o.cap = 10;
+  o.floor = -1;
+  auto constants = ProphetModel::Fit(bare, o);
+  ASSERT_TRUE(columns.ok() && constants.ok());
+  EXPECT_EQ(columns->params().k, constants->params().k);
+  EXPECT_EQ(columns->params().m, constants->params().m);
+  EXPECT_EQ(columns->params().delta, constants->params().delta);
+  Frame future;
+  future.ds = FutureDays(h.ds.back(), 5);
+  auto p = constants->Predict(future);  // the options stand in for the future's columns too
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  future.regressors["cap"].assign(5, 10.0);
+  future.regressors["floor"].assign(5, -1.0);
+  EXPECT_EQ(p->yhat, columns->Predict(future)->yhat);
+}
+
+TEST(ProphetFeaturesTest, FlatGrowthIntervalsAreNoiseOnlyAndLogisticOnesSeeded) {
+  // Flat: no trend uncertainty, so the 80% interval is yhat +- 1.2816 sigma_obs * y_scale ahead
+  // as in the history (1000 samples: within 10%).
+  std::mt19937_64 rng(8);
+  std::normal_distribution<double> noise(0, 2);
+  Frame h = Daily(300, [&](int) { return 50 + noise(rng); });
+  ProphetOptions o = NoSeasonality();
+  o.growth = "flat";
+  o.uncertainty_samples = 1000;
+  auto m = ProphetModel::Fit(h, o);
+  ASSERT_TRUE(m.ok());
+  auto p = m->Predict(AllDays(h, 400));  // t reaches 2.3: the linear trend would fan out
+  ASSERT_TRUE(p.ok());
+  const double want = 2 * 1.2815516 * m->params().sigma_obs * m->params().y_scale;
+  for (size_t i : {0u, 299u, 500u, 699u}) {
+    EXPECT_NEAR(p->yhat_upper[i] - p->yhat_lower[i], want, 0.1 * want) << i;
+  }
+  // Logistic: sampled rate changes continue the curve; seeded, the same twice.
+  Frame lh = LogisticCurve(200, 0.03, 100, 0.05, 2);
+  ProphetOptions lo = NoSeasonality();
+  lo.growth = "logistic";
+  lo.uncertainty_samples = 200;
+  auto lm = ProphetModel::Fit(lh, lo);
+  ASSERT_TRUE(lm.ok());
+  Frame all = AllDays(lh, 100);
+  all.regressors["cap"].assign(all.ds.size(), 10.0);
+  auto a = lm->Predict(all), b = lm->Predict(all);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->yhat_lower, b->yhat_lower);
+  EXPECT_EQ(a->yhat_upper, b->yhat_upper);
+  for (size_t i = 0; i < all.ds.size(); ++i) {
+    EXPECT_LT(a->yhat_lower[i], a->yhat[i]) << i;
+    EXPECT_GT(a->yhat_upper[i], a->yhat[i]) << i;
+    EXPECT_LT(a->yhat_upper[i], 10.5) << i;  // the cap bounds the trend; noise is 0.05
+  }
+}
+
 TEST(ProphetFeaturesTest, ConditionalSeasonalityIsZeroWhereItsConditionIsFalse) {
   // A weekly pattern only on "on" days (the first 28 of every 56), amplitude 3.
   auto on = [](int i) { return (i / 28) % 2 == 0 ? 1.0 : 0.0; };
