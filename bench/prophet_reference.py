@@ -15,8 +15,18 @@ coverage at horizons 1, 7 and 30 days, with cryptolake's naive baseline beside t
 Python is only the reference: the product has no Python dependency. scripts/bench.sh prophet
 creates .deps/prophet-venv with the pinned prophet (PIP_BENCH in scripts/deps.env) and runs this.
 
+--features-fixture PATH fits Prophet's features beyond the defaults (issue 13) on Prophet's own
+example series (tests/forecast/fixtures/example_*.csv, from facebook/prophet's examples/), as
+Prophet's documentation uses them: logistic growth with a cap, and with a floor; flat growth; a
+custom monthly seasonality; weekly seasonalities conditional on the NFL season; multiplicative
+seasonality (air passengers); explicit changepoints; changepoint_range 0.9; and missing y (a
+year of NaN). It writes Prophet's yhat at every 7th day of history + future into PATH (read by
+tests/forecast/prophet_features_reference_test.cc, which fits the same cases natively) and
+prints each case's Prophet fit time; the series part is then skipped.
+
 Usage (from the repository root):
   scripts/bench.sh prophet [--series BTCUSDT,ETHUSDT,BTCUSD] [--no-cv] [--write-fixture PATH]
+  scripts/bench.sh prophet --features-fixture tests/forecast/fixtures/prophet_features.json
   .deps/prophet-venv/bin/python bench/prophet_reference.py --cryptolake build/release/src/app/cryptolake
 """
 
@@ -24,6 +34,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -317,6 +328,181 @@ def fixture_entry(symbol, df, p, c, pt, cmp):
 
 SERIES_FILES = {}
 
+FIXTURES = ROOT / "tests" / "forecast" / "fixtures"
+FEATURE_STRIDE = 7  # every 7th row of history + future goes into the features fixture
+
+
+def is_nfl_season(ds):
+    return ds.month > 8 or ds.month < 2
+
+
+def feature_cases():
+    """name -> (input CSV, a function preparing (history, future) and returning the Prophet to
+    fit, future periods, future freq, what the case is). The C++ test builds the same cases."""
+    def peyton():
+        return pd.read_csv(FIXTURES / "example_wp_log_peyton_manning.csv", parse_dates=["ds"])
+
+    def air():
+        # The file has classic Mac line endings (CR); pandas reads them.
+        return pd.read_csv(FIXTURES / "example_air_passengers.csv", parse_dates=["ds"])
+
+    def logistic_cap(df):
+        df["cap"] = 8.5
+        return Prophet(growth="logistic"), {"cap": 8.5}
+
+    def logistic_cap_floor(df):
+        df["cap"] = 8.5
+        df["floor"] = 1.5
+        return Prophet(growth="logistic"), {"cap": 8.5, "floor": 1.5}
+
+    def logistic_floor(df):
+        df["y"] = 10 - df["y"]
+        df["cap"] = 6
+        df["floor"] = 1.5
+        return Prophet(growth="logistic"), {"cap": 6, "floor": 1.5}
+
+    def flat(df):
+        return Prophet(growth="flat"), {}
+
+    def monthly(df):
+        m = Prophet(weekly_seasonality=False)
+        m.add_seasonality(name="monthly", period=30.5, fourier_order=5)
+        return m, {}
+
+    def conditional_weekly(df):
+        df["on_season"] = df["ds"].apply(is_nfl_season)
+        df["off_season"] = ~df["ds"].apply(is_nfl_season)
+        m = Prophet(weekly_seasonality=False)
+        m.add_seasonality(name="weekly_on_season", period=7, fourier_order=3,
+                          condition_name="on_season")
+        m.add_seasonality(name="weekly_off_season", period=7, fourier_order=3,
+                          condition_name="off_season")
+        return m, {"conditions": True}
+
+    def multiplicative(df):
+        return Prophet(seasonality_mode="multiplicative"), {}
+
+    def changepoints(df):
+        return Prophet(changepoints=["2014-01-01"]), {}
+
+    def changepoint_range(df):
+        return Prophet(changepoint_range=0.9), {}
+
+    def missing_y(df):
+        df.loc[(df["ds"] > "2010-01-01") & (df["ds"] < "2011-01-01"), "y"] = None
+        return Prophet(), {}
+
+    return {
+        "logistic_cap": (peyton, logistic_cap, 1826, "D",
+                         "Prophet(growth='logistic'), cap 8.5 (docs: Forecasting Growth)"),
+        "logistic_cap_floor": (peyton, logistic_cap_floor, 1826, "D",
+                               "Prophet(growth='logistic'), cap 8.5, floor 1.5"),
+        "logistic_floor": (peyton, logistic_floor, 1826, "D",
+                           "y = 10 - y, Prophet(growth='logistic'), cap 6, floor 1.5 (docs: "
+                           "Saturating Minimum)"),
+        "flat": (peyton, flat, 365, "D", "Prophet(growth='flat')"),
+        "monthly": (peyton, monthly, 365, "D",
+                    "Prophet(weekly_seasonality=False), add_seasonality('monthly', period=30.5, "
+                    "fourier_order=5) (docs: Specifying Custom Seasonalities)"),
+        "conditional_weekly": (peyton, conditional_weekly, 365, "D",
+                               "Prophet(weekly_seasonality=False), weekly_on_season and "
+                               "weekly_off_season (period 7, order 3) conditional on the NFL "
+                               "season, month > 8 or < 2 (docs: Seasonalities that depend on "
+                               "other factors)"),
+        "multiplicative": (air, multiplicative, 50, "MS",
+                           "air passengers, Prophet(seasonality_mode='multiplicative') (docs: "
+                           "Multiplicative Seasonality)"),
+        "changepoints": (peyton, changepoints, 365, "D",
+                         "Prophet(changepoints=['2014-01-01']) (docs: Specifying the locations "
+                         "of the changepoints)"),
+        "changepoint_range": (peyton, changepoint_range, 365, "D",
+                              "Prophet(changepoint_range=0.9)"),
+        "missing_y": (peyton, missing_y, 365, "D",
+                      "y set to NaN for 2010-01-01 < ds < 2011-01-01 (docs: Outliers), "
+                      "Prophet()"),
+    }
+
+
+def neg_log_posterior_any(m):
+    """neg_log_posterior for any growth and seasonality mode: prophet.stan's negative log
+    posterior at m's MAP parameters, constants dropped, as cryptolake's Params::objective."""
+    x, prior_scales, _, _ = m.make_all_seasonality_features(m.history)
+    s_a = m.train_component_cols["additive_terms"].to_numpy()
+    s_m = m.train_component_cols["multiplicative_terms"].to_numpy()
+    y, t = m.history["y_scaled"].to_numpy(), m.history["t"].to_numpy()
+    p = {k: np.asarray(v).ravel() for k, v in m.params.items()}
+    if m.growth == "logistic":
+        trend = m.piecewise_logistic(t, m.history["cap_scaled"].to_numpy(), p["delta"], p["k"][0],
+                                     p["m"][0], m.changepoints_t)
+    elif m.growth == "flat":
+        trend = m.flat_trend(t, p["m"][0])
+    else:
+        trend = m.piecewise_linear(t, p["delta"], p["k"][0], p["m"][0], m.changepoints_t)
+    x = x.to_numpy()
+    r = y - trend * (1 + x @ (p["beta"] * s_m)) - x @ (p["beta"] * s_a)
+    s = p["sigma_obs"][0]
+    return float(len(y) * np.log(s) + r @ r / (2 * s * s) + 2 * s * s
+                 + (p["k"][0] ** 2 + p["m"][0] ** 2) / 50
+                 + 0.5 * np.sum(p["beta"] ** 2 / np.asarray(prior_scales) ** 2)
+                 + np.sum(np.abs(p["delta"])) / m.changepoint_prior_scale)
+
+
+def write_features_fixture(path):
+    cases, lines = {}, []
+    for name, (load, prepare, periods, freq, what) in feature_cases().items():
+        df = load()
+        m, extra = prepare(df)
+        t0 = time.perf_counter()
+        m.fit(df.copy())
+        fit = time.perf_counter() - t0
+        future = m.make_future_dataframe(periods=periods, freq=freq)
+        if "cap" in extra:
+            future["cap"] = extra["cap"]
+        if "floor" in extra:
+            future["floor"] = extra["floor"]
+        if extra.get("conditions"):
+            future["on_season"] = future["ds"].apply(is_nfl_season)
+            future["off_season"] = ~future["ds"].apply(is_nfl_season)
+        np.random.seed(0)
+        fc = m.predict(future)
+        idx = list(range(0, len(fc), FEATURE_STRIDE))
+        if idx[-1] != len(fc) - 1:
+            idx.append(len(fc) - 1)
+        y = df["y"].dropna()
+        cases[name] = {
+            "what": what,
+            "history_rows": len(df), "non_nan_y": int(y.shape[0]),
+            "periods": periods, "freq": freq,
+            "scale": float(np.abs(y).max()),
+            "ds": [fc["ds"][i].strftime("%Y-%m-%d") for i in idx],
+            "yhat": [round(float(fc["yhat"][i]), 9) for i in idx],
+            "prophet_objective": round(neg_log_posterior_any(m), 6),
+            "prophet_fit_seconds": round(fit, 3),
+            "prophet_interval_width_mean": round(float((fc["yhat_upper"] - fc["yhat_lower"]).mean()), 6),
+        }
+        lines.append(f"| {name} | {len(df)} + {periods} | {fit:.3f} s |")
+        print(f"[prophet-ref] features: {name} fitted in {fit:.3f} s", file=sys.stderr, flush=True)
+    doc = {
+        "what": "Prophet's yhat for its features beyond the defaults, on Prophet's example series "
+                "(fixtures/example_*.csv), at every 7th row of history + future and the last "
+                "one; read by tests/forecast/prophet_features_reference_test.cc",
+        "regenerate": "scripts/bench.sh prophet --features-fixture "
+                      "tests/forecast/fixtures/prophet_features.json (from the repository root)",
+        "prophet_version": prophet.__version__,
+        "cases": cases,
+    }
+    text = json.dumps(doc, indent=1)
+    # One line per list (not per number): the fixture stays readable in a diff.
+    text = re.sub(r"\[\s+([^\[\]]*?)\s+\]",
+                  lambda mt: "[" + re.sub(r",\s+", ", ", mt.group(1)) + "]", text)
+    Path(path).write_text(text + "\n")
+    print(f"prophet {prophet.__version__}: the features cases, Prophet's fit time")
+    print()
+    print("| case | rows (history + future) | Prophet fit |")
+    print("|---|---|---|")
+    print("\n".join(lines))
+    print(f"\nwrote {path}", file=sys.stderr)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -328,7 +514,13 @@ def main():
     ap.add_argument("--write-fixture", metavar="PATH",
                     help="write Prophet's reference values for BTCUSDT/ETHUSDT (the test fixture)")
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
+    ap.add_argument("--features-fixture", metavar="PATH",
+                    help="write Prophet's yhat for the features cases (the features test's "
+                         "fixture) and stop")
     args = ap.parse_args()
+    if args.features_fixture:
+        write_features_fixture(args.features_fixture)
+        return
     binary = Path(args.cryptolake).resolve()
     names = [s for s in args.series.split(",") if s]
     for s in names:

@@ -203,6 +203,12 @@ struct ForecastArgs {
   // predict times and yhat/yhat_lower/yhat_upper over the history and the --periods days after.
   std::string csv_in;
   std::string json_out;
+  // Prophet's options beyond its defaults (forecast/prophet.h), mapped by ModelOptions.
+  std::string growth = "linear";
+  std::optional<double> cap, floor;       // logistic: constant cap and floor
+  std::vector<std::string> changepoints;  // dates (YYYY-MM-DD)
+  double changepoint_range = 0.8;
+  std::vector<std::string> seasonalities;  // name:period:order[:prior_scale[:mode]]
 };
 int RunForecast(Env& env, const ForecastArgs& a);
 

@@ -50,6 +50,58 @@ StatusOr<forecast::ProphetOptions> ModelOptions(const ForecastArgs& a) {
   o.interval_width = a.interval_width;
   o.uncertainty_samples = a.samples;
   o.seed = a.seed;
+  if (a.growth != "linear" && a.growth != "logistic" && a.growth != "flat") {
+    return InvalidArgument("--growth must be linear, logistic or flat, not '{}'", a.growth);
+  }
+  if (a.growth == "logistic" && !a.cap) return InvalidArgument("--growth logistic needs --cap");
+  if (a.growth != "logistic" && (a.cap || a.floor)) {
+    return InvalidArgument("--cap and --floor apply to --growth logistic only");
+  }
+  o.growth = a.growth;
+  o.cap = a.cap;
+  o.floor = a.floor;
+  if (!a.changepoints.empty()) {
+    o.changepoints.emplace();
+    for (const std::string& d : a.changepoints) {
+      auto t = ParseTime(d);
+      if (!t.ok()) return InvalidArgument("--changepoints: '{}' is not a date (YYYY-MM-DD)", d);
+      o.changepoints->push_back(*t);
+    }
+  }
+  o.changepoint_range = a.changepoint_range;
+  for (const std::string& spec : a.seasonalities) {
+    std::vector<std::string> f;  // the spec's ':'-separated fields
+    size_t start = 0;
+    for (size_t colon; (colon = spec.find(':', start)) != std::string::npos; start = colon + 1) {
+      f.push_back(spec.substr(start, colon - start));
+    }
+    f.push_back(spec.substr(start));
+    auto bad = [&] {
+      return InvalidArgument(
+          "--seasonality '{}': expected name:period_days:order[:prior_scale[:mode]] (a name, a "
+          "period > 0, an order >= 1, a prior scale > 0, additive or multiplicative)",
+          spec);
+    };
+    if (f.size() < 3 || f.size() > 5 || f[0].empty()) return bad();
+    forecast::Seasonality s;
+    s.name = f[0];
+    char* end = nullptr;
+    s.period_days = std::strtod(f[1].c_str(), &end);
+    if (f[1].empty() || *end != '\0' || !(s.period_days > 0)) return bad();
+    const long order = std::strtol(f[2].c_str(), &end, 10);
+    if (f[2].empty() || *end != '\0' || order < 1 || order > 1000) return bad();
+    s.order = static_cast<int>(order);
+    if (f.size() >= 4) {
+      const double prior = std::strtod(f[3].c_str(), &end);
+      if (f[3].empty() || *end != '\0' || !(prior > 0)) return bad();
+      s.prior_scale = prior;
+    }
+    if (f.size() == 5) {
+      if (f[4] != "additive" && f[4] != "multiplicative") return bad();
+      s.mode = f[4];
+    }
+    o.extra_seasonalities.push_back(std::move(s));
+  }
   return o;
 }
 

@@ -420,6 +420,27 @@ int main(int argc, char** argv) {
         ->default_val("additive")
         ->check(NonEmpty());
     c->add_flag("--log-transform", fa.log_transform, "Prophet: fit log(close), forecast exp()");
+    c->add_option("--growth", fa.growth, "Prophet: linear | logistic (needs --cap) | flat")
+        ->default_val("linear")
+        ->check(OneOf({"linear", "logistic", "flat"}));
+    c->add_option("--cap", fa.cap, "Prophet, logistic growth: the capacity (a constant)")
+        ->check(Number(-1e15, false, 1e15, false));
+    c->add_option("--floor", fa.floor, "Prophet, logistic growth: the saturating minimum")
+        ->check(Number(-1e15, false, 1e15, false));
+    c->add_option("--changepoints", fa.changepoints,
+                  "Prophet: explicit changepoint dates inside the history (YYYY-MM-DD, "
+                  "comma-separated); they replace the 25 evenly placed ones")
+        ->delimiter(',')
+        ->check(NonEmptyList());
+    c->add_option("--changepoint-range", fa.changepoint_range,
+                  "Prophet: the share of the history the changepoints are placed in")
+        ->default_val(0.8)
+        ->check(Number(0, false, 1, false));
+    c->add_option("--seasonality", fa.seasonalities,
+                  "Prophet: an extra seasonality name:period_days:order[:prior_scale[:mode]], "
+                  "repeatable (a seasonality conditional on a column is library-only: "
+                  "forecast::Seasonality::condition_name)")
+        ->check(NonEmpty());
     // Hidden (empty group): the reference comparison (bench/prophet_reference.py) feeds the
     // same prophet_input CSV to Prophet and to cryptolake.
     c->add_option("--csv-in", fa.csv_in, "Read the series from a prophet_input CSV (ds,y)")

@@ -10,7 +10,7 @@ using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 Objective::Objective(VectorXd t, VectorXd y, const std::vector<double>& changepoints, MatrixXd b,
-                     MatrixXd xa, MatrixXd xm, VectorXd inv_var_a, VectorXd inv_var_m)
+                     MatrixXd xa, MatrixXd xm, VectorXd inv_var_a, VectorXd inv_var_m, VectorXd cap)
     : t_(std::move(t)),
       y_(std::move(y)),
       b_(std::move(b)),
@@ -21,9 +21,11 @@ Objective::Objective(VectorXd t, VectorXd y, const std::vector<double>& changepo
       n_(static_cast<double>(t_.size())),
       s_(b_.cols()),
       ka_(xa_.cols()),
-      km_(xm_.cols()) {
+      km_(xm_.cols()),
+      cap_(std::move(cap)),
+      gram_path_(km_ == 0 && cap_.size() == 0) {
   const Eigen::Index rows = t_.size();
-  if (km_ == 0) {
+  if (gram_path_) {
     const Eigen::Index p = 2 + s_ + ka_;
     z_.resize(rows, p);
     z_.col(0) = t_;
@@ -52,6 +54,13 @@ Objective::Objective(VectorXd t, VectorXd y, const std::vector<double>& changepo
     r_.resize(rows);
     gtr_.resize(rows);
     tmp_.resize(rows);
+    if (cap_.size() > 0) {
+      ks_.resize(s_ + 1);
+      ms_.resize(s_ + 1);
+      gk_.resize(s_ + 1);
+      gm_.resize(s_ + 1);
+      dtrend_.resize(rows);
+    }
   }
 }
 
@@ -64,7 +73,7 @@ double Objective::Evaluate(const double* xp, double* gp) {
   auto bm = x.segment(3 + s_ + ka_, km_);
   const double sigma2 = std::exp(2 * u), inv_s2 = std::exp(-2 * u);
   double rss;
-  if (km_ == 0) {
+  if (gram_path_) {
     const Eigen::Index p = theta_.size();
     theta_[0] = k;
     theta_[1] = m;
@@ -83,6 +92,62 @@ double Objective::Evaluate(const double* xp, double* gp) {
     g[1] = q_[1] + m / 25;
     g.segment(2, s_) = q_.segment(2, s_);
     g.segment(3 + s_, ka_) = q_.segment(2 + s_, p - 2 - s_) + ba.cwiseProduct(inv_var_a_);
+  } else if (cap_.size() > 0) {
+    // Logistic: the rate and offset of each segment (prophet.stan's logistic_gamma), the trend
+    // and its derivative in z = k_j (t - m_j).
+    ks_[0] = k;
+    ms_[0] = m;
+    for (Eigen::Index j = 0; j < s_; ++j) {
+      ks_[j + 1] = ks_[j] + delta[j];
+      const double c = cps_[static_cast<size_t>(j)];
+      ms_[j + 1] = c - (c - ms_[j]) * (ks_[j] / ks_[j + 1]);
+    }
+    {
+      Eigen::Index j = 0;
+      for (Eigen::Index i = 0; i < t_.size(); ++i) {
+        while (j < s_ && start_[static_cast<size_t>(j)] <= i) ++j;
+        const double sig = 1 / (1 + std::exp(-ks_[j] * (t_[i] - ms_[j])));
+        trend_[i] = cap_[i] * sig;
+        dtrend_[i] = cap_[i] * sig * (1 - sig);
+      }
+    }
+    xab_.noalias() = xa_ * ba;
+    xmb_.noalias() = xm_ * bm;
+    r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
+    rss = r_.squaredNorm();
+    gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
+    // Back to the segments' k_j, m_j, then through the offsets' recursion (last segment first).
+    gk_.setZero();
+    gm_.setZero();
+    {
+      Eigen::Index j = 0;
+      for (Eigen::Index i = 0; i < t_.size(); ++i) {
+        while (j < s_ && start_[static_cast<size_t>(j)] <= i) ++j;
+        const double gz = gtr_[i] * dtrend_[i];
+        gk_[j] += gz * (t_[i] - ms_[j]);
+        gm_[j] -= gz * ks_[j];
+      }
+    }
+    for (Eigen::Index j = s_ - 1; j >= 0; --j) {
+      const double a = gm_[j + 1], d = cps_[static_cast<size_t>(j)] - ms_[j];
+      const double ratio = ks_[j] / ks_[j + 1];
+      gm_[j] += a * ratio;
+      gk_[j] -= a * d / ks_[j + 1];
+      gk_[j + 1] += a * d * ratio / ks_[j + 1];
+    }
+    // k_j = k + delta_1..j: dk gets every segment's, delta_j those after it.
+    double suffix = 0;
+    for (Eigen::Index j = s_; j >= 1; --j) {
+      suffix += gk_[j];
+      g[2 + j - 1] = suffix;
+    }
+    g[0] = suffix + gk_[0] + k / 25;
+    g[1] = gm_[0] + m / 25;
+    g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
+    g.segment(3 + s_, ka_) += ba.cwiseProduct(inv_var_a_);
+    tmp_ = r_.cwiseProduct(trend_);
+    g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
+    g.segment(3 + s_ + ka_, km_) += bm.cwiseProduct(inv_var_m_);
   } else {
     // trend = k t + m + B delta in O(T): the slope and offset change at each start_[j].
     {
@@ -129,6 +194,7 @@ double Objective::Evaluate(const double* xp, double* gp) {
 }
 
 void Objective::Precondition(double k0, double m0) {
+  if (cap_.size() > 0) return;  // logistic: not linear in k, m, delta; leave P = I
   const Eigen::Index rows = t_.size(), no = 2 + ka_ + km_;
   MatrixXd zo(rows, no);
   zo.col(0) = t_;

@@ -14,11 +14,17 @@ namespace cryptolake::forecast {
 // Z = [t, 1, B, X_a], B_ij = max(t_i - s_j, 0), so the residual sum of squares and its gradient
 // come from the Gram matrix Z'Z (p x p) in O(p^2) per evaluation instead of O(T p). Models with
 // multiplicative columns evaluate the residual explicitly. Nothing is allocated per evaluation.
+// Logistic growth (a non-empty `cap`, the scaled capacity per row): the trend is prophet.stan's
+// logistic_trend, cap / (1 + exp(-k_j (t - m_j))) on segment j with k_j = k + delta_1..j and
+// m_j = s_j - (s_j - m_{j-1}) k_{j-1} / k_j (m_0 = m: the continuity offsets gamma), evaluated
+// explicitly and its gradient back-propagated through that recursion; no preconditioner (b is
+// then only used for its column count). Flat growth needs nothing here: the caller passes t = 0
+// and b = 0, which leaves trend = m, and k and delta to their priors.
 class Objective {
  public:
   Objective(Eigen::VectorXd t, Eigen::VectorXd y, const std::vector<double>& changepoints,
             Eigen::MatrixXd b, Eigen::MatrixXd xa, Eigen::MatrixXd xm, Eigen::VectorXd inv_var_a,
-            Eigen::VectorXd inv_var_m);
+            Eigen::VectorXd inv_var_m, Eigen::VectorXd cap = {});
 
   int size() const { return static_cast<int>(3 + s_ + ka_ + km_); }
   int delta_begin() const { return 2; }
@@ -66,6 +72,9 @@ class Objective {
   const Eigen::VectorXd inv_var_a_, inv_var_m_;
   const double n_;
   const Eigen::Index s_, ka_, km_;
+  const Eigen::VectorXd cap_;  // logistic growth if not empty
+  const bool gram_path_;
+  Eigen::VectorXd ks_, ms_, gk_, gm_, dtrend_;  // logistic: per segment, and d trend / d z
   // Gram path.
   Eigen::MatrixXd z_, gram_;
   Eigen::VectorXd zy_, theta_, q_;

@@ -56,8 +56,91 @@ StatusOr<const std::vector<double>*> RegressorValues(const Frame& f, const std::
   return &v;
 }
 
+// The frame's column `name` (cap, floor): one value per ds, finite at `rows`; nullptr if the
+// frame has none.
+StatusOr<const std::vector<double>*> OptionalColumn(const Frame& f, const std::string& name,
+                                                    const char* which,
+                                                    const std::vector<size_t>& rows) {
+  auto it = f.regressors.find(name);
+  if (it == f.regressors.end()) return nullptr;
+  const std::vector<double>& v = it->second;
+  if (v.size() != f.ds.size()) {
+    return InvalidArgument("{} has {} values for {} ds in the {} frame", name, v.size(),
+                           f.ds.size(), which);
+  }
+  for (size_t i : rows) {
+    if (!std::isfinite(v[i]))
+      return InvalidArgument("{} is not finite at {}", name, FormatIso(f.ds[i]));
+  }
+  return &v;
+}
+
+// Logistic growth's cap (required: the frame's column or options.cap) and floor (the column or
+// options.floor; required in the future frame if the history had one, else 0), checked: cap >
+// floor at `rows`. floor is nullptr without one; constants are expanded into `store`.
+Status CapAndFloor(const Frame& f, const char* which, const std::vector<size_t>& rows,
+                   const ProphetOptions& o, std::optional<bool> need_floor,
+                   const std::vector<double>** cap, const std::vector<double>** floor,
+                   std::array<std::vector<double>, 2>* store) {
+  ASSIGN_OR_RETURN(*cap, OptionalColumn(f, "cap", which, rows));
+  if (*cap == nullptr && o.cap) {
+    (*store)[0].assign(f.ds.size(), *o.cap);
+    *cap = &(*store)[0];
+  }
+  if (*cap == nullptr) {
+    return InvalidArgument("logistic growth needs a cap column in the {} frame", which);
+  }
+  ASSIGN_OR_RETURN(*floor, OptionalColumn(f, "floor", which, rows));
+  if (*floor == nullptr && o.floor) {
+    (*store)[1].assign(f.ds.size(), *o.floor);
+    *floor = &(*store)[1];
+  }
+  if (need_floor && *need_floor && *floor == nullptr) {
+    return InvalidArgument("floor is missing from the future frame (the history has one)");
+  }
+  if (need_floor && !*need_floor) *floor = nullptr;  // as Prophet: a floor only if fitted with one
+  for (size_t i : rows) {
+    const double c = (**cap)[i], fl = *floor ? (**floor)[i] : 0.0;
+    if (!(c > fl)) {
+      return InvalidArgument(
+          "cap must be greater than floor (which defaults to 0) at {}: cap {}, floor {}",
+          FormatIso(f.ds[i]), c, fl);
+    }
+  }
+  return Status::Ok();
+}
+
+// The 0/1 condition columns of the seasonalities, checked at `rows`.
+Status CheckConditions(const std::vector<Seasonality>& seasonalities, const Frame& f,
+                       const char* which, const std::vector<size_t>& rows) {
+  for (const Seasonality& s : seasonalities) {
+    if (s.condition_name.empty()) continue;
+    auto it = f.regressors.find(s.condition_name);
+    if (it == f.regressors.end()) {
+      return InvalidArgument("condition '{}' is missing from the {} frame", s.condition_name,
+                             which);
+    }
+    const std::vector<double>& v = it->second;
+    if (v.size() != f.ds.size()) {
+      return InvalidArgument("condition '{}' has {} values for {} ds in the {} frame",
+                             s.condition_name, v.size(), f.ds.size(), which);
+    }
+    for (size_t i : rows) {
+      if (v[i] != 0 && v[i] != 1) {
+        return InvalidArgument("condition '{}' is not 0 or 1 at {}: {}", s.condition_name,
+                               FormatIso(f.ds[i]), v[i]);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status ValidateOptions(const ProphetOptions& o) {
   auto bad = [](std::string_view what) { return InvalidArgument("invalid option: {}", what); };
+  if (o.growth != "linear" && o.growth != "logistic" && o.growth != "flat") {
+    return InvalidArgument("unknown growth '{}': expected linear, logistic or flat", o.growth);
+  }
+  if (o.growth == "logistic" && o.log_transform) return bad("log_transform with logistic growth");
   if (!ValidMode(o.seasonality_mode)) {
     return InvalidArgument("unknown seasonality_mode '{}': expected additive or multiplicative",
                            o.seasonality_mode);
@@ -200,11 +283,15 @@ MatrixXd BuildFeatures(const std::vector<Column>& columns, const Frame& f,
         // As Prophet's fourier_series: (n / P) * (2 pi t_days), t_days since the epoch.
         const double w = static_cast<double>(col.harmonic) / col.period;
         const bool sine = col.kind == Column::Kind::kSin;
+        const std::vector<double>* on =
+            col.condition.empty() ? nullptr : &f.regressors.at(col.condition);
         for (size_t i = 0; i < rows.size(); ++i) {
           const double t_days =
               static_cast<double>(f.ds[rows[i]]) / static_cast<double>(kMicrosPerDay);
           const double a = w * (kTwoPi * t_days);
-          x(static_cast<Eigen::Index>(i), ci) = sine ? std::sin(a) : std::cos(a);
+          // As Prophet: the seasonality's features are 0 where its condition is false.
+          x(static_cast<Eigen::Index>(i), ci) =
+              on && (*on)[rows[i]] == 0 ? 0.0 : (sine ? std::sin(a) : std::cos(a));
         }
         break;
       }
@@ -240,6 +327,29 @@ double PiecewiseLinear(double t, double k, double m, const std::vector<double>& 
   return slope * t + offset;
 }
 
+// The rate and offset of each segment of Prophet's piecewise logistic trend: segment j (after
+// changepoint j) has k_j = k + delta_1..j and m_j = m + gamma_1..j, gamma as logistic_gamma.
+void LogisticSegments(double k, double m, const std::vector<double>& delta,
+                      const std::vector<double>& changepoints_t, std::vector<double>* ks,
+                      std::vector<double>* ms) {
+  ks->assign(1, k);
+  ms->assign(1, m);
+  for (size_t j = 0; j < changepoints_t.size(); ++j) {
+    const double k_prev = ks->back(), m_prev = ms->back(), k_next = k_prev + delta[j];
+    const double gamma = (changepoints_t[j] - m_prev) * (1 - k_prev / k_next);
+    ks->push_back(k_next);
+    ms->push_back(m_prev + gamma);
+  }
+}
+
+// Prophet's piecewise_logistic at t, with the segments from LogisticSegments.
+double PiecewiseLogistic(double t, double cap, const std::vector<double>& ks,
+                         const std::vector<double>& ms, const std::vector<double>& changepoints_t) {
+  size_t j = 0;
+  while (j < changepoints_t.size() && changepoints_t[j] <= t) ++j;
+  return cap / (1 + std::exp(-ks[j] * (t - ms[j])));
+}
+
 }  // namespace
 
 StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOptions& options) {
@@ -270,6 +380,14 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
                      RegressorValues(history, r.name, "history", rows));
     regressor_values.push_back(v);
   }
+  const bool logistic = options.growth == "logistic", flat = options.growth == "flat";
+  const std::vector<double>*cap = nullptr, *floor = nullptr;
+  std::array<std::vector<double>, 2> constants;
+  if (logistic) {
+    RETURN_IF_ERROR(
+        CapAndFloor(history, "history", rows, options, std::nullopt, &cap, &floor, &constants));
+  }
+  RETURN_IF_ERROR(CheckConditions(options.extra_seasonalities, history, "history", rows));
 
   ProphetModel model;
   model.options_ = options;
@@ -277,15 +395,26 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
   const size_t n = rows.size();
   const Eigen::Index rows_e = static_cast<Eigen::Index>(n);
 
-  // Scales: y by max |y| (absmax, floor 0), t over the history.
+  // Scales: y - floor by its max |.| (absmax; floor 0 unless logistic with a floor), t over the
+  // history.
+  p.logistic_floor = floor != nullptr;
   VectorXd y(rows_e);
   for (size_t i = 0; i < n; ++i) {
     const double v = history.y[rows[i]];
-    y[static_cast<Eigen::Index>(i)] = options.log_transform ? std::log(v) : v;
+    y[static_cast<Eigen::Index>(i)] =
+        (options.log_transform ? std::log(v) : v) - (floor ? (*floor)[rows[i]] : 0.0);
   }
   p.y_scale = y.cwiseAbs().maxCoeff();
   if (p.y_scale == 0) p.y_scale = 1;
   y /= p.y_scale;
+  VectorXd cap_scaled;
+  if (logistic) {
+    cap_scaled.resize(rows_e);
+    for (size_t i = 0; i < n; ++i) {
+      cap_scaled[static_cast<Eigen::Index>(i)] =
+          ((*cap)[rows[i]] - (floor ? (*floor)[rows[i]] : 0.0)) / p.y_scale;
+    }
+  }
   p.start = history.ds[rows.front()];
   p.t_scale = history.ds[rows.back()] - p.start;
   VectorXd t(rows_e);
@@ -302,12 +431,13 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
     int order;
     double prior_scale;
     std::string mode;
+    std::string condition;
   };
   std::vector<Season> seasons;
   for (const Seasonality& s : options.extra_seasonalities) {
     seasons.push_back({s.name, s.period_days, s.order,
                        s.prior_scale.value_or(options.seasonality_prior_scale),
-                       s.mode.value_or(options.seasonality_mode)});
+                       s.mode.value_or(options.seasonality_mode), s.condition_name});
   }
   const Micros span = history.ds[rows.back()] - history.ds[rows.front()];
   Micros min_dt = std::numeric_limits<Micros>::max();
@@ -324,8 +454,8 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
       fourier_order = order;
     }
     if (fourier_order <= 0) return;
-    Season s{name, period, fourier_order, options.seasonality_prior_scale,
-             options.seasonality_mode};
+    Season s{name, period, fourier_order, options.seasonality_prior_scale, options.seasonality_mode,
+             ""};
     if (it != seasons.end()) {
       *it = s;
     } else {
@@ -348,6 +478,7 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
         c.harmonic = h;
         c.prior_scale = s.prior_scale;
         c.multiplicative = s.mode == "multiplicative";
+        c.condition = s.condition;
         model.columns_.push_back(std::move(c));
         p.columns.push_back(
             fmt::format("{}_{}{}", s.name, kind == Column::Kind::kSin ? "sin" : "cos", h));
@@ -412,15 +543,30 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
     p.columns.push_back(spec.name);
   }
 
-  // Changepoints as Prophet's set_changepoints: round(linspace(0, hist_size - 1, S + 1))[1:],
-  // numpy's round (half to even), and a dummy changepoint at t = 0 if there are none.
+  // Changepoints as Prophet's set_changepoints: the explicit ones, or round(linspace(0,
+  // hist_size - 1, S + 1))[1:], numpy's round (half to even); a dummy changepoint at t = 0 if
+  // there are none.
   const int hist_size =
       static_cast<int>(std::floor(static_cast<double>(n) * options.changepoint_range));
   int n_cp = options.n_changepoints;
-  if (n_cp + 1 > hist_size) n_cp = hist_size - 1;
+  if (options.changepoints) {
+    n_cp = static_cast<int>(options.changepoints->size());
+  } else if (n_cp + 1 > hist_size) {
+    n_cp = hist_size - 1;
+  }
   const bool dummy_changepoint = n_cp <= 0;
   if (dummy_changepoint) {
     p.changepoints_t = {0.0};
+  } else if (options.changepoints) {
+    const Micros first = history.ds[rows.front()], last = history.ds[rows.back()];
+    for (Micros c : *options.changepoints) {
+      if (c < first || c > last) {
+        return InvalidArgument("changepoint {} is outside the history {}..{}", FormatIso(c),
+                               FormatIso(first), FormatIso(last));
+      }
+      p.changepoints_t.push_back(static_cast<double>(c - p.start) / static_cast<double>(p.t_scale));
+    }
+    std::sort(p.changepoints_t.begin(), p.changepoints_t.end());
   } else {
     const double step = static_cast<double>(hist_size - 1) / n_cp;
     for (int i = 1; i <= n_cp; ++i) {
@@ -456,14 +602,36 @@ StatusOr<ProphetModel> ProphetModel::Fit(const Frame& history, const ProphetOpti
   for (Eigen::Index j = 0; j < s; ++j) {
     b.col(j) = (t.array() - p.changepoints_t[static_cast<size_t>(j)]).max(0.0);
   }
+  // Flat growth: trend = m. With t = 0 and no ramps the objective's trend is m, and k and delta
+  // are left to their priors (they fit to 0, as Stan's k and delta that the flat trend ignores).
+  if (flat) b.setZero();
 
-  // Initialization as Prophet: the line through the first and last points, sigma_obs = 1.
-  const double k0 = (y[rows_e - 1] - y[0]) / (t[rows_e - 1] - t[0]);
-  const double m0 = y[0] - k0 * t[0];
-  const bool constant_y = y.maxCoeff() == y.minCoeff();
+  // Initialization as Prophet: linear_growth_init (the line through the first and last points),
+  // logistic_growth_init or flat_growth_init; sigma_obs = 1.
+  double k0 = 0, m0 = 0;
+  if (logistic) {
+    const double span_t = t[rows_e - 1] - t[0];
+    const double c0 = cap_scaled[0], c1 = cap_scaled[rows_e - 1];
+    const double y0 = std::max(0.01 * c0, std::min(0.99 * c0, y[0]));
+    const double y1 = std::max(0.01 * c1, std::min(0.99 * c1, y[rows_e - 1]));
+    double r0 = c0 / y0;
+    const double r1 = c1 / y1;
+    if (std::abs(r0 - r1) <= 0.01) r0 = 1.05 * r0;
+    const double l0 = std::log(r0 - 1), l1 = std::log(r1 - 1);
+    m0 = l0 * span_t / (l0 - l1);
+    k0 = (l0 - l1) / span_t;
+  } else if (flat) {
+    m0 = y.mean();
+  } else {
+    k0 = (y[rows_e - 1] - y[0]) / (t[rows_e - 1] - t[0]);
+    m0 = y[0] - k0 * t[0];
+  }
+  // As Prophet: no optimization for a constant y with linear or flat growth.
+  const bool constant_y = !logistic && y.maxCoeff() == y.minCoeff();
 
-  Objective objective(t, y, p.changepoints_t, std::move(b), std::move(xa), std::move(xm),
-                      std::move(inv_var_a), std::move(inv_var_m));
+  Objective objective(flat ? VectorXd(VectorXd::Zero(rows_e)) : t, y, p.changepoints_t,
+                      std::move(b), std::move(xa), std::move(xm), std::move(inv_var_a),
+                      std::move(inv_var_m), std::move(cap_scaled));
   const int nvar = objective.size();
   std::unique_ptr<lbfgsfloatval_t, LbfgsFree> xv(lbfgs_malloc(nvar));
   if (!xv) return Internal("lbfgs_malloc({}) failed", nvar);
@@ -562,6 +730,14 @@ StatusOr<Prediction> ProphetModel::Predict(const Frame& future) const {
   for (const RegressorSpec& r : options_.regressors) {
     RETURN_IF_ERROR(RegressorValues(future, r.name, "future", rows).status());
   }
+  const bool logistic = options_.growth == "logistic", flat = options_.growth == "flat";
+  const std::vector<double>*cap = nullptr, *floor = nullptr;
+  std::array<std::vector<double>, 2> constants;
+  if (logistic) {
+    RETURN_IF_ERROR(CapAndFloor(future, "future", rows, options_, params_.logistic_floor, &cap,
+                                &floor, &constants));
+  }
+  RETURN_IF_ERROR(CheckConditions(options_.extra_seasonalities, future, "future", rows));
   const Params& p = params_;
   Prediction out;
   out.ds = future.ds;
@@ -575,11 +751,31 @@ StatusOr<Prediction> ProphetModel::Predict(const Frame& future) const {
     beta_m[ce] = columns_[c].multiplicative ? p.beta[c] : 0.0;
   }
   const VectorXd xa = x * beta_a, xm = x * beta_m;
-  std::vector<double> t(n), trend(n);
+  std::vector<double> t(n), trend(n), cap_scaled;
+  std::vector<double> ks, ms;  // logistic: the segments' rates and offsets
+  if (logistic) {
+    LogisticSegments(p.k, p.m, p.delta, p.changepoints_t, &ks, &ms);
+    cap_scaled.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      cap_scaled[i] = ((*cap)[i] - (floor ? (*floor)[i] : 0.0)) / p.y_scale;
+    }
+  }
   for (size_t i = 0; i < n; ++i) {
     t[i] = static_cast<double>(future.ds[i] - p.start) / static_cast<double>(p.t_scale);
-    trend[i] = PiecewiseLinear(t[i], p.k, p.m, p.delta, p.changepoints_t);
+    if (logistic) {
+      trend[i] = PiecewiseLogistic(t[i], cap_scaled[i], ks, ms, p.changepoints_t);
+    } else if (flat) {
+      trend[i] = p.m;
+    } else {
+      trend[i] = PiecewiseLinear(t[i], p.k, p.m, p.delta, p.changepoints_t);
+    }
   }
+  // On y's scale, as Prophet: (trend * y_scale + floor) * (1 + X_m beta) + X_a beta * y_scale.
+  // (With noise e, in scaled units, added before the scale as the linear model always did.)
+  auto combine = [&](size_t i, double tr, double xm_i, double xa_i, double e) {
+    if (floor == nullptr) return (tr * (1 + xm_i) + xa_i + e) * p.y_scale;
+    return (tr * p.y_scale + (*floor)[i]) * (1 + xm_i) + (xa_i + e) * p.y_scale;
+  };
   auto out_scale = [&](double v) { return options_.log_transform ? std::exp(v) : v; };
   out.yhat.resize(n);
   out.trend.resize(n);
@@ -587,10 +783,10 @@ StatusOr<Prediction> ProphetModel::Predict(const Frame& future) const {
   out.multiplicative.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const auto ie = static_cast<Eigen::Index>(i);
-    out.trend[i] = trend[i] * p.y_scale;
+    out.trend[i] = trend[i] * p.y_scale + (floor ? (*floor)[i] : 0.0);
     out.additive[i] = xa[ie] * p.y_scale;
     out.multiplicative[i] = xm[ie];
-    out.yhat[i] = out_scale((trend[i] * (1 + xm[ie]) + xa[ie]) * p.y_scale);
+    out.yhat[i] = out_scale(combine(i, trend[i], xm[ie], xa[ie], 0.0));
   }
 
   const int n_samples = options_.uncertainty_samples;
@@ -609,7 +805,7 @@ StatusOr<Prediction> ProphetModel::Predict(const Frame& future) const {
   const auto ns = static_cast<size_t>(n_samples);
   std::vector<size_t> offsets(ns + 1, 0);
   std::vector<double> cp_t, cp_d;
-  if (t_max > 1) {
+  if (t_max > 1 && !flat) {  // flat: no trend uncertainty, as Prophet
     std::poisson_distribution<int> poisson(static_cast<double>(p.changepoints_t.size()) *
                                            (t_max - 1));
     std::uniform_real_distribution<double> unif(0.0, 1.0);
@@ -628,6 +824,10 @@ StatusOr<Prediction> ProphetModel::Predict(const Frame& future) const {
   }
   // Sweep the rows in time order, carrying each sample's extra slope and offset.
   std::vector<double> slope(ns, 0.0), offset(ns, 0.0), values(ns);
+  // Logistic: each sample's rate and offset once past a sampled changepoint (crossed), from the
+  // fitted last segment on, with the continuity offsets.
+  std::vector<double> rate(ns, logistic ? ks.back() : 0.0), base(ns, logistic ? ms.back() : 0.0);
+  std::vector<char> crossed(ns, 0);
   std::vector<size_t> next(offsets.begin(), offsets.end() - 1);
   std::normal_distribution<double> normal(0.0, 1.0);
   const double lower_q = (1 - options_.interval_width) / 2;
@@ -640,12 +840,20 @@ StatusOr<Prediction> ProphetModel::Predict(const Frame& future) const {
     for (size_t smp = 0; smp < ns; ++smp) {
       size_t& j = next[smp];
       while (j < offsets[smp + 1] && cp_t[j] <= ti) {
-        slope[smp] += cp_d[j];
-        offset[smp] -= cp_d[j] * cp_t[j];
+        if (logistic) {
+          const double k_next = rate[smp] + cp_d[j];
+          base[smp] += (cp_t[j] - base[smp]) * (1 - rate[smp] / k_next);
+          rate[smp] = k_next;
+          crossed[smp] = 1;
+        } else {
+          slope[smp] += cp_d[j];
+          offset[smp] -= cp_d[j] * cp_t[j];
+        }
         ++j;
       }
-      const double tr = trend[i] + slope[smp] * ti + offset[smp];
-      values[smp] = (tr * (1 + xm[ie]) + xa[ie] + p.sigma_obs * normal(rng)) * p.y_scale;
+      double tr = trend[i] + slope[smp] * ti + offset[smp];
+      if (crossed[smp]) tr = cap_scaled[i] / (1 + std::exp(-rate[smp] * (ti - base[smp])));
+      values[smp] = combine(i, tr, xm[ie], xa[ie], p.sigma_obs * normal(rng));
     }
     out.yhat_lower[i] = out_scale(Quantile(values, lower_q));
     out.yhat_upper[i] = out_scale(Quantile(values, upper_q));
