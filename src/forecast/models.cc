@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "forecast/ets.h"
 #include "forecast/evaluate.h"
 
 namespace cryptolake::forecast {
@@ -130,9 +131,7 @@ struct Entry {
 // Simplest first. Each model family adds its line (ets, theta, arima, ensemble).
 const std::vector<Entry>& Registry() {
   static const std::vector<Entry> r = {
-      {"naive", MakeNaiveModel},
-      {"drift", MakeDriftModel},
-      {"prophet", MakeProphetSuiteModel},
+      {"naive", MakeNaiveModel}, {"drift", MakeDriftModel},          {"ets", MakeEtsModel},
   };
   return r;
 }

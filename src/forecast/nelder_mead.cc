@@ -1,0 +1,118 @@
+#include "forecast/nelder_mead.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace cryptolake::forecast {
+
+namespace {
+
+void Clamp(std::vector<double>& x, std::span<const double> lower, std::span<const double> upper) {
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::min(std::max(x[i], lower[i]), upper[i]);
+}
+
+double PopulationStd(const std::vector<double>& v) {
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return std::sqrt(ss / static_cast<double>(v.size()));
+}
+
+}  // namespace
+
+NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
+                            std::span<const double> lower, std::span<const double> upper,
+                            const NelderMeadOptions& options) {
+  const size_t n = x0.size();
+  const double nd = static_cast<double>(n);
+  const double alpha = 1.0;                  // reflection
+  const double gamma = 1.0 + 2.0 / nd;       // expansion
+  const double rho = 0.75 - 1.0 / (2 * nd);  // contraction
+  const double sigma = 1.0 - 1.0 / nd;       // shrink
+
+  std::vector<double> start(x0.begin(), x0.end());
+  Clamp(start, lower, upper);
+  std::vector<std::vector<double>> simplex(n + 1, start);
+  for (size_t i = 0; i < n; ++i) {
+    double v = simplex[i][i];
+    v = v == 0 ? options.zero_pert : v * (1.0 + options.init_step);
+    simplex[i][i] = std::clamp(v, lower[i], upper[i]);
+  }
+  std::vector<double> fs(n + 1);
+  for (size_t i = 0; i <= n; ++i) fs[i] = f(simplex[i]);
+
+  std::vector<size_t> order(n + 1);
+  std::vector<double> xo(n), xr(n), xt(n);
+  size_t best = 0;
+  int it = 0;
+  for (; it < options.max_iter; ++it) {
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return fs[a] < fs[b]; });
+    best = order[0];
+    const size_t worst = order[n];
+    const size_t second_worst = order[n - 1];
+    if (PopulationStd(fs) < options.tol_std) break;
+
+    // Centroid of all vertices but the worst.
+    for (size_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (size_t i = 0; i <= n; ++i) s += simplex[i][j];
+      xo[j] = (s - simplex[worst][j]) / nd;
+    }
+    for (size_t j = 0; j < n; ++j) xr[j] = xo[j] + alpha * (xo[j] - simplex[worst][j]);
+    Clamp(xr, lower, upper);
+    const double fr = f(xr);
+    if (fs[best] <= fr && fr < fs[second_worst]) {  // reflection
+      simplex[worst] = xr;
+      fs[worst] = fr;
+      continue;
+    }
+    if (fr < fs[best]) {  // expansion
+      for (size_t j = 0; j < n; ++j) xt[j] = xo[j] + gamma * (xr[j] - xo[j]);
+      Clamp(xt, lower, upper);
+      const double fe = f(xt);
+      if (fe < fr) {
+        simplex[worst] = xt;
+        fs[worst] = fe;
+      } else {
+        simplex[worst] = xr;
+        fs[worst] = fr;
+      }
+      continue;
+    }
+    if (fs[second_worst] <= fr && fr < fs[worst]) {  // outside contraction
+      for (size_t j = 0; j < n; ++j) xt[j] = xo[j] + rho * (xr[j] - xo[j]);
+      Clamp(xt, lower, upper);
+      const double fc = f(xt);
+      if (fc <= fr) {
+        simplex[worst] = xt;
+        fs[worst] = fc;
+        continue;
+      }
+    } else {  // inside contraction
+      for (size_t j = 0; j < n; ++j) xt[j] = xo[j] - rho * (xr[j] - xo[j]);
+      Clamp(xt, lower, upper);
+      const double fc = f(xt);
+      if (fc < fs[worst]) {
+        simplex[worst] = xt;
+        fs[worst] = fc;
+        continue;
+      }
+    }
+    // Shrink towards the best vertex.
+    for (size_t i = 0; i <= n; ++i) {
+      if (i == best) continue;
+      for (size_t j = 0; j < n; ++j) {
+        simplex[i][j] = simplex[best][j] + sigma * (simplex[i][j] - simplex[best][j]);
+      }
+      Clamp(simplex[i], lower, upper);
+      fs[i] = f(simplex[i]);
+    }
+  }
+  return {simplex[best], fs[best], it + 1};
+}
+
+}  // namespace cryptolake::forecast
