@@ -8,6 +8,7 @@
 
 #include "forecast/ets.h"
 #include "forecast/evaluate.h"
+#include "forecast/theta.h"
 
 namespace cryptolake::forecast {
 
@@ -132,6 +133,7 @@ struct Entry {
 const std::vector<Entry>& Registry() {
   static const std::vector<Entry> r = {
       {"naive", MakeNaiveModel}, {"drift", MakeDriftModel},          {"ets", MakeEtsModel},
+      {"theta", MakeThetaModel}, {"prophet", MakeProphetSuiteModel},
   };
   return r;
 }
