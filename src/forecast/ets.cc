@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 
@@ -25,34 +26,102 @@ bool HasTrend(EtsTrend t) { return t != EtsTrend::kNone; }
 
 // statsforecast's Calc for additive errors, no season: runs the filter from (l0, b0), returns
 // n log(sum e^2) (kNA if a forecast is the NA marker), and the residuals and last states if asked.
-double Filter(std::span<const double> y, EtsTrend trend, double alpha, double beta, double phi,
-              double l0, double b0, std::vector<double>* e, double* l_end, double* b_end) {
-  const bool has_trend = HasTrend(trend);
-  double l = l0, b = has_trend ? b0 : 0.0;
+// The slope update b = phi b + beta e is statsforecast's phi b + (beta / alpha) (l - l_old - phi b)
+// with l - l_old - phi b = alpha e: the same value up to rounding, in half the latency (the
+// recursion is serial, so its latency is the fit's cost).
+template <bool kTrend>
+double FilterT(std::span<const double> y, double alpha, double beta, double phi, double l0,
+               double b0, std::vector<double>* e, double* l_end, double* b_end) {
+  double l = l0, b = kTrend ? b0 : 0.0;
   double sse = 0;
-  const double ratio = has_trend ? beta / alpha : 0.0;
+  bool na = false;
   for (size_t i = 0; i < y.size(); ++i) {
-    const double old_l = l, old_b = b;
-    double phi_b, f;
-    if (has_trend) {
-      phi_b = phi * old_b;
-      f = old_l + phi * old_b;  // Forecast: l + phistar b with phistar = phi
-    } else {
-      phi_b = 0.0;
-      f = old_l;
+    double phi_b = 0.0, q = l;
+    if constexpr (kTrend) {
+      phi_b = phi * b;
+      q = l + phi_b;  // the one-step forecast
     }
-    if (std::abs(f - kNA) < kTol) return kNA;
-    const double err = y[i] - f;
+    na |= std::abs(q - kNA) < kTol;
+    const double err = y[i] - q;
     if (e != nullptr) (*e)[i] = err;
-    const double q = has_trend ? old_l + phi_b : old_l;
-    l = q + alpha * (y[i] - q);
-    if (has_trend) b = phi_b + ratio * ((l - old_l) - phi_b);
+    l = q + alpha * err;
+    if constexpr (kTrend) b = phi_b + beta * err;
     sse += err * err;
   }
+  if (na) return kNA;
   if (l_end != nullptr) *l_end = l;
   if (b_end != nullptr) *b_end = b;
   const double n = static_cast<double>(y.size());
   return sse > 0.0 ? n * std::log(sse) : n * std::log(sse + 1e-8);
+}
+
+// FilterT's likelihood at M parameter vectors (alpha, beta, phi, l0, b0 each), their recursions
+// interleaved step by step: independent chains the CPU overlaps (M fixed, so the states stay in
+// registers).
+template <bool kTrend, size_t M>
+void FilterBatchM(std::span<const double> y, const std::array<double, 5>* p, double* out) {
+  double l[M], b[M], sse[M], alpha[M], beta[M], phi[M];
+  bool na[M];
+  for (size_t k = 0; k < M; ++k) {
+    alpha[k] = p[k][0];
+    beta[k] = p[k][1];
+    phi[k] = p[k][2];
+    l[k] = p[k][3];
+    b[k] = kTrend ? p[k][4] : 0.0;
+    sse[k] = 0;
+    na[k] = false;
+  }
+  for (size_t i = 0; i < y.size(); ++i) {
+    const double yi = y[i];
+#pragma GCC unroll 8
+    for (size_t k = 0; k < M; ++k) {
+      double phi_b = 0.0, q = l[k];
+      if constexpr (kTrend) {
+        phi_b = phi[k] * b[k];
+        q = l[k] + phi_b;
+      }
+      na[k] |= std::abs(q - kNA) < kTol;
+      const double err = yi - q;
+      l[k] = q + alpha[k] * err;
+      if constexpr (kTrend) b[k] = phi_b + beta[k] * err;
+      sse[k] += err * err;
+    }
+  }
+  const double n = static_cast<double>(y.size());
+  for (size_t k = 0; k < M; ++k) {
+    out[k] = na[k] ? kNA : sse[k] > 0.0 ? n * std::log(sse[k]) : n * std::log(sse[k] + 1e-8);
+  }
+}
+
+template <bool kTrend>
+void FilterBatch(std::span<const double> y, std::span<const std::array<double, 5>> p,
+                 std::span<double> out) {
+  const std::array<double, 5>* ps = p.data();
+  double* o = out.data();
+  switch (p.size()) {
+    case 1:
+      return FilterBatchM<kTrend, 1>(y, ps, o);
+    case 2:
+      return FilterBatchM<kTrend, 2>(y, ps, o);
+    case 3:
+      return FilterBatchM<kTrend, 3>(y, ps, o);
+    case 4:
+      return FilterBatchM<kTrend, 4>(y, ps, o);
+    case 5:
+      return FilterBatchM<kTrend, 5>(y, ps, o);
+    case 6:
+      return FilterBatchM<kTrend, 6>(y, ps, o);
+    case 7:
+      return FilterBatchM<kTrend, 7>(y, ps, o);
+    default:
+      return FilterBatchM<kTrend, 8>(y, ps, o);
+  }
+}
+
+double Filter(std::span<const double> y, EtsTrend trend, double alpha, double beta, double phi,
+              double l0, double b0, std::vector<double>* e, double* l_end, double* b_end) {
+  return HasTrend(trend) ? FilterT<true>(y, alpha, beta, phi, l0, b0, e, l_end, b_end)
+                         : FilterT<false>(y, alpha, beta, phi, l0, b0, e, l_end, b_end);
 }
 
 // statsforecast's admissible() for a non-seasonal model (phi NaN: 1).
@@ -243,13 +312,27 @@ StatusOr<EtsFit> FitEts(std::span<const double> y, const EtsSpec& spec) {
     l = p[n_smooth];
     b = has_trend ? p[n_smooth + 1] : 0.0;
   };
-  auto objective = [&](std::span<const double> p) {
-    double a, bt, ph, l, b;
-    unpack(p, a, bt, ph, l, b);
-    double lik = Filter(y, trend, a, bt, ph, l, b, nullptr, nullptr, nullptr);
-    lik = std::max(lik, -1e10);
-    if (std::isnan(lik) || std::abs(lik + 99999.0) < 1e-7) lik = -kInf;
-    return lik;
+  // The likelihood at the points, 8 at a time (Nelder-Mead asks for at most 6 here).
+  BatchObjective objective = [&](std::span<const std::vector<double>* const> points,
+                                 std::span<double> values) {
+    std::array<std::array<double, 5>, 8> p;
+    for (size_t at = 0; at < points.size(); at += p.size()) {
+      const size_t m = std::min(p.size(), points.size() - at);
+      for (size_t k = 0; k < m; ++k) {
+        auto& v = p[k];
+        unpack(*points[at + k], v[0], v[1], v[2], v[3], v[4]);
+      }
+      std::span<const std::array<double, 5>> ps(p.data(), m);
+      if (has_trend) {
+        FilterBatch<true>(y, ps, values.subspan(at, m));
+      } else {
+        FilterBatch<false>(y, ps, values.subspan(at, m));
+      }
+    }
+    for (double& lik : values) {
+      lik = std::max(lik, -1e10);
+      if (std::isnan(lik) || std::abs(lik + 99999.0) < 1e-7) lik = -kInf;
+    }
   };
   NelderMeadResult r = NelderMead(objective, x0, lo, hi);
   double a, bt, ph, l, b;

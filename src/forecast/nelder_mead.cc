@@ -26,6 +26,16 @@ double PopulationStd(const std::vector<double>& v) {
 NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
                             std::span<const double> lower, std::span<const double> upper,
                             const NelderMeadOptions& options) {
+  BatchObjective batch = [&](std::span<const std::vector<double>* const> points,
+                             std::span<double> values) {
+    for (size_t k = 0; k < points.size(); ++k) values[k] = f(*points[k]);
+  };
+  return NelderMead(batch, x0, lower, upper, options);
+}
+
+NelderMeadResult NelderMead(const BatchObjective& f, std::span<const double> x0,
+                            std::span<const double> lower, std::span<const double> upper,
+                            const NelderMeadOptions& options) {
   const size_t n = x0.size();
   const double nd = static_cast<double>(n);
   const double alpha = 1.0;                  // reflection
@@ -42,10 +52,14 @@ NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
     simplex[i][i] = std::clamp(v, lower[i], upper[i]);
   }
   std::vector<double> fs(n + 1);
-  for (size_t i = 0; i <= n; ++i) fs[i] = f(simplex[i]);
+  std::vector<const std::vector<double>*> batch;
+  for (size_t i = 0; i <= n; ++i) batch.push_back(&simplex[i]);
+  f(batch, fs);
 
   std::vector<size_t> order(n + 1);
-  std::vector<double> xo(n), xr(n), xt(n);
+  std::vector<double> xo(n), xr(n), xe(n), xoc(n), xic(n);
+  const std::vector<const std::vector<double>*> trials = {&xr, &xe, &xoc, &xic};
+  double ft[4];
   size_t best = 0;
   int it = 0;
   for (; it < options.max_iter; ++it) {
@@ -56,7 +70,7 @@ NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
     const size_t second_worst = order[n - 1];
     if (PopulationStd(fs) < options.tol_std) break;
 
-    // Centroid of all vertices but the worst.
+    // Centroid of all vertices but the worst, then every point this step may try.
     for (size_t j = 0; j < n; ++j) {
       double s = 0;
       for (size_t i = 0; i <= n; ++i) s += simplex[i][j];
@@ -64,18 +78,24 @@ NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
     }
     for (size_t j = 0; j < n; ++j) xr[j] = xo[j] + alpha * (xo[j] - simplex[worst][j]);
     Clamp(xr, lower, upper);
-    const double fr = f(xr);
+    for (size_t j = 0; j < n; ++j) {
+      xe[j] = xo[j] + gamma * (xr[j] - xo[j]);
+      xoc[j] = xo[j] + rho * (xr[j] - xo[j]);
+      xic[j] = xo[j] - rho * (xr[j] - xo[j]);
+    }
+    Clamp(xe, lower, upper);
+    Clamp(xoc, lower, upper);
+    Clamp(xic, lower, upper);
+    f(trials, ft);
+    const double fr = ft[0], fe = ft[1], foc = ft[2], fic = ft[3];
     if (fs[best] <= fr && fr < fs[second_worst]) {  // reflection
       simplex[worst] = xr;
       fs[worst] = fr;
       continue;
     }
     if (fr < fs[best]) {  // expansion
-      for (size_t j = 0; j < n; ++j) xt[j] = xo[j] + gamma * (xr[j] - xo[j]);
-      Clamp(xt, lower, upper);
-      const double fe = f(xt);
       if (fe < fr) {
-        simplex[worst] = xt;
+        simplex[worst] = xe;
         fs[worst] = fe;
       } else {
         simplex[worst] = xr;
@@ -84,33 +104,33 @@ NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
       continue;
     }
     if (fs[second_worst] <= fr && fr < fs[worst]) {  // outside contraction
-      for (size_t j = 0; j < n; ++j) xt[j] = xo[j] + rho * (xr[j] - xo[j]);
-      Clamp(xt, lower, upper);
-      const double fc = f(xt);
-      if (fc <= fr) {
-        simplex[worst] = xt;
-        fs[worst] = fc;
+      if (foc <= fr) {
+        simplex[worst] = xoc;
+        fs[worst] = foc;
         continue;
       }
     } else {  // inside contraction
-      for (size_t j = 0; j < n; ++j) xt[j] = xo[j] - rho * (xr[j] - xo[j]);
-      Clamp(xt, lower, upper);
-      const double fc = f(xt);
-      if (fc < fs[worst]) {
-        simplex[worst] = xt;
-        fs[worst] = fc;
+      if (fic < fs[worst]) {
+        simplex[worst] = xic;
+        fs[worst] = fic;
         continue;
       }
     }
     // Shrink towards the best vertex.
+    batch.clear();
+    std::vector<size_t> moved;
     for (size_t i = 0; i <= n; ++i) {
       if (i == best) continue;
       for (size_t j = 0; j < n; ++j) {
         simplex[i][j] = simplex[best][j] + sigma * (simplex[i][j] - simplex[best][j]);
       }
       Clamp(simplex[i], lower, upper);
-      fs[i] = f(simplex[i]);
+      batch.push_back(&simplex[i]);
+      moved.push_back(i);
     }
+    std::vector<double> values(moved.size());
+    f(batch, values);
+    for (size_t k = 0; k < moved.size(); ++k) fs[moved[k]] = values[k];
   }
   return {simplex[best], fs[best], it + 1};
 }

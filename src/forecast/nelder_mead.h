@@ -33,9 +33,18 @@ struct NelderMeadResult {
 };
 
 using Objective = std::function<double(std::span<const double>)>;
+// The objective at several points at once: values[k] = f(points[k]). Each step evaluates its
+// candidate points (reflection, expansion and both contractions) in one call, before it knows
+// which it needs: the path is the same as one point at a time, and an objective whose cost is a
+// serial recursion runs the independent points side by side.
+using BatchObjective = std::function<void(std::span<const std::vector<double>* const> points,
+                                          std::span<double> values)>;
 
 // Minimizes f from x0 within [lower, upper] (all three of one size n >= 1).
 NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
+                            std::span<const double> lower, std::span<const double> upper,
+                            const NelderMeadOptions& options = {});
+NelderMeadResult NelderMead(const BatchObjective& f, std::span<const double> x0,
                             std::span<const double> lower, std::span<const double> upper,
                             const NelderMeadOptions& options = {});
 
