@@ -23,19 +23,13 @@ double PopulationStd(const std::vector<double>& v) {
 
 }  // namespace
 
-NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
-                            std::span<const double> lower, std::span<const double> upper,
-                            const NelderMeadOptions& options) {
-  BatchObjective batch = [&](std::span<const std::vector<double>* const> points,
-                             std::span<double> values) {
-    for (size_t k = 0; k < points.size(); ++k) values[k] = f(*points[k]);
-  };
-  return NelderMead(batch, x0, lower, upper, options);
-}
+namespace {
 
-NelderMeadResult NelderMead(const BatchObjective& f, std::span<const double> x0,
-                            std::span<const double> lower, std::span<const double> upper,
-                            const NelderMeadOptions& options) {
+// One implementation for both: `f` evaluates batches; a step's trial points go to it together
+// if `eager`, else one at a time as the step needs them (a scalar objective: no wasted work).
+NelderMeadResult Minimize(const BatchObjective& f, bool eager, std::span<const double> x0,
+                          std::span<const double> lower, std::span<const double> upper,
+                          const NelderMeadOptions& options) {
   const size_t n = x0.size();
   const double nd = static_cast<double>(n);
   const double alpha = 1.0;                  // reflection
@@ -86,14 +80,24 @@ NelderMeadResult NelderMead(const BatchObjective& f, std::span<const double> x0,
     Clamp(xe, lower, upper);
     Clamp(xoc, lower, upper);
     Clamp(xic, lower, upper);
-    f(trials, ft);
-    const double fr = ft[0], fe = ft[1], foc = ft[2], fic = ft[3];
+    if (eager) {
+      f(trials, ft);
+    } else {
+      f(std::span(trials).first(1), std::span(ft, 1));
+    }
+    // The value of trial k (1 expansion, 2 outside, 3 inside contraction), evaluated if lazy.
+    auto value = [&](size_t k) {
+      if (!eager) f(std::span(trials).subspan(k, 1), std::span(ft + k, 1));
+      return ft[k];
+    };
+    const double fr = ft[0];
     if (fs[best] <= fr && fr < fs[second_worst]) {  // reflection
       simplex[worst] = xr;
       fs[worst] = fr;
       continue;
     }
     if (fr < fs[best]) {  // expansion
+      const double fe = value(1);
       if (fe < fr) {
         simplex[worst] = xe;
         fs[worst] = fe;
@@ -104,12 +108,14 @@ NelderMeadResult NelderMead(const BatchObjective& f, std::span<const double> x0,
       continue;
     }
     if (fs[second_worst] <= fr && fr < fs[worst]) {  // outside contraction
+      const double foc = value(2);
       if (foc <= fr) {
         simplex[worst] = xoc;
         fs[worst] = foc;
         continue;
       }
     } else {  // inside contraction
+      const double fic = value(3);
       if (fic < fs[worst]) {
         simplex[worst] = xic;
         fs[worst] = fic;
@@ -133,6 +139,24 @@ NelderMeadResult NelderMead(const BatchObjective& f, std::span<const double> x0,
     for (size_t k = 0; k < moved.size(); ++k) fs[moved[k]] = values[k];
   }
   return {simplex[best], fs[best], it + 1};
+}
+
+}  // namespace
+
+NelderMeadResult NelderMead(const Objective& f, std::span<const double> x0,
+                            std::span<const double> lower, std::span<const double> upper,
+                            const NelderMeadOptions& options) {
+  BatchObjective batch = [&](std::span<const std::vector<double>* const> points,
+                             std::span<double> values) {
+    for (size_t k = 0; k < points.size(); ++k) values[k] = f(*points[k]);
+  };
+  return Minimize(batch, /*eager=*/false, x0, lower, upper, options);
+}
+
+NelderMeadResult NelderMead(const BatchObjective& f, std::span<const double> x0,
+                            std::span<const double> lower, std::span<const double> upper,
+                            const NelderMeadOptions& options) {
+  return Minimize(f, /*eager=*/true, x0, lower, upper, options);
 }
 
 }  // namespace cryptolake::forecast

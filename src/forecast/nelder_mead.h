@@ -33,10 +33,11 @@ struct NelderMeadResult {
 };
 
 using Objective = std::function<double(std::span<const double>)>;
-// The objective at several points at once: values[k] = f(points[k]). Each step evaluates its
-// candidate points (reflection, expansion and both contractions) in one call, before it knows
-// which it needs: the path is the same as one point at a time, and an objective whose cost is a
-// serial recursion runs the independent points side by side.
+// The objective at several points at once: values[k] = f(points[k]). With it, each step evaluates
+// its candidate points (reflection, expansion and both contractions) in one call, before it knows
+// which it needs: the path is the same as one point at a time (as with an Objective, which is
+// called only for the points a step needs), and an objective whose cost is a serial recursion
+// runs the independent points side by side.
 using BatchObjective = std::function<void(std::span<const std::vector<double>* const> points,
                                           std::span<double> values)>;
 
