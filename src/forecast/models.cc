@@ -131,10 +131,16 @@ struct Entry {
 
 // Simplest first. Each model family adds its line (ets, theta, arima, ensemble).
 const std::vector<Entry>& Registry() {
+  // One line per model family.
+  // clang-format off
   static const std::vector<Entry> r = {
-      {"naive", MakeNaiveModel}, {"drift", MakeDriftModel},          {"ets", MakeEtsModel},
-      {"theta", MakeThetaModel}, {"prophet", MakeProphetSuiteModel},
+      {"naive", MakeNaiveModel},
+      {"drift", MakeDriftModel},
+      {"ets", MakeEtsModel},
+      {"theta", MakeThetaModel},
+      {"prophet", MakeProphetSuiteModel},
   };
+  // clang-format on
   return r;
 }
 
