@@ -43,6 +43,7 @@
 //   "ETS: y is not finite at index <i>: <y>"
 //   "ETS: no model could be fitted to <n> values"      (every candidate's AICc infinite)
 //   "ETS: alpha <a> outside [0.0001, 0.9999]"          (a fixed alpha)
+//   "ETS: parameters out of range"                     (start values not admissible)
 // Thread-safety: pure functions.
 #pragma once
 

@@ -32,6 +32,7 @@
 // Errors (InvalidArgument, exact messages):
 //   "Theta: <n> values, at least 4 are needed"           (statsforecast refuses n <= 3)
 //   "Theta: y is not finite at index <i>: <y>"
+//   "Theta: no model could be fitted to <n> values"    (every candidate's criterion NaN)
 // Thread-safety: pure functions.
 #pragma once
 
