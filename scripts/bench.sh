@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release preset and runs the benchmarks.
-# Usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|all] [benchmark args]   (default: all, no args)
+# Usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|statsforecast|all] [benchmark args]   (default: all, no args)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:-all}"; shift || true
@@ -52,6 +52,19 @@ prophet_ref() {
   "$venv/bin/python" "$root/bench/prophet_reference.py" \
     --cryptolake "$root/build/release/src/app/cryptolake" "$@"
 }
+# The model suite against statsforecast (bench/statsforecast_reference.py, which runs
+# bench/models_bench on the same series in the same run): PyPI statsforecast, pinned as
+# PIP_BENCH_SF, in .deps/statsforecast-venv. Python is only the reference.
+statsforecast_ref() {
+  local venv="$root/.deps/statsforecast-venv" want="${PIP_BENCH_SF#statsforecast==}"
+  if [[ "$("$venv/bin/python" -c 'import statsforecast; print(statsforecast.__version__)' 2>/dev/null)" != "$want" ]]; then
+    echo "[bench] creating .deps/statsforecast-venv with $PIP_BENCH_SF" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$PIP_BENCH_SF"
+  fi
+  "$venv/bin/python" "$root/bench/statsforecast_reference.py" \
+    --models-bench "$root/build/release/bench/models_bench" "$@"
+}
 case "$which" in
   import) "$root/build/release/bench/import_bench" "$@" ;;
   backfill) "$root/build/release/bench/backfill_bench" "$@" ;;
@@ -59,7 +72,9 @@ case "$which" in
   group) group "$@" ;;
   serve) "$root/build/release/bench/serve_bench" "$@" ;;
   prophet) prophet_ref "$@" ;;
+  statsforecast) statsforecast_ref "$@" ;;
   all) "$root/build/release/bench/import_bench"; "$root/build/release/bench/backfill_bench"
-       "$root/build/release/bench/stream_bench"; latency; group; "$root/build/release/bench/serve_bench"; prophet_ref ;;
-  *) echo "usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|all] [args]" >&2; exit 64 ;;
+       "$root/build/release/bench/stream_bench"; latency; group; "$root/build/release/bench/serve_bench"; prophet_ref
+       statsforecast_ref ;;
+  *) echo "usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|statsforecast|all] [args]" >&2; exit 64 ;;
 esac

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <limits>
 
+#include "forecast/ets.h"
 #include "forecast/evaluate.h"
+#include "forecast/theta.h"
 
 namespace cryptolake::forecast {
 
@@ -129,12 +131,17 @@ struct Entry {
 
 // Simplest first. Each model family adds its line (ets, theta, arima, ensemble).
 const std::vector<Entry>& Registry() {
+  // One line per model family.
+  // clang-format off
   static const std::vector<Entry> r = {
       {"naive", MakeNaiveModel},
       {"drift", MakeDriftModel},
+      {"ets", MakeEtsModel},
+      {"theta", MakeThetaModel},
       {"ensemble", MakeEnsembleModel},
       {"prophet", MakeProphetSuiteModel},
   };
+  // clang-format on
   return r;
 }
 
