@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "forecast/arima.h"
 #include "forecast/evaluate.h"
 
 namespace cryptolake::forecast {
@@ -132,6 +133,7 @@ const std::vector<Entry>& Registry() {
   static const std::vector<Entry> r = {
       {"naive", MakeNaiveModel},
       {"drift", MakeDriftModel},
+      {"arima", MakeArimaModel},
       {"prophet", MakeProphetSuiteModel},
   };
   return r;
