@@ -492,6 +492,12 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
   LikeResult out;
   Vec anew(rd), M(rd), mm(d > 0 ? rd * rd : 0);
   if (resid) resid->assign(n, kNaN);
+  // Once the predicted covariance stops changing (to 1e-13 relative), the gain is constant: the
+  // remaining steps update the state only (as a steady-state Kalman filter; the likelihood
+  // changes by ~1e-12 relative and the cost by a factor of rd).
+  bool steady = false, settled = false;
+  Vec prev;
+  double gain = 0;
   double tmp;
   for (size_t l = 0; l < n; ++l) {
     for (size_t i = 0; i < r; ++i) {
@@ -505,7 +511,8 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
       for (size_t i = 0; i < d; ++i) tmp += delta[i] * a[r + i];
       anew[r] = tmp;
     }
-    if (l > 0) {
+    if (l > 0 && settled) steady = true;
+    if (l > 0 && !steady) {
       if (d == 0) {
         for (size_t i = 0; i < r; ++i) {
           double vi = i == 0 ? 1.0 : (i - 1 < q ? theta[i - 1] : 0.0);
@@ -557,17 +564,26 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
           for (size_t j = 0; j < q + 1; ++j) Pnew[i + rd * j] += j == 0 ? vi : vi * theta[j - 1];
         }
       }
+      // Pnew equal to the last step's: this step's P is the last one's, and from the next step
+      // on nothing changes.
+      settled = !prev.empty();
+      for (size_t i = 0; i < rd * rd && settled; ++i) {
+        settled = std::abs(Pnew[i] - prev[i]) <= 1e-13 * (1 + std::abs(Pnew[i]));
+      }
+      prev.assign(Pnew.begin(), Pnew.begin() + static_cast<long>(rd * rd));
     }
     if (!std::isnan(y[l])) {
       double res = y[l] - anew[0];
       for (size_t i = 0; i < d; ++i) res -= delta[i] * anew[r + i];
-      for (size_t i = 0; i < rd; ++i) {
-        tmp = Pnew[i];
-        for (size_t j = 0; j < d; ++j) tmp += Pnew[i + (r + j) * rd] * delta[j];
-        M[i] = tmp;
+      if (!steady) {
+        for (size_t i = 0; i < rd; ++i) {
+          tmp = Pnew[i];
+          for (size_t j = 0; j < d; ++j) tmp += Pnew[i + (r + j) * rd] * delta[j];
+          M[i] = tmp;
+        }
+        gain = M[0];
+        for (size_t j = 0; j < d; ++j) gain += delta[j] * M[r + j];
       }
-      double gain = M[0];
-      for (size_t j = 0; j < d; ++j) gain += delta[j] * M[r + j];
       if (gain < 1e4) {
         ++out.nu;
         out.ssq += gain == 0 ? kInf : res * res / gain;
@@ -580,12 +596,15 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
           for (size_t j = 0; j < rd; ++j) Pnew[i + j * rd] = kInf;
         }
       } else {
-        for (size_t i = 0; i < rd; ++i) {
-          a[i] = anew[i] + M[i] * res / gain;
-          for (size_t j = 0; j < rd; ++j) P[i + j * rd] = Pnew[i + j * rd] - M[i] * M[j] / gain;
+        for (size_t i = 0; i < rd; ++i) a[i] = anew[i] + M[i] * res / gain;
+        if (!steady) {
+          for (size_t i = 0; i < rd; ++i)
+            for (size_t j = 0; j < rd; ++j) P[i + j * rd] = Pnew[i + j * rd] - M[i] * M[j] / gain;
         }
       }
     } else {
+      steady = settled = false;
+      prev.clear();
       a = anew;
       std::copy(Pnew.begin(), Pnew.begin() + static_cast<long>(rd * rd), P.begin());
     }
