@@ -275,10 +275,11 @@ Vec InvPartransAr(const Vec& phi) {
 }
 
 // Conditional sum of squares / number of residuals, conditioning on the first p + d values.
-double ArimaCss(const Vec& y, int d, const Vec& phi, const Vec& theta) {
-  const size_t n = y.size(), p = phi.size(), q = theta.size();
+// `w` holds the series and is differenced in place; `resid` is a work buffer.
+double ArimaCss(Vec& w, Vec& resid, int d, const Vec& phi, const Vec& theta) {
+  const size_t n = w.size(), p = phi.size(), q = theta.size();
   const size_t ncond = p + static_cast<size_t>(d);
-  Vec w = y, resid(n, 0.0);
+  resid.assign(n, 0.0);
   for (int k = 0; k < d; ++k)
     for (size_t l = n - 1; l > 0; --l) w[l] -= w[l - 1];
   double ssq = 0;
@@ -701,8 +702,9 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
     init[narma] = sxy / sxx;
   }
   auto beta_of = [&](const Vec& par) { return estimate_constant ? par[narma] : beta_fixed; };
-  auto adjusted = [&](double beta) {
-    Vec z = x;
+  Vec z, work;  // x - beta xreg, and a work buffer, reused by every evaluation
+  auto adjusted = [&](double beta) -> Vec& {
+    z = x;
     if (has_xreg)
       for (size_t t = 0; t < n; ++t) z[t] -= xreg[t] * beta;
     return z;
@@ -718,7 +720,7 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
     Bfgs css([&](const Vec& par) {
       Vec phi, theta;
       split(par, false, phi, theta);
-      double res = ArimaCss(adjusted(beta_of(par)), d, phi, theta);
+      double res = ArimaCss(adjusted(beta_of(par)), work, d, phi, theta);
       if (std::isinf(res)) return std::numeric_limits<double>::max();
       if (res <= 0.0) return -kInf;
       return 0.5 * std::log(res);
