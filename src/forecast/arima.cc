@@ -494,8 +494,8 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
   Vec anew(rd), M(rd), mm(d > 0 ? rd * rd : 0);
   if (resid) resid->assign(n, kNaN);
   // Once the predicted covariance stops changing (to 1e-13 relative), the gain is constant: the
-  // remaining steps update the state only (as a steady-state Kalman filter; the likelihood
-  // changes by ~1e-12 relative and the cost by a factor of rd).
+  // remaining steps update the state only, as a steady-state Kalman filter, and skip the
+  // O(rd^2) covariance updates. The likelihood moves by ~1e-12 relative.
   bool steady = false, settled = false;
   Vec prev;
   double gain = 0;
