@@ -24,6 +24,163 @@ constexpr int kMaxOrder = 5;
 using Vec = std::vector<double>;
 
 // ---------------------------------------------------------------------------------------------
+// MINPACK-2's dcsrch and dcstep (More and Thuente's line search), as scipy's _dcsrch.py.
+
+// numpy's clip: max then min (so hi wins when lo > hi), NaN stays NaN.
+double Clip(double v, double lo, double hi) { return std::min(std::max(v, lo), hi); }
+
+void Dcstep(double& stx, double& fx, double& dx, double& sty, double& fy, double& dy, double& stp,
+            double fp, double dp, bool& brackt, double stpmin, double stpmax) {
+  auto sign = [](double v) { return v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0); };
+  const double sgnd = sign(dp) * sign(dx);
+  double stpf;
+  if (fp > fx) {
+    double theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp;
+    double s = std::max({std::abs(theta), std::abs(dx), std::abs(dp)});
+    double gamma = s * std::sqrt((theta / s) * (theta / s) - (dx / s) * (dp / s));
+    if (stp < stx) gamma = -gamma;
+    double p = (gamma - dx) + theta, q = ((gamma - dx) + gamma) + dp, r = p / q;
+    double stpc = stx + r * (stp - stx);
+    double stpq = stx + ((dx / ((fx - fp) / (stp - stx) + dx)) / 2.0) * (stp - stx);
+    stpf = std::abs(stpc - stx) <= std::abs(stpq - stx) ? stpc : stpc + (stpq - stpc) / 2.0;
+    brackt = true;
+  } else if (sgnd < 0.0) {
+    double theta = 3 * (fx - fp) / (stp - stx) + dx + dp;
+    double s = std::max({std::abs(theta), std::abs(dx), std::abs(dp)});
+    double gamma = s * std::sqrt((theta / s) * (theta / s) - (dx / s) * (dp / s));
+    if (stp > stx) gamma = -gamma;
+    double p = (gamma - dp) + theta, q = ((gamma - dp) + gamma) + dx, r = p / q;
+    double stpc = stp + r * (stx - stp);
+    double stpq = stp + (dp / (dp - dx)) * (stx - stp);
+    stpf = std::abs(stpc - stp) > std::abs(stpq - stp) ? stpc : stpq;
+    brackt = true;
+  } else if (std::abs(dp) < std::abs(dx)) {
+    double theta = 3 * (fx - fp) / (stp - stx) + dx + dp;
+    double s = std::max({std::abs(theta), std::abs(dx), std::abs(dp)});
+    double gamma = s * std::sqrt(std::max(0.0, (theta / s) * (theta / s) - (dx / s) * (dp / s)));
+    if (stp > stx) gamma = -gamma;
+    double p = (gamma - dp) + theta, q = (gamma + (dx - dp)) + gamma, r = p / q;
+    double stpc;
+    if (r < 0 && gamma != 0) {
+      stpc = stp + r * (stx - stp);
+    } else if (stp > stx) {
+      stpc = stpmax;
+    } else {
+      stpc = stpmin;
+    }
+    double stpq = stp + (dp / (dp - dx)) * (stx - stp);
+    if (brackt) {
+      stpf = std::abs(stpc - stp) < std::abs(stpq - stp) ? stpc : stpq;
+      stpf = stp > stx ? std::min(stp + 0.66 * (sty - stp), stpf)
+                       : std::max(stp + 0.66 * (sty - stp), stpf);
+    } else {
+      stpf = std::abs(stpc - stp) > std::abs(stpq - stp) ? stpc : stpq;
+      stpf = Clip(stpf, stpmin, stpmax);
+    }
+  } else {
+    if (brackt) {
+      double theta = 3.0 * (fp - fy) / (sty - stp) + dy + dp;
+      double s = std::max({std::abs(theta), std::abs(dy), std::abs(dp)});
+      double gamma = s * std::sqrt((theta / s) * (theta / s) - (dy / s) * (dp / s));
+      if (stp > sty) gamma = -gamma;
+      double p = (gamma - dp) + theta, q = ((gamma - dp) + gamma) + dy, r = p / q;
+      stpf = stp + r * (sty - stp);
+    } else {
+      stpf = stp > stx ? stpmax : stpmin;
+    }
+  }
+  if (fp > fx) {
+    sty = stp;
+    fy = fp;
+    dy = dp;
+  } else {
+    if (sgnd < 0) {
+      sty = stx;
+      fy = fx;
+      dy = dx;
+    }
+    stx = stp;
+    fx = fp;
+    dx = dp;
+  }
+  stp = stpf;
+}
+
+class Dcsrch {
+ public:
+  enum Task { kStart, kFg, kConverged, kWarning, kError };
+  Dcsrch(double ftol, double gtol, double xtol, double stpmin, double stpmax)
+      : ftol_(ftol), gtol_(gtol), xtol_(xtol), stpmin_(stpmin), stpmax_(stpmax) {}
+
+  // One step of the search: the value f and slope g at stp in, the next stp (kFg) or the end.
+  Task Iterate(double& stp, double f, double g, Task task) {
+    constexpr double p5 = 0.5, p66 = 0.66, xtrapl = 1.1, xtrapu = 4.0;
+    if (task == kStart) {
+      if (stp < stpmin_ || stp > stpmax_ || g >= 0) return kError;
+      brackt_ = false;
+      stage_ = 1;
+      finit_ = f;
+      ginit_ = g;
+      gtest_ = ftol_ * ginit_;
+      width_ = stpmax_ - stpmin_;
+      width1_ = width_ / p5;
+      stx_ = 0.0;
+      fx_ = finit_;
+      gx_ = ginit_;
+      sty_ = 0.0;
+      fy_ = finit_;
+      gy_ = ginit_;
+      stmin_ = 0;
+      stmax_ = stp + xtrapu * stp;
+      return kFg;
+    }
+    const double ftest = finit_ + stp * gtest_;
+    if (stage_ == 1 && f <= ftest && g >= 0) stage_ = 2;
+    Task t = kFg;
+    if (brackt_ && (stp <= stmin_ || stp >= stmax_)) t = kWarning;
+    if (brackt_ && stmax_ - stmin_ <= xtol_ * stmax_) t = kWarning;
+    if (stp == stpmax_ && f <= ftest && g <= gtest_) t = kWarning;
+    if (stp == stpmin_ && (f > ftest || g >= gtest_)) t = kWarning;
+    if (f <= ftest && std::abs(g) <= gtol_ * -ginit_) t = kConverged;
+    if (t != kFg) return t;
+    if (stage_ == 1 && f <= fx_ && f > ftest) {
+      double fm = f - stp * gtest_, fxm = fx_ - stx_ * gtest_, fym = fy_ - sty_ * gtest_;
+      double gm = g - gtest_, gxm = gx_ - gtest_, gym = gy_ - gtest_;
+      Dcstep(stx_, fxm, gxm, sty_, fym, gym, stp, fm, gm, brackt_, stmin_, stmax_);
+      fx_ = fxm + stx_ * gtest_;
+      fy_ = fym + sty_ * gtest_;
+      gx_ = gxm + gtest_;
+      gy_ = gym + gtest_;
+    } else {
+      Dcstep(stx_, fx_, gx_, sty_, fy_, gy_, stp, f, g, brackt_, stmin_, stmax_);
+    }
+    if (brackt_) {
+      if (std::abs(sty_ - stx_) >= p66 * width1_) stp = stx_ + p5 * (sty_ - stx_);
+      width1_ = width_;
+      width_ = std::abs(sty_ - stx_);
+      stmin_ = std::min(stx_, sty_);
+      stmax_ = std::max(stx_, sty_);
+    } else {
+      stmin_ = stp + xtrapl * (stp - stx_);
+      stmax_ = stp + xtrapu * (stp - stx_);
+    }
+    stp = Clip(stp, stpmin_, stpmax_);
+    if ((brackt_ && (stp <= stmin_ || stp >= stmax_)) ||
+        (brackt_ && stmax_ - stmin_ <= xtol_ * stmax_)) {
+      stp = stx_;
+    }
+    return kFg;
+  }
+
+ private:
+  double ftol_, gtol_, xtol_, stpmin_, stpmax_;
+  bool brackt_ = false;
+  int stage_ = 1;
+  double ginit_ = 0, gtest_ = 0, gx_ = 0, gy_ = 0, finit_ = 0, fx_ = 0, fy_ = 0;
+  double stx_ = 0, sty_ = 0, stmin_ = 0, stmax_ = 0, width_ = 0, width1_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
 // BFGS as scipy.optimize.minimize(method="BFGS", tol=1e-8, options={"maxiter": 100}): forward
 // differences with absolute step sqrt(eps), strong-Wolfe line search (scipy's
 // scalar_search_wolfe2 with its zoom), initial inverse Hessian I.
@@ -153,10 +310,25 @@ class Bfgs {
       return LineResult{alpha, f, last_g};
     };
 
-    double alpha0 = 0;
     double alpha1 = 1.0;
     if (derphi0 != 0) alpha1 = std::min(1.0, 1.01 * 2 * (phi0 - old_phi0) / derphi0);
     if (!(alpha1 >= 0)) alpha1 = 1.0;
+
+    // scipy's line_search_wolfe1: MINPACK's dcsrch (More and Thuente), 100 iterations in all.
+    {
+      Dcsrch search(c1, c2, 1e-14, 1e-100, 1e100);
+      double stp = alpha1, f = phi0, g = derphi0;
+      Dcsrch::Task task = search.Iterate(stp, f, g, Dcsrch::kStart);
+      for (int i = 1; i < 100 && task == Dcsrch::kFg && std::isfinite(stp); ++i) {
+        f = phi(stp);
+        g = derphi(stp, f);
+        task = search.Iterate(stp, f, g, task);
+      }
+      if (task == Dcsrch::kConverged && std::isfinite(stp)) return done(stp, f);
+    }
+
+    // Else scipy's line_search_wolfe2.
+    double alpha0 = 0;
     double phi_a1 = phi(alpha1), phi_a0 = phi0, derphi_a0 = derphi0;
     for (int i = 0; i < 10; ++i) {
       if (alpha1 == 0) return std::nullopt;
@@ -491,16 +663,40 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
   Vec& P = m.P;
   Vec& Pnew = m.Pn;
   LikeResult out;
-  Vec anew(rd), M(rd), mm(d > 0 ? rd * rd : 0);
+  Vec anew(rd), M(rd), K(rd), mm(d > 0 ? rd * rd : 0);
   if (resid) resid->assign(n, kNaN);
   // Once the predicted covariance stops changing (to 1e-13 relative), the gain is constant: the
   // remaining steps update the state only, as a steady-state Kalman filter, and skip the
   // O(rd^2) covariance updates. The likelihood moves by ~1e-12 relative.
   bool steady = false, settled = false;
   Vec prev;
-  double gain = 0;
+  double gain = 0, log_gain = 0;
   double tmp;
+  // phi padded to r, for the steady steps' loop without branches.
+  Vec phir(r, 0.0);
+  std::copy(phi.begin(), phi.begin() + static_cast<long>(std::min(p, r)), phir.begin());
   for (size_t l = 0; l < n; ++l) {
+    if (steady && !resid && gain != 0 && gain < 1e4) {
+      // The steady steps, the same arithmetic as below in a tight loop, until a missing value.
+      for (; l < n && !std::isnan(y[l]); ++l) {
+        const double a0 = a[0];
+        for (size_t i = 0; i + 1 < r; ++i) anew[i] = a[i + 1] + phir[i] * a0;
+        anew[r - 1] = r - 1 < p ? phir[r - 1] * a0 : 0.0;
+        if (d > 0) {
+          for (size_t i = r + 1; i < rd; ++i) anew[i] = a[i - 1];
+          tmp = a0;
+          for (size_t i = 0; i < d; ++i) tmp += delta[i] * a[r + i];
+          anew[r] = tmp;
+        }
+        double res = y[l] - anew[0];
+        for (size_t i = 0; i < d; ++i) res -= delta[i] * anew[r + i];
+        ++out.nu;
+        out.ssq += res * res / gain;
+        out.sumlog += log_gain;
+        for (size_t i = 0; i < rd; ++i) a[i] = anew[i] + K[i] * res;
+      }
+      if (l >= n) break;
+    }
     for (size_t i = 0; i < r; ++i) {
       tmp = i < r - 1 ? a[i + 1] : 0.0;
       if (i < p) tmp += phi[i] * a[0];
@@ -584,11 +780,12 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
         }
         gain = M[0];
         for (size_t j = 0; j < d; ++j) gain += delta[j] * M[r + j];
+        log_gain = std::log(gain);
       }
       if (gain < 1e4) {
         ++out.nu;
         out.ssq += gain == 0 ? kInf : res * res / gain;
-        out.sumlog += std::log(gain);
+        out.sumlog += log_gain;
       }
       if (resid) (*resid)[l] = gain == 0 ? kInf : res / std::sqrt(gain);
       if (gain == 0) {
@@ -597,8 +794,13 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
           for (size_t j = 0; j < rd; ++j) Pnew[i + j * rd] = kInf;
         }
       } else {
-        for (size_t i = 0; i < rd; ++i) a[i] = anew[i] + M[i] * res / gain;
-        if (!steady) {
+        if (steady) {  // the gain is constant: no division on the state's critical path
+          for (size_t i = 0; i < rd; ++i) a[i] = anew[i] + K[i] * res;
+        } else {
+          for (size_t i = 0; i < rd; ++i) {
+            a[i] = anew[i] + M[i] * res / gain;
+            K[i] = M[i] / gain;
+          }
           for (size_t i = 0; i < rd; ++i)
             for (size_t j = 0; j < rd; ++j) P[i + j * rd] = Pnew[i + j * rd] - M[i] * M[j] / gain;
         }
