@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "forecast/arima.h"
 #include "forecast/ets.h"
 #include "forecast/evaluate.h"
 #include "forecast/theta.h"
@@ -138,6 +139,7 @@ const std::vector<Entry>& Registry() {
       {"drift", MakeDriftModel},
       {"ets", MakeEtsModel},
       {"theta", MakeThetaModel},
+      {"arima", MakeArimaModel},
       {"ensemble", MakeEnsembleModel},
       {"prophet", MakeProphetSuiteModel},
   };
