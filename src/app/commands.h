@@ -184,7 +184,13 @@ struct ForecastArgs {
   double margin = 0.02;            // auto: the selection's margin (forecast/select.h)
   double min_win_share = 0.7;      // auto: Choose()'s win share
   std::vector<std::string> suite;  // auto: the models selected among (empty: all; lists allowed)
-  int periods = 30;                // fit / predict: days ahead
+  // auto: models fitted once on the whole history and written beside the suite's under "models"
+  // (the dashboard's switcher), outside the CV and the selection (`up`: prophet)
+  std::vector<std::string> also_fit;
+  // fit / predict: leave the forecast file alone when it already starts after the same last
+  // complete day and close (`up` refreshes every batch; a forecast changes only with a new day)
+  bool skip_if_current = false;
+  int periods = 30;                                               // fit / predict: days ahead
   std::string initial = "730d", period = "30d", horizon = "30d";  // cv, rolling
   std::string protocol = "rolling";                               // cv: rolling | seed
   std::vector<std::string> regressors;  // daily_filled columns (comma-separated allowed); seed

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -530,6 +531,19 @@ int RunSuiteFit(Env& env, const ForecastArgs& a, const forecast::DailySeries& se
       sel.leaderboard.push_back(std::move(e));
     }
   }
+  // Models shown beside the suite but not in its CV (up: prophet, one click away on the page).
+  for (const auto& name : a.also_fit) {
+    if (std::find(cv->models.begin(), cv->models.end(), name) != cv->models.end()) continue;
+    auto model = forecast::MakeModel(name);
+    if (!model.ok()) return Fail(model.status());
+    auto fit = (*model)->Fit(history, fo);
+    if (!fit.ok()) return Fail(fit.status().WithContext(name));
+    forecast::PathForecast p = (*fit)->Predict(a.periods);
+    own.push_back({name,
+                   false,
+                   {future.ds, p.yhat, p.lower, p.upper, {}, {}, {}},
+                   (*fit)->Describe() + " (not in the CV)"});
+  }
   fc.models.push_back({"selected", false, rows, sel.why});
   for (auto& m : own) fc.models.push_back(std::move(m));
   fc.selection = std::move(sel);
@@ -565,6 +579,18 @@ int RunSuiteFit(Env& env, const ForecastArgs& a, const forecast::DailySeries& se
   return 0;
 }
 
+// True if <data>/forecasts/<SYMBOL>.json is a suite forecast from the same last day and close.
+bool ForecastIsCurrent(Env& env, const std::string& symbol, const Frame& history) {
+  std::ifstream in(env.config.data_root / "forecasts" / (symbol + ".json"), std::ios::binary);
+  if (!in) return false;
+  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("selection")) return false;
+  auto end = j.find("history_end");
+  auto close = j.find("last_close");
+  return end != j.end() && end->is_string() && *end == FormatDate(history.ds.back()) &&
+         close != j.end() && close->is_number() && close->get<double>() == history.y.back();
+}
+
 int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
   if (a.periods < 1 || a.periods > 3650) return Fail(InvalidArgument("--periods must be 1..3650"));
   if (IsAuto(a) && a.json_out.empty()) {
@@ -574,6 +600,11 @@ int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& 
     }
     auto history = forecast::ToFrame(series);
     if (!history.ok()) return Fail(history.status());
+    if (a.skip_if_current && ForecastIsCurrent(env, a.symbol, *history)) {
+      std::printf("%s %s: the forecast from %s is current\n", a.action.c_str(), a.symbol.c_str(),
+                  FormatDate(history->ds.back()).c_str());
+      return 0;
+    }
     Frame future;
     future.ds = forecast::FutureDays(history->ds.back(), a.periods);
     return RunSuiteFit(env, a, series, *history, future);

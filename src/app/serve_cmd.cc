@@ -237,9 +237,11 @@ int RunUp(Env& env, const UpArgs& a) {
   if (int rc = RunBatch(env, {}); rc != 0) return finish(rc);
   // Forecasts of every symbol (the API's /api/v1/forecast and the dashboard read them): the
   // suite's selection by nested CV with conformal bands (forecast --model auto), Prophet left
-  // out: it is refitted at every cutoff of every refresh, costs the most per fit, and its honest
-  // CV MAPE is 6-12 times naive's (README), so it is never selected. A symbol that cannot be
-  // forecast yet is skipped with a warning.
+  // out of the CV: it would be refitted at every cutoff, costs the most per fit, and its honest
+  // CV MAPE is 6-12 times naive's (README), so it is never selected; it is fitted once on the
+  // whole history and written beside the others (the dashboard's model switcher). A refresh
+  // recomputes a symbol's forecast only when its last complete day or close changed. A symbol
+  // that cannot be forecast yet is skipped with a warning.
   std::vector<std::string> suite;
   for (const auto& name : forecast::ModelNames()) {
     if (name != "prophet") suite.push_back(name);
@@ -250,6 +252,8 @@ int RunUp(Env& env, const UpArgs& a) {
       fa.action = "predict";
       fa.symbol = symbol;
       fa.suite = suite;
+      fa.also_fit = {"prophet"};  // its own forecast, one click away on the dashboard
+      fa.skip_if_current = true;
       if (RunForecast(env, fa) != 0) spdlog::warn("up: no forecast for {} this time", symbol);
     }
   };
