@@ -166,7 +166,8 @@ struct UpArgs {
   ServeArgs serve;
   std::string port_file;  // the server's port is written here once it listens
   double batch_every_seconds = 300;
-  double batch_duty = kBackgroundDuty;  // the periodic refresh's pacing (core/pacer.h)
+  std::vector<std::string> forecast_models;  // the suite for the forecasts (empty: all but prophet)
+  double batch_duty = kBackgroundDuty;       // the periodic refresh's pacing (core/pacer.h)
   double append_every_seconds = 60;
   std::optional<std::string> until;
   double duration_seconds = 0;

@@ -365,6 +365,10 @@ int main(int argc, char** argv) {
   up->add_option("--batch-every", ua.batch_every_seconds, "Seconds between batch refreshes")
       ->default_val(300)
       ->check(Seconds());
+  up->add_option("--forecast-models", ua.forecast_models,
+                 "The models the forecasts select among, repeatable or comma-separated (default: "
+                 "every suite model but prophet, whose own forecast is still written beside)")
+      ->check(NonEmpty());
   up->add_option("--batch-duty", ua.batch_duty,
                  "Share of wall time a periodic batch refresh may run: it sleeps between its "
                  "queries for the rest, so that serving keeps its latency")
@@ -383,7 +387,10 @@ int main(int argc, char** argv) {
       "In order: the replay exchange (with --replay), import (with --import), backfill of the\n"
       "configured symbols and intervals from [backfill] start, the batch views, then the\n"
       "stream (embedded bus) and the HTTP server together, with a batch refresh every\n"
-      "--batch-every seconds. SIGINT/SIGTERM stop it cleanly: the stream drains the bus and\n"
+      "--batch-every seconds. The forecasts (forecast predict --model auto) are computed in the\n"
+      "background once serving has started (the API answers 404 for a symbol until its first\n"
+      "one is written), then after a refresh that brings a new complete day.\n"
+      "SIGINT/SIGTERM stop it cleanly: the stream drains the bus and\n"
       "appends its last candles, a last batch refresh runs, and nothing is lost.");
 
   // forecast

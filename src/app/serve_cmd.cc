@@ -242,12 +242,15 @@ int RunUp(Env& env, const UpArgs& a) {
   // whole history and written beside the others (the dashboard's model switcher). A refresh
   // recomputes a symbol's forecast only when its last complete day or close changed. A symbol
   // that cannot be forecast yet is skipped with a warning.
-  std::vector<std::string> suite;
-  for (const auto& name : forecast::ModelNames()) {
-    if (name != "prophet") suite.push_back(name);
+  std::vector<std::string> suite = SplitList(a.forecast_models);
+  if (suite.empty()) {
+    for (const auto& name : forecast::ModelNames()) {
+      if (name != "prophet") suite.push_back(name);
+    }
   }
   auto forecast_all = [&] {
     for (const auto& symbol : env.config.symbols) {
+      if (stop) return;  // shutting down: the next refresh of a later run writes it
       ForecastArgs fa;
       fa.action = "predict";
       fa.symbol = symbol;
@@ -257,7 +260,6 @@ int RunUp(Env& env, const UpArgs& a) {
       if (RunForecast(env, fa) != 0) spdlog::warn("up: no forecast for {} this time", symbol);
     }
   };
-  forecast_all();
 
   // 4. The real-time view, read by the server while the stream writes it.
   speed::ViewOptions vo;
@@ -301,6 +303,9 @@ int RunUp(Env& env, const UpArgs& a) {
     auto con = lake::Connection::Open(*db);
     if (!con.ok()) return;
     con->SetPacer(&pacer);
+    // The first forecasts, here rather than before serving: the suite's CV takes a while, and
+    // the API answers 404 for a symbol until its forecast exists.
+    forecast_all();  // env.con is this thread's while the stream runs
     std::unique_lock lock(mu);
     while (!stop) {
       cv.wait_for(lock, std::chrono::duration<double>(a.batch_every_seconds),

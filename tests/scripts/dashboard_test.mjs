@@ -20,12 +20,9 @@
 //
 // Forecast mode: EXPECT.json {"symbol":"ETHUSDT","forecast":{"dir":"<data>/forecasts",
 // "symbols":["BTCUSDT","ETHUSDT"]}} checks the forecast panel instead (runForecast below), on a
-// server that does not rewrite its forecast files (`cryptolake serve`). The forecast is the
-// product's when its file has the selection's fields ("leaderboard"); otherwise (the product of
-// before issue 13 writes only rows) the test writes a file in that format into "dir" for each
-// symbol, from the product's own forecast and the API's closes, and says so in its output. Then:
-// the ETHUSDT forecast's first yhat is within 5% of the close of its history's last day (both
-// read from the API; asserted on the product's file only, printed for the test's own); the page
+// server that does not rewrite its forecast files (`cryptolake serve`), over the forecast files
+// `up` wrote (each must have the selection's fields). Then: the ETHUSDT forecast's first yhat is
+// within 5% of the close of its history's last day (both read from the API); the page
 // draws that forecast and its filled band; the leaderboard lists the file's entries in order
 // with the selected and nested-procedure rows marked and one exact figure; the why sentence is
 // selection.why; switching the model to prophet redraws the chart with /api/v1/forecast?model=
@@ -284,12 +281,6 @@ async function api(origin, pathAndQuery) {
   return body;
 }
 
-function addDays(day, n) {
-  const t = new Date(`${day}T00:00:00Z`);
-  t.setUTCDate(t.getUTCDate() + n);
-  return t.toISOString().slice(0, 10);
-}
-
 // The close of `day` from /api/v1/daily.
 async function closeOn(origin, symbol, day) {
   const d = await api(origin, `/api/v1/daily?symbol=${symbol}&from=${day}&to=${day}`);
@@ -298,65 +289,17 @@ async function closeOn(origin, symbol, day) {
   return r.close;
 }
 
-// A forecast file in the issue-13 format (docs/API.md), for a product that does not write one
-// yet: the selected model naive (the reference run's finding), its band widening with sqrt(h),
-// and the product's own forecast as "prophet" (before issue 13 the product writes Prophet's).
-// The leaderboard's figures are this test's fixtures, not measurements; the texts say so.
-function testForecastFile(symbol, product, close) {
-  const end = product.history_end;
-  const periods = Math.max(1, (product.rows ?? []).length);
-  const days = Array.from({ length: periods }, (_, i) => addDays(end, i + 1));
-  const band = (q) => days.map((ds, i) => ({
-    ds, yhat: close, yhat_lower: close * Math.exp(-q * Math.sqrt(i + 1)), yhat_upper: close * Math.exp(q * Math.sqrt(i + 1)),
-  }));
-  const hz = (m1, s1, c1, m7, s7, c7, m30, s30, c30) => [
-    { horizon_days: 1, n: 81, mape: m1, mase: s1, coverage: c1 },
-    { horizon_days: 7, n: 81, mape: m7, mase: s7, coverage: c7 },
-    { horizon_days: 30, n: 81, mape: m30, mase: s30, coverage: c30 }];
-  return {
-    symbol, model: 'naive', history_end: end, last_close: close, interval_width: 0.8, interval: 'conformal',
-    rows: band(0.034).map((r, i) => ({ ...r, model: 'naive', horizon_days: i + 1 })),
-    selection: {
-      rule: 'lowest inner-CV MASE at the horizon; the simpler model is kept unless another is lower by the margin',
-      margin: 0.02,
-      why: `No model beat naive by the 2% margin at 1, 7 or 30 days, so ${symbol} keeps naive (a file the browser test wrote: the product's forecast had no leaderboard yet).`,
-      by_horizon: [1, 7, 30].map((h) => ({ horizon_days: h, model: 'naive', mase: 1.0, runner_up: 'prophet', runner_up_mase: 1.9 })),
-    },
-    leaderboard: [
-      { model: 'naive', selected: true, horizons: hz(0.0283, 1.0, 0.812, 0.0741, 1.0, 0.805, 0.1532, 1.0, 0.846) },
-      { model: 'prophet', selected: false, horizons: hz(0.0611, 2.158, 0.431, 0.1125, 1.518, 0.52, 0.2496, 1.629, 0.61) },
-      { model: 'selected (nested CV)', selected: false, horizons: hz(0.0284, 1.004, 0.81, 0.0744, 1.004, 0.8, 0.1541, 1.006, 0.84) },
-    ],
-    cv: { initial_days: 730, period_days: 30, horizon_days: 30, cutoffs: 81 },
-    models: [
-      { name: 'naive', description: 'naive', rows: band(0.028) },
-      { name: 'prophet', description: `the product's forecast (${product.model ?? 'prophet'})`,
-        rows: (product.rows ?? []).map((r) => ({ ds: r.ds, yhat: r.yhat, yhat_lower: r.yhat_lower, yhat_upper: r.yhat_upper })) },
-    ],
-  };
-}
-
 async function runForecast(browser, args, expect) {
   const url = new URL(args.url);
   const origin = url.origin;
   const symbol = expect.symbol;
 
-  // 1. The forecast files: the product's, or the test's when the product's has no leaderboard.
-  let source = 'product';
+  // 1. The product's forecast files, as `up` wrote them (the selection's fields in each).
   for (const s of expect.forecast.symbols ?? [symbol]) {
     const product = await api(origin, `/api/v1/forecast?symbol=${s}`);
-    if (Array.isArray(product.leaderboard)) continue;
-    source = 'test';
-    if (!product.history_end || !Array.isArray(product.rows) || !product.rows.length) fail(`the product's forecast for ${s} has no history_end or rows`);
-    const close = await closeOn(origin, s, product.history_end);
-    if (s === symbol) {
-      note(`the product's ${product.model} forecast for ${s} starts at ${product.rows[0].yhat} (${product.rows[0].ds}), ` +
-        `${((product.rows[0].yhat / close - 1) * 100).toFixed(2)}% from the close ${close} of ${product.history_end}`);
-    }
-    fs.writeFileSync(path.join(expect.forecast.dir, `${s}.json`), JSON.stringify(testForecastFile(s, product, close)) + '\n');
+    if (!Array.isArray(product.leaderboard)) fail(`the product's forecast for ${s} has no leaderboard`);
   }
-  if (source === 'test') note("the product's forecast files have no leaderboard: checking files this test wrote in that format");
-  else note("checking the product's own forecast files");
+  note("checking the product's own forecast files");
   const fc = await api(origin, `/api/v1/forecast?symbol=${symbol}`);
   for (const k of ['rows', 'leaderboard', 'selection', 'models']) if (fc[k] == null) fail(`the forecast for ${symbol} has no "${k}"`);
 
@@ -365,12 +308,8 @@ async function runForecast(browser, args, expect) {
   const first = fc.rows[0];
   const off = first.yhat / close - 1;
   const within = `${symbol} forecast starts at ${first.yhat} on ${first.ds}, ${(off * 100).toFixed(2)}% from the close ${close} of ${fc.history_end}`;
-  if (source === 'product') {
-    if (!(Math.abs(off) <= 0.05)) fail(`${within}: more than 5%`);
-    ok(`${within} (within 5%)`);
-  } else {
-    note(`${within} (the test's own file: not asserted)`);
-  }
+  if (!(Math.abs(off) <= 0.05)) fail(`${within}: more than 5%`);
+  ok(`${within} (within 5%)`);
 
   // 3. The page draws that forecast and its band.
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
