@@ -402,13 +402,12 @@ double ConformalQAt(const SuiteCv& cv, size_t m, size_t origin_end, int h) {
   for (size_t j : cal) {
     const double v = cv.vol[cv.end[j] - 1];
     if (!(v > 0)) continue;
-    for (int hh : HorizonWindow(std::min(h, H), H)) {
-      size_t day = cv.end[j] + static_cast<size_t>(hh) - 1;
-      if (day + 1 > origin_end) continue;
-      double f = cv.paths[m][j].yhat[static_cast<size_t>(hh) - 1];
-      if (!(f > 0)) continue;
-      scores.push_back(std::abs(std::log(y[day] / f)) / (v * std::sqrt(static_cast<double>(hh))));
-    }
+    const int hh = std::min(h, H);
+    const size_t day = cv.end[j] + static_cast<size_t>(hh) - 1;
+    if (day + 1 > origin_end) continue;
+    const double f = cv.paths[m][j].yhat[static_cast<size_t>(hh) - 1];
+    if (!(f > 0)) continue;
+    scores.push_back(std::abs(std::log(y[day] / f)) / (v * std::sqrt(static_cast<double>(hh))));
   }
   return ConformalQuantile(std::move(scores), cv.options.interval_width);
 }

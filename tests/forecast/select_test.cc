@@ -181,6 +181,12 @@ TEST(SelectTest, SuiteCvSelectsDriftOnASteadyTrendAndItsBandIsExact) {
   EXPECT_NEAR(today[0].runner_up_mase, sum / 9, 1e-12);
   // Drift's errors are 0 (to rounding): its conformal band is the point itself.
   EXPECT_NEAR(ConformalQAt(*cv, 1, 200, 1), 0, 1e-9);
+  // naive's score at horizon h is h ln 1.01 / (v sqrt(h)) = sqrt(h) (every return is ln 1.01,
+  // so v = ln 1.01): calibrated on horizon h alone, q = sqrt(h) exactly (horizons pooled
+  // around h would give sqrt(3) at h = 1 and 3 at h = 7).
+  EXPECT_NEAR(ConformalQAt(*cv, 0, 200, 1), 1.0, 1e-9);
+  EXPECT_NEAR(ConformalQAt(*cv, 0, 200, 7), std::sqrt(7.0), 1e-9);
+  EXPECT_NEAR(ConformalQAt(*cv, 0, 200, 10), std::sqrt(10.0), 1e-9);
   Evaluation ev = NestedEvaluation(*cv);
   EXPECT_EQ(ev.primary, kProcedureName);
   EXPECT_EQ(ev.cutoffs.size(), 9u);
