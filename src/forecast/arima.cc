@@ -4,11 +4,17 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <numbers>
 #include <optional>
+#include <span>
+#include <utility>
 
 #include "forecast/evaluate.h"
 
@@ -184,6 +190,9 @@ class Dcsrch {
 // BFGS as scipy.optimize.minimize(method="BFGS", tol=1e-8, options={"maxiter": 100}): forward
 // differences with absolute step sqrt(eps), strong-Wolfe line search (scipy's
 // scalar_search_wolfe2 with its zoom), initial inverse Hessian I.
+// With a batch objective, a gradient's k points x + h e_i are evaluated in one call (in the
+// order i = 0..k-1, as one at a time): the path is the same, and an objective whose cost is a
+// serial recursion runs the independent points side by side.
 
 struct BfgsResult {
   Vec x;
@@ -194,13 +203,15 @@ struct BfgsResult {
 class Bfgs {
  public:
   using Fn = std::function<double(const Vec&)>;
-  explicit Bfgs(Fn f) : f_(std::move(f)) {}
+  // values[k] = f(*points[k]), the points evaluated as if one at a time in their order.
+  using BatchFn = std::function<void(std::span<const Vec* const> points, std::span<double> values)>;
+  explicit Bfgs(Fn f, BatchFn batch = {}) : f_(std::move(f)), batch_(std::move(batch)) {}
 
   BfgsResult Minimize(Vec x0, double gtol = 1e-8, int maxiter = 100) {
     const size_t n = x0.size();
     Vec xk = std::move(x0);
-    double fk = f_(xk);
-    Vec gk = Gradient(xk, fk);
+    Vec gk;
+    double fk = ValueAndGradient(xk, gk);
     std::vector<Vec> H(n, Vec(n, 0.0));
     for (size_t i = 0; i < n; ++i) H[i][i] = 1;
     double old_old = fk + Norm2(gk) / 2;
@@ -272,8 +283,47 @@ class Bfgs {
     return m;
   }
 
+  static inline const double kStep = std::sqrt(std::numeric_limits<double>::epsilon());
+
+  // With the batch objective: the gradient's points x + h e_i in one call, preceded by x itself
+  // if fx is not given (f(x) is then returned in *fx_out). The evaluations' order is that of
+  // f(x) then Gradient(x, f(x)) one at a time.
+  Vec BatchGradient(const Vec& x, std::optional<double> fx, double* fx_out) {
+    const size_t k = x.size(), first = fx ? 0 : 1;
+    points_.resize(k + first);
+    ptrs_.resize(k + first);
+    values_.resize(k + first);
+    if (!fx) points_[0] = x;
+    for (size_t i = 0; i < k; ++i) {
+      points_[first + i] = x;
+      points_[first + i][i] = x[i] + kStep;
+    }
+    for (size_t i = 0; i < k + first; ++i) ptrs_[i] = &points_[i];
+    batch_(ptrs_, values_);
+    const double f = fx ? *fx : values_[0];
+    Vec g(k);
+    for (size_t i = 0; i < k; ++i) {
+      double dx = points_[first + i][i] - x[i];
+      g[i] = (values_[first + i] - f) / dx;
+    }
+    if (fx_out) *fx_out = f;
+    return g;
+  }
+
+  // f(x) and the gradient there.
+  double ValueAndGradient(const Vec& x, Vec& g) {
+    if (batch_) {
+      double f;
+      g = BatchGradient(x, std::nullopt, &f);
+      return f;
+    }
+    double f = f_(x);
+    g = Gradient(x, f);
+    return f;
+  }
+
   Vec Gradient(const Vec& x, double fx) {
-    static const double kStep = std::sqrt(std::numeric_limits<double>::epsilon());
+    if (batch_) return BatchGradient(x, fx, nullptr);
     Vec g(x.size()), xh = x;
     for (size_t i = 0; i < x.size(); ++i) {
       xh[i] = x[i] + kStep;
@@ -305,6 +355,13 @@ class Bfgs {
       for (size_t i = 0; i < n; ++i) d += last_g[i] * pk[i];
       return d;
     };
+    auto phi_derphi = [&](double alpha, double& phi_alpha) {
+      phi_alpha = ValueAndGradient(at(alpha), last_g);
+      last_alpha = alpha;
+      double d = 0;
+      for (size_t i = 0; i < n; ++i) d += last_g[i] * pk[i];
+      return d;
+    };
     auto done = [&](double alpha, double f) -> std::optional<LineResult> {
       if (last_alpha != alpha) derphi(alpha, f);
       return LineResult{alpha, f, last_g};
@@ -320,8 +377,7 @@ class Bfgs {
       double stp = alpha1, f = phi0, g = derphi0;
       Dcsrch::Task task = search.Iterate(stp, f, g, Dcsrch::kStart);
       for (int i = 1; i < 100 && task == Dcsrch::kFg && std::isfinite(stp); ++i) {
-        f = phi(stp);
-        g = derphi(stp, f);
+        g = phi_derphi(stp, f);
         task = search.Iterate(stp, f, g, task);
       }
       if (task == Dcsrch::kConverged && std::isfinite(stp)) return done(stp, f);
@@ -416,6 +472,10 @@ class Bfgs {
   }
 
   Fn f_;
+  BatchFn batch_;
+  std::vector<Vec> points_;  // the gradient's points, reused
+  std::vector<const Vec*> ptrs_;
+  Vec values_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -446,27 +506,133 @@ Vec InvPartransAr(const Vec& phi) {
   return out;
 }
 
-// Conditional sum of squares / number of residuals, conditioning on the first p + d values.
-// `w` holds the series and is differenced in place; `resid` is a work buffer.
-double ArimaCss(Vec& w, Vec& resid, int d, const Vec& phi, const Vec& theta) {
-  const size_t n = w.size(), p = phi.size(), q = theta.size();
-  const size_t ncond = p + static_cast<size_t>(d);
-  resid.assign(n, 0.0);
+// x minus beta times the regressor (x as is without one), differenced d times in place (as
+// statsforecast's arima_css does to its copy): the series the CSS objective filters.
+void CssSeries(const Vec& x, const Vec& xreg, double beta, int d, Vec& w) {
+  w = x;
+  if (!xreg.empty())
+    for (size_t t = 0; t < w.size(); ++t) w[t] -= xreg[t] * beta;
+  const size_t n = w.size();
   for (int k = 0; k < d; ++k)
     for (size_t l = n - 1; l > 0; --l) w[l] -= w[l - 1];
-  double ssq = 0;
-  int nu = 0;
-  for (size_t l = ncond; l < n; ++l) {
-    double tmp = w[l];
-    for (size_t j = 0; j < p; ++j) tmp -= phi[j] * w[l - j - 1];
-    for (size_t j = 0; j < std::min(l - ncond, q); ++j) tmp -= theta[j] * resid[l - j - 1];
-    resid[l] = tmp;
-    if (!std::isnan(tmp)) {
-      ++nu;
-      ssq += tmp * tmp;
+}
+
+// Conditional sum of squares / number of residuals, conditioning on the first ncond = p + d
+// values, at M coefficient vectors at once: out[k] for the differenced series w[k] (n values),
+// AR coefficients phi[k] (p) and MA coefficients theta[k] (q); `resid` is a work buffer. Each
+// residual is statsforecast's arima_css's, operation for operation:
+//   resid_l = w_l - phi_1 w_{l-1} - ... - phi_p w_{l-p} - theta_1 resid_{l-1} - ...
+// (the MA terms only over residuals after ncond). The AR part does not depend on the residuals,
+// so it is computed first, for all l; the serial MA recursions of the M points then run
+// interleaved step by step, independent chains the CPU overlaps.
+// Two doubles, for the CSS recursions of two points side by side (GCC's vector extension: each
+// operation is the IEEE one per lane).
+using V2 = double __attribute__((vector_size(16)));
+using V2Mask = int64_t __attribute__((vector_size(16)));
+
+template <size_t M, size_t Q>
+void ArimaCssM(const double* const* w, size_t n, size_t ncond, size_t p, const double* const* phi,
+               const double* const* theta, Vec& resid, double* out) {
+  // Columns: the points, padded to an even number with a copy of the last for M > 1.
+  constexpr size_t C = M == 1 ? 1 : M + M % 2;
+  // resid[l * C + k]: point k's residual l (its AR part first), the points side by side.
+  resid.resize(C * n);
+  double* u = resid.data();
+  for (size_t k = 0; k < C; ++k) {
+    const double* wk = w[std::min(k, M - 1)];
+    const double* ph = phi[std::min(k, M - 1)];
+    for (size_t l = ncond; l < n; ++l) {
+      double tmp = wk[l];
+      for (size_t j = 0; j < p; ++j) tmp -= ph[j] * wk[l - j - 1];
+      u[l * C + k] = tmp;
     }
   }
-  return ssq / nu;
+  double ssq[C], nu[C];
+  for (size_t k = 0; k < C; ++k) ssq[k] = nu[k] = 0;
+  const auto th = [&](size_t j, size_t k) { return theta[std::min(k, M - 1)][j]; };
+  // The first Q residuals have fewer MA terms; a NaN residual is not counted.
+  size_t l = ncond;
+  for (; l < n && l - ncond < Q; ++l) {
+    for (size_t k = 0; k < C; ++k) {
+      double tmp = u[l * C + k];
+      for (size_t j = 0; j < l - ncond; ++j) tmp -= th(j, k) * u[(l - j - 1) * C + k];
+      u[l * C + k] = tmp;
+      if (!std::isnan(tmp)) {
+        ++nu[k];
+        ssq[k] += tmp * tmp;
+      }
+    }
+  }
+  if (l < n) {
+    // Then all Q, the last Q residuals kept in h (h[j] = residual l - j - 1).
+    if constexpr (C == 1) {
+      double t[Q + 1], h[Q + 1];
+      for (size_t j = 0; j < Q; ++j) {
+        t[j] = th(j, 0);
+        h[j] = u[l - j - 1];
+      }
+      for (; l < n; ++l) {
+        double tmp = u[l];
+        for (size_t j = 0; j < Q; ++j) tmp -= t[j] * h[j];
+        for (size_t j = Q; j > 1; --j) h[j - 1] = h[j - 2];
+        if constexpr (Q > 0) h[0] = tmp;
+        if (!std::isnan(tmp)) {
+          ++nu[0];
+          ssq[0] += tmp * tmp;
+        }
+      }
+    } else {
+      // Two points per vector; ssq + 0.0 (a NaN's term) is ssq, as ssq >= +0.
+      constexpr size_t kPairs = C / 2;
+      V2 t[Q + 1][kPairs], h[Q + 1][kPairs], vssq[kPairs], vnu[kPairs];
+      const V2 one = {1.0, 1.0};
+      for (size_t g = 0; g < kPairs; ++g) {
+        vssq[g] = V2{ssq[2 * g], ssq[2 * g + 1]};
+        vnu[g] = V2{nu[2 * g], nu[2 * g + 1]};
+        for (size_t j = 0; j < Q; ++j) {
+          t[j][g] = V2{th(j, 2 * g), th(j, 2 * g + 1)};
+          h[j][g] = V2{u[(l - j - 1) * C + 2 * g], u[(l - j - 1) * C + 2 * g + 1]};
+        }
+      }
+      for (; l < n; ++l) {
+#pragma GCC unroll 4
+        for (size_t g = 0; g < kPairs; ++g) {
+          V2 tmp;
+          std::memcpy(&tmp, u + l * C + 2 * g, sizeof tmp);
+#pragma GCC unroll 8
+          for (size_t j = 0; j < Q; ++j) tmp -= t[j][g] * h[j][g];
+#pragma GCC unroll 8
+          for (size_t j = Q; j > 1; --j) h[j - 1][g] = h[j - 2][g];
+          if constexpr (Q > 0) h[0][g] = tmp;
+          const V2Mask ok = tmp == tmp;
+          vssq[g] += (V2)((V2Mask)(tmp * tmp) & ok);
+          vnu[g] += (V2)((V2Mask)one & ok);
+        }
+      }
+      for (size_t g = 0; g < kPairs; ++g)
+        for (size_t w = 0; w < 2; ++w) {
+          ssq[2 * g + w] = vssq[g][w];
+          nu[2 * g + w] = vnu[g][w];
+        }
+    }
+  }
+  for (size_t k = 0; k < M; ++k) out[k] = ssq[k] / nu[k];
+}
+
+constexpr size_t kCssBatch = 8;
+using ArimaCssFn = void (*)(const double* const*, size_t, size_t, size_t, const double* const*,
+                            const double* const*, Vec&, double*);
+template <size_t... I>
+constexpr std::array<ArimaCssFn, sizeof...(I)> ArimaCssTable(std::index_sequence<I...>) {
+  return {&ArimaCssM<I / (kMaxOrder + 1) + 1, I % (kMaxOrder + 1)>...};
+}
+constexpr std::array<ArimaCssFn, kCssBatch*(kMaxOrder + 1)> kArimaCss =
+    ArimaCssTable(std::make_index_sequence<kCssBatch*(kMaxOrder + 1)>());
+
+// count in 1..kCssBatch points, q <= kMaxOrder.
+void ArimaCss(size_t count, const double* const* w, size_t n, size_t ncond, size_t p, size_t q,
+              const double* const* phi, const double* const* theta, Vec& resid, double* out) {
+  kArimaCss[(count - 1) * (kMaxOrder + 1) + q](w, n, ncond, p, phi, theta, resid, out);
 }
 
 // Gardner et al. (1980): the stationary covariance of the ARMA state (r x r, column-major).
@@ -651,9 +817,129 @@ struct LikeResult {
   int nu = 0;
 };
 
+// A Kalman filter in its steady state (constant gain): from step `from` on, only the state moves.
+constexpr size_t kMaxState = kMaxOrder + 1 + 2;  // r <= 6, d <= 2
+struct SteadyFilter {
+  const double* y = nullptr;
+  size_t from = 0;
+  double a[kMaxState], K[kMaxState], phir[kMaxOrder + 1];  // phi padded to r
+  double gain = 0, log_gain = 0;
+  LikeResult out;  // the sums so far
+};
+
+// Steps from..to-1 (no missing value there) of `count` steady filters of the same orders (R =
+// r, D = d; ar_last: r - 1 < p), interleaved step by step: independent chains the CPU overlaps.
+// Each filter does exactly the arithmetic of ArimaLike's steps (below) in the same order.
+template <size_t R, size_t D>
+void SteadyStepsT(SteadyFilter* f, size_t count, bool ar_last, const double* delta, size_t from,
+                  size_t to) {
+  if (count == 1) {
+    SteadyFilter& s = *f;
+    double* a = s.a;
+    for (size_t l = from; l < to; ++l) {
+      double anew[R + D];
+      const double a0 = a[0];
+      for (size_t i = 0; i + 1 < R; ++i) anew[i] = a[i + 1] + s.phir[i] * a0;
+      anew[R - 1] = ar_last ? s.phir[R - 1] * a0 : 0.0;
+      if constexpr (D > 0) {
+        for (size_t i = R + 1; i < R + D; ++i) anew[i] = a[i - 1];
+        double tmp = a0;
+        for (size_t i = 0; i < D; ++i) tmp += delta[i] * a[R + i];
+        anew[R] = tmp;
+      }
+      double res = s.y[l] - anew[0];
+      for (size_t i = 0; i < D; ++i) res -= delta[i] * anew[R + i];
+      ++s.out.nu;
+      s.out.ssq += res * res / s.gain;
+      s.out.sumlog += s.log_gain;
+      for (size_t i = 0; i < R + D; ++i) a[i] = anew[i] + s.K[i] * res;
+    }
+    return;
+  }
+  // Several: in pairs, the fields lane-innermost so that the compiler runs each pair with
+  // two-lane vector instructions (the same operations per lane). An odd count pads the last
+  // pair with a copy of the last filter.
+  constexpr size_t S = R + D, kMaxPairs = 8;
+  struct Pair {
+    double a[S][2], K[S][2], phir[R][2], gain[2], log_gain[2], ssq[2], sumlog[2];
+    const double* y[2];
+  };
+  for (size_t first = 0; first < count; first += 2 * kMaxPairs) {
+    const size_t m = std::min(count - first, 2 * kMaxPairs), pairs = (m + 1) / 2;
+    Pair pr[kMaxPairs];
+    for (size_t g = 0; g < pairs; ++g)
+      for (size_t w = 0; w < 2; ++w) {
+        const SteadyFilter& s = f[first + std::min(2 * g + w, m - 1)];
+        Pair& q = pr[g];
+        for (size_t i = 0; i < S; ++i) {
+          q.a[i][w] = s.a[i];
+          q.K[i][w] = s.K[i];
+        }
+        for (size_t i = 0; i < R; ++i) q.phir[i][w] = s.phir[i];
+        q.gain[w] = s.gain;
+        q.log_gain[w] = s.log_gain;
+        q.ssq[w] = s.out.ssq;
+        q.sumlog[w] = s.out.sumlog;
+        q.y[w] = s.y;
+      }
+    for (size_t l = from; l < to; ++l) {
+      for (size_t g = 0; g < pairs; ++g) {
+        Pair& q = pr[g];
+        double a0[2], anew[S][2], res[2];
+        for (size_t w = 0; w < 2; ++w) a0[w] = q.a[0][w];
+        for (size_t i = 0; i + 1 < R; ++i)
+          for (size_t w = 0; w < 2; ++w) anew[i][w] = q.a[i + 1][w] + q.phir[i][w] * a0[w];
+        for (size_t w = 0; w < 2; ++w) anew[R - 1][w] = ar_last ? q.phir[R - 1][w] * a0[w] : 0.0;
+        if constexpr (D > 0) {
+          for (size_t i = R + 1; i < S; ++i)
+            for (size_t w = 0; w < 2; ++w) anew[i][w] = q.a[i - 1][w];
+          double tmp[2] = {a0[0], a0[1]};
+          for (size_t i = 0; i < D; ++i)
+            for (size_t w = 0; w < 2; ++w) tmp[w] += delta[i] * q.a[R + i][w];
+          for (size_t w = 0; w < 2; ++w) anew[R][w] = tmp[w];
+        }
+        for (size_t w = 0; w < 2; ++w) res[w] = q.y[w][l] - anew[0][w];
+        for (size_t i = 0; i < D; ++i)
+          for (size_t w = 0; w < 2; ++w) res[w] -= delta[i] * anew[R + i][w];
+        for (size_t w = 0; w < 2; ++w) {
+          q.ssq[w] += res[w] * res[w] / q.gain[w];
+          q.sumlog[w] += q.log_gain[w];
+        }
+        for (size_t i = 0; i < S; ++i)
+          for (size_t w = 0; w < 2; ++w) q.a[i][w] = anew[i][w] + q.K[i][w] * res[w];
+      }
+    }
+    for (size_t k = 0; k < m; ++k) {
+      SteadyFilter& s = f[first + k];
+      const Pair& q = pr[k / 2];
+      for (size_t i = 0; i < S; ++i) s.a[i] = q.a[i][k % 2];
+      s.out.ssq = q.ssq[k % 2];
+      s.out.sumlog = q.sumlog[k % 2];
+      s.out.nu += static_cast<int>(to - from);
+    }
+  }
+}
+
+using SteadyStepsFn = void (*)(SteadyFilter*, size_t, bool, const double*, size_t, size_t);
+template <size_t... I>
+constexpr std::array<SteadyStepsFn, sizeof...(I)> SteadyStepsTable(std::index_sequence<I...>) {
+  return {&SteadyStepsT<I / 3 + 1, I % 3>...};
+}
+constexpr std::array<SteadyStepsFn, 3 * (kMaxOrder + 1)> kSteadySteps =
+    SteadyStepsTable(std::make_index_sequence<3 * (kMaxOrder + 1)>());
+
+// r in 1..6, d in 0..2.
+void SteadySteps(SteadyFilter* f, size_t count, size_t r, size_t p, const Vec& delta, size_t from,
+                 size_t to) {
+  kSteadySteps[(r - 1) * 3 + delta.size()](f, count, r - 1 < p, delta.data(), from, to);
+}
+
 // The Kalman filter of statsforecast's arima_like (up = 0). Updates m.a, m.P and m.Pn in place;
-// `resid` (if given) receives the standardised innovations.
-LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
+// `resid` (if given) receives the standardised innovations. With `tail` (and no `resid`), the
+// filter stops where its steady steps would start and leaves them to SteadySteps: *tail gets
+// the state there (tail->from = n if the filter never got there; then the result is complete).
+// m.P and m.Pn are final either way (the steady steps do not move them); m.a is not.
+LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tail = nullptr) {
   const size_t n = y.size(), d = m.delta.size(), rd = m.rd, r = rd - d;
   const size_t p = m.phi.size(), q = m.theta.size();
   const Vec& phi = m.phi;
@@ -675,26 +961,27 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid) {
   // phi padded to r, for the steady steps' loop without branches.
   Vec phir(r, 0.0);
   std::copy(phi.begin(), phi.begin() + static_cast<long>(std::min(p, r)), phir.begin());
+  SteadyFilter own;
+  if (tail) tail->from = n;
   for (size_t l = 0; l < n; ++l) {
     if (steady && !resid && gain != 0 && gain < 1e4) {
-      // The steady steps, the same arithmetic as below in a tight loop, until a missing value.
-      for (; l < n && !std::isnan(y[l]); ++l) {
-        const double a0 = a[0];
-        for (size_t i = 0; i + 1 < r; ++i) anew[i] = a[i + 1] + phir[i] * a0;
-        anew[r - 1] = r - 1 < p ? phir[r - 1] * a0 : 0.0;
-        if (d > 0) {
-          for (size_t i = r + 1; i < rd; ++i) anew[i] = a[i - 1];
-          tmp = a0;
-          for (size_t i = 0; i < d; ++i) tmp += delta[i] * a[r + i];
-          anew[r] = tmp;
-        }
-        double res = y[l] - anew[0];
-        for (size_t i = 0; i < d; ++i) res -= delta[i] * anew[r + i];
-        ++out.nu;
-        out.ssq += res * res / gain;
-        out.sumlog += log_gain;
-        for (size_t i = 0; i < rd; ++i) a[i] = anew[i] + K[i] * res;
-      }
+      // The steady steps (SteadySteps: the same arithmetic as below), until a missing value.
+      SteadyFilter& s = tail ? *tail : own;
+      s.y = y.data();
+      s.from = l;
+      std::copy(a.begin(), a.end(), s.a);
+      std::copy(K.begin(), K.end(), s.K);
+      std::copy(phir.begin(), phir.end(), s.phir);
+      s.gain = gain;
+      s.log_gain = log_gain;
+      s.out = out;
+      if (tail) return out;
+      size_t end = l;
+      while (end < n && !std::isnan(y[end])) ++end;
+      SteadySteps(&s, 1, r, p, delta, l, end);
+      std::copy(s.a, s.a + rd, a.begin());
+      out = s.out;
+      l = end;
       if (l >= n) break;
     }
     for (size_t i = 0; i < r; ++i) {
@@ -917,17 +1204,49 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
     theta.assign(par.begin() + p, par.begin() + narma);
   };
 
-  // CSS.
+  // CSS, 8 points at a time (the untransformed coefficients are the point's own values); points
+  // with the same constant share their differenced series.
   if (!no_optim) {
-    Bfgs css([&](const Vec& par) {
-      Vec phi, theta;
-      split(par, false, phi, theta);
-      double res = ArimaCss(adjusted(beta_of(par)), work, d, phi, theta);
-      if (std::isinf(res)) return std::numeric_limits<double>::max();
-      if (res <= 0.0) return -kInf;
-      return 0.5 * std::log(res);
-    });
-    BfgsResult r = css.Minimize(init);
+    constexpr size_t kBatch = kCssBatch;
+    std::vector<Vec> series(kBatch);
+    auto css = [&](std::span<const Vec* const> points, std::span<double> values) {
+      for (size_t at = 0; at < points.size(); at += kBatch) {
+        const size_t m = std::min(kBatch, points.size() - at);
+        const double *w[kBatch], *phi[kBatch], *theta[kBatch];
+        double beta[kBatch];
+        for (size_t k = 0; k < m; ++k) {
+          const Vec& par = *points[at + k];
+          beta[k] = beta_of(par);
+          size_t same = 0;
+          while (same < k &&
+                 std::bit_cast<uint64_t>(beta[same]) != std::bit_cast<uint64_t>(beta[k]))
+            ++same;
+          if (same == k) CssSeries(x, xreg, beta[k], d, series[k]);
+          w[k] = series[same].data();
+          phi[k] = par.data();
+          theta[k] = par.data() + p;
+        }
+        double* out = values.data() + at;
+        ArimaCss(m, w, n, static_cast<size_t>(p + d), static_cast<size_t>(p),
+                 static_cast<size_t>(q), phi, theta, work, out);
+        for (size_t k = 0; k < m; ++k) {
+          if (std::isinf(out[k])) {
+            out[k] = std::numeric_limits<double>::max();
+          } else if (out[k] <= 0.0) {
+            out[k] = -kInf;
+          } else {
+            out[k] = 0.5 * std::log(out[k]);
+          }
+        }
+      }
+    };
+    auto css_one = [&](const Vec& par) {
+      const Vec* point = &par;
+      double value;
+      css({&point, 1}, {&value, 1});
+      return value;
+    };
+    BfgsResult r = Bfgs(css_one, css).Minimize(init);
     if (r.status != 1) init = r.x;
   }
   if (transform && p > 0) {
@@ -940,22 +1259,70 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
   Vec phi0, theta0;
   split(init, transform, phi0, theta0);
   StateSpace mod = MakeArima(phi0, theta0, delta);
-  auto armafn = [&](const Vec& par) {
-    Vec phi, theta;
-    split(par, transform, phi, theta);
-    UpArima(mod, phi, theta);
-    LikeResult res = ArimaLike(adjusted(beta_of(par)), mod, nullptr);
+  auto value_of = [](const LikeResult& res) {
     if (res.nu == 0) return kInf;
     double s2 = res.ssq / res.nu;
     if (s2 <= 0) return kNaN;
     return 0.5 * (std::log(s2) + res.sumlog / res.nu);
+  };
+  auto armafn = [&](const Vec& par) {
+    Vec phi, theta;
+    split(par, transform, phi, theta);
+    UpArima(mod, phi, theta);
+    return value_of(ArimaLike(adjusted(beta_of(par)), mod, nullptr));
+  };
+  // A gradient's points: each evaluation's filter starts from the covariance the last one left
+  // in `mod`, and the steady steps do not move it, so the filters run one after the other up to
+  // their steady steps, which then run side by side (SteadySteps). A series with a missing value
+  // (a NaN constant) is filtered whole, in its turn.
+  std::vector<Vec> like_y;
+  std::vector<SteadyFilter> tails, running;
+  auto armafn_batch = [&](std::span<const Vec* const> points, std::span<double> values) {
+    const size_t count = points.size();
+    like_y.resize(count);
+    tails.resize(count);
+    running.clear();
+    std::vector<size_t> slot;
+    Vec phi, theta, beta(count);
+    for (size_t k = 0; k < count; ++k) {
+      const Vec& par = *points[k];
+      split(par, transform, phi, theta);
+      UpArima(mod, phi, theta);
+      beta[k] = beta_of(par);
+      size_t same = 0;
+      while (same < k && std::bit_cast<uint64_t>(beta[same]) != std::bit_cast<uint64_t>(beta[k]))
+        ++same;
+      if (same == k) like_y[k] = adjusted(beta[k]);
+      const Vec& y = like_y[same];
+      if (std::any_of(y.begin(), y.end(), [](double v) { return std::isnan(v); })) {
+        values[k] = value_of(ArimaLike(y, mod, nullptr));
+        continue;
+      }
+      LikeResult res = ArimaLike(y, mod, nullptr, &tails[k]);
+      if (tails[k].from >= n) {
+        values[k] = value_of(res);
+      } else {
+        running.push_back(tails[k]);
+        slot.push_back(k);
+      }
+    }
+    if (running.empty()) return;
+    const size_t r = mod.rd - delta.size();
+    size_t from = 0;
+    for (const SteadyFilter& s : running) from = std::max(from, s.from);
+    for (SteadyFilter& s : running) SteadySteps(&s, 1, r, mod.phi.size(), delta, s.from, from);
+    SteadySteps(running.data(), running.size(), r, mod.phi.size(), delta, from, n);
+    for (size_t i = 0; i < running.size(); ++i) values[slot[i]] = value_of(running[i].out);
+    // The model's state as after the last evaluation one at a time.
+    if (slot.back() == count - 1)
+      std::copy(running.back().a, running.back().a + mod.rd, mod.a.begin());
   };
   Vec coef;
   double fun;
   if (no_optim) {
     fun = armafn({});
   } else {
-    BfgsResult r = Bfgs(armafn).Minimize(init);
+    BfgsResult r = Bfgs(armafn, armafn_batch).Minimize(init);
     coef = r.x;
     fun = r.fun;
   }
