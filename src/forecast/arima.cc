@@ -939,28 +939,31 @@ void SteadySteps(SteadyFilter* f, size_t count, size_t r, size_t p, const Vec& d
 // filter stops where its steady steps would start and leaves them to SteadySteps: *tail gets
 // the state there (tail->from = n if the filter never got there; then the result is complete).
 // m.P and m.Pn are final either way (the steady steps do not move them); m.a is not.
-LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tail = nullptr) {
-  const size_t n = y.size(), d = m.delta.size(), rd = m.rd, r = rd - d;
+template <size_t R, size_t D>
+LikeResult ArimaLikeT(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tail) {
+  constexpr size_t d = D, r = R, rd = R + D;
+  const size_t n = y.size();
   const size_t p = m.phi.size(), q = m.theta.size();
   const Vec& phi = m.phi;
   const Vec& theta = m.theta;
   const Vec& delta = m.delta;
-  Vec& a = m.a;
-  Vec& P = m.P;
-  Vec& Pnew = m.Pn;
+  double* a = m.a.data();
+  double* P = m.P.data();
+  double* Pnew = m.Pn.data();
   LikeResult out;
-  Vec anew(rd), M(rd), K(rd), mm(d > 0 ? rd * rd : 0);
+  double anew[rd] = {}, M[rd] = {}, K[rd] = {}, mm[rd * rd] = {};
   if (resid) resid->assign(n, kNaN);
   // Once the predicted covariance stops changing (to 1e-13 relative), the gain is constant: the
   // remaining steps update the state only, as a steady-state Kalman filter, and skip the
   // O(rd^2) covariance updates. The likelihood moves by ~1e-12 relative.
   bool steady = false, settled = false;
-  Vec prev;
+  double prev[rd * rd];
+  bool has_prev = false;
   double gain = 0, log_gain = 0;
   double tmp;
   // phi padded to r, for the steady steps' loop without branches.
-  Vec phir(r, 0.0);
-  std::copy(phi.begin(), phi.begin() + static_cast<long>(std::min(p, r)), phir.begin());
+  double phir[r] = {};
+  std::copy(phi.begin(), phi.begin() + static_cast<long>(std::min(p, r)), phir);
   SteadyFilter own;
   if (tail) tail->from = n;
   for (size_t l = 0; l < n; ++l) {
@@ -969,17 +972,17 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tail
       SteadyFilter& s = tail ? *tail : own;
       s.y = y.data();
       s.from = l;
-      std::copy(a.begin(), a.end(), s.a);
-      std::copy(K.begin(), K.end(), s.K);
-      std::copy(phir.begin(), phir.end(), s.phir);
+      std::copy(a, a + rd, s.a);
+      std::copy(K, K + rd, s.K);
+      std::copy(phir, phir + r, s.phir);
       s.gain = gain;
       s.log_gain = log_gain;
       s.out = out;
       if (tail) return out;
       size_t end = l;
       while (end < n && !std::isnan(y[end])) ++end;
-      SteadySteps(&s, 1, r, p, delta, l, end);
-      std::copy(s.a, s.a + rd, a.begin());
+      SteadyStepsT<R, D>(&s, 1, r - 1 < p, delta.data(), l, end);
+      std::copy(s.a, s.a + rd, a);
       out = s.out;
       l = end;
       if (l >= n) break;
@@ -1050,11 +1053,12 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tail
       }
       // Pnew equal to the last step's: this step's P is the last one's, and from the next step
       // on nothing changes.
-      settled = !prev.empty();
+      settled = has_prev;
       for (size_t i = 0; i < rd * rd && settled; ++i) {
         settled = std::abs(Pnew[i] - prev[i]) <= 1e-13 * (1 + std::abs(Pnew[i]));
       }
-      prev.assign(Pnew.begin(), Pnew.begin() + static_cast<long>(rd * rd));
+      std::copy(Pnew, Pnew + rd * rd, prev);
+      has_prev = true;
     }
     if (!std::isnan(y[l])) {
       double res = y[l] - anew[0];
@@ -1094,12 +1098,26 @@ LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tail
       }
     } else {
       steady = settled = false;
-      prev.clear();
-      a = anew;
-      std::copy(Pnew.begin(), Pnew.begin() + static_cast<long>(rd * rd), P.begin());
+      has_prev = false;
+      std::copy(anew, anew + rd, a);
+      std::copy(Pnew, Pnew + rd * rd, P);
     }
   }
   return out;
+}
+
+using ArimaLikeFn = LikeResult (*)(const Vec&, StateSpace&, Vec*, SteadyFilter*);
+template <size_t... I>
+constexpr std::array<ArimaLikeFn, sizeof...(I)> ArimaLikeTable(std::index_sequence<I...>) {
+  return {&ArimaLikeT<I / 3 + 1, I % 3>...};
+}
+constexpr std::array<ArimaLikeFn, 3 * (kMaxOrder + 1)> kArimaLike =
+    ArimaLikeTable(std::make_index_sequence<3 * (kMaxOrder + 1)>());
+
+// The filter of its orders (r in 1..6, d in 0..2): fixed sizes, so that its loops unroll.
+LikeResult ArimaLike(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tail = nullptr) {
+  const size_t d = m.delta.size(), r = m.rd - d;
+  return kArimaLike[(r - 1) * 3 + d](y, m, resid, tail);
 }
 
 // The smallest modulus of the roots of 1 + c_1 z + ... + c_k z^k (numpy's polyroots: the
