@@ -508,55 +508,74 @@ Vec InvPartransAr(const Vec& phi) {
 
 // x minus beta times the regressor (x as is without one), differenced d times in place (as
 // statsforecast's arima_css does to its copy): the series the CSS objective filters.
+// One forward pass, each value the same operations as differencing in place from the end.
 void CssSeries(const Vec& x, const Vec& xreg, double beta, int d, Vec& w) {
-  w = x;
-  if (!xreg.empty())
-    for (size_t t = 0; t < w.size(); ++t) w[t] -= xreg[t] * beta;
-  const size_t n = w.size();
-  for (int k = 0; k < d; ++k)
-    for (size_t l = n - 1; l > 0; --l) w[l] -= w[l - 1];
+  const size_t n = x.size();
+  w.resize(n);
+  if (n == 0) return;
+  const bool reg = !xreg.empty();
+  auto z = [&](size_t t) { return reg ? x[t] - xreg[t] * beta : x[t]; };
+  if (d == 0) {
+    for (size_t t = 0; t < n; ++t) w[t] = z(t);
+    return;
+  }
+  double z_prev = z(0), w1_prev = z_prev;  // the first difference keeps the first value
+  w[0] = z_prev;
+  for (size_t t = 1; t < n; ++t) {
+    const double zt = z(t), w1 = zt - z_prev;
+    w[t] = d == 1 ? w1 : w1 - w1_prev;
+    z_prev = zt;
+    w1_prev = w1;
+  }
 }
 
-// Conditional sum of squares / number of residuals, conditioning on the first ncond = p + d
-// values, at M coefficient vectors at once: out[k] for the differenced series w[k] (n values),
-// AR coefficients phi[k] (p) and MA coefficients theta[k] (q); `resid` is a work buffer. Each
-// residual is statsforecast's arima_css's, operation for operation:
-//   resid_l = w_l - phi_1 w_{l-1} - ... - phi_p w_{l-p} - theta_1 resid_{l-1} - ...
-// (the MA terms only over residuals after ncond). The AR part does not depend on the residuals,
-// so it is computed first, for all l; the serial MA recursions of the M points then run
-// interleaved step by step, independent chains the CPU overlaps.
-// Two doubles, for the CSS recursions of two points side by side (GCC's vector extension: each
+// Two doubles, for the recursions of two points side by side (GCC's vector extension: each
 // operation is the IEEE one per lane).
 using V2 = double __attribute__((vector_size(16)));
 using V2Mask = int64_t __attribute__((vector_size(16)));
 
+// The conditional sum of squares, conditioning on the first ncond = p + d values of the
+// differenced series w, each residual statsforecast's arima_css's, operation for operation:
+//   resid_l = w_l - phi_1 w_{l-1} - ... - phi_p w_{l-p} - theta_1 resid_{l-1} - ...
+// (the MA terms only over residuals after ncond). The AR part does not depend on the residuals,
+// so it is computed first, for all l (CssArPart; points that share w and phi share it); the
+// serial MA recursions of up to 8 points then run interleaved step by step (ArimaCss),
+// independent chains the CPU overlaps.
+template <size_t P>
+void CssArPartT(const double* w, size_t n, size_t ncond, const double* phi, double* u) {
+  for (size_t l = ncond; l < n; ++l) {
+    double tmp = w[l];
+    for (size_t j = 0; j < P; ++j) tmp -= phi[j] * w[l - j - 1];
+    u[l] = tmp;
+  }
+}
+
+// u[l] = w[l] - phi_1 w[l-1] - ... - phi_p w[l-p] for l >= ncond (p <= kMaxOrder).
+void CssArPart(size_t p, const double* w, size_t n, size_t ncond, const double* phi, double* u) {
+  using Fn = void (*)(const double*, size_t, size_t, const double*, double*);
+  static constexpr Fn kFns[] = {&CssArPartT<0>, &CssArPartT<1>, &CssArPartT<2>,
+                                &CssArPartT<3>, &CssArPartT<4>, &CssArPartT<5>};
+  kFns[p](w, n, ncond, phi, u);
+}
+
 template <size_t M, size_t Q>
-void ArimaCssM(const double* const* w, size_t n, size_t ncond, size_t p, const double* const* phi,
-               const double* const* theta, Vec& resid, double* out) {
+void ArimaCssM(const double* const* ar_in, size_t n, size_t ncond, const double* const* theta,
+               double* out) {
   // Columns: the points, padded to an even number with a copy of the last for M > 1.
   constexpr size_t C = M == 1 ? 1 : M + M % 2;
-  // resid[l * C + k]: point k's residual l (its AR part first), the points side by side.
-  resid.resize(C * n);
-  double* u = resid.data();
-  for (size_t k = 0; k < C; ++k) {
-    const double* wk = w[std::min(k, M - 1)];
-    const double* ph = phi[std::min(k, M - 1)];
-    for (size_t l = ncond; l < n; ++l) {
-      double tmp = wk[l];
-      for (size_t j = 0; j < p; ++j) tmp -= ph[j] * wk[l - j - 1];
-      u[l * C + k] = tmp;
-    }
-  }
+  const double* ar[C];
+  for (size_t k = 0; k < C; ++k) ar[k] = ar_in[std::min(k, M - 1)];
   double ssq[C], nu[C];
   for (size_t k = 0; k < C; ++k) ssq[k] = nu[k] = 0;
   const auto th = [&](size_t j, size_t k) { return theta[std::min(k, M - 1)][j]; };
-  // The first Q residuals have fewer MA terms; a NaN residual is not counted.
+  // The first Q residuals (in r0) have fewer MA terms; a NaN residual is not counted.
+  double r0[C][Q + 1];
   size_t l = ncond;
   for (; l < n && l - ncond < Q; ++l) {
     for (size_t k = 0; k < C; ++k) {
-      double tmp = u[l * C + k];
-      for (size_t j = 0; j < l - ncond; ++j) tmp -= th(j, k) * u[(l - j - 1) * C + k];
-      u[l * C + k] = tmp;
+      double tmp = ar[k][l];
+      for (size_t j = 0; j < l - ncond; ++j) tmp -= th(j, k) * r0[k][l - ncond - j - 1];
+      r0[k][l - ncond] = tmp;
       if (!std::isnan(tmp)) {
         ++nu[k];
         ssq[k] += tmp * tmp;
@@ -569,8 +588,9 @@ void ArimaCssM(const double* const* w, size_t n, size_t ncond, size_t p, const d
       double t[Q + 1], h[Q + 1];
       for (size_t j = 0; j < Q; ++j) {
         t[j] = th(j, 0);
-        h[j] = u[l - j - 1];
+        h[j] = r0[0][Q - j - 1];
       }
+      const double* u = ar[0];
       for (; l < n; ++l) {
         double tmp = u[l];
         for (size_t j = 0; j < Q; ++j) tmp -= t[j] * h[j];
@@ -591,14 +611,13 @@ void ArimaCssM(const double* const* w, size_t n, size_t ncond, size_t p, const d
         vnu[g] = V2{nu[2 * g], nu[2 * g + 1]};
         for (size_t j = 0; j < Q; ++j) {
           t[j][g] = V2{th(j, 2 * g), th(j, 2 * g + 1)};
-          h[j][g] = V2{u[(l - j - 1) * C + 2 * g], u[(l - j - 1) * C + 2 * g + 1]};
+          h[j][g] = V2{r0[2 * g][Q - j - 1], r0[2 * g + 1][Q - j - 1]};
         }
       }
       for (; l < n; ++l) {
 #pragma GCC unroll 4
         for (size_t g = 0; g < kPairs; ++g) {
-          V2 tmp;
-          std::memcpy(&tmp, u + l * C + 2 * g, sizeof tmp);
+          V2 tmp = {ar[2 * g][l], ar[2 * g + 1][l]};
 #pragma GCC unroll 8
           for (size_t j = 0; j < Q; ++j) tmp -= t[j][g] * h[j][g];
 #pragma GCC unroll 8
@@ -620,8 +639,7 @@ void ArimaCssM(const double* const* w, size_t n, size_t ncond, size_t p, const d
 }
 
 constexpr size_t kCssBatch = 8;
-using ArimaCssFn = void (*)(const double* const*, size_t, size_t, size_t, const double* const*,
-                            const double* const*, Vec&, double*);
+using ArimaCssFn = void (*)(const double* const*, size_t, size_t, const double* const*, double*);
 template <size_t... I>
 constexpr std::array<ArimaCssFn, sizeof...(I)> ArimaCssTable(std::index_sequence<I...>) {
   return {&ArimaCssM<I / (kMaxOrder + 1) + 1, I % (kMaxOrder + 1)>...};
@@ -629,10 +647,11 @@ constexpr std::array<ArimaCssFn, sizeof...(I)> ArimaCssTable(std::index_sequence
 constexpr std::array<ArimaCssFn, kCssBatch*(kMaxOrder + 1)> kArimaCss =
     ArimaCssTable(std::make_index_sequence<kCssBatch*(kMaxOrder + 1)>());
 
-// count in 1..kCssBatch points, q <= kMaxOrder.
-void ArimaCss(size_t count, const double* const* w, size_t n, size_t ncond, size_t p, size_t q,
-              const double* const* phi, const double* const* theta, Vec& resid, double* out) {
-  kArimaCss[(count - 1) * (kMaxOrder + 1) + q](w, n, ncond, p, phi, theta, resid, out);
+// Conditional sum of squares / number of residuals at count (1..kCssBatch) points: out[k] from
+// the AR parts ar[k] (CssArPart) and the MA coefficients theta[k] (q <= kMaxOrder).
+void ArimaCss(size_t count, const double* const* ar, size_t n, size_t ncond, size_t q,
+              const double* const* theta, double* out) {
+  kArimaCss[(count - 1) * (kMaxOrder + 1) + q](ar, n, ncond, theta, out);
 }
 
 // Gardner et al. (1980): the stationary covariance of the ARMA state (r x r, column-major).
@@ -1209,7 +1228,7 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
     init[narma] = sxy / sxx;
   }
   auto beta_of = [&](const Vec& par) { return estimate_constant ? par[narma] : beta_fixed; };
-  Vec z, work;  // x - beta xreg, and a work buffer, reused by every evaluation
+  Vec z;  // x - beta xreg, reused by every evaluation
   auto adjusted = [&](double beta) -> Vec& {
     z = x;
     if (has_xreg)
@@ -1226,11 +1245,12 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
   // with the same constant share their differenced series.
   if (!no_optim) {
     constexpr size_t kBatch = kCssBatch;
-    std::vector<Vec> series(kBatch);
+    const size_t ncond = static_cast<size_t>(p + d);
+    std::vector<Vec> series(kBatch), ar_parts(kBatch);
     auto css = [&](std::span<const Vec* const> points, std::span<double> values) {
       for (size_t at = 0; at < points.size(); at += kBatch) {
         const size_t m = std::min(kBatch, points.size() - at);
-        const double *w[kBatch], *phi[kBatch], *theta[kBatch];
+        const double *w[kBatch], *ar[kBatch], *theta[kBatch];
         double beta[kBatch];
         for (size_t k = 0; k < m; ++k) {
           const Vec& par = *points[at + k];
@@ -1241,12 +1261,26 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
             ++same;
           if (same == k) CssSeries(x, xreg, beta[k], d, series[k]);
           w[k] = series[same].data();
-          phi[k] = par.data();
           theta[k] = par.data() + p;
+          // The AR part: shared by the points with the same series and AR coefficients (a
+          // gradient's MA steps), the series itself without AR terms.
+          const double* phi = par.data();
+          size_t twin = 0;
+          while (twin < k && (w[twin] != w[k] ||
+                              std::memcmp(points[at + twin]->data(), phi, sizeof(double) * p) != 0))
+            ++twin;
+          if (twin < k) {
+            ar[k] = ar[twin];
+          } else if (p == 0) {
+            ar[k] = w[k];
+          } else {
+            ar_parts[k].resize(n);
+            CssArPart(static_cast<size_t>(p), w[k], n, ncond, phi, ar_parts[k].data());
+            ar[k] = ar_parts[k].data();
+          }
         }
         double* out = values.data() + at;
-        ArimaCss(m, w, n, static_cast<size_t>(p + d), static_cast<size_t>(p),
-                 static_cast<size_t>(q), phi, theta, work, out);
+        ArimaCss(m, ar, n, ncond, static_cast<size_t>(q), theta, out);
         for (size_t k = 0; k < m; ++k) {
           if (std::isinf(out[k])) {
             out[k] = std::numeric_limits<double>::max();
@@ -1302,6 +1336,7 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
     running.clear();
     std::vector<size_t> slot;
     Vec phi, theta, beta(count);
+    std::vector<char> has_nan(count);
     for (size_t k = 0; k < count; ++k) {
       const Vec& par = *points[k];
       split(par, transform, phi, theta);
@@ -1310,9 +1345,19 @@ ArimaFit FitCssMl(std::span<const double> xs, const ArimaOrder& order,
       size_t same = 0;
       while (same < k && std::bit_cast<uint64_t>(beta[same]) != std::bit_cast<uint64_t>(beta[k]))
         ++same;
-      if (same == k) like_y[k] = adjusted(beta[k]);
+      if (same == k) {
+        // adjusted(beta), and whether it has a NaN.
+        Vec& yk = like_y[k];
+        yk.resize(n);
+        bool nan = false;
+        for (size_t t = 0; t < n; ++t) {
+          yk[t] = has_xreg ? x[t] - xreg[t] * beta[k] : x[t];
+          nan |= std::isnan(yk[t]);
+        }
+        has_nan[k] = nan;
+      }
       const Vec& y = like_y[same];
-      if (std::any_of(y.begin(), y.end(), [](double v) { return std::isnan(v); })) {
+      if (has_nan[same]) {
         values[k] = value_of(ArimaLike(y, mod, nullptr));
         continue;
       }
