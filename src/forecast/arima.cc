@@ -1122,15 +1122,22 @@ LikeResult ArimaLikeT(const Vec& y, StateSpace& m, Vec* resid, SteadyFilter* tai
             a[i] = anew[i] + M[i] * res / gain;
             K[i] = M[i] / gain;
           }
+          // M_i M_j / gain is M_j M_i / gain (multiplication commutes): one division for both
+          // P_ij and P_ji.
           for (size_t j = 0; j < rd; ++j) {
             const V2 mj = {M[j], M[j]};
-            for (i = 0; i + 1 < rd; i += 2) {
-              const V2 mi = {M[i], M[i + 1]}, pn = {Pnew[i + j * rd], Pnew[i + 1 + j * rd]};
-              const V2 v = pn - mi * mj / g;
-              P[i + j * rd] = v[0];
-              P[i + 1 + j * rd] = v[1];
+            for (i = 0; i + 1 <= j; i += 2) {
+              const V2 mi = {M[i], M[i + 1]}, qv = mi * mj / g;
+              for (size_t w = 0; w < 2; ++w) {
+                P[i + w + j * rd] = Pnew[i + w + j * rd] - qv[w];
+                if (i + w != j) P[j + (i + w) * rd] = Pnew[j + (i + w) * rd] - qv[w];
+              }
             }
-            for (; i < rd; ++i) P[i + j * rd] = Pnew[i + j * rd] - M[i] * M[j] / gain;
+            for (; i <= j; ++i) {
+              const double qs = M[i] * M[j] / gain;
+              P[i + j * rd] = Pnew[i + j * rd] - qs;
+              if (i != j) P[j + i * rd] = Pnew[j + i * rd] - qs;
+            }
           }
         }
       }
