@@ -32,11 +32,18 @@ namespace {
 // none (the first remaining argument that is not an option, after the commands parsed so far);
 // "" if there is none.
 std::string UnknownCommand(const CLI::App& app) {
-  const CLI::App* cur = &app;
-  while (!cur->get_subcommands().empty()) cur = cur->get_subcommands().front();
+  std::vector<const CLI::App*> chain{&app};
+  while (!chain.back()->get_subcommands().empty())
+    chain.push_back(chain.back()->get_subcommands().front());
+  const CLI::App* cur = chain.back();
   const auto subs = cur->get_subcommands([](const CLI::App*) { return true; });
   if (subs.empty()) return "";  // a command that takes no command
-  for (const std::string& arg : cur->remaining()) {
+  // What a command does not know falls through to its parents (app.fallthrough()).
+  std::vector<std::string> rest;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    for (const std::string& arg : (*it)->remaining()) rest.push_back(arg);
+  }
+  for (const std::string& arg : rest) {
     if (arg.empty() || arg[0] == '-') continue;
     std::vector<std::string> names;
     for (const CLI::App* c : subs) names.push_back(c->get_name());
@@ -53,13 +60,17 @@ int main(int argc, char** argv) {
       "cryptolake: a Lambda-architecture lake for crypto market data (Binance spot klines)"};
   app.set_version_flag("--version", std::string("cryptolake ") + app::kVersion);
   app.require_subcommand(1);
+  // The global flags work before or after the command (`import --data DIR FILE`): an option a
+  // command does not know falls through to its parent. Subcommands inherit this when created.
+  app.fallthrough();
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return fmt::format("error: {}\nRun with --help for more information.\n", e.what());
   });
   app.footer(
       "Exit codes: 0 success; 1 verify found only gaps; 2 verify found integrity errors;\n"
       "            3 runtime error (bad input, I/O); 64 usage error.\n"
-      "Run 'cryptolake <command> --help' for a command's options.");
+      "Run 'cryptolake <command> --help' for a command's options. --data, --config and -v go\n"
+      "before or after the command.");
 
   app::GlobalOptions g;
   app.add_option("--data", g.data, "Data root (default: ./data, or [lake] data in the config)")

@@ -136,6 +136,34 @@ TEST(CliTest, StreamRolesAndMemberNamesAreChecked) {
   EXPECT_FALSE(fs::exists(d / "lake"));
 }
 
+// The global flags work after the command too (users type `import --data DIR FILE`); a command's
+// own option of the same name (replay-exchange --data) is still the command's.
+TEST(CliTest, GlobalFlagsWorkBeforeOrAfterTheCommand) {
+  TempDir d;
+  const std::string before = (d / "before").string(), after = (d / "after").string();
+  const std::string file = (Klines("1d") / "BTCUSDT-1d-2017-08_2026-04.csv").string();
+  auto a = RunCli({"--data", before, "import", file});
+  auto b = RunCli({"import", "--data", after, file});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  auto sa = RunCli({"--data", before, "stats"});
+  auto sb = RunCli({"stats", "-v", "--data", after});
+  ASSERT_EQ(sa.exit_code, 0) << sa.err;
+  ASSERT_EQ(sb.exit_code, 0) << sb.err;
+  EXPECT_EQ(sa.out, sb.out);
+  EXPECT_NE(sa.out.find("klines_1d        BTCUSDT        10       3178       3178  "
+                        "2017-08-17T00:00:00Z 2026-04-29T00:00:00Z"),
+            std::string::npos)
+      << sa.out;
+  // Nested commands too: `forecast cv --data DIR` looks for DIR's lake.
+  const std::string none = (d / "none").string();
+  auto cv = RunCli({"forecast", "cv", "--symbol", "BTCUSDT", "--data", none});
+  EXPECT_EQ(cv.exit_code, 3) << cv.err;
+  EXPECT_NE(cv.err.find("error: no lake at " + none + ": no such directory"), std::string::npos)
+      << cv.err;
+  EXPECT_FALSE(fs::exists(none));
+}
+
 // Finding 8: `import --threads -3` and `--symbol ''` were accepted.
 TEST(CliTest, NegativeThreadsAndEmptySymbolsAreUsageErrors) {
   TempDir d;
