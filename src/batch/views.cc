@@ -120,6 +120,10 @@ std::string DailyRawSql(const lake::Snapshot& snap, std::optional<std::string> s
   return PickBest(dailies);
 }
 
+std::string DailyRawOfSql(const Interval& interval, std::string_view klines) {
+  return PickBest({DailyOfInterval(interval, klines)});
+}
+
 std::string DailyRawRangesSql(const lake::Snapshot& snap, const std::vector<DailyRange>& ranges) {
   std::vector<std::string> dailies;
   for (const Interval& iv : lake::KlineIntervals(snap)) {

@@ -88,6 +88,10 @@ struct DailyRange {
 // daily_raw computed from the master dataset of `snap` (all symbols, or only `symbol`), as a
 // parenthesised SELECT with columns symbol + kDailyRawColumns. Used by refresh and by verify.
 std::string DailyRawSql(const lake::Snapshot& snap, std::optional<std::string> symbol = {});
+// daily_raw of `klines`, a table expression with symbol + the kline columns (open_time, open,
+// high, low, close, volume, quote_volume, trades at least) of one interval: the SQL form of the
+// daily rule that DailyRuleTest holds equal to model::DailyBarsOf. Same columns as DailyRawSql.
+std::string DailyRawOfSql(const Interval& interval, std::string_view klines);
 // daily_raw of the given ranges only (each read with file pruning); same columns.
 std::string DailyRawRangesSql(const lake::Snapshot& snap, const std::vector<DailyRange>& ranges);
 // daily_filled computed from `daily_raw`, a table expression with symbol + kDailyRawColumns

@@ -206,12 +206,10 @@ Unit UnitForDigits(int digits) {
   }
 }
 
-// One row's values as written in the file (timestamps in the file's unit).
-struct Row {
-  int64_t open_time = 0, close_time = 0, trades = 0;
+// One row's values as written in the file: the kline model with open_time and close_time still
+// in the file's unit (ot_digits / ct_digits tell which), symbol unset.
+struct Row : model::Kline {
   int ot_digits = 0, ct_digits = 0;
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;
-  double quote_volume = 0, taker_buy_base = 0, taker_buy_quote = 0;
 };
 
 // ---- Fast tokenizer: accepts only plainly formatted rows (every number starts with a digit and

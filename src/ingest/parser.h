@@ -67,6 +67,7 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "model/kline.h"
 
 namespace cryptolake::ingest {
 
@@ -76,19 +77,8 @@ enum class Format { kAuto, kVision, kOhlcv, kBitstamp };
 StatusOr<Format> ParseFormat(std::string_view s);
 const char* FormatName(Format f);
 
-// Columnar klines of one symbol and interval. All timestamps UTC microseconds.
-struct KlineBatch {
-  std::string symbol;
-  Interval interval;
-  // true: all 11 Binance fields present (vision). false: only open_time + OHLCV (ohlcv,
-  // bitstamp); close_time, quote_volume, trades and taker_* are NULL and their vectors empty.
-  bool full = true;
-  std::vector<Micros> open_time, close_time;  // close_time empty when !full
-  std::vector<double> open, high, low, close, volume;
-  std::vector<double> quote_volume, taker_buy_base, taker_buy_quote;  // empty when !full
-  std::vector<int64_t> trades;                                        // empty when !full
-  size_t size() const { return open_time.size(); }
-};
+// Columnar klines of one symbol and interval (model/kline.h).
+using KlineBatch = model::KlineBatch;
 
 struct BadRow {
   std::string file;    // display name of the file (path as given; zip member "a.zip:m.csv")

@@ -570,7 +570,8 @@ struct Api::Impl {
     }
     if (s && !s->m1.empty()) {
       const speed::Candle& k = s->m1.back();
-      KlineRow row{k.open_time, k.open, k.high, k.low, k.close, k.volume, true, s->m1_open_last};
+      KlineRow row = KlineRow::Of(k.open_time, k.open, k.high, k.low, k.close, k.volume, true,
+                                  s->m1_open_last);
       std::string j = KlineJson(c.symbol, "1m", row, true);
       if (j != c.last_kline) sink.Send("kline", j);
       c.last_kline = std::move(j);

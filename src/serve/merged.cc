@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -17,13 +18,6 @@ namespace cryptolake::serve {
 namespace {
 
 const Interval k1m{"1m", kMicrosPerMinute};
-
-std::optional<double> Mean(const std::vector<DailyRow>& rows, size_t i, size_t n) {
-  const size_t first = i + 1 >= n ? i + 1 - n : 0;
-  long double sum = 0;
-  for (size_t j = first; j <= i; ++j) sum += rows[j].close;
-  return static_cast<double>(sum / static_cast<long double>(i + 1 - first));
-}
 
 // What one lake version gives: per symbol the watermark, the batch rows and the 1m candles at
 // or after the watermark.
@@ -47,30 +41,16 @@ std::vector<DailyRow> MergeDaily(const std::vector<DailyRow>& batch, Micros wate
   for (const auto& r : batch) {
     if (r.day < watermark) out.push_back(r);
   }
-  // Speed days: daily bars of the 1m candles.
-  std::map<Micros, DailyRow> speed_days;
-  for (size_t i = 0; i < m1.size(); ++i) {
-    const speed::Candle& c = m1[i];
-    if (c.open_time < watermark) continue;
-    const bool closed = !(m1_open_last && i + 1 == m1.size());
-    Micros day = DayFloor(c.open_time);
-    auto [it, fresh] = speed_days.try_emplace(day);
-    DailyRow& d = it->second;
-    if (fresh) {
-      d.day = day;
-      d.open = c.open;
-      d.high = c.high;
-      d.low = c.low;
-      d.speed = true;
-    }
-    d.high = std::max(d.high, c.high);
-    d.low = std::min(d.low, c.low);
-    d.close = c.close;
-    d.volume += c.volume;
-    d.minutes += closed ? 1 : 0;
+  const size_t seam = out.size();
+  // Speed days: daily bars (the model's rule) of the 1m candles at or after the watermark.
+  auto first = std::lower_bound(m1.begin(), m1.end(), watermark,
+                                [](const speed::Candle& c, Micros t) { return c.open_time < t; });
+  std::map<Micros, DailyRow> days_after;
+  for (DailyRow& d : model::DailyBarsOf(std::span(first, m1.end()), m1_open_last)) {
+    d.speed = true;
+    days_after.emplace(d.day, d);
   }
   // Batch rows at or after the watermark whose day the speed layer has no candle of.
-  std::map<Micros, DailyRow> days_after = std::move(speed_days);
   for (const auto& r : batch) {
     if (r.day >= watermark && !r.filled && !days_after.count(r.day)) {
       DailyRow b = r;
@@ -78,26 +58,13 @@ std::vector<DailyRow> MergeDaily(const std::vector<DailyRow>& batch, Micros wate
       days_after.emplace(r.day, b);
     }
   }
-  for (auto& [day, d] : days_after) {
-    // Forward-fill days missing since the previous row.
-    if (!out.empty()) {
-      for (Micros t = out.back().day + kMicrosPerDay; t < day; t += kMicrosPerDay) {
-        DailyRow f;
-        f.day = t;
-        f.open = f.high = f.low = f.close = out.back().close;
-        f.filled = true;
-        f.speed = true;
-        out.push_back(f);
-      }
-    }
-    out.push_back(d);
+  for (auto& [day, d] : days_after) out.push_back(std::move(d));
+  out = model::ForwardFill(std::move(out));
+  for (size_t i = seam; i < out.size(); ++i) {
+    if (out[i].filled) out[i].speed = true;  // filled across or after the seam
   }
   // ma7 / ma30 for every row from the watermark on, over the merged series.
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i].day < watermark) continue;
-    out[i].ma7 = Mean(out, i, 7);
-    out[i].ma30 = Mean(out, i, 30);
-  }
+  model::MovingAverages(out, seam);
   if (!out.empty() && out.back().day >= watermark && !out.back().filled &&
       out.back().minutes < 1440) {
     out.back().partial = true;
@@ -114,7 +81,7 @@ std::vector<KlineRow> AggregateKlines(const std::vector<speed::Candle>& m1, bool
     const bool open = m1_open_last && i + 1 == m1.size();
     Micros bucket = c.open_time - c.open_time % interval.micros;
     if (out.empty() || out.back().open_time != bucket) {
-      out.push_back({bucket, c.open, c.high, c.low, c.close, 0, true, false});
+      out.push_back(KlineRow::Of(bucket, c.open, c.high, c.low, c.close, 0, true, false));
       counts.push_back(0);
     }
     KlineRow& k = out.back();
@@ -458,8 +425,9 @@ StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const 
     std::vector<KlineRow> rows;
     rows.reserve(r.rows());
     for (size_t i = 0; i < r.rows(); ++i) {
-      rows.push_back({r.GetInt64(0, i), r.GetDouble(1, i), r.GetDouble(2, i), r.GetDouble(3, i),
-                      r.GetDouble(4, i), r.GetDouble(5, i), false, false});
+      rows.push_back(KlineRow::Of(r.GetInt64(0, i), r.GetDouble(1, i), r.GetDouble(2, i),
+                                  r.GetDouble(3, i), r.GetDouble(4, i), r.GetDouble(5, i), false,
+                                  false));
     }
     if (newest) std::reverse(rows.begin(), rows.end());
     return rows;

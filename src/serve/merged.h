@@ -48,26 +48,33 @@
 #include "core/time.h"
 #include "lake/duck.h"
 #include "lake/lake.h"
+#include "model/daily.h"
+#include "model/kline.h"
 #include "speed/view.h"
 
 namespace cryptolake::serve {
 
-struct DailyRow {
-  Micros day = 0;
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;
-  std::optional<double> ma7, ma30;
-  bool speed = false;    // source: speed layer (else batch)
-  bool partial = false;  // see above
-  bool filled = false;   // forward-filled (no candle that day)
-  int64_t minutes = 0;   // minutes present (speed days: closed candles; batch: minutes_present)
-  bool operator==(const DailyRow&) const = default;
-};
+// A day of the merged series: the shared daily bar (model/daily.h), with `speed`, `partial` and
+// `filled` as described above and `minutes` the minutes present (speed days: closed candles).
+using DailyRow = model::DailyBar;
 
-struct KlineRow {
-  Micros open_time = 0;
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;
+// A candle of the merged klines (symbol, close_time and the full-only fields unset).
+struct KlineRow : model::Kline {
   bool speed = false;
   bool partial = false;
+  static KlineRow Of(Micros open_time, double open, double high, double low, double close,
+                     double volume, bool speed, bool partial) {
+    KlineRow k;
+    k.open_time = open_time;
+    k.open = open;
+    k.high = high;
+    k.low = low;
+    k.close = close;
+    k.volume = volume;
+    k.speed = speed;
+    k.partial = partial;
+    return k;
+  }
   bool operator==(const KlineRow&) const = default;
 };
 

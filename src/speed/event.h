@@ -18,19 +18,15 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "model/kline.h"
 
 namespace cryptolake::speed {
 
 // A kline update ("e":"kline"). `closed` is Binance's "x": the final update of its candle.
-struct KlineEvent {
-  std::string symbol;  // upper-case, e.g. "BTCUSDT"
-  std::string interval = "1m";
-  Micros event_time = 0;                                             // "E"
-  Micros open_time = 0, close_time = 0;                              // "t", "T"
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;         // "o" "h" "l" "c" "v"
-  double quote_volume = 0, taker_buy_base = 0, taker_buy_quote = 0;  // "q" "V" "Q"
-  int64_t trades = 0;                                                // "n"
-  bool closed = false;                                               // "x"
+struct KlineEvent : model::Kline {  // the candle so far: "s" "t" "T" "o" "h" "l" "c" "v" "q" "V" "Q" "n"
+  std::string interval = "1m";      // "i"
+  Micros event_time = 0;            // "E"
+  bool closed = false;              // "x"
   bool operator==(const KlineEvent&) const = default;
 };
 

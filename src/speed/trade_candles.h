@@ -44,20 +44,13 @@
 #include <vector>
 
 #include "core/time.h"
+#include "model/kline.h"
 #include "speed/event.h"
 
 namespace cryptolake::speed {
 
-// The same fields, in the same order, as speed::Candle in speed/view.h; that header pulls in
-// DuckDB and the lake, so this component keeps its own type. Convert field by field.
-struct TradeCandle {
-  std::string symbol;
-  Micros open_time = 0, close_time = 0;
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;
-  double quote_volume = 0, taker_buy_base = 0, taker_buy_quote = 0;
-  int64_t trades = 0;
-  bool operator==(const TradeCandle&) const = default;
-};
+// A 1m candle rebuilt from trades: the shared kline model (model/kline.h).
+using TradeCandle = model::Kline;
 
 class TradeCandles {
  public:

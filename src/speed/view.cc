@@ -26,36 +26,6 @@ struct Stored {
   bool from_trades = false;  // rebuilt from trades (memory only; not persisted as such)
 };
 
-Candle FromTrades(const TradeCandle& t) {
-  return {t.symbol,
-          t.open_time,
-          t.close_time,
-          t.open,
-          t.high,
-          t.low,
-          t.close,
-          t.volume,
-          t.quote_volume,
-          t.taker_buy_base,
-          t.taker_buy_quote,
-          t.trades};
-}
-
-TradeCandle AsTradeCandle(const Candle& c) {
-  return {c.symbol,
-          c.open_time,
-          c.close_time,
-          c.open,
-          c.high,
-          c.low,
-          c.close,
-          c.volume,
-          c.quote_volume,
-          c.taker_buy_base,
-          c.taker_buy_quote,
-          c.trades};
-}
-
 struct SymbolState {
   std::map<Micros, Stored> closed;  // by open_time
   std::optional<Candle> open;
@@ -64,20 +34,7 @@ struct SymbolState {
   Micros watermark = 0;
 };
 
-Candle FromEvent(const KlineEvent& k) {
-  return {k.symbol,
-          k.open_time,
-          k.close_time,
-          k.open,
-          k.high,
-          k.low,
-          k.close,
-          k.volume,
-          k.quote_volume,
-          k.taker_buy_base,
-          k.taker_buy_quote,
-          k.trades};
-}
+Candle FromEvent(const KlineEvent& k) { return static_cast<const Candle&>(k); }
 
 constexpr const char* kCandleColumns =
     "symbol, open_time, close_time, open, high, low, close, volume, quote_volume, trades, "
@@ -215,7 +172,7 @@ StatusOr<ApplyStats> RealtimeView::Fold(const std::vector<Event>& events) {
     auto check = [&](const Candle& kline) {
       auto t = impl_->trades.Complete(kline.symbol, kline.open_time);
       if (!t) return;
-      auto a = TradeCandles::Compare(*t, AsTradeCandle(kline));
+      auto a = TradeCandles::Compare(*t, kline);
       if (a.agrees) {
         ++st.trade_agreements;
       } else {
@@ -274,7 +231,7 @@ StatusOr<ApplyStats> RealtimeView::Fold(const std::vector<Event>& events) {
       for (const TradeCandle& t : impl_->trades.CompleteBetween(symbol, from, s.max_closed)) {
         if (s.closed.count(t.open_time)) continue;
         auto [it, fresh_key] =
-            s.closed.emplace(t.open_time, Stored{FromTrades(t), false, false, true});
+            s.closed.emplace(t.open_time, Stored{t, false, false, true});
         fresh.push_back(&it->second);
         ++st.from_trades;
         ++st.closed_new;
@@ -469,29 +426,19 @@ StatusOr<std::optional<Candle>> RealtimeView::OpenCandle(const std::string& symb
   return Read(symbol).open;
 }
 
-std::vector<DailyBar> DailyBarsOf(const std::string& symbol, const std::vector<Candle>& closed,
+std::vector<DailyBar> DailyBarsOf(const std::vector<Candle>& closed,
                                   const std::optional<Candle>& open) {
-  std::vector<DailyBar> out;
-  auto add = [&](const Candle& c, bool is_closed) {
-    Micros day = DayFloor(c.open_time);
-    if (out.empty() || out.back().day != day) {
-      out.push_back({symbol, day, c.open, c.high, c.low, c.close, 0, 0});
-    }
-    DailyBar& b = out.back();
-    b.high = std::max(b.high, c.high);
-    b.low = std::min(b.low, c.low);
-    b.close = c.close;
-    b.volume += c.volume;
-    b.minutes += is_closed;
-  };
-  for (const auto& c : closed) add(c, true);
-  if (open && (closed.empty() || open->open_time > closed.back().open_time)) add(*open, false);
-  return out;
+  if (!open || (!closed.empty() && open->open_time <= closed.back().open_time)) {
+    return model::DailyBarsOf(closed);
+  }
+  std::vector<Candle> all = closed;
+  all.push_back(*open);
+  return model::DailyBarsOf(all, /*open_last=*/true);
 }
 
 StatusOr<std::vector<DailyBar>> RealtimeView::DailyBars(const std::string& symbol) {
   ViewRead r = Read(symbol);
-  return DailyBarsOf(symbol, r.closed, r.open);
+  return DailyBarsOf(r.closed, r.open);
 }
 
 StatusOr<int64_t> RealtimeView::late_rows() {

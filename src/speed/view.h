@@ -52,6 +52,8 @@
 #include "core/time.h"
 #include "lake/duck.h"
 #include "lake/lake.h"
+#include "model/daily.h"
+#include "model/kline.h"
 #include "speed/event.h"
 
 namespace cryptolake::speed {
@@ -60,22 +62,10 @@ struct ViewOptions {
   Micros lateness = kMicrosPerHour;
 };
 
-struct Candle {
-  std::string symbol;
-  Micros open_time = 0, close_time = 0;
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;
-  double quote_volume = 0, taker_buy_base = 0, taker_buy_quote = 0;
-  int64_t trades = 0;
-  bool operator==(const Candle&) const = default;
-};
-
-struct DailyBar {
-  std::string symbol;
-  Micros day = 0;  // 00:00 UTC
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;
-  int64_t minutes = 0;  // closed candles in the day (the open one not counted)
-  bool operator==(const DailyBar&) const = default;
-};
+// A 1m candle of the view: the shared kline model.
+using Candle = model::Kline;
+// A day of the view's candles (model::DailyBarsOf; ma7/ma30 unset, filled/speed/partial false).
+using DailyBar = model::DailyBar;
 
 struct ApplyStats {
   int64_t closed_new = 0;        // closed candles stored for the first time
@@ -98,8 +88,9 @@ struct ViewRead {
   uint64_t version = 0;        // RealtimeView::version() at the read
 };
 
-// Daily bars of closed candles (by open_time) plus an optional open one.
-std::vector<DailyBar> DailyBarsOf(const std::string& symbol, const std::vector<Candle>& closed,
+// Daily bars (model::DailyBarsOf) of closed candles (by open_time) plus an optional open one,
+// which counts only when it is newer than every closed candle.
+std::vector<DailyBar> DailyBarsOf(const std::vector<Candle>& closed,
                                   const std::optional<Candle>& open);
 
 class RealtimeView {
