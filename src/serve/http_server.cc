@@ -54,7 +54,8 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 1 << 20;
 // Cached bodies (Response::shared_body) at least this long get a gzip copy; this many copies are
-// kept, the most recently used.
+// kept, the most recently used. A copy the handler made itself (Response::shared_gzip) is sent
+// whatever the size.
 constexpr size_t kGzipMinBytes = 1024;
 constexpr size_t kGzipEntries = 8;
 // The Retry-After of the 503 that refuses an event stream over ServerOptions::max_streams.
@@ -1026,7 +1027,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (resp_.status < 100 || resp_.status > 599) {
       Failed(m, fmt::format("bad HTTP status {}", resp_.status).c_str());
     }
-    if (resp_.shared_body && resp_.shared_body->size() >= kGzipMinBytes &&
+    if (resp_.shared_body && (resp_.shared_gzip || resp_.shared_body->size() >= kGzipMinBytes) &&
         !std::any_of(resp_.headers.begin(), resp_.headers.end(),
                      [](const auto& h) { return IEquals(h.first, "content-encoding"); })) {
       resp_.headers.emplace_back("Vary", "Accept-Encoding");

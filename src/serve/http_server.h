@@ -77,16 +77,17 @@
 // Performance: no logging per request, TCP_NODELAY, headers formatted into a per-connection
 // buffer, and a Response may share a cached body (shared_body) instead of copying it.
 //
-// Compression: a response whose shared_body is at least 1 KiB (and that has no Content-Encoding
-// header of its own) carries "Vary: Accept-Encoding", and goes out gzip-compressed, with
-// "Content-Encoding: gzip" and the compressed Content-Length (HEAD too), to a request whose
+// Compression: a response whose shared_body is at least 1 KiB or that brings its own gzip copy
+// (shared_gzip), and that has no Content-Encoding header of its own, carries "Vary:
+// Accept-Encoding", and goes out gzip-compressed, with "Content-Encoding: gzip" and the
+// compressed Content-Length (HEAD too), to a request whose
 // Accept-Encoding accepts gzip: an explicit gzip or x-gzip with q > 0, else * with q > 0 (an
 // unparseable q counts as 0). The compressed copy is made once per body, on a thread of the
 // server's own (never an io thread); a new body equal byte for byte to one already compressed
 // takes its copy at once. The 8 most recently used bodies and their copies are kept alive. Until
 // a body's copy is ready, or if compressing fails, the body goes out as is. A response that
-// brings its own copy (shared_gzip) is sent that copy at once. Any other response
-// is sent as the handler made it. A 0.6 MB /daily body compresses ~4.6x, and loopback
+// brings its own copy (shared_gzip) is sent that copy at once, whatever its size. Any other
+// response is sent as the handler made it. A 0.6 MB /daily body compresses ~4.6x, and loopback
 // throughput is bound by the bytes moved (bench/serve_bench.cc).
 #pragma once
 

@@ -315,7 +315,6 @@ TEST_F(ApiTest, DailySpeedDaysComeFromTheStream) {
   // The full history went out gzip-compressed (the client accepts it and inflated it), from the
   // copy made with the state, however soon after the state it was asked for.
   EXPECT_EQ(r.Header("content-encoding"), "gzip");
-  EXPECT_GE(r.body.size(), 1024u);
   json j = json::parse(r.body);
   EXPECT_EQ(j["batch_watermark"], "2025-06-04");
   const json& rows = j["rows"];
@@ -335,7 +334,8 @@ TEST_F(ApiTest, DailySpeedDaysComeFromTheStream) {
     EXPECT_EQ(rows[i]["high"].get<double>(), D(want[2])) << days[i];
     EXPECT_EQ(rows[i]["low"].get<double>(), D(want[3])) << days[i];
     EXPECT_EQ(rows[i]["close"].get<double>(), D(want[4])) << days[i];
-    EXPECT_NEAR(rows[i]["volume"].get<double>(), D(want[5]), 1e-6) << days[i];
+    // The daily rule sums volumes as decimals (model/daily.h), as Binance does: exact.
+    EXPECT_EQ(rows[i]["volume"].get<double>(), D(want[5])) << days[i];
   }
   // Today (06-05) so far: 00:00 .. 11:59 closed and the open 12:00 candle.
   const CsvRows m1 = ReadCsv(Find("1m", k1mPrefix), At("2025-06-05"), At("2025-06-05 12:01"));
