@@ -1,14 +1,9 @@
 // BinanceRest against the replay exchange over real HTTP on 127.0.0.1, serving the real BTCUSDT
 // 1m klines of 2021-04-02..2021-05-14 (with the 2021-04-20 02:00-04:30 exchange outage).
 // One FakeClock drives the exchange's rate limits, the governor and the backoff: no test sleeps.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "exchange/binance_rest.h"
@@ -16,6 +11,7 @@
 #include "ingest/parser.h"
 #include "testing/governor_events.h"
 #include "testing/kline_batches.h"
+#include "testing/raw_server.h"
 #include "testing/testing.h"
 
 namespace cryptolake::exchange {
@@ -549,68 +545,22 @@ struct Reply {
   std::vector<std::string> headers;  // "Name: value"
 };
 
-class ScriptedServer {
+// The replies as the steps of a raw server (testing/raw_server.h): each on a connection of its
+// own, closed after it.
+std::vector<cryptolake::testing::RawStep> Steps(const std::vector<Reply>& replies) {
+  std::vector<cryptolake::testing::RawStep> steps;
+  for (const Reply& r : replies) {
+    std::vector<std::string> headers = r.headers;
+    headers.push_back("Connection: close");
+    steps.push_back({cryptolake::testing::HttpReply(r.status, "X", r.body, headers),
+                     cryptolake::testing::RawStep::After::kClose});
+  }
+  return steps;
+}
+
+class ScriptedServer : public cryptolake::testing::RawServer {
  public:
-  explicit ScriptedServer(std::vector<Reply> replies) : replies_(std::move(replies)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(listen(fd_, 8), 0);
-    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~ScriptedServer() {
-    shutdown(fd_, SHUT_RDWR);  // wakes accept()
-    thread_.join();
-    close(fd_);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  // The head of every request received (request line and headers).
-  std::vector<std::string> requests() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return requests_;
-  }
-
- private:
-  void Serve() {
-    for (const Reply& r : replies_) {
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string head;
-      char buf[4096];
-      while (head.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        head.append(buf, static_cast<size_t>(n));
-      }
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        requests_.push_back(head);
-      }
-      std::string out = "HTTP/1.1 " + std::to_string(r.status) +
-                        " X\r\nContent-Length: " + std::to_string(r.body.size()) +
-                        "\r\nConnection: close\r\n";
-      for (const auto& h : r.headers) out += h + "\r\n";
-      out += "\r\n" + r.body;
-      for (size_t off = 0; off < out.size();) {
-        ssize_t n = write(c, out.data() + off, out.size() - off);
-        if (n <= 0) break;
-        off += static_cast<size_t>(n);
-      }
-      close(c);
-    }
-  }
-
-  std::vector<Reply> replies_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::vector<std::string> requests_;
+  explicit ScriptedServer(const std::vector<Reply>& replies) : RawServer(Steps(replies)) {}
 };
 
 // The file's first kline as the exchange sends it with X-MBX-TIME-UNIT: MICROSECOND.
