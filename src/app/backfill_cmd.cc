@@ -9,26 +9,21 @@
 
 namespace cryptolake::app {
 
-int RunBackfill(Env& env, const BackfillArgs& a) {
+Status BackfillLake(Env& env, const BackfillArgs& a) {
   const Config& cfg = env.config;
   backfill::BackfillOptions o;
   o.symbols = SplitList(a.symbols.empty() ? cfg.symbols : a.symbols);
   for (const auto& name : SplitList(a.intervals.empty() ? cfg.intervals : a.intervals)) {
-    auto iv = Interval::Parse(name);
-    if (!iv.ok()) return Fail(iv.status());
-    o.intervals.push_back(*iv);
+    ASSIGN_OR_RETURN(Interval iv, Interval::Parse(name));
+    o.intervals.push_back(iv);
   }
   std::optional<std::string> from = a.from;
   if (!from && !cfg.backfill_start.empty()) from = cfg.backfill_start;
   if (from) {
-    auto t = ParseTime(*from);
-    if (!t.ok()) return Fail(t.status());
-    o.from = *t;
+    ASSIGN_OR_RETURN(o.from, ParseTime(*from));
   }
   if (a.to) {
-    auto t = ParseTime(*a.to);
-    if (!t.ok()) return Fail(t.status());
-    o.to = *t;
+    ASSIGN_OR_RETURN(o.to, ParseTime(*a.to));
   }
   o.concurrency = a.concurrency.value_or(cfg.backfill_concurrency);
   o.page_limit = a.page_limit;
@@ -46,23 +41,22 @@ int RunBackfill(Env& env, const BackfillArgs& a) {
   ro.backoff_base = static_cast<Micros>(a.backoff_ms * 1000);
   exchange::BinanceRest rest(ro, governor, clock);
 
-  auto st = backfill::Backfill(*env.lake, *env.con, rest, o);
-  if (!st.ok()) return Fail(st.status());
-  std::printf("%s\n", backfill::FormatBackfillSummary(*st).c_str());
+  ASSIGN_OR_RETURN(backfill::BackfillStats st, backfill::Backfill(*env.lake, *env.con, rest, o));
+  std::printf("%s\n", backfill::FormatBackfillSummary(st).c_str());
   std::fflush(stdout);
-  if (!a.no_batch && st->fetched() > 0) {
-    auto rs = batch::RefreshViews(*env.lake, *env.con, {});
-    if (!rs.ok()) return Fail(rs.status());
-    std::fputs(batch::FormatRefreshSummary(*rs).c_str(), stdout);
+  if (!a.no_batch && st.fetched() > 0) {
+    ASSIGN_OR_RETURN(batch::RefreshStats rs, batch::RefreshViews(*env.lake, *env.con, {}));
+    std::fputs(batch::FormatRefreshSummary(rs).c_str(), stdout);
   }
-  if (!st->failures.empty()) {
-    std::fprintf(stderr,
-                 "error: %zu range(s) could not be fetched (listed above); everything else is "
-                 "committed, rerun to retry them\n",
-                 st->failures.size());
-    return 3;
+  if (!st.failures.empty()) {
+    return Unavailable(
+        "{} range(s) could not be fetched (listed above); everything else is committed, rerun "
+        "to retry them",
+        st.failures.size());
   }
-  return 0;
+  return Status::Ok();
 }
+
+int RunBackfill(Env& env, const BackfillArgs& a) { return ExitCode(BackfillLake(env, a)); }
 
 }  // namespace cryptolake::app

@@ -35,6 +35,8 @@ std::vector<std::string> SplitList(const std::vector<std::string>& items) {
   return out;
 }
 
+int ExitCode(const Status& s) { return s.ok() ? 0 : Fail(s); }
+
 int UsageFail(const Status& s) {
   std::fprintf(stderr, "error: %s\n", s.message().c_str());
   return 64;
@@ -118,39 +120,40 @@ Status CheckOutputPath(std::string_view flag, const fs::path& out, const fs::pat
   return Status::Ok();
 }
 
-int RunImport(Env& env, const ImportArgs& a) {
+Status ImportFiles(Env& env, const ImportArgs& a) {
   ingest::ImportOptions o;
   o.inputs = a.paths;
   o.strict = a.strict;
   o.threads = a.threads;
-  auto fmt = ingest::ParseFormat(a.format);
-  if (!fmt.ok()) return Fail(fmt.status());
-  o.parse.format = *fmt;
+  ASSIGN_OR_RETURN(o.parse.format, ingest::ParseFormat(a.format));
   o.parse.symbol = a.symbol;
   if (a.interval) {
-    auto iv = Interval::Parse(*a.interval);
-    if (!iv.ok()) return Fail(iv.status());
-    o.parse.interval = *iv;
+    ASSIGN_OR_RETURN(o.parse.interval, Interval::Parse(*a.interval));
   }
-  auto st = ingest::Import(*env.lake, *env.con, o);
-  if (!st.ok()) return Fail(st.status());
-  std::printf("%s\n", ingest::FormatImportSummary(*st).c_str());
-  // The other files are committed; a file left out still makes the import fail (exit 3).
-  for (const Status& f : st->failed) Fail(f);
-  return st->failed.empty() ? 0 : 3;
+  ASSIGN_OR_RETURN(ingest::ImportStats st, ingest::Import(*env.lake, *env.con, o));
+  std::printf("%s\n", ingest::FormatImportSummary(st).c_str());
+  // The other files are committed; a file left out still makes the import fail.
+  if (st.failed.empty()) return Status::Ok();
+  std::string message = st.failed[0].message();
+  for (size_t i = 1; i < st.failed.size(); ++i) message += "\nerror: " + st.failed[i].message();
+  return Status(st.failed[0].code(), std::move(message));
 }
 
-int RunBatch(Env& env, const BatchArgs& a) {
+int RunImport(Env& env, const ImportArgs& a) { return ExitCode(ImportFiles(env, a)); }
+
+Status RefreshBatch(Env& env, const BatchArgs& a) {
   batch::RefreshOptions o;
   o.full = a.full;
   Pacer pacer(env.lake->clock(), a.duty);
   env.con->SetPacer(&pacer);  // duty 1 never sleeps
   auto st = batch::RefreshViews(*env.lake, *env.con, o);
   env.con->SetPacer(nullptr);
-  if (!st.ok()) return Fail(st.status());
+  if (!st.ok()) return st.status();
   std::fputs(batch::FormatRefreshSummary(*st).c_str(), stdout);
-  return 0;
+  return Status::Ok();
 }
+
+int RunBatch(Env& env, const BatchArgs& a) { return ExitCode(RefreshBatch(env, a)); }
 
 int RunVerify(Env& env, const VerifyArgs& a) {
   auto snap = env.lake->GetSnapshot();

@@ -1,5 +1,6 @@
 // Subcommand runners. Each returns the process exit code and prints its own summary
-// (stdout) or error (stderr, "error: <message>").
+// (stdout) or error (stderr, "error: <message>"). The steps `up` composes (import, backfill,
+// batch) are also library calls that print their summaries and return a Status.
 #pragma once
 
 #include <memory>
@@ -21,6 +22,8 @@ inline constexpr const char* kVersion = "0.1.0";
 int Fail(const Status& s);
 // Prints "error: <message>" to stderr and returns exit code 64 (a usage error: a flag's value).
 int UsageFail(const Status& s);
+// 0 for OK, else Fail(s) (exit code 3).
+int ExitCode(const Status& s);
 
 // The items of comma-separated and repeated list flags ("1m,1h" and --interval 1m --interval 1h
 // alike), in order, empty items dropped (the flags' checks refuse them, app/flags.h).
@@ -68,13 +71,19 @@ struct ImportArgs {
   bool strict = false;
   int threads = 0;
 };
-int RunImport(Env& env, const ImportArgs& a);
+// Imports the files and prints the summary. The files that fail as a whole are left out, the
+// others committed (ingest/importer.h), and the Status is the failure's (several: their messages
+// one per line, each after the first prefixed "error: ", as `import` prints them).
+Status ImportFiles(Env& env, const ImportArgs& a);
+int RunImport(Env& env, const ImportArgs& a);  // ExitCode(ImportFiles)
 
 struct BatchArgs {
   bool full = false;
   double duty = 1.0;  // share of wall time the refresh runs (core/pacer.h); 1: unpaced
 };
-int RunBatch(Env& env, const BatchArgs& a);
+// Refreshes the batch views (batch/views.h) and prints the summary.
+Status RefreshBatch(Env& env, const BatchArgs& a);
+int RunBatch(Env& env, const BatchArgs& a);  // ExitCode(RefreshBatch)
 
 struct VerifyArgs {
   bool json = false;
@@ -97,7 +106,12 @@ struct BackfillArgs {
   double backoff_ms = 500;
   bool no_batch = false;
 };
-int RunBackfill(Env& env, const BackfillArgs& a);
+// Backfills (backfill/backfill.h) from the exchange's REST API and prints the summary; then,
+// unless `no_batch`, refreshes the batch views if anything was fetched and prints that summary.
+// Ranges that could not be fetched: Unavailable "<n> range(s) could not be fetched (listed
+// above); ...", everything else committed.
+Status BackfillLake(Env& env, const BackfillArgs& a);
+int RunBackfill(Env& env, const BackfillArgs& a);  // ExitCode(BackfillLake)
 
 struct StreamArgs {
   std::string ws_url;    // empty: stream_url from the config

@@ -165,134 +165,188 @@ int RunMerge(Env& env, const MergeArgs& a) {
   return 0;
 }
 
-int RunUp(Env& env, const UpArgs& a) {
-  Signals signals;
-  sigaddset(&signals.set, SIGUSR1);  // wakes the signal thread at the end
-  pthread_sigmask(SIG_BLOCK, &signals.set, nullptr);
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::condition_variable cv;
-  // A signal thread turns SIGINT/SIGTERM into `stop`.
-  std::thread sig_thread([&] {
+namespace {
+
+// `up`'s stop: set by SIGINT or SIGTERM (a signal thread takes them with sigwait() and says so),
+// or by the run itself once the stream has ended; waiters wake at once.
+class UpStop {
+ public:
+  UpStop() {
+    sigaddset(&signals_.set, SIGUSR1);  // wakes the signal thread at the end
+    pthread_sigmask(SIG_BLOCK, &signals_.set, nullptr);
+    thread_ = std::thread([this] { TakeSignal(); });
+  }
+  ~UpStop() {
+    Set();
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+  void Set() {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  const std::atomic<bool>& flag() const { return stop_; }
+  // Waits `seconds`, less once stopped; true if stopped.
+  bool WaitFor(double seconds) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return stop_.load(); });
+  }
+
+ private:
+  void TakeSignal() {
     int sig = 0;
-    sigwait(&signals.set, &sig);
+    sigwait(&signals_.set, &sig);
     if (sig == SIGUSR1) return;
     std::printf("up: %s, shutting down (finishing the stream and its last append)\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     std::fflush(stdout);
-    std::lock_guard lock(mu);
-    stop = true;
-    cv.notify_all();
-  });
-  auto finish = [&](int rc) {
-    {
-      std::lock_guard lock(mu);
-      stop = true;
-      cv.notify_all();
-    }
-    pthread_kill(sig_thread.native_handle(), SIGUSR1);
-    sig_thread.join();
-    return rc;
-  };
-
-  // 1. The exchange: Binance, or the replay exchange in process.
-  std::unique_ptr<exchange::ReplayExchange> replay;
-  std::string rest_url = env.config.exchange, ws_url = env.config.stream_url;
-  if (!a.replay.empty()) {
-    exchange::ReplayOptions ro;
-    ro.speed = a.speed;
-    ro.weight_limit = 1'000'000'000;  // the replay is ours: no need to emulate Binance's cap
-    if (a.start) {
-      auto t = ParseTime(*a.start);
-      if (!t.ok()) return finish(Fail(t.status().WithContext("--start")));
-      ro.start = *t;
-    }
-    auto ex = exchange::ReplayExchange::Create(SplitList(a.replay), SystemClock::Instance(), ro);
-    if (!ex.ok()) return finish(Fail(ex.status()));
-    if (Status s = (*ex)->Start(); !s.ok()) return finish(Fail(s));
-    replay = std::move(*ex);
-    rest_url = replay->url();
-    ws_url = replay->ws_url();
-    std::printf("up: replay exchange %s (exchange time %s, speed %sx)\n", rest_url.c_str(),
-                FormatIso(replay->ExchangeNow() / kMicrosPerSecond * kMicrosPerSecond).c_str(),
-                fmt::format("{}", a.speed).c_str());
+    Set();
   }
-  std::fflush(stdout);
 
-  // 2. Import, 3. backfill (then batch views), as `import` and `backfill` do.
+  Signals signals_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+// 1. The exchange: Binance (the config's URLs), or the replay exchange in process.
+struct UpExchange {
+  std::unique_ptr<exchange::ReplayExchange> replay;  // null: Binance
+  std::string rest_url, ws_url;
+};
+
+StatusOr<UpExchange> StartExchange(const Env& env, const UpArgs& a) {
+  UpExchange ex{nullptr, env.config.exchange, env.config.stream_url};
+  if (a.replay.empty()) return ex;
+  exchange::ReplayOptions ro;
+  ro.speed = a.speed;
+  ro.weight_limit = 1'000'000'000;  // the replay is ours: no need to emulate Binance's cap
+  if (a.start) {
+    auto t = ParseTime(*a.start);
+    if (!t.ok()) return t.status().WithContext("--start");
+    ro.start = *t;
+  }
+  ASSIGN_OR_RETURN(ex.replay, exchange::ReplayExchange::Create(SplitList(a.replay),
+                                                               SystemClock::Instance(), ro));
+  RETURN_IF_ERROR(ex.replay->Start());
+  ex.rest_url = ex.replay->url();
+  ex.ws_url = ex.replay->ws_url();
+  std::printf("up: replay exchange %s (exchange time %s, speed %sx)\n", ex.rest_url.c_str(),
+              FormatIso(ex.replay->ExchangeNow() / kMicrosPerSecond * kMicrosPerSecond).c_str(),
+              fmt::format("{}", a.speed).c_str());
+  return ex;
+}
+
+// 2. Import (with --import), 3. backfill from [backfill] start (then the batch views), as
+// `import` and `backfill` do.
+Status LoadHistory(Env& env, const UpArgs& a, const UpExchange& ex) {
   if (!a.import_paths.empty()) {
     ImportArgs ia;
     ia.paths = a.import_paths;
-    if (int rc = RunImport(env, ia); rc != 0 && rc != 1) return finish(rc);
+    RETURN_IF_ERROR(ImportFiles(env, ia));
   }
   if (!a.no_backfill) {
     BackfillArgs ba;
-    ba.exchange = rest_url;
+    ba.exchange = ex.rest_url;
     ba.intervals = a.intervals;
     ba.from = a.from;
     if (!ba.from && env.config.backfill_start.empty()) ba.from = "2017-08-17";
-    if (replay) ba.weight_limit = 1'000'000'000;
-    if (int rc = RunBackfill(env, ba); rc != 0) return finish(rc);
+    if (ex.replay) ba.weight_limit = 1'000'000'000;
+    RETURN_IF_ERROR(BackfillLake(env, ba));
   }
-  if (int rc = RunBatch(env, {}); rc != 0) return finish(rc);
-  // Forecasts of every symbol (the API's /api/v1/forecast and the dashboard read them): the
-  // suite's selection by nested CV with conformal bands (forecast --model auto), Prophet left
-  // out of the CV: it would be refitted at every cutoff, costs the most per fit, and its honest
-  // CV MAPE is 6-12 times naive's (README), so it is never selected; it is fitted once on the
-  // whole history and written beside the others (the dashboard's model switcher). A refresh
-  // recomputes a symbol's forecast only when its last complete day or close changed. A symbol
-  // that cannot be forecast yet is skipped with a warning.
+  return RefreshBatch(env, {});
+}
+
+// Forecasts of every symbol (the API's /api/v1/forecast and the dashboard read them): the
+// suite's selection by nested CV with conformal bands (forecast --model auto), Prophet left
+// out of the CV: it would be refitted at every cutoff, costs the most per fit, and its honest
+// CV MAPE is 6-12 times naive's (README), so it is never selected; it is fitted once on the
+// whole history and written beside the others (the dashboard's model switcher). A refresh
+// recomputes a symbol's forecast only when its last complete day or close changed. A symbol
+// that cannot be forecast yet is skipped with a warning.
+std::vector<std::string> ForecastSuite(const UpArgs& a) {
   std::vector<std::string> suite = SplitList(a.forecast_models);
   if (suite.empty()) {
     for (const auto& name : forecast::ModelNames()) {
       if (name != "prophet") suite.push_back(name);
     }
   }
-  auto forecast_all = [&] {
-    for (const auto& symbol : env.config.symbols) {
-      if (stop) return;  // shutting down: the next refresh of a later run writes it
-      ForecastArgs fa;
-      fa.action = "predict";
-      fa.symbol = symbol;
-      fa.suite = suite;
-      fa.also_fit = {"prophet"};  // its own forecast, one click away on the dashboard
-      fa.skip_if_current = true;
-      if (RunForecast(env, fa) != 0) spdlog::warn("up: no forecast for {} this time", symbol);
-    }
-  };
+  return suite;
+}
 
-  // 4. The real-time view, read by the server while the stream writes it.
-  speed::ViewOptions vo;
-  auto view = speed::RealtimeView::Open(*env.lake, env.config.data_root / "speed/view.duckdb", vo);
-  if (!view.ok()) return finish(Fail(view.status()));
-  serve::MergedOptions mo;
-  mo.symbols = env.config.symbols;
-  serve::Merged merged(*env.lake, view->get(), mo);
+void ForecastAll(Env& env, const std::vector<std::string>& suite, const std::atomic<bool>& stop) {
+  for (const auto& symbol : env.config.symbols) {
+    if (stop) return;  // shutting down: the next refresh of a later run writes it
+    ForecastArgs fa;
+    fa.action = "predict";
+    fa.symbol = symbol;
+    fa.suite = suite;
+    fa.also_fit = {"prophet"};  // its own forecast, one click away on the dashboard
+    fa.skip_if_current = true;
+    if (RunForecast(env, fa) != 0) spdlog::warn("up: no forecast for {} this time", symbol);
+  }
+}
+
+// 4. The real-time view, read by the server while the stream writes it; the merge over it and
+// the lake; the API on the exchange's clock; the HTTP server (unless --no-serve), its port
+// written to --port-file.
+struct Serving {
+  std::unique_ptr<speed::RealtimeView> view;
+  std::unique_ptr<serve::Merged> merged;
   serve::Metrics metrics;
   serve::StreamGauges gauges;
+  std::unique_ptr<ExchangeClock> clock;
+  std::unique_ptr<serve::Api> api;
+  std::unique_ptr<serve::HttpServer> server;  // null with --no-serve
+};
+
+StatusOr<std::unique_ptr<Serving>> StartServing(Env& env, const UpArgs& a,
+                                                const exchange::ReplayExchange* replay) {
+  auto s = std::make_unique<Serving>();
+  speed::ViewOptions vo;
+  ASSIGN_OR_RETURN(s->view, speed::RealtimeView::Open(
+                                *env.lake, env.config.data_root / "speed/view.duckdb", vo));
+  serve::MergedOptions mo;
+  mo.symbols = env.config.symbols;
+  s->merged = std::make_unique<serve::Merged>(*env.lake, s->view.get(), mo);
   serve::ApiOptions ao;
   ao.forecast_dir = env.config.data_root / "forecasts";
-  ao.gauges = &gauges;
-  ExchangeClock exchange_clock(replay.get());
-  serve::Api api(merged, exchange_clock, metrics, ao);
-  std::unique_ptr<serve::HttpServer> server;
-  if (!a.no_serve) {
-    auto srv = StartServer(a.serve, api, metrics);
-    if (!srv.ok()) return finish(Fail(srv.status()));
-    server = std::move(*srv);
-    std::printf("up: serving %s (dashboard at /, API at /api/v1/)\n", server->url().c_str());
-    if (!a.port_file.empty()) {
-      if (Status s = WriteFileAtomic(a.port_file, fmt::format("{}\n", server->port())); !s.ok()) {
-        return finish(Fail(s));
-      }
-    }
-    std::fflush(stdout);
+  ao.gauges = &s->gauges;
+  s->clock = std::make_unique<ExchangeClock>(replay);
+  s->api = std::make_unique<serve::Api>(*s->merged, *s->clock, s->metrics, ao);
+  if (a.no_serve) return s;
+  ASSIGN_OR_RETURN(s->server, StartServer(a.serve, *s->api, s->metrics));
+  std::printf("up: serving %s (dashboard at /, API at /api/v1/)\n", s->server->url().c_str());
+  if (!a.port_file.empty()) {
+    RETURN_IF_ERROR(WriteFileAtomic(a.port_file, fmt::format("{}\n", s->server->port())));
+  }
+  std::fflush(stdout);
+  return s;
+}
+
+// 5. Periodic batch refresh, beside the stream, every --batch-every seconds until the stop;
+// the first forecasts before it. Paced too: it sleeps between its queries (core/pacer.h,
+// --batch-duty), until Join() releases the pacer.
+class Refresher {
+ public:
+  Refresher(Env& env, UpStop& stop, serve::Merged& merged, const UpArgs& a)
+      : stop_(stop), pacer_(env.lake->clock(), a.batch_duty) {
+    thread_ = std::thread([this, &env, &merged, every = a.batch_every_seconds,
+                           suite = ForecastSuite(a)] { Run(env, merged, every, suite); });
+  }
+  ~Refresher() { Join(); }
+  // Stops it; a refresh under way finishes at full speed.
+  void Join() {
+    if (!thread_.joinable()) return;
+    stop_.Set();
+    pacer_.Release();
+    thread_.join();
   }
 
-  // 5. Periodic batch refresh, beside the stream. Paced too: it sleeps between its queries
-  // (core/pacer.h, --batch-duty), until shutdown releases the pacer.
-  Pacer pacer(env.lake->clock(), a.batch_duty);
-  std::thread refresher([&] {
+ private:
+  void Run(Env& env, serve::Merged& merged, double every, const std::vector<std::string>& suite) {
     // Background work: CPU time serving and streaming do not want (SCHED_IDLE; DuckDB's worker
     // threads, created by this thread, inherit it).
     if (Status s = SetThreadPriority(Priority::kIdle); !s.ok()) {
@@ -302,73 +356,90 @@ int RunUp(Env& env, const UpArgs& a) {
     if (!db.ok()) return;
     auto con = lake::Connection::Open(*db);
     if (!con.ok()) return;
-    con->SetPacer(&pacer);
+    con->SetPacer(&pacer_);
     // The first forecasts, here rather than before serving: the suite's CV takes a while, and
     // the API answers 404 for a symbol until its forecast exists.
-    forecast_all();  // env.con is this thread's while the stream runs
-    std::unique_lock lock(mu);
-    while (!stop) {
-      cv.wait_for(lock, std::chrono::duration<double>(a.batch_every_seconds),
-                  [&] { return stop.load(); });
-      if (stop) break;
-      lock.unlock();
+    ForecastAll(env, suite, stop_.flag());  // env.con is this thread's while the stream runs
+    while (!stop_.WaitFor(every)) {
       auto rs = batch::RefreshViews(*env.lake, *con, {});
       if (rs.ok()) {
         merged.Invalidate();
         spdlog::info("up: batch views refreshed");
-        forecast_all();  // env.con is this thread's while the stream runs
+        ForecastAll(env, suite, stop_.flag());  // env.con is this thread's while the stream runs
       } else {
         spdlog::warn("up: batch refresh failed (will retry): {}", rs.status().message());
       }
-      lock.lock();
     }
-  });
+  }
 
-  // 6. The stream, on this thread, until a signal, --until or --duration.
+  UpStop& stop_;
+  Pacer pacer_;
+  std::thread thread_;
+};
+
+// 6. The stream (embedded bus, no trades, gaps healed over REST), on this thread, until the
+// stop, --until or --duration.
+StatusOr<speed::StreamOptions> StreamOptionsOf(const Env& env, const UpArgs& a,
+                                               const UpExchange& ex) {
   speed::StreamOptions so;
-  so.ws.url = ws_url;
+  so.ws.url = ex.ws_url;
   so.symbols = env.config.symbols;
-  so.shared_view = view->get();
   so.append_every = static_cast<Micros>(a.append_every_seconds * kMicrosPerSecond);
   so.trades = false;
   if (a.until) {
-    auto t = ParseTime(*a.until);
-    if (!t.ok()) return finish(Fail(t.status()));
-    so.until = *t;
+    ASSIGN_OR_RETURN(so.until, ParseTime(*a.until));
   }
   if (a.duration_seconds > 0) {
     so.duration = static_cast<Micros>(a.duration_seconds * kMicrosPerSecond);
   }
-  so.on_applied = [&](const std::vector<speed::Event>& events, const speed::ApplyStats&) {
-    gauges.events += static_cast<int64_t>(events.size());
+  return so;
+}
+
+StatusOr<speed::StreamStats> Stream(Env& env, speed::StreamOptions so, const UpExchange& ex,
+                                    Serving& sv, const std::atomic<bool>& stop) {
+  so.shared_view = sv.view.get();
+  so.on_applied = [&sv](const std::vector<speed::Event>& events, const speed::ApplyStats&) {
+    sv.gauges.events += static_cast<int64_t>(events.size());
   };
   const Clock& clock = env.lake->clock();
   exchange::RateGovernor governor(clock, {});
   exchange::RestOptions rop;
-  rop.base_url = rest_url;
+  rop.base_url = ex.rest_url;
   exchange::BinanceRest rest(rop, governor, clock);
-  gauges.running = true;
+  sv.gauges.running = true;
   speed::EmbeddedBus bus;
   auto st = speed::RunStream(*env.lake, bus, &rest, so, stop);
-  gauges.running = false;
-  {
-    std::lock_guard lock(mu);
-    stop = true;
-    cv.notify_all();
-  }
-  pacer.Release();  // a refresh under way finishes at full speed
-  refresher.join();
+  sv.gauges.running = false;
+  return st;
+}
+
+}  // namespace
+
+int RunUp(Env& env, const UpArgs& a) {
+  UpStop stop;
+  auto ex = StartExchange(env, a);
+  if (!ex.ok()) return Fail(ex.status());
+  std::fflush(stdout);
+  if (Status s = LoadHistory(env, a, *ex); !s.ok()) return Fail(s);
+  auto so = StreamOptionsOf(env, a, *ex);
+  if (!so.ok()) return Fail(so.status());
+  auto serving = StartServing(env, a, ex->replay.get());
+  if (!serving.ok()) return Fail(serving.status());
+  Serving& sv = **serving;
+  Refresher refresher(env, stop, *sv.merged, a);
+  auto st = Stream(env, *std::move(so), *ex, sv, stop.flag());
+  refresher.Join();
   if (!st.ok()) {
-    if (server) server->Stop();
-    return finish(Fail(st.status()));
+    if (sv.server) sv.server->Stop();
+    return Fail(st.status());
   }
   std::printf("%s\n", speed::FormatStreamSummary(*st).c_str());
   // A last refresh takes what the stream appended into the batch views.
-  int rc = RunBatch(env, {});
-  if (server) server->Stop();
-  if (replay) replay->Stop();
+  const int rc = ExitCode(RefreshBatch(env, {}));
+  if (sv.server) sv.server->Stop();
+  if (ex->replay) ex->replay->Stop();
   std::printf("up: stopped cleanly\n");
-  return finish(rc);
+  return rc;
 }
 
 }  // namespace cryptolake::app

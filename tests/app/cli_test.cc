@@ -390,6 +390,17 @@ TEST(CliTest, BatchDutyOutsideItsRangeIsAUsageError) {
   EXPECT_NE(help.out.find("--batch-duty FLOAT:in [0.01, 1]=0.2"), std::string::npos) << help.out;
 }
 
+// `up --until` that is not a time: exit 3 naming it, before the server or the batch-refresh
+// thread starts (it used to be refused with that thread running, and the process aborted).
+TEST(CliTest, UpRefusesAnUnparseableUntilBeforeServing) {
+  TempDir d;
+  auto r = RunCli({"--data", (d / "lake").string(), "up", "--no-backfill", "--port", "0", "--until",
+                   "someday"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.err, "error: unparseable time 'someday' (expected YYYY-MM-DD[ HH:MM[:SS]], UTC)\n");
+  EXPECT_EQ(r.out.find("up: serving"), std::string::npos) << r.out;
+}
+
 TEST(CliTest, MaxStreamsOutsideItsRangeIsAUsageError) {
   TempDir d;
   for (const char* cmd : {"serve", "up"}) {

@@ -130,6 +130,36 @@ TEST(IngestCliTest, FileOffItsGridIsRefusedWholeAndTheOthersCommit) {
   EXPECT_EQ(Stats(data).find("ETHUSDT"), std::string::npos);
 }
 
+// Two files refused whole, one committed: each refused file is named on its own "error:" line, in
+// input order, by `import` and by `up --import` alike (up then stops, exit 3).
+TEST(IngestCliTest, EveryRefusedFileIsNamedOnItsOwnLineByImportAndUp) {
+  TempDir d;
+  auto minutes = Head(Klines("") / kBtc1m2025, 1441);
+  minutes.erase(minutes.begin() + 1);  // 1439 rows off the 1d grid
+  const fs::path wrong1 = d / "in" / "ETHUSDT-1d-wrong1.csv";
+  const fs::path wrong2 = d / "in" / "ETHUSDT-1d-wrong2.csv";
+  WriteText(wrong1, Join(minutes));
+  WriteText(wrong2, Join(minutes));
+  const fs::path good = d / "in" / "BTCUSDT-1d-good.csv";
+  WriteText(good, Join(Head(Klines("") / kBtc1d, 5)));
+  const std::string errors =
+      "error: '" + wrong1.string() +
+      "': 1439 of 1439 rows are not on the 1d grid; is --interval right?\nerror: '" +
+      wrong2.string() + "': 1439 of 1439 rows are not on the 1d grid; is --interval right?\n";
+  auto r = RunCli(
+      {"--data", (d / "lake").string(), "import", wrong1.string(), good.string(), wrong2.string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(StripRate(r.out),
+            "import: files 1, rows 5 (R rows/s), added 5, duplicates 0, quarantined 0, failed 2\n");
+  EXPECT_EQ(r.err, errors);
+  auto up = RunCli({"--data", (d / "lake2").string(), "up", "--no-backfill", "--import",
+                    wrong1.string(), "--import", good.string(), "--import", wrong2.string()});
+  EXPECT_EQ(up.exit_code, 3);
+  EXPECT_EQ(StripRate(up.out),
+            "import: files 1, rows 5 (R rows/s), added 5, duplicates 0, quarantined 0, failed 2\n");
+  EXPECT_EQ(up.err, errors);
+}
+
 // Finding 8: `import DIR` over a folder that holds the lake walked into its quarantine files and
 // aborted the whole import on the first name it could not map to a symbol and interval.
 TEST(IngestCliTest, ImportOfAFolderHoldingTheLakeSkipsItAndReportsUnnamedFiles) {
