@@ -18,17 +18,13 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "model/kline.h"
 
 namespace cryptolake::exchange::replay {
 
-// One kline as served. Absent Binance fields (OHLCV sources) are 0; close_time is then
-// open_time + interval - 1 us.
-struct Row {
-  Micros open_time = 0, close_time = 0;
-  double open = 0, high = 0, low = 0, close = 0, volume = 0;
-  double quote_volume = 0, taker_buy_base = 0, taker_buy_quote = 0;
-  int64_t trades = 0;
-};
+// One kline as served: the kline model, symbol unset (the Series has it). Absent Binance fields
+// (OHLCV sources) are 0; close_time is then open_time + interval - 1 us.
+using Row = model::Kline;
 
 struct Series {
   std::string symbol;
