@@ -13,6 +13,7 @@
 
 #include "core/bounds.h"
 #include "core/symbol.h"
+#include "model/validate.h"
 
 namespace cryptolake::ingest {
 
@@ -416,59 +417,10 @@ std::string SlowRow(std::string_view line, bool full, Row* r) {
 
 // ---- Row validation shared by all formats (timestamps already in micros where noted).
 
-// Negative values and OHLC consistency. Column order of the check: open, high, low, close,
-// volume, then the vision extras.
+// The kline rules every source shares (model/validate.h): negative values, bounds, OHLC.
 bool CheckValues(const Row& r, bool full, std::string* reason) {
-  if (r.open < 0 || r.high < 0 || r.low < 0 || r.close < 0 || r.volume < 0 ||
-      (full &&
-       (r.quote_volume < 0 || r.trades < 0 || r.taker_buy_base < 0 || r.taker_buy_quote < 0))) {
-    const std::pair<const char*, double> vals[] = {
-        {"open", r.open},
-        {"high", r.high},
-        {"low", r.low},
-        {"close", r.close},
-        {"volume", r.volume},
-        {"quote_volume", full ? r.quote_volume : 0},
-        {"trades", full ? static_cast<double>(r.trades) : 0},
-        {"taker_buy_base", full ? r.taker_buy_base : 0},
-        {"taker_buy_quote", full ? r.taker_buy_quote : 0}};
-    for (const auto& [name, v] : vals) {
-      if (v < 0) {
-        *reason = std::string_view(name) == "trades" ? fmt::format("negative trades {}", r.trades)
-                                                     : fmt::format("negative {} {}", name, v);
-        return false;
-      }
-    }
-  }
-  // Bounds that the lake's DECIMAL(38,10) sums can hold (core/bounds.h).
-  const std::pair<const char*, double> prices[] = {
-      {"open", r.open}, {"high", r.high}, {"low", r.low}, {"close", r.close}};
-  for (const auto& [name, v] : prices) {
-    if (std::string e = PriceBoundError(name, v); !e.empty()) {
-      *reason = std::move(e);
-      return false;
-    }
-  }
-  const std::pair<const char*, double> volumes[] = {{"volume", r.volume},
-                                                    {"quote_volume", r.quote_volume},
-                                                    {"taker_buy_base", r.taker_buy_base},
-                                                    {"taker_buy_quote", r.taker_buy_quote}};
-  for (size_t i = 0; i < (full ? 4u : 1u); ++i) {
-    if (std::string e = VolumeBoundError(volumes[i].first, volumes[i].second); !e.empty()) {
-      *reason = std::move(e);
-      return false;
-    }
-  }
-  double hi = std::max(r.open, r.close), lo = std::min(r.open, r.close);
-  if (r.high < hi) {
-    *reason = fmt::format("high {} below max(open, close) {}", r.high, hi);
-    return false;
-  }
-  if (r.low > lo) {
-    *reason = fmt::format("low {} above min(open, close) {}", r.low, lo);
-    return false;
-  }
-  return true;
+  *reason = model::ValidateKline(r, full);
+  return reason->empty();
 }
 
 struct FileCtx {

@@ -10,6 +10,7 @@
 
 #include "core/bounds.h"
 #include "core/symbol.h"
+#include "model/validate.h"
 
 namespace cryptolake::speed {
 
@@ -61,17 +62,11 @@ std::string Symbol(od::value v, const char* field) {
   return *norm;
 }
 
-// The bounds of core/bounds.h: a kline the lake could not store is refused whole.
+// The kline rules every source shares (model/validate.h) and the open-time bounds of
+// core/bounds.h: a kline the lake could not store is refused whole.
 void CheckBounds(const KlineEvent& k) {
-  for (auto [name, v] :
-       {std::pair{"k.o", k.open}, {"k.h", k.high}, {"k.l", k.low}, {"k.c", k.close}}) {
-    if (std::string e = PriceBoundError(name, v); !e.empty()) throw Bad{"kline: " + e};
-  }
-  for (auto [name, v] : {std::pair{"k.v", k.volume},
-                         {"k.q", k.quote_volume},
-                         {"k.V", k.taker_buy_base},
-                         {"k.Q", k.taker_buy_quote}}) {
-    if (std::string e = VolumeBoundError(name, v); !e.empty()) throw Bad{"kline: " + e};
+  if (std::string e = model::ValidateKline(k, /*full=*/true, model::kWsKlineFields); !e.empty()) {
+    throw Bad{"kline: " + e};
   }
   auto iv = Interval::Parse(k.interval);
   if (!iv.ok()) throw Bad{fmt::format("kline: field k.i: {}", iv.status().message())};

@@ -145,6 +145,15 @@ TEST(StreamParserTest, MalformedMessagesAreErrorsAndTheParserGoesOn) {
        R"("i":"1m","o":"0","c":"2","h":"3","l":"1","v":"4","n":5,"x":true,"q":"6","V":"7",)"
        R"("Q":"8"}})",
        "kline: k.o 0 out of range (0, 1e15]"},
+      // The kline rules every source shares (model::ValidateKline), named as the payload does.
+      {R"({"e":"kline","E":1601630228469,"s":"BTCUSDT","k":{"t":1601630220000,"T":1601630279999,)"
+       R"("i":"1m","o":"1","c":"5","h":"3","l":"1","v":"4","n":5,"x":true,"q":"6","V":"7",)"
+       R"("Q":"8"}})",
+       "kline: k.h 3 below max(open, close) 5"},
+      {R"({"e":"kline","E":1601630228469,"s":"BTCUSDT","k":{"t":1601630220000,"T":1601630279999,)"
+       R"("i":"1m","o":"1","c":"2","h":"3","l":"1","v":"-4","n":5,"x":true,"q":"6","V":"7",)"
+       R"("Q":"8"}})",
+       "kline: negative k.v -4"},
       {R"({"e":"kline","E":1601630228469,"s":"BTCUSDT","k":{"t":4102444800000,"T":4102444859999,)"
        R"("i":"1m","o":"1","c":"2","h":"3","l":"1","v":"4","n":5,"x":true,"q":"6","V":"7",)"
        R"("Q":"8"}})",
