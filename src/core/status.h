@@ -115,6 +115,15 @@ class [[nodiscard]] StatusOr {
   std::variant<Status, T> v_;
 };
 
+// Drops `status` on purpose, and says so: an error is logged as a warning with `why` (why
+// dropping it is right, e.g. "best-effort cleanup; the caller already failed"). The only way to
+// drop a Status: Status and StatusOr are [[nodiscard]] and the build has -Werror=unused-result.
+void IgnoreError(const Status& status, std::string_view why);
+template <typename T>
+void IgnoreError(const StatusOr<T>& result, std::string_view why) {
+  if (!result.ok()) IgnoreError(result.status(), why);
+}
+
 #define CL_CONCAT_INNER(a, b) a##b
 #define CL_CONCAT(a, b) CL_CONCAT_INNER(a, b)
 

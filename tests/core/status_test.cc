@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "testing/testing.h"
+
 namespace cryptolake {
 namespace {
 
@@ -49,6 +55,32 @@ TEST(StatusTest, StatusOrFromAnOkStatusIsAnInternalErrorInRelease) {
   EXPECT_EQ(r.status().message(), kStatusOrFromOk);
 }
 #endif
+
+// The captured log's lines without their time stamp and logger name: "[level] message".
+std::vector<std::string> LogLines(const testing::LogCapture& log) {
+  std::vector<std::string> out;
+  std::istringstream in(log.text());
+  for (std::string line; std::getline(in, line);) {
+    const std::string tag = "[capture] ";
+    size_t at = line.find(tag);
+    out.push_back(at == std::string::npos ? line : line.substr(at + tag.size()));
+  }
+  return out;
+}
+
+TEST(StatusTest, IgnoreErrorLogsWhyAnErrorWasDropped) {
+  testing::LogCapture log;
+  IgnoreError(Status::Ok(), "nothing to say");
+  IgnoreError(StatusOr<int>(3), "nothing to say");
+  EXPECT_EQ(LogLines(log), std::vector<std::string>{});
+  IgnoreError(IOError("cannot remove /x: Permission denied"), "best-effort cleanup");
+  IgnoreError(StatusOr<int>(NotFound("no y")), "optional file");
+  EXPECT_EQ(LogLines(log),
+            (std::vector<std::string>{
+                "[warning] ignored error (best-effort cleanup): IOError: cannot remove /x: "
+                "Permission denied",
+                "[warning] ignored error (optional file): NotFound: no y"}));
+}
 
 }  // namespace
 }  // namespace cryptolake
