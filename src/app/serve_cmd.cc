@@ -270,9 +270,11 @@ int RunUp(Env& env, const UpArgs& a) {
   serve::Merged merged(*env.lake, view->get(), mo);
   serve::Metrics metrics;
   serve::StreamGauges gauges;
+  serve::RefreshHealth refresh_health(metrics);
   serve::ApiOptions ao;
   ao.forecast_dir = env.config.data_root / "forecasts";
   ao.gauges = &gauges;
+  ao.refresh = &refresh_health;
   ExchangeClock exchange_clock(replay.get());
   serve::Api api(merged, exchange_clock, metrics, ao);
   std::unique_ptr<serve::HttpServer> server;
@@ -290,8 +292,12 @@ int RunUp(Env& env, const UpArgs& a) {
   }
 
   // 5. Periodic batch refresh, beside the stream. Paced too: it sleeps between its queries
-  // (core/pacer.h, --batch-duty), until shutdown releases the pacer.
+  // (core/pacer.h, --batch-duty), until shutdown releases the pacer. Every outcome goes to
+  // refresh_health: a failure shows in /healthz, /metrics and the log.
   Pacer pacer(env.lake->clock(), a.batch_duty);
+  auto record = [&](const Status& outcome) {
+    refresh_health.Record(outcome, env.lake->clock().Now());
+  };
   std::thread refresher([&] {
     // Background work: CPU time serving and streaming do not want (SCHED_IDLE; DuckDB's worker
     // threads, created by this thread, inherit it).
@@ -299,9 +305,9 @@ int RunUp(Env& env, const UpArgs& a) {
       spdlog::warn("up: batch refresh at normal priority: {}", s.message());
     }
     auto db = lake::Database::Open();
-    if (!db.ok()) return;
+    if (!db.ok()) return record(db.status().WithContext("batch refresh: opening DuckDB"));
     auto con = lake::Connection::Open(*db);
-    if (!con.ok()) return;
+    if (!con.ok()) return record(con.status().WithContext("batch refresh: connecting to DuckDB"));
     con->SetPacer(&pacer);
     // The first forecasts, here rather than before serving: the suite's CV takes a while, and
     // the API answers 404 for a symbol until its forecast exists.
@@ -313,12 +319,11 @@ int RunUp(Env& env, const UpArgs& a) {
       if (stop) break;
       lock.unlock();
       auto rs = batch::RefreshViews(*env.lake, *con, {});
+      record(rs.status());  // logs a failure; the loop retries at the next period
       if (rs.ok()) {
         merged.Invalidate();
         spdlog::info("up: batch views refreshed");
         forecast_all();  // env.con is this thread's while the stream runs
-      } else {
-        spdlog::warn("up: batch refresh failed (will retry): {}", rs.status().message());
       }
       lock.lock();
     }
