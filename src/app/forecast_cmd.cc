@@ -325,7 +325,7 @@ int RunCv(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) 
   if (!frame.ok()) return Fail(frame.status());
 
   Micros start = env.lake->clock().Now();
-  StatusOr<Evaluation> ev = Status::Ok();
+  StatusOr<Evaluation> ev = Internal("no evaluation ran");  // every branch below sets it
   if (seed) {
     forecast::SeedOptions o;
     o.regressors = lineage;

@@ -28,6 +28,7 @@
 #include "serve/api.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
+#include "serve/refresh_health.h"
 #include "speed/stream.h"
 
 namespace cryptolake::app {
@@ -297,6 +298,7 @@ struct Serving {
   std::unique_ptr<serve::Merged> merged;
   serve::Metrics metrics;
   serve::StreamGauges gauges;
+  std::unique_ptr<serve::RefreshHealth> refresh_health;  // the batch refresh's outcomes
   std::unique_ptr<ExchangeClock> clock;
   std::unique_ptr<serve::Api> api;
   std::unique_ptr<serve::HttpServer> server;  // null with --no-serve
@@ -314,6 +316,8 @@ StatusOr<std::unique_ptr<Serving>> StartServing(Env& env, const UpArgs& a,
   serve::ApiOptions ao;
   ao.forecast_dir = env.config.data_root / "forecasts";
   ao.gauges = &s->gauges;
+  s->refresh_health = std::make_unique<serve::RefreshHealth>(s->metrics);
+  ao.refresh = s->refresh_health.get();
   s->clock = std::make_unique<ExchangeClock>(replay);
   s->api = std::make_unique<serve::Api>(*s->merged, *s->clock, s->metrics, ao);
   if (a.no_serve) return s;
@@ -328,11 +332,13 @@ StatusOr<std::unique_ptr<Serving>> StartServing(Env& env, const UpArgs& a,
 
 // 5. Periodic batch refresh, beside the stream, every --batch-every seconds until the stop;
 // the first forecasts before it. Paced too: it sleeps between its queries (core/pacer.h,
-// --batch-duty), until Join() releases the pacer.
+// --batch-duty), until Join() releases the pacer. Every outcome goes to the refresh health: a
+// failure shows in /healthz, /metrics and the log.
 class Refresher {
  public:
-  Refresher(Env& env, UpStop& stop, serve::Merged& merged, const UpArgs& a)
-      : stop_(stop), pacer_(env.lake->clock(), a.batch_duty) {
+  Refresher(Env& env, UpStop& stop, serve::Merged& merged, serve::RefreshHealth& health,
+            const UpArgs& a)
+      : stop_(stop), health_(health), pacer_(env.lake->clock(), a.batch_duty) {
     thread_ = std::thread([this, &env, &merged, every = a.batch_every_seconds,
                            suite = ForecastSuite(a)] { Run(env, merged, every, suite); });
   }
@@ -352,27 +358,28 @@ class Refresher {
     if (Status s = SetThreadPriority(Priority::kIdle); !s.ok()) {
       spdlog::warn("up: batch refresh at normal priority: {}", s.message());
     }
+    auto record = [&](const Status& outcome) { health_.Record(outcome, env.lake->clock().Now()); };
     auto db = lake::Database::Open();
-    if (!db.ok()) return;
+    if (!db.ok()) return record(db.status().WithContext("batch refresh: opening DuckDB"));
     auto con = lake::Connection::Open(*db);
-    if (!con.ok()) return;
+    if (!con.ok()) return record(con.status().WithContext("batch refresh: connecting to DuckDB"));
     con->SetPacer(&pacer_);
     // The first forecasts, here rather than before serving: the suite's CV takes a while, and
     // the API answers 404 for a symbol until its forecast exists.
     ForecastAll(env, suite, stop_.flag());  // env.con is this thread's while the stream runs
     while (!stop_.WaitFor(every)) {
       auto rs = batch::RefreshViews(*env.lake, *con, {});
+      record(rs.status());  // logs a failure; the loop retries at the next period
       if (rs.ok()) {
         merged.Invalidate();
         spdlog::info("up: batch views refreshed");
         ForecastAll(env, suite, stop_.flag());  // env.con is this thread's while the stream runs
-      } else {
-        spdlog::warn("up: batch refresh failed (will retry): {}", rs.status().message());
       }
     }
   }
 
   UpStop& stop_;
+  serve::RefreshHealth& health_;
   Pacer pacer_;
   std::thread thread_;
 };
@@ -426,7 +433,7 @@ int RunUp(Env& env, const UpArgs& a) {
   auto serving = StartServing(env, a, ex->replay.get());
   if (!serving.ok()) return Fail(serving.status());
   Serving& sv = **serving;
-  Refresher refresher(env, stop, *sv.merged, a);
+  Refresher refresher(env, stop, *sv.merged, *sv.refresh_health, a);
   auto st = Stream(env, *std::move(so), *ex, sv, stop.flag());
   refresher.Join();
   if (!st.ok()) {

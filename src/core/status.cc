@@ -1,5 +1,7 @@
 #include "core/status.h"
 
+#include <spdlog/spdlog.h>
+
 namespace cryptolake {
 
 const char* StatusCodeName(StatusCode code) {
@@ -36,6 +38,10 @@ std::string Status::ToString() const {
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   return Status(code_, fmt::format("{}: {}", context, message_));
+}
+
+void IgnoreError(const Status& status, std::string_view why) {
+  if (!status.ok()) spdlog::warn("ignored error ({}): {}", why, status.ToString());
 }
 
 }  // namespace cryptolake

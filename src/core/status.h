@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -83,11 +85,20 @@ Status Aborted(fmt::format_string<Args...> f, Args&&... a) {
   return {StatusCode::kAborted, fmt::format(f, std::forward<Args>(a)...)};
 }
 
+// The error a StatusOr holds when it was built from an OK status (see StatusOr(Status)).
+inline constexpr std::string_view kStatusOrFromOk = "StatusOr built from an OK status: no value";
+
 // Holds either a value or a non-OK Status. Accessing value() on an error is a programmer error.
+// Building one from an OK status is a programmer error too (it would be neither a value nor an
+// error): it asserts in Debug, and in Release the StatusOr holds Internal(kStatusOrFromOk), so
+// ASSIGN_OR_RETURN can never return success without a value.
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(Status s) : v_(std::move(s)) {}     // NOLINT: implicit by design
+  StatusOr(Status s) : v_(std::move(s)) {  // NOLINT: implicit by design
+    assert(!std::get<Status>(v_).ok() && "StatusOr built from an OK status: no value");
+    if (std::get<Status>(v_).ok()) v_ = Status(StatusCode::kInternal, std::string(kStatusOrFromOk));
+  }
   StatusOr(T value) : v_(std::move(value)) {}  // NOLINT
   bool ok() const { return std::holds_alternative<T>(v_); }
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
@@ -103,6 +114,15 @@ class [[nodiscard]] StatusOr {
  private:
   std::variant<Status, T> v_;
 };
+
+// Drops `status` on purpose, and says so: an error is logged as a warning with `why` (why
+// dropping it is right, e.g. "best-effort cleanup; the caller already failed"). The only way to
+// drop a Status: Status and StatusOr are [[nodiscard]] and the build has -Werror=unused-result.
+void IgnoreError(const Status& status, std::string_view why);
+template <typename T>
+void IgnoreError(const StatusOr<T>& result, std::string_view why) {
+  if (!result.ok()) IgnoreError(result.status(), why);
+}
 
 #define CL_CONCAT_INNER(a, b) a##b
 #define CL_CONCAT(a, b) CL_CONCAT_INNER(a, b)

@@ -79,7 +79,8 @@ void SortAndDedup(SeriesMap& m) {
 StatusOr<SeriesMap> LoadFiles(const std::vector<std::string>& data) {
   ASSIGN_OR_RETURN(std::vector<fs::path> inputs, ingest::ExpandInputs(data));
   // Parse in parallel; results keep the input order so that the first occurrence wins.
-  std::vector<StatusOr<std::vector<ingest::ParsedFile>>> results(inputs.size(), Status::Ok());
+  std::vector<StatusOr<std::vector<ingest::ParsedFile>>> results(inputs.size(),
+                                                                 Internal("not parsed"));
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i; (i = next++) < inputs.size();) {

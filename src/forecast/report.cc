@@ -75,7 +75,9 @@ Status WriteForecastParquet(lake::Connection& con, const std::string& symbol,
   static std::atomic<int> counter{0};
   std::string table = fmt::format("cl_forecast_rows_{}", counter.fetch_add(1));
   RETURN_IF_ERROR(con.Exec(fmt::format("CREATE TABLE {} ({})", table, kForecastParquetColumns)));
-  auto drop = [&] { (void)con.Exec("DROP TABLE IF EXISTS " + table); };
+  auto drop = [&] {
+    IgnoreError(con.Exec("DROP TABLE IF EXISTS " + table), "a temp table of this connection");
+  };
   Status st = [&]() -> Status {
     ASSIGN_OR_RETURN(lake::Appender app, lake::Appender::Open(con, table));
     lake::DataChunk chunk({DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_DATE,

@@ -38,7 +38,7 @@ bool Nameable(const fs::path& p, const ParseOptions& opt) {
 // error appended to *failed, in input order.
 std::vector<ParsedFile> ParseAll(const std::vector<fs::path>& inputs, const ImportOptions& opt,
                                  const ParseOptions& popt, std::vector<Status>* failed) {
-  std::vector<StatusOr<std::vector<ParsedFile>>> results(inputs.size(), Status::Ok());
+  std::vector<StatusOr<std::vector<ParsedFile>>> results(inputs.size(), Internal("not parsed"));
   uint64_t total_bytes = 0;
   for (const auto& p : inputs) {
     std::error_code ec;

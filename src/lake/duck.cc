@@ -236,7 +236,9 @@ Status Appender::Close() {
   return s;
 }
 
-Appender::~Appender() { (void)Close(); }
+Appender::~Appender() {
+  IgnoreError(Close(), "appender destroyed unclosed; a caller that needs its rows calls Close()");
+}
 
 struct TableSourceAccess {
   static void Count(const TableSource& s, size_t n) {

@@ -664,7 +664,13 @@ Api::~Api() {
 Router Api::MakeRouter() {
   Router r;
   Impl* m = impl_.get();
-  r.Get("/healthz", [](const Request&) { return Json("{\"status\":\"ok\"}"); });
+  r.Get("/healthz", [m](const Request&) {
+    if (!m->opt.refresh) return Json("{\"status\":\"ok\"}");
+    auto [status, body] = m->opt.refresh->Healthz();
+    Response r = Json(std::move(body));
+    r.status = status;
+    return r;
+  });
   r.Get("/api/v1/symbols", [m](const Request& q) { return m->Symbols(q); });
   r.Get("/api/v1/daily", [m](const Request& q) { return m->Daily(q); });
   r.Get("/api/v1/klines", [m](const Request& q) { return m->Klines(q); });

@@ -1,5 +1,6 @@
 // The HTTP API of `cryptolake serve` (docs/API.md has the reference with examples):
-//   GET /healthz                              {"status":"ok"}
+//   GET /healthz                              {"status":"ok"}; 503 while the batch refresh
+//                                             fails (serve/refresh_health.h)
 //   GET /api/v1/symbols                       symbols with first/last day and batch watermark
 //   GET /api/v1/daily?symbol=&from=&to=       the merged daily series (merged.h)
 //   GET /api/v1/klines?symbol=&interval=&from=&to=&limit=
@@ -74,6 +75,7 @@
 #include "serve/http_server.h"
 #include "serve/merged.h"
 #include "serve/metrics.h"
+#include "serve/refresh_health.h"
 
 namespace cryptolake::serve {
 
@@ -93,6 +95,7 @@ struct ApiOptions {
   std::filesystem::path forecast_dir;          // <dir>/<SYMBOL>.json; empty: no forecasts
   std::chrono::milliseconds stream_poll{200};  // how often a stream looks for a new state
   const StreamGauges* gauges = nullptr;        // optional
+  const RefreshHealth* refresh = nullptr;      // optional: /healthz reports it
 };
 
 class Api {

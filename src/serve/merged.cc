@@ -251,7 +251,8 @@ Merged::Merged(lake::Lake& lake, const speed::RealtimeView* view, MergedOptions 
     if (db.ok()) impl_->db = std::make_unique<lake::Database>(std::move(*db));
   }).join();
   impl_->builder = std::thread([this] {
-    (void)SetThreadPriority(Priority::kBackground);  // as above; a failure was reported there
+    IgnoreError(SetThreadPriority(Priority::kBackground),
+                "the builder runs at normal priority; as above");
     Impl& m = *impl_;
     for (;;) {
       m.wake.wait(false);

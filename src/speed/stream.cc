@@ -121,15 +121,14 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   // backfill, then publishes the healed candles like streamed ones.
   std::unique_ptr<lake::Database> heal_db;
   std::unique_ptr<lake::Connection> heal_con;
-  auto heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) {
-    if (rest == nullptr) return;
+  // A failed heal is logged and the stream goes on (the gap stays open for `verify` to show and
+  // the next restart or reconnect to heal).
+  auto try_heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) -> Status {
     if (!heal_con) {
-      auto db = lake::Database::Open();
-      if (!db.ok()) return;
-      heal_db = std::make_unique<lake::Database>(std::move(*db));
-      auto con = lake::Connection::Open(*heal_db);
-      if (!con.ok()) return;
-      heal_con = std::make_unique<lake::Connection>(std::move(*con));
+      ASSIGN_OR_RETURN(lake::Database db, lake::Database::Open());
+      heal_db = std::make_unique<lake::Database>(std::move(db));
+      ASSIGN_OR_RETURN(lake::Connection con, lake::Connection::Open(*heal_db));
+      heal_con = std::make_unique<lake::Connection>(std::move(con));
     }
     backfill::BackfillOptions bo;
     bo.symbols = {symbol};
@@ -137,26 +136,28 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     bo.from = from;
     bo.to = to;
     bo.progress = false;
-    auto bs = backfill::Backfill(lk, *heal_con, *rest, bo);
-    if (!bs.ok()) {
-      spdlog::warn("stream: healing {} from {} failed: {}", symbol, FormatIso(from),
-                   bs.status().message());
-      return;
-    }
-    Micros end = to ? std::min(*to, bs->exchange_time) : bs->exchange_time;
-    auto candles = LakeCandles(lk, *heal_con, symbol, from, end);
-    if (!candles.ok()) return;
-    for (const auto& k : *candles) {
+    ASSIGN_OR_RETURN(backfill::BackfillStats bs, backfill::Backfill(lk, *heal_con, *rest, bo));
+    Micros end = to ? std::min(*to, bs.exchange_time) : bs.exchange_time;
+    ASSIGN_OR_RETURN(std::vector<KlineEvent> candles,
+                     LakeCandles(lk, *heal_con, symbol, from, end));
+    for (const auto& k : candles) {
       publish(Event(k));
       note_closed(symbol, k.open_time);
     }
-    if (!candles->empty()) {
+    if (!candles.empty()) {
       Micros& t = last_closed[symbol];
-      t = std::max(t, candles->back().open_time);
+      t = std::max(t, candles.back().open_time);
     }
     ++heals;
-    healed += static_cast<int64_t>(candles->size());
-    spdlog::info("stream: healed {} {} candles from {}", candles->size(), symbol, FormatIso(from));
+    healed += static_cast<int64_t>(candles.size());
+    spdlog::info("stream: healed {} {} candles from {}", candles.size(), symbol, FormatIso(from));
+    return Status::Ok();
+  };
+  auto heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) {
+    if (rest == nullptr) return;
+    if (Status s = try_heal(symbol, from, to); !s.ok()) {
+      spdlog::warn("stream: healing {} from {} failed: {}", symbol, FormatIso(from), s.message());
+    }
   };
   auto on_message = [&](std::string_view text) {
     Event e;
@@ -193,23 +194,22 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   // was down), or, with an empty view, since the master dataset's newest 1m candle (a first
   // start after an import or backfill); the first streamed candle then closes any gap left
   // (on_message).
+  // A lake that cannot be read here fails the stream: healing would start from nothing.
   std::map<std::string, Micros> lake_last;
   if (rest && produce) {
+    const char* what = "stream: reading the newest 1m candle per symbol from the lake";
     auto snap = lk.GetSnapshot();
+    if (!snap.ok()) return snap.status().WithContext(what);
     auto db = lake::Database::Open();
-    if (snap.ok() && db.ok()) {
-      auto con = lake::Connection::Open(*db);
-      const Interval k1m{"1m", kMicrosPerMinute};
-      auto r =
-          con.ok()
-              ? con->Query(fmt::format("SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY 1",
-                                       lake::KlinesSql(*snap, k1m, {}, /*dedup=*/false)))
-              : StatusOr<lake::Result>(con.status());
-      if (r.ok()) {
-        for (size_t i = 0; i < r->rows(); ++i) {
-          if (!r->IsNull(1, i)) lake_last[r->GetString(0, i)] = r->GetInt64(1, i);
-        }
-      }
+    if (!db.ok()) return db.status().WithContext(what);
+    auto con = lake::Connection::Open(*db);
+    if (!con.ok()) return con.status().WithContext(what);
+    const Interval k1m{"1m", kMicrosPerMinute};
+    auto r = con->Query(fmt::format("SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY 1",
+                                    lake::KlinesSql(*snap, k1m, {}, /*dedup=*/false)));
+    if (!r.ok()) return r.status().WithContext(what);
+    for (size_t i = 0; i < r->rows(); ++i) {
+      if (!r->IsNull(1, i)) lake_last[r->GetString(0, i)] = r->GetInt64(1, i);
     }
   }
   for (const auto& symbol : opt.symbols) {
@@ -286,6 +286,7 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   std::map<std::string, Micros> view_closed;
   bool finishing = false;
   Status result = Status::Ok();
+  Status flushed = Status::Ok();  // the last flush of the bus: reported after the last append
   constexpr size_t kPoll = 4096;
   std::vector<std::pair<std::vector<Event>, ApplyStats>> folded;  // not yet persisted
   int64_t folded_events = 0;
@@ -415,7 +416,7 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     if (stop.load() || reached || ws_done.load() ||
         (opt.duration && now - start >= *opt.duration)) {
       stop_ws();
-      if (producer) (void)producer->Flush(std::chrono::milliseconds(10000));
+      if (producer) flushed = producer->Flush(std::chrono::milliseconds(10000));
       finishing = true;
     }
   }
@@ -432,6 +433,8 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
                    s.message());
     }
   }
+  // What reached the bus is in the lake now; events the failed flush did not deliver are not.
+  if (!flushed.ok()) return flushed.WithContext("stream: flushing the bus");
   return st;
 }
 

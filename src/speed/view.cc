@@ -254,11 +254,13 @@ Status RealtimeView::Persist() {
     s = impl_->con->Exec(
         "BEGIN TRANSACTION; INSERT INTO closed SELECT * FROM pending_closed ON CONFLICT DO "
         "NOTHING; DELETE FROM pending_closed; COMMIT;");
-    if (!s.ok()) (void)impl_->con->Exec("ROLLBACK");
+    if (!s.ok())
+      IgnoreError(impl_->con->Exec("ROLLBACK"), "the failed transaction's error is returned");
   }
   if (!s.ok()) {
     // Memory must not run ahead of the durable state: reload it.
-    (void)impl_->con->Exec("DELETE FROM pending_closed");
+    IgnoreError(impl_->con->Exec("DELETE FROM pending_closed"),
+                "the first error is returned; the next Persist deletes what is left");
     std::unique_lock lock(impl_->mu);
     fresh.clear();
     impl_->sym.clear();
@@ -303,7 +305,7 @@ Status RealtimeView::RefreshWatermark() {
   }
   sql += "COMMIT;";
   if (Status s = impl_->con->Exec(sql); !s.ok()) {
-    (void)impl_->con->Exec("ROLLBACK");
+    IgnoreError(impl_->con->Exec("ROLLBACK"), "the failed transaction's error is returned");
     return s.WithContext("real-time view");
   }
   std::unique_lock lock(impl_->mu);

@@ -514,7 +514,7 @@ TEST_F(RestTest, ConcurrentCallersEachGetTheirPages) {
   ASSERT_TRUE(ex);
   RateGovernor gov(clock_, {});
   BinanceRest rest(Options(*ex), gov, clock_);
-  std::vector<StatusOr<ingest::KlineBatch>> got(kThreads * kPagesEach, Status::Ok());
+  std::vector<StatusOr<ingest::KlineBatch>> got(kThreads * kPagesEach, Internal("not fetched"));
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {

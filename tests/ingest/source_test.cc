@@ -293,7 +293,7 @@ TEST(ParserInputTest, ConcurrentCallsAgreeWithSequential) {
   }
   std::vector<ParsedFile> seq;
   for (const auto& f : files) seq.push_back(ParseOne(f));
-  std::vector<StatusOr<std::vector<ParsedFile>>> par(files.size(), Status::Ok());
+  std::vector<StatusOr<std::vector<ParsedFile>>> par(files.size(), Internal("not parsed"));
   std::vector<std::thread> threads;
   for (size_t t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {

@@ -136,7 +136,7 @@ void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "", Micro
   const bool faults = !ws_faults.empty();
   SignalingBus bus(inner);
   std::atomic<bool> stop{false};
-  StatusOr<StreamStats> st = Status::Ok();
+  StatusOr<StreamStats> st = Internal("the stream did not run");
   std::thread run([&] {
     st = RunStream(*lk, bus, faults ? &rest : nullptr, so, stop);
     bus.Ended();

@@ -122,7 +122,7 @@ class Runner {
   Runner(WsOptions opt, Recorder& rec)
       : ws_(std::move(opt), rec.Messages(), rec.Reconnects()),
         thread_([this] { status_ = ws_.Run(); }) {}
-  ~Runner() { Stop(); }
+  ~Runner() { IgnoreError(Stop(), "a test that checks the run's status calls Stop() itself"); }
   Status Stop() {
     ws_.Stop();
     if (thread_.joinable()) thread_.join();
