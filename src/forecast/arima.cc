@@ -610,16 +610,16 @@ ArimaForecast ForecastArima(const ArimaFit& fit, int h) {
 
 namespace {
 
-class ArimaFitted : public FittedModel {
+class ArimaFitted : public LogScaleFitted {
  public:
   ArimaFitted(ArimaFit fit, double z) : fit_(std::move(fit)), z_(z) {}
-  PathForecast Predict(int h) const override {
+  LogPath PredictLog(int h) const override {
     ArimaForecast f = ForecastArima(fit_, h);
-    PathForecast p;
+    LogPath p;
     for (int i = 0; i < h; ++i) {
-      p.yhat.push_back(std::exp(f.mean[i]));
-      p.lower.push_back(std::exp(f.mean[i] - z_ * f.se[i]));
-      p.upper.push_back(std::exp(f.mean[i] + z_ * f.se[i]));
+      p.mean.push_back(f.mean[i]);
+      p.lower.push_back(f.mean[i] - z_ * f.se[i]);
+      p.upper.push_back(f.mean[i] + z_ * f.se[i]);
     }
     return p;
   }
@@ -638,16 +638,13 @@ class ArimaFitted : public FittedModel {
   double z_;
 };
 
-class ArimaModel : public Model {
+class ArimaModel : public LogScaleModel {
  public:
   std::string name() const override { return "arima"; }
   int complexity() const override { return 4; }
   int min_history() const override { return 30; }
-  StatusOr<std::unique_ptr<FittedModel>> Fit(const Frame& history,
-                                             const FitOptions& options) const override {
-    RETURN_IF_ERROR(CheckHistory(history, name(), min_history()));
-    Vec logy(history.y.size());
-    for (size_t i = 0; i < logy.size(); ++i) logy[i] = std::log(history.y[i]);
+  StatusOr<std::unique_ptr<FittedModel>> FitLog(const std::vector<double>& logy,
+                                                const FitOptions& options) const override {
     ASSIGN_OR_RETURN(ArimaFit fit, AutoArima(logy));
     double z = NormalQuantile((1 + options.interval_width) / 2);
     return std::unique_ptr<FittedModel>(std::make_unique<ArimaFitted>(std::move(fit), z));

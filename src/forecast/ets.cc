@@ -396,18 +396,12 @@ EtsForecast ForecastEts(const EtsFit& fit, int h, double level) {
 
 namespace {
 
-class EtsFitted : public FittedModel {
+class EtsFitted : public LogScaleFitted {
  public:
   EtsFitted(EtsFit fit, double level) : fit_(std::move(fit)), level_(level) {}
-  PathForecast Predict(int h) const override {
+  LogPath PredictLog(int h) const override {
     EtsForecast f = ForecastEts(fit_, h, level_);
-    PathForecast p;
-    for (int i = 0; i < h; ++i) {
-      p.yhat.push_back(std::exp(f.mean[i]));
-      p.lower.push_back(std::exp(f.lower[i]));
-      p.upper.push_back(std::exp(f.upper[i]));
-    }
-    return p;
+    return {std::move(f.mean), std::move(f.lower), std::move(f.upper)};
   }
   std::string Describe() const override {
     std::string s = fmt::format("{} on log y, alpha={:.4g}", fit_.name(), fit_.alpha);
@@ -422,17 +416,13 @@ class EtsFitted : public FittedModel {
   double level_;
 };
 
-class EtsModel : public Model {
+class EtsModel : public LogScaleModel {
  public:
   std::string name() const override { return "ets"; }
   int complexity() const override { return 2; }
   int min_history() const override { return 7; }
-  StatusOr<std::unique_ptr<FittedModel>> Fit(const Frame& history,
-                                             const FitOptions& options) const override {
-    RETURN_IF_ERROR(CheckHistory(history, name(), min_history()));
-    std::vector<double> logy(history.y.size());
-    std::transform(history.y.begin(), history.y.end(), logy.begin(),
-                   [](double v) { return std::log(v); });
+  StatusOr<std::unique_ptr<FittedModel>> FitLog(const std::vector<double>& logy,
+                                                const FitOptions& options) const override {
     auto fit = AutoEts(logy);
     if (!fit.ok()) return InvalidArgument("ets: {}", fit.status().message());
     return std::unique_ptr<FittedModel>(
