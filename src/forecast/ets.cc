@@ -212,6 +212,41 @@ StatusOr<EtsFit> EvaluateEts(std::span<const double> y, EtsTrend trend, double a
   return fit;
 }
 
+namespace {
+
+// statsforecast's initstate (m = 1) from the first min(10, n) values: the level l0 (their mean),
+// and with a trend the OLS line's level and slope b0 (left as is without one).
+void InitialStates(std::span<const double> y, bool has_trend, double& l0, double& b0) {
+  const size_t maxn = std::min<size_t>(10, y.size());
+  if (!has_trend) {
+    for (size_t i = 0; i < maxn; ++i) l0 += y[i];
+    l0 /= static_cast<double>(maxn);
+  } else {
+    // least squares of y on (1, t), t = 1..maxn
+    double tm = 0, ym = 0;
+    for (size_t i = 0; i < maxn; ++i) {
+      tm += static_cast<double>(i + 1);
+      ym += y[i];
+    }
+    tm /= static_cast<double>(maxn);
+    ym /= static_cast<double>(maxn);
+    double sxy = 0, sxx = 0;
+    for (size_t i = 0; i < maxn; ++i) {
+      double dt = static_cast<double>(i + 1) - tm;
+      sxy += dt * (y[i] - ym);
+      sxx += dt * dt;
+    }
+    b0 = sxy / sxx;
+    l0 = ym - b0 * tm;
+    if (std::abs(l0 + b0) < 1e-8) {
+      l0 = l0 * (1 + 1e-3);
+      b0 = b0 * (1 - 1e-3);
+    }
+  }
+}
+
+}  // namespace
+
 StatusOr<EtsFit> FitEts(std::span<const double> y, const EtsSpec& spec) {
   RETURN_IF_ERROR(CheckValues(y));
   const EtsTrend trend = spec.trend;
@@ -243,33 +278,8 @@ StatusOr<EtsFit> FitEts(std::span<const double> y, const EtsSpec& spec) {
     return InvalidArgument("ETS: parameters out of range");
   }
   // initstate: the first min(10, n) values
-  const size_t maxn = std::min<size_t>(10, y.size());
   double l0 = 0, b0 = kNaN;
-  if (!has_trend) {
-    for (size_t i = 0; i < maxn; ++i) l0 += y[i];
-    l0 /= static_cast<double>(maxn);
-  } else {
-    // least squares of y on (1, t), t = 1..maxn
-    double tm = 0, ym = 0;
-    for (size_t i = 0; i < maxn; ++i) {
-      tm += static_cast<double>(i + 1);
-      ym += y[i];
-    }
-    tm /= static_cast<double>(maxn);
-    ym /= static_cast<double>(maxn);
-    double sxy = 0, sxx = 0;
-    for (size_t i = 0; i < maxn; ++i) {
-      double dt = static_cast<double>(i + 1) - tm;
-      sxy += dt * (y[i] - ym);
-      sxx += dt * dt;
-    }
-    b0 = sxy / sxx;
-    l0 = ym - b0 * tm;
-    if (std::abs(l0 + b0) < 1e-8) {
-      l0 = l0 * (1 + 1e-3);
-      b0 = b0 * (1 - 1e-3);
-    }
-  }
+  InitialStates(y, has_trend, l0, b0);
   // The optimized vector: alpha (even when fixed, as statsforecast), beta, phi, l0, b0.
   std::vector<double> x0 = {alpha}, lo = {lower[0]}, hi = {upper[0]};
   if (has_trend) {
