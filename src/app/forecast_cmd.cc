@@ -20,6 +20,7 @@
 #include "forecast/prophet.h"
 #include "forecast/report.h"
 #include "forecast/select.h"
+#include "forecast/suite_forecast.h"
 
 namespace cryptolake::app {
 
@@ -431,123 +432,16 @@ int RunSuiteFit(Env& env, const ForecastArgs& a, const forecast::DailySeries& se
   auto cv = forecast::RunSuiteCv(a.symbol, history, *o, /*outer_required=*/false);
   if (!cv.ok()) return Fail(cv.status());
   const size_t n = history.y.size();
-  const int H = o->horizon_days;
-  std::vector<forecast::Choice> choices = forecast::SelectAt(*cv, n);
-
-  forecast::Forecast fc;
-  fc.symbol = a.symbol;
-  fc.history = history;
-  fc.interval_width = a.interval_width;
+  forecast::SuiteForecastOptions so{a.periods, a.interval_width, a.seed, a.also_fit};
+  auto suite = forecast::ForecastSuite(*cv, history, future.ds, so);
+  if (!suite.ok()) return Fail(suite.status());
+  forecast::Forecast& fc = suite->forecast;
+  const Evaluation& ev = suite->evaluation;
+  const Prediction& rows = fc.models.front().prediction;
   if (series.dropped_partial_day) {
     fc.notes.push_back("The partial day " + FormatDate(*series.dropped_partial_day) +
                        " was left out: only complete days are fitted.");
   }
-  // Every model on the whole history (the ensemble from its members, as in the CV).
-  std::vector<forecast::ModelForecast> own;
-  std::vector<forecast::PathForecast> paths;
-  const forecast::FitOptions fo{a.interval_width, a.seed};
-  for (const auto& name : cv->models) {
-    forecast::PathForecast p;
-    std::string desc;
-    if (name == "ensemble") {
-      std::vector<forecast::PathForecast> ms;
-      for (const auto& m : forecast::EnsembleMembers()) {
-        auto it = std::find(cv->models.begin(), cv->models.end(), m);
-        if (it != cv->models.end())
-          ms.push_back(paths[static_cast<size_t>(it - cv->models.begin())]);
-      }
-      p = forecast::MedianPath(ms, a.periods);
-      desc = fmt::format("median of {}", fmt::join(forecast::EnsembleMembers(), ", "));
-    } else {
-      auto model = forecast::MakeModel(name);
-      if (!model.ok()) return Fail(model.status());
-      auto fit = (*model)->Fit(history, fo);
-      if (!fit.ok()) return Fail(fit.status());
-      p = (*fit)->Predict(a.periods);
-      desc = (*fit)->Describe();
-    }
-    paths.push_back(p);
-    own.push_back({name, false, {future.ds, p.yhat, p.lower, p.upper, {}, {}, {}}, desc});
-  }
-  // The rows: per day, the selected model and its conformal band.
-  forecast::SuiteSelection sel;
-  sel.rule = forecast::SelectionRule(o->margin, o->min_win_share);
-  sel.margin = o->margin;
-  Prediction rows;
-  rows.ds = future.ds;
-  Prediction fallback = rows;  // the selected models' own bands
-  const double v = cv->vol[n - 1];
-  for (int i = 1; i <= a.periods; ++i) {
-    const forecast::Choice& c =
-        choices.empty() ? forecast::Choice{"naive", 0, "", 0, ""} : choices[std::min(i, H) - 1];
-    size_t m = static_cast<size_t>(std::find(cv->models.begin(), cv->models.end(), c.model) -
-                                   cv->models.begin());
-    const double f = paths[m].yhat[i - 1];
-    const double q = forecast::ConformalQAt(*cv, m, n, std::min(i, H));
-    const double half = q * v * std::sqrt(static_cast<double>(i));
-    rows.yhat.push_back(f);
-    rows.yhat_lower.push_back(f * std::exp(-half));
-    rows.yhat_upper.push_back(f * std::exp(half));
-    fallback.yhat.push_back(f);
-    fallback.yhat_lower.push_back(paths[m].lower[i - 1]);
-    fallback.yhat_upper.push_back(paths[m].upper[i - 1]);
-    sel.row_models.push_back(c.model);
-    if (std::isnan(half)) sel.interval = "model";
-  }
-  if (sel.interval == "model") rows = fallback;
-  for (int h : {1, 7, 30}) {
-    if (h <= a.periods && h <= H && !choices.empty())
-      sel.by_horizon.emplace_back(h, choices[h - 1]);
-  }
-  if (sel.by_horizon.empty()) {
-    sel.by_horizon.emplace_back(
-        1, forecast::Choice{sel.row_models.front(), kNaN, "", kNaN, "no inner-CV point yet"});
-  }
-  {
-    std::set<std::string> picked(sel.row_models.begin(), sel.row_models.end());
-    if (picked.size() == 1) {
-      sel.why = fmt::format("{} at every horizon. At 1 day: {}.", *picked.begin(),
-                            sel.by_horizon.front().second.why);
-    } else {
-      std::vector<std::string> parts;
-      for (const auto& [h, c] : sel.by_horizon) parts.push_back(fmt::format("{} d: {}", h, c.why));
-      sel.why = fmt::format("{}.", fmt::join(parts, "; "));
-    }
-  }
-  sel.initial_days = o->initial_days;
-  sel.period_days = o->period_days;
-  sel.horizon_days = H;
-  Evaluation ev;
-  if (cv->first_outer < cv->grid.size()) {
-    ev = forecast::NestedEvaluation(*cv);
-    sel.cutoffs = static_cast<int>(ev.cutoffs.size());
-    for (const auto& m : ev.models) {
-      forecast::LeaderboardEntry e{m.name, m.name == sel.by_horizon.front().second.model, {}};
-      for (int h : {1, 7, 30}) {
-        for (const Metrics& x : m.metrics) {
-          if (x.horizon_days == h) e.horizons.push_back(x);
-        }
-      }
-      sel.leaderboard.push_back(std::move(e));
-    }
-  }
-  // Models shown beside the suite but not in its CV (up: prophet, one click away on the page).
-  for (const auto& name : a.also_fit) {
-    if (std::find(cv->models.begin(), cv->models.end(), name) != cv->models.end()) continue;
-    auto model = forecast::MakeModel(name);
-    if (!model.ok()) return Fail(model.status());
-    auto fit = (*model)->Fit(history, fo);
-    if (!fit.ok()) return Fail(fit.status().WithContext(name));
-    forecast::PathForecast p = (*fit)->Predict(a.periods);
-    own.push_back({name,
-                   false,
-                   {future.ds, p.yhat, p.lower, p.upper, {}, {}, {}},
-                   (*fit)->Describe() + " (not in the CV)"});
-  }
-  fc.models.push_back({"selected", false, rows, sel.why});
-  for (auto& m : own) fc.models.push_back(std::move(m));
-  fc.selection = std::move(sel);
-
   std::filesystem::path dir = env.config.data_root / "forecasts";
   auto files = forecast::WriteForecast(fc, dir, *env.con);
   if (!files.ok()) return Fail(files.status());

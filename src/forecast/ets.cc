@@ -212,6 +212,41 @@ StatusOr<EtsFit> EvaluateEts(std::span<const double> y, EtsTrend trend, double a
   return fit;
 }
 
+namespace {
+
+// statsforecast's initstate (m = 1) from the first min(10, n) values: the level l0 (their mean),
+// and with a trend the OLS line's level and slope b0 (left as is without one).
+void InitialStates(std::span<const double> y, bool has_trend, double& l0, double& b0) {
+  const size_t maxn = std::min<size_t>(10, y.size());
+  if (!has_trend) {
+    for (size_t i = 0; i < maxn; ++i) l0 += y[i];
+    l0 /= static_cast<double>(maxn);
+  } else {
+    // least squares of y on (1, t), t = 1..maxn
+    double tm = 0, ym = 0;
+    for (size_t i = 0; i < maxn; ++i) {
+      tm += static_cast<double>(i + 1);
+      ym += y[i];
+    }
+    tm /= static_cast<double>(maxn);
+    ym /= static_cast<double>(maxn);
+    double sxy = 0, sxx = 0;
+    for (size_t i = 0; i < maxn; ++i) {
+      double dt = static_cast<double>(i + 1) - tm;
+      sxy += dt * (y[i] - ym);
+      sxx += dt * dt;
+    }
+    b0 = sxy / sxx;
+    l0 = ym - b0 * tm;
+    if (std::abs(l0 + b0) < 1e-8) {
+      l0 = l0 * (1 + 1e-3);
+      b0 = b0 * (1 - 1e-3);
+    }
+  }
+}
+
+}  // namespace
+
 StatusOr<EtsFit> FitEts(std::span<const double> y, const EtsSpec& spec) {
   RETURN_IF_ERROR(CheckValues(y));
   const EtsTrend trend = spec.trend;
@@ -243,33 +278,8 @@ StatusOr<EtsFit> FitEts(std::span<const double> y, const EtsSpec& spec) {
     return InvalidArgument("ETS: parameters out of range");
   }
   // initstate: the first min(10, n) values
-  const size_t maxn = std::min<size_t>(10, y.size());
   double l0 = 0, b0 = kNaN;
-  if (!has_trend) {
-    for (size_t i = 0; i < maxn; ++i) l0 += y[i];
-    l0 /= static_cast<double>(maxn);
-  } else {
-    // least squares of y on (1, t), t = 1..maxn
-    double tm = 0, ym = 0;
-    for (size_t i = 0; i < maxn; ++i) {
-      tm += static_cast<double>(i + 1);
-      ym += y[i];
-    }
-    tm /= static_cast<double>(maxn);
-    ym /= static_cast<double>(maxn);
-    double sxy = 0, sxx = 0;
-    for (size_t i = 0; i < maxn; ++i) {
-      double dt = static_cast<double>(i + 1) - tm;
-      sxy += dt * (y[i] - ym);
-      sxx += dt * dt;
-    }
-    b0 = sxy / sxx;
-    l0 = ym - b0 * tm;
-    if (std::abs(l0 + b0) < 1e-8) {
-      l0 = l0 * (1 + 1e-3);
-      b0 = b0 * (1 - 1e-3);
-    }
-  }
+  InitialStates(y, has_trend, l0, b0);
   // The optimized vector: alpha (even when fixed, as statsforecast), beta, phi, l0, b0.
   std::vector<double> x0 = {alpha}, lo = {lower[0]}, hi = {upper[0]};
   if (has_trend) {
@@ -396,18 +406,12 @@ EtsForecast ForecastEts(const EtsFit& fit, int h, double level) {
 
 namespace {
 
-class EtsFitted : public FittedModel {
+class EtsFitted : public LogScaleFitted {
  public:
   EtsFitted(EtsFit fit, double level) : fit_(std::move(fit)), level_(level) {}
-  PathForecast Predict(int h) const override {
+  LogPath PredictLog(int h) const override {
     EtsForecast f = ForecastEts(fit_, h, level_);
-    PathForecast p;
-    for (int i = 0; i < h; ++i) {
-      p.yhat.push_back(std::exp(f.mean[i]));
-      p.lower.push_back(std::exp(f.lower[i]));
-      p.upper.push_back(std::exp(f.upper[i]));
-    }
-    return p;
+    return {std::move(f.mean), std::move(f.lower), std::move(f.upper)};
   }
   std::string Describe() const override {
     std::string s = fmt::format("{} on log y, alpha={:.4g}", fit_.name(), fit_.alpha);
@@ -422,17 +426,13 @@ class EtsFitted : public FittedModel {
   double level_;
 };
 
-class EtsModel : public Model {
+class EtsModel : public LogScaleModel {
  public:
   std::string name() const override { return "ets"; }
   int complexity() const override { return 2; }
   int min_history() const override { return 7; }
-  StatusOr<std::unique_ptr<FittedModel>> Fit(const Frame& history,
-                                             const FitOptions& options) const override {
-    RETURN_IF_ERROR(CheckHistory(history, name(), min_history()));
-    std::vector<double> logy(history.y.size());
-    std::transform(history.y.begin(), history.y.end(), logy.begin(),
-                   [](double v) { return std::log(v); });
+  StatusOr<std::unique_ptr<FittedModel>> FitLog(const std::vector<double>& logy,
+                                                const FitOptions& options) const override {
     auto fit = AutoEts(logy);
     if (!fit.ok()) return InvalidArgument("ets: {}", fit.status().message());
     return std::unique_ptr<FittedModel>(

@@ -4,15 +4,13 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <mutex>
-#include <thread>
 
 #include "batch/views.h"
+#include "forecast/parallel.h"
 
 namespace cryptolake::forecast {
 
@@ -92,16 +90,6 @@ void AppendInterval(Prediction& p, Micros ds, double yhat, double sd, double z) 
   p.yhat.push_back(yhat);
   p.yhat_lower.push_back(yhat - z * sd);
   p.yhat_upper.push_back(yhat + z * sd);
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return kNaN;
-  size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  double hi = v[mid];
-  if (v.size() % 2) return hi;
-  double lo = *std::max_element(v.begin(), v.begin() + mid);
-  return (lo + hi) / 2;
 }
 
 // Rows [0, end) of `f` (ds, y, regressors).
@@ -390,86 +378,6 @@ StatusOr<Prediction> OneStepBaseline(Baseline b, const Frame& series, size_t beg
 }
 
 // ---------------------------------------------------------------------------------------------
-// Metrics
-
-double NaiveScale(const std::vector<double>& y, size_t n) {
-  n = std::min(n, y.size());
-  if (n < 2) return kNaN;
-  double s = 0;
-  for (size_t t = 1; t < n; ++t) s += std::abs(y[t] - y[t - 1]);
-  return s / static_cast<double>(n - 1);
-}
-
-Metrics ComputeMetrics(const std::vector<Point>& points, int horizon_days) {
-  Metrics m;
-  m.horizon_days = horizon_days;
-  m.n = static_cast<int64_t>(points.size());
-  if (points.empty()) {
-    m.mse = m.rmse = m.mae = m.mape = m.mdape = m.smape = m.coverage = m.mase = kNaN;
-    m.rel_mae = kNaN;
-    return m;
-  }
-  double se = 0, ae = 0, sm = 0, cov = 0, sc = 0;
-  bool zero_y = false, no_bounds = false;
-  std::vector<double> ape;
-  ape.reserve(points.size());
-  for (const Point& p : points) {
-    double e = p.yhat - p.y;
-    se += e * e;
-    ae += std::abs(e);
-    double den = std::abs(p.y) + std::abs(p.yhat);
-    sm += den == 0 ? 0 : 2 * std::abs(e) / den;
-    if (std::isnan(p.yhat_lower) || std::isnan(p.yhat_upper)) no_bounds = true;
-    cov += (p.y >= p.yhat_lower && p.y <= p.yhat_upper) ? 1 : 0;
-    sc += (p.scale > 0) ? std::abs(e) / p.scale : kNaN;
-    if (std::abs(p.y) < 1e-8) zero_y = true;
-    ape.push_back(std::abs(p.y) < 1e-8 ? kNaN : std::abs(e / p.y));
-  }
-  double n = static_cast<double>(points.size());
-  m.mse = se / n;
-  m.rmse = std::sqrt(m.mse);
-  m.mae = ae / n;
-  m.smape = sm / n;
-  m.coverage = no_bounds ? kNaN : cov / n;
-  m.mase = sc / n;
-  m.rel_mae = kNaN;
-  if (zero_y) {
-    m.mape = m.mdape = kNaN;
-  } else {
-    double s = 0;
-    for (double x : ape) s += x;
-    m.mape = s / n;
-    m.mdape = Median(std::move(ape));
-  }
-  return m;
-}
-
-std::vector<Metrics> PerformanceMetrics(const std::vector<Point>& points) {
-  std::map<int, std::vector<Point>> by_h;
-  for (const Point& p : points) by_h[p.horizon_days()].push_back(p);
-  std::vector<Metrics> out;
-  for (const auto& [h, pts] : by_h) out.push_back(ComputeMetrics(pts, h));
-  out.push_back(ComputeMetrics(points, 0));
-  return out;
-}
-
-void SetRelativeMae(std::vector<ModelResult>& models, std::string_view reference) {
-  const ModelResult* ref = nullptr;
-  for (const auto& m : models) {
-    if (m.name == reference) ref = &m;
-  }
-  for (auto& m : models) {
-    for (auto& row : m.metrics) {
-      row.rel_mae = kNaN;
-      if (!ref) continue;
-      for (const auto& r : ref->metrics) {
-        if (r.horizon_days == row.horizon_days && r.mae > 0) row.rel_mae = row.mae / r.mae;
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Leakage
 
 StatusOr<RegressorLineage> DailyFilledLineage(std::string_view name) {
@@ -603,64 +511,38 @@ StatusOr<Evaluation> CrossValidate(const std::string& symbol, const Frame& serie
   // results[cutoff][model]: the points of that forecast.
   std::vector<std::vector<std::vector<Point>>> results(cutoffs.size(),
                                                        std::vector<std::vector<Point>>(n_models));
-  std::vector<Status> errors(cutoffs.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex progress_mu;
-  int done = 0;
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < cutoffs.size() && !failed.load();) {
-      const Span sp = spans[i];
-      Frame hist = Head(f, sp.end);
-      Frame fut = Future(f, sp.end, sp.stop);
-      std::vector<double> actual(f.y.begin() + sp.end, f.y.begin() + sp.stop);
-      double scale = NaiveScale(hist.y, hist.y.size());
-      Status st;
-      size_t slot = 0;
-      if (has_model) {
-        auto p = model.fn(hist, fut);
-        if (p.ok()) st = CheckPrediction(*p, fut);
-        if (!p.ok() || !st.ok()) {
-          st = (p.ok() ? st : p.status())
-                   .WithContext(fmt::format("{} at cutoff {}", model.name, FormatDate(cutoffs[i])));
-        } else {
-          AddPoints(results[i][slot], cutoffs[i], scale, fut, actual, *p);
-        }
-        ++slot;
+  auto task = [&](size_t i) {
+    const Span sp = spans[i];
+    Frame hist = Head(f, sp.end);
+    Frame fut = Future(f, sp.end, sp.stop);
+    std::vector<double> actual(f.y.begin() + sp.end, f.y.begin() + sp.stop);
+    double scale = NaiveScale(hist.y, hist.y.size());
+    Status st;
+    size_t slot = 0;
+    if (has_model) {
+      auto p = model.fn(hist, fut);
+      if (p.ok()) st = CheckPrediction(*p, fut);
+      if (!p.ok() || !st.ok()) {
+        st = (p.ok() ? st : p.status())
+                 .WithContext(fmt::format("{} at cutoff {}", model.name, FormatDate(cutoffs[i])));
+      } else {
+        AddPoints(results[i][slot], cutoffs[i], scale, fut, actual, *p);
       }
-      for (Baseline b : AllBaselines()) {
-        if (!st.ok()) break;
-        auto p = BaselineForecast(b, hist, fut.ds, options.interval_width);
-        if (!p.ok()) {
-          st = p.status().WithContext(
-              fmt::format("{} at cutoff {}", BaselineName(b), FormatDate(cutoffs[i])));
-          break;
-        }
-        AddPoints(results[i][slot++], cutoffs[i], scale, fut, actual, *p);
-      }
-      if (!st.ok()) {
-        errors[i] = st;
-        failed = true;
-      }
-      std::lock_guard lock(progress_mu);
-      ++done;
-      if (options.progress) options.progress(done, static_cast<int>(cutoffs.size()));
+      ++slot;
     }
+    for (Baseline b : AllBaselines()) {
+      if (!st.ok()) break;
+      auto p = BaselineForecast(b, hist, fut.ds, options.interval_width);
+      if (!p.ok()) {
+        st = p.status().WithContext(
+            fmt::format("{} at cutoff {}", BaselineName(b), FormatDate(cutoffs[i])));
+        break;
+      }
+      AddPoints(results[i][slot++], cutoffs[i], scale, fut, actual, *p);
+    }
+    return st;
   };
-  int threads =
-      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::clamp(threads, 1, static_cast<int>(cutoffs.size()));
-  ev.threads = threads;
-  if (threads == 1) {
-    work();
-  } else {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-  }
-  for (const Status& st : errors) {
-    if (!st.ok()) return st;
-  }
+  RETURN_IF_ERROR(RunIndexed(cutoffs.size(), options.threads, task, options.progress, &ev.threads));
   for (size_t m = 0; m < n_models; ++m) {
     for (auto& per_cutoff : results) {
       auto& pts = per_cutoff[m];

@@ -191,4 +191,23 @@ Status CheckHistory(const Frame& history, std::string_view model, int min_days) 
   return Status::Ok();
 }
 
+PathForecast LogScaleFitted::Predict(int h) const {
+  LogPath f = PredictLog(h);
+  PathForecast p;
+  for (int i = 0; i < h; ++i) {
+    p.yhat.push_back(std::exp(f.mean[i]));
+    p.lower.push_back(std::exp(f.lower[i]));
+    p.upper.push_back(std::exp(f.upper[i]));
+  }
+  return p;
+}
+
+StatusOr<std::unique_ptr<FittedModel>> LogScaleModel::Fit(const Frame& history,
+                                                          const FitOptions& options) const {
+  RETURN_IF_ERROR(CheckHistory(history, name(), min_history()));
+  std::vector<double> logy(history.y.size());
+  for (size_t i = 0; i < logy.size(); ++i) logy[i] = std::log(history.y[i]);
+  return FitLog(logy, options);
+}
+
 }  // namespace cryptolake::forecast

@@ -79,6 +79,33 @@ StatusOr<std::unique_ptr<Model>> MakeModel(std::string_view name);
 // `min_days`); the messages above, prefixed with `model`.
 Status CheckHistory(const Frame& history, std::string_view model, int min_days);
 
+// --- models on log y (ets, theta, arima) ---
+// h days of forecasts of log y: the point and the interval's bounds.
+struct LogPath {
+  std::vector<double> mean, lower, upper;
+};
+
+// A model fitted on log y: Predict reports exp of PredictLog's path (point and bounds).
+class LogScaleFitted : public FittedModel {
+ public:
+  PathForecast Predict(int h) const final;
+
+ protected:
+  virtual LogPath PredictLog(int h) const = 0;
+};
+
+// A model that fits on log y: Fit checks the history (CheckHistory with name() and
+// min_history()), then FitLog fits on log(history.y).
+class LogScaleModel : public Model {
+ public:
+  StatusOr<std::unique_ptr<FittedModel>> Fit(const Frame& history,
+                                             const FitOptions& options) const final;
+
+ protected:
+  virtual StatusOr<std::unique_ptr<FittedModel>> FitLog(const std::vector<double>& logy,
+                                                        const FitOptions& options) const = 0;
+};
+
 // The two simplest models, exposed for the others (ensemble, tests).
 std::unique_ptr<Model> MakeNaiveModel();
 std::unique_ptr<Model> MakeDriftModel();

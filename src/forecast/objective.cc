@@ -64,129 +64,161 @@ Objective::Objective(VectorXd t, VectorXd y, const std::vector<double>& changepo
   }
 }
 
+// The linear trend by its Gram matrix (no multiplicative columns).
+double Objective::RssGram(const double* xp, double inv_s2, double* gp) {
+  Eigen::Map<const VectorXd> x(xp, size());
+  Eigen::Map<VectorXd> g(gp, size());
+  const double k = x[0], m = x[1];
+  auto delta = x.segment(2, s_);
+  auto ba = x.segment(3 + s_, ka_);
+  double rss;
+  const Eigen::Index p = theta_.size();
+  theta_[0] = k;
+  theta_[1] = m;
+  theta_.segment(2, s_) = delta;
+  theta_.segment(2 + s_, ka_) = ba;
+  q_.noalias() = gram_ * theta_;
+  rss = yy_ - 2 * theta_.dot(zy_) + theta_.dot(q_);
+  if (rss < 1e-8 * yy_) {  // cancellation: compute the residual itself
+    r_ = y_;
+    r_.noalias() -= z_ * theta_;
+    rss = r_.squaredNorm();
+  }
+  q_ -= zy_;
+  q_ *= inv_s2;  // d/dtheta of rss / (2 sigma^2)
+  g[0] = q_[0] + k / 25;
+  g[1] = q_[1] + m / 25;
+  g.segment(2, s_) = q_.segment(2, s_);
+  g.segment(3 + s_, ka_) = q_.segment(2 + s_, p - 2 - s_) + ba.cwiseProduct(inv_var_a_);
+  return rss;
+}
+
+// The logistic trend.
+double Objective::RssLogistic(const double* xp, double inv_s2, double* gp) {
+  Eigen::Map<const VectorXd> x(xp, size());
+  Eigen::Map<VectorXd> g(gp, size());
+  const double k = x[0], m = x[1];
+  auto delta = x.segment(2, s_);
+  auto ba = x.segment(3 + s_, ka_);
+  auto bm = x.segment(3 + s_ + ka_, km_);
+  double rss;
+  // Logistic: the rate and offset of each segment (prophet.stan's logistic_gamma), the trend
+  // and its derivative in z = k_j (t - m_j).
+  ks_[0] = k;
+  ms_[0] = m;
+  for (Eigen::Index j = 0; j < s_; ++j) {
+    ks_[j + 1] = ks_[j] + delta[j];
+    const double c = cps_[static_cast<size_t>(j)];
+    ms_[j + 1] = c - (c - ms_[j]) * (ks_[j] / ks_[j + 1]);
+  }
+  {
+    Eigen::Index j = 0;
+    for (Eigen::Index i = 0; i < t_.size(); ++i) {
+      while (j < s_ && start_[static_cast<size_t>(j)] <= i) ++j;
+      const double sig = 1 / (1 + std::exp(-ks_[j] * (t_[i] - ms_[j])));
+      trend_[i] = cap_[i] * sig;
+      dtrend_[i] = cap_[i] * sig * (1 - sig);
+    }
+  }
+  xab_.noalias() = xa_ * ba;
+  xmb_.noalias() = xm_ * bm;
+  r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
+  rss = r_.squaredNorm();
+  gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
+  // Back to the segments' k_j, m_j, then through the offsets' recursion (last segment first).
+  gk_.setZero();
+  gm_.setZero();
+  {
+    Eigen::Index j = 0;
+    for (Eigen::Index i = 0; i < t_.size(); ++i) {
+      while (j < s_ && start_[static_cast<size_t>(j)] <= i) ++j;
+      const double gz = gtr_[i] * dtrend_[i];
+      gk_[j] += gz * (t_[i] - ms_[j]);
+      gm_[j] -= gz * ks_[j];
+    }
+  }
+  for (Eigen::Index j = s_ - 1; j >= 0; --j) {
+    const double a = gm_[j + 1], d = cps_[static_cast<size_t>(j)] - ms_[j];
+    const double ratio = ks_[j] / ks_[j + 1];
+    gm_[j] += a * ratio;
+    gk_[j] -= a * d / ks_[j + 1];
+    gk_[j + 1] += a * d * ratio / ks_[j + 1];
+  }
+  // k_j = k + delta_1..j: dk gets every segment's, delta_j those after it.
+  double suffix = 0;
+  for (Eigen::Index j = s_; j >= 1; --j) {
+    suffix += gk_[j];
+    g[2 + j - 1] = suffix;
+  }
+  g[0] = suffix + gk_[0] + k / 25;
+  g[1] = gm_[0] + m / 25;
+  g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
+  g.segment(3 + s_, ka_) += ba.cwiseProduct(inv_var_a_);
+  tmp_ = r_.cwiseProduct(trend_);
+  g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
+  g.segment(3 + s_ + ka_, km_) += bm.cwiseProduct(inv_var_m_);
+  return rss;
+}
+
+// The piecewise linear trend, in O(T).
+double Objective::RssLinear(const double* xp, double inv_s2, double* gp) {
+  Eigen::Map<const VectorXd> x(xp, size());
+  Eigen::Map<VectorXd> g(gp, size());
+  const double k = x[0], m = x[1];
+  auto delta = x.segment(2, s_);
+  auto ba = x.segment(3 + s_, ka_);
+  auto bm = x.segment(3 + s_ + ka_, km_);
+  double rss;
+  // trend = k t + m + B delta in O(T): the slope and offset change at each start_[j].
+  {
+    double slope = k, offset = m;
+    Eigen::Index j = 0;
+    for (Eigen::Index i = 0; i < t_.size(); ++i) {
+      for (; j < s_ && start_[static_cast<size_t>(j)] <= i; ++j) {
+        slope += delta[j];
+        offset -= delta[j] * cps_[static_cast<size_t>(j)];
+      }
+      trend_[i] = slope * t_[i] + offset;
+    }
+  }
+  xab_.noalias() = xa_ * ba;
+  xmb_.noalias() = xm_ * bm;
+  r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
+  rss = r_.squaredNorm();
+  gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
+  g[0] = t_.dot(gtr_) + k / 25;
+  g[1] = gtr_.sum() + m / 25;
+  // B' gtr in O(T): g_delta_j = sum_{i >= start_j} gtr_i (t_i - s_j), from suffix sums.
+  {
+    double sg = 0, sgt = 0;
+    Eigen::Index j = s_ - 1;
+    for (; j >= 0 && start_[static_cast<size_t>(j)] >= t_.size(); --j) g[2 + j] = 0;
+    for (Eigen::Index i = t_.size() - 1; i >= 0 && j >= 0; --i) {
+      sg += gtr_[i];
+      sgt += gtr_[i] * t_[i];
+      for (; j >= 0 && start_[static_cast<size_t>(j)] == i; --j) {
+        g[2 + j] = sgt - cps_[static_cast<size_t>(j)] * sg;
+      }
+    }
+  }
+  g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
+  g.segment(3 + s_, ka_) += ba.cwiseProduct(inv_var_a_);
+  tmp_ = r_.cwiseProduct(trend_);
+  g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
+  g.segment(3 + s_ + ka_, km_) += bm.cwiseProduct(inv_var_m_);
+  return rss;
+}
+
 double Objective::Evaluate(const double* xp, double* gp) {
   Eigen::Map<const VectorXd> x(xp, size());
   Eigen::Map<VectorXd> g(gp, size());
   const double k = x[0], m = x[1], u = x[2 + s_];
-  auto delta = x.segment(2, s_);
   auto ba = x.segment(3 + s_, ka_);
   auto bm = x.segment(3 + s_ + ka_, km_);
   const double sigma2 = std::exp(2 * u), inv_s2 = std::exp(-2 * u);
-  double rss;
-  if (gram_path_) {
-    const Eigen::Index p = theta_.size();
-    theta_[0] = k;
-    theta_[1] = m;
-    theta_.segment(2, s_) = delta;
-    theta_.segment(2 + s_, ka_) = ba;
-    q_.noalias() = gram_ * theta_;
-    rss = yy_ - 2 * theta_.dot(zy_) + theta_.dot(q_);
-    if (rss < 1e-8 * yy_) {  // cancellation: compute the residual itself
-      r_ = y_;
-      r_.noalias() -= z_ * theta_;
-      rss = r_.squaredNorm();
-    }
-    q_ -= zy_;
-    q_ *= inv_s2;  // d/dtheta of rss / (2 sigma^2)
-    g[0] = q_[0] + k / 25;
-    g[1] = q_[1] + m / 25;
-    g.segment(2, s_) = q_.segment(2, s_);
-    g.segment(3 + s_, ka_) = q_.segment(2 + s_, p - 2 - s_) + ba.cwiseProduct(inv_var_a_);
-  } else if (cap_.size() > 0) {
-    // Logistic: the rate and offset of each segment (prophet.stan's logistic_gamma), the trend
-    // and its derivative in z = k_j (t - m_j).
-    ks_[0] = k;
-    ms_[0] = m;
-    for (Eigen::Index j = 0; j < s_; ++j) {
-      ks_[j + 1] = ks_[j] + delta[j];
-      const double c = cps_[static_cast<size_t>(j)];
-      ms_[j + 1] = c - (c - ms_[j]) * (ks_[j] / ks_[j + 1]);
-    }
-    {
-      Eigen::Index j = 0;
-      for (Eigen::Index i = 0; i < t_.size(); ++i) {
-        while (j < s_ && start_[static_cast<size_t>(j)] <= i) ++j;
-        const double sig = 1 / (1 + std::exp(-ks_[j] * (t_[i] - ms_[j])));
-        trend_[i] = cap_[i] * sig;
-        dtrend_[i] = cap_[i] * sig * (1 - sig);
-      }
-    }
-    xab_.noalias() = xa_ * ba;
-    xmb_.noalias() = xm_ * bm;
-    r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
-    rss = r_.squaredNorm();
-    gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
-    // Back to the segments' k_j, m_j, then through the offsets' recursion (last segment first).
-    gk_.setZero();
-    gm_.setZero();
-    {
-      Eigen::Index j = 0;
-      for (Eigen::Index i = 0; i < t_.size(); ++i) {
-        while (j < s_ && start_[static_cast<size_t>(j)] <= i) ++j;
-        const double gz = gtr_[i] * dtrend_[i];
-        gk_[j] += gz * (t_[i] - ms_[j]);
-        gm_[j] -= gz * ks_[j];
-      }
-    }
-    for (Eigen::Index j = s_ - 1; j >= 0; --j) {
-      const double a = gm_[j + 1], d = cps_[static_cast<size_t>(j)] - ms_[j];
-      const double ratio = ks_[j] / ks_[j + 1];
-      gm_[j] += a * ratio;
-      gk_[j] -= a * d / ks_[j + 1];
-      gk_[j + 1] += a * d * ratio / ks_[j + 1];
-    }
-    // k_j = k + delta_1..j: dk gets every segment's, delta_j those after it.
-    double suffix = 0;
-    for (Eigen::Index j = s_; j >= 1; --j) {
-      suffix += gk_[j];
-      g[2 + j - 1] = suffix;
-    }
-    g[0] = suffix + gk_[0] + k / 25;
-    g[1] = gm_[0] + m / 25;
-    g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
-    g.segment(3 + s_, ka_) += ba.cwiseProduct(inv_var_a_);
-    tmp_ = r_.cwiseProduct(trend_);
-    g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
-    g.segment(3 + s_ + ka_, km_) += bm.cwiseProduct(inv_var_m_);
-  } else {
-    // trend = k t + m + B delta in O(T): the slope and offset change at each start_[j].
-    {
-      double slope = k, offset = m;
-      Eigen::Index j = 0;
-      for (Eigen::Index i = 0; i < t_.size(); ++i) {
-        for (; j < s_ && start_[static_cast<size_t>(j)] <= i; ++j) {
-          slope += delta[j];
-          offset -= delta[j] * cps_[static_cast<size_t>(j)];
-        }
-        trend_[i] = slope * t_[i] + offset;
-      }
-    }
-    xab_.noalias() = xa_ * ba;
-    xmb_.noalias() = xm_ * bm;
-    r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
-    rss = r_.squaredNorm();
-    gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
-    g[0] = t_.dot(gtr_) + k / 25;
-    g[1] = gtr_.sum() + m / 25;
-    // B' gtr in O(T): g_delta_j = sum_{i >= start_j} gtr_i (t_i - s_j), from suffix sums.
-    {
-      double sg = 0, sgt = 0;
-      Eigen::Index j = s_ - 1;
-      for (; j >= 0 && start_[static_cast<size_t>(j)] >= t_.size(); --j) g[2 + j] = 0;
-      for (Eigen::Index i = t_.size() - 1; i >= 0 && j >= 0; --i) {
-        sg += gtr_[i];
-        sgt += gtr_[i] * t_[i];
-        for (; j >= 0 && start_[static_cast<size_t>(j)] == i; --j) {
-          g[2 + j] = sgt - cps_[static_cast<size_t>(j)] * sg;
-        }
-      }
-    }
-    g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
-    g.segment(3 + s_, ka_) += ba.cwiseProduct(inv_var_a_);
-    tmp_ = r_.cwiseProduct(trend_);
-    g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
-    g.segment(3 + s_ + ka_, km_) += bm.cwiseProduct(inv_var_m_);
-  }
+  const double rss = gram_path_        ? RssGram(xp, inv_s2, gp)
+                     : cap_.size() > 0 ? RssLogistic(xp, inv_s2, gp)
+                                       : RssLinear(xp, inv_s2, gp);
   // sigma_obs ~ N(0, 0.5): 2 sigma^2; the likelihood: T log sigma + rss / (2 sigma^2).
   g[2 + s_] = n_ - rss * inv_s2 + 4 * sigma2;
   return n_ * u + 0.5 * rss * inv_s2 + 2 * sigma2 + (k * k + m * m) / 50 +

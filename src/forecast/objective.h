@@ -53,6 +53,11 @@ class Objective {
   double EvaluateZ(const double* zp, double* gzp);
 
  private:
+  // Evaluate's residual sum of squares at x and its gradient in g (all but d/du, which needs
+  // rss), by trend: the Gram path, the logistic trend, the piecewise linear trend.
+  double RssGram(const double* xp, double inv_s2, double* gp);
+  double RssLogistic(const double* xp, double inv_s2, double* gp);
+  double RssLinear(const double* xp, double inv_s2, double* gp);
   // The non-delta, non-u variables of x: k, m, then the betas.
   template <typename V, typename O>
   void GatherO(const V& x, O& o) const {

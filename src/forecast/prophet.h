@@ -216,6 +216,7 @@ class ProphetModel {
     double prior_scale = 10;
     bool multiplicative = false;
   };
+  struct Fitter;  // Fit's steps (prophet_fit.cc)
 
   ProphetOptions options_;
   Params params_;

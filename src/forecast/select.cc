@@ -4,12 +4,11 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <mutex>
-#include <thread>
+
+#include "forecast/parallel.h"
 
 namespace cryptolake::forecast {
 
@@ -302,57 +301,31 @@ StatusOr<SuiteCv> RunSuiteCv(const std::string& symbol, const Frame& series,
   cv.paths.assign(cv.models.size(), std::vector<PathForecast>(n_grid));
 
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<Status> errors(n_grid);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex progress_mu;
-  int done = 0;
   const FitOptions fit_options{options.interval_width, options.seed};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n_grid && !failed.load();) {
-      Frame hist = Head(series, cv.end[i]);
-      Status st;
-      for (size_t m = 0; m < models.size() && st.ok(); ++m) {
-        if (cv.models[m] == "ensemble" && ensemble_from_members) continue;
-        auto fit = models[m]->Fit(hist, fit_options);
-        if (!fit.ok()) {
-          st = fit.status().WithContext(
-              fmt::format("{} at cutoff {}", cv.models[m], FormatDate(cv.grid[i])));
-          break;
-        }
-        cv.paths[m][i] = (*fit)->Predict(H);
+  auto task = [&](size_t i) {
+    Frame hist = Head(series, cv.end[i]);
+    Status st;
+    for (size_t m = 0; m < models.size() && st.ok(); ++m) {
+      if (cv.models[m] == "ensemble" && ensemble_from_members) continue;
+      auto fit = models[m]->Fit(hist, fit_options);
+      if (!fit.ok()) {
+        st = fit.status().WithContext(
+            fmt::format("{} at cutoff {}", cv.models[m], FormatDate(cv.grid[i])));
+        break;
       }
-      if (st.ok() && ensemble_from_members) {
-        for (size_t m = 0; m < models.size(); ++m) {
-          if (cv.models[m] != "ensemble") continue;
-          std::vector<PathForecast> ps;
-          for (size_t k : members) ps.push_back(cv.paths[k][i]);
-          cv.paths[m][i] = MedianPath(ps, H);
-        }
-      }
-      if (!st.ok()) {
-        errors[i] = st;
-        failed = true;
-      }
-      std::lock_guard lock(progress_mu);
-      ++done;
-      if (options.progress) options.progress(done, static_cast<int>(n_grid));
+      cv.paths[m][i] = (*fit)->Predict(H);
     }
+    if (st.ok() && ensemble_from_members) {
+      for (size_t m = 0; m < models.size(); ++m) {
+        if (cv.models[m] != "ensemble") continue;
+        std::vector<PathForecast> ps;
+        for (size_t k : members) ps.push_back(cv.paths[k][i]);
+        cv.paths[m][i] = MedianPath(ps, H);
+      }
+    }
+    return st;
   };
-  int threads =
-      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::clamp(threads, 1, std::max<int>(1, static_cast<int>(n_grid)));
-  cv.threads = threads;
-  if (threads == 1) {
-    work();
-  } else {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-  }
-  for (const Status& st : errors) {
-    if (!st.ok()) return st;
-  }
+  RETURN_IF_ERROR(RunIndexed(n_grid, options.threads, task, options.progress, &cv.threads));
   cv.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return cv;
 }

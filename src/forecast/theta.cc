@@ -237,20 +237,13 @@ ThetaInterval ThetaSampleInterval(const ThetaFit& fit, int h, double level, uint
 
 namespace {
 
-class ThetaFitted : public FittedModel {
+class ThetaFitted : public LogScaleFitted {
  public:
   ThetaFitted(ThetaFit fit, double level, uint64_t seed)
       : fit_(std::move(fit)), level_(level), seed_(seed) {}
-  PathForecast Predict(int h) const override {
-    std::vector<double> f = ForecastTheta(fit_, h);
+  LogPath PredictLog(int h) const override {
     ThetaInterval band = ThetaSampleInterval(fit_, h, level_, seed_);
-    PathForecast p;
-    for (int i = 0; i < h; ++i) {
-      p.yhat.push_back(std::exp(f[i]));
-      p.lower.push_back(std::exp(band.lower[i]));
-      p.upper.push_back(std::exp(band.upper[i]));
-    }
-    return p;
+    return {ForecastTheta(fit_, h), std::move(band.lower), std::move(band.upper)};
   }
   std::string Describe() const override {
     return fmt::format("Theta {} on log y, alpha={:.4g} theta={:.4g}, in-sample MSE/mean {:.4g}",
@@ -263,17 +256,13 @@ class ThetaFitted : public FittedModel {
   uint64_t seed_;
 };
 
-class ThetaModel : public Model {
+class ThetaModel : public LogScaleModel {
  public:
   std::string name() const override { return "theta"; }
   int complexity() const override { return 3; }
   int min_history() const override { return 4; }
-  StatusOr<std::unique_ptr<FittedModel>> Fit(const Frame& history,
-                                             const FitOptions& options) const override {
-    RETURN_IF_ERROR(CheckHistory(history, name(), min_history()));
-    std::vector<double> logy(history.y.size());
-    std::transform(history.y.begin(), history.y.end(), logy.begin(),
-                   [](double v) { return std::log(v); });
+  StatusOr<std::unique_ptr<FittedModel>> FitLog(const std::vector<double>& logy,
+                                                const FitOptions& options) const override {
     auto fit = AutoTheta(logy);
     if (!fit.ok()) return InvalidArgument("theta: {}", fit.status().message());
     return std::unique_ptr<FittedModel>(
