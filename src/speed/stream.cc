@@ -9,7 +9,6 @@
 #include <set>
 #include <thread>
 
-#include "backfill/backfill.h"
 #include "lake/duck.h"
 #include "lake/klines.h"
 #include "speed/parser.h"
@@ -25,46 +24,9 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Closed 1m candles of `symbol` stored in the lake for [from, to), as kline events.
-StatusOr<std::vector<KlineEvent>> LakeCandles(lake::Lake& lk, lake::Connection& con,
-                                              const std::string& symbol, Micros from, Micros to) {
-  ASSIGN_OR_RETURN(lake::Snapshot snap, lk.GetSnapshot());
-  lake::KlineFilter f;
-  f.symbol = symbol;
-  f.from = from;
-  f.to = to;
-  ASSIGN_OR_RETURN(
-      lake::Result r,
-      con.Query(fmt::format(
-          "SELECT epoch_us(open_time), coalesce(epoch_us(close_time), epoch_us(open_time) + {}), "
-          "open, high, low, close, volume, coalesce(quote_volume, 0), coalesce(trades, 0), "
-          "coalesce(taker_buy_base, 0), coalesce(taker_buy_quote, 0) FROM {} ORDER BY 1",
-          kMicrosPerMinute - 1000, lake::KlinesSql(snap, k1m, f))));
-  std::vector<KlineEvent> out;
-  for (size_t i = 0; i < r.rows(); ++i) {
-    KlineEvent k;
-    k.symbol = symbol;
-    k.open_time = r.GetInt64(0, i);
-    k.close_time = r.GetInt64(1, i);
-    k.event_time = k.close_time + 1000;
-    k.open = r.GetDouble(2, i);
-    k.high = r.GetDouble(3, i);
-    k.low = r.GetDouble(4, i);
-    k.close = r.GetDouble(5, i);
-    k.volume = r.GetDouble(6, i);
-    k.quote_volume = r.GetDouble(7, i);
-    k.trades = r.GetInt64(8, i);
-    k.taker_buy_base = r.GetDouble(9, i);
-    k.taker_buy_quote = r.GetDouble(10, i);
-    k.closed = true;
-    out.push_back(std::move(k));
-  }
-  return out;
-}
-
 }  // namespace
 
-StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest* rest,
+StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
                                 const StreamOptions& opt, const std::atomic<bool>& stop) {
   if (opt.symbols.empty()) return InvalidArgument("stream: no symbols given");
   StreamStats st;
@@ -117,38 +79,23 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     }
     ++published;
   };
-  // Heals [from, to) of `symbol` (to: the exchange's now when absent) with the batch layer's
-  // backfill, then publishes the healed candles like streamed ones.
-  std::unique_ptr<lake::Database> heal_db;
-  std::unique_ptr<lake::Connection> heal_con;
+  // Heals [from, to) of `symbol` (to: the exchange's now when absent) with the healer, then
+  // publishes the healed candles like streamed ones.
   auto heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) {
-    if (rest == nullptr) return;
-    if (!heal_con) {
-      auto db = lake::Database::Open();
-      if (!db.ok()) return;
-      heal_db = std::make_unique<lake::Database>(std::move(*db));
-      auto con = lake::Connection::Open(*heal_db);
-      if (!con.ok()) return;
-      heal_con = std::make_unique<lake::Connection>(std::move(*con));
-    }
-    backfill::BackfillOptions bo;
-    bo.symbols = {symbol};
-    bo.intervals = {k1m};
-    bo.from = from;
-    bo.to = to;
-    bo.progress = false;
-    auto bs = backfill::Backfill(lk, *heal_con, *rest, bo);
-    if (!bs.ok()) {
+    if (healer == nullptr) return;
+    auto candles = healer->Heal(symbol, from, to);
+    if (!candles.ok()) {
       spdlog::warn("stream: healing {} from {} failed: {}", symbol, FormatIso(from),
-                   bs.status().message());
+                   candles.status().message());
       return;
     }
-    Micros end = to ? std::min(*to, bs->exchange_time) : bs->exchange_time;
-    auto candles = LakeCandles(lk, *heal_con, symbol, from, end);
-    if (!candles.ok()) return;
-    for (const auto& k : *candles) {
-      publish(Event(k));
-      note_closed(symbol, k.open_time);
+    for (const auto& c : *candles) {
+      KlineEvent k;
+      static_cast<model::Kline&>(k) = c;
+      k.event_time = k.close_time + 1000;
+      k.closed = true;
+      publish(Event(std::move(k)));
+      note_closed(symbol, c.open_time);
     }
     if (!candles->empty()) {
       Micros& t = last_closed[symbol];
@@ -194,7 +141,7 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   // start after an import or backfill); the first streamed candle then closes any gap left
   // (on_message).
   std::map<std::string, Micros> lake_last;
-  if (rest && produce) {
+  if (healer && produce) {
     auto snap = lk.GetSnapshot();
     auto db = lake::Database::Open();
     if (snap.ok() && db.ok()) {
