@@ -2,19 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "lake/klines.h"
 
 namespace cryptolake::lake {
 
-StatusOr<std::map<std::string, Micros>> LastOpenTimes(const Snapshot& snap,
-                                                      const Interval& interval, Connection& con) {
-  auto r = con.Query(fmt::format("SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY 1",
-                                 KlinesSql(snap, interval, {}, /*dedup=*/false)));
-  if (!r.ok())
-    return r.status().WithContext(fmt::format("last open time per symbol ({})", interval.name));
+std::map<std::string, Micros> LastOpenTimes(const Snapshot& snap, const Interval& interval) {
   std::map<std::string, Micros> out;
-  for (size_t i = 0; i < r->rows(); ++i) {
-    if (!r->IsNull(1, i)) out[r->GetString(0, i)] = r->GetInt64(1, i);
+  for (const FileEntry* f : snap.Files(KlinesDataset(interval))) {
+    auto [it, added] = out.emplace(f->symbol, f->max_time);
+    if (!added) it->second = std::max(it->second, f->max_time);
   }
   return out;
 }

@@ -3,8 +3,8 @@
 //
 // Contract:
 //  * Both read the snapshot given (files in its manifest), never anything newer.
-//  * Errors are the query's (DuckDB's message, e.g. a missing or unreadable Parquet file),
-//    with context naming the read.
+//  * ReadKlines' errors are the query's (DuckDB's message, e.g. a missing or unreadable Parquet
+//    file), with context naming the read.
 #pragma once
 
 #include <map>
@@ -20,9 +20,9 @@
 namespace cryptolake::lake {
 
 // The newest open_time stored per symbol among the klines of `interval` (any source, duplicates
-// included); a symbol with none is absent from the map.
-StatusOr<std::map<std::string, Micros>> LastOpenTimes(const Snapshot& snap,
-                                                      const Interval& interval, Connection& con);
+// included); a symbol with none is absent from the map. From the manifest's per-file time
+// ranges: no file is read, so it cannot fail.
+std::map<std::string, Micros> LastOpenTimes(const Snapshot& snap, const Interval& interval);
 
 // The klines of `symbol` and `interval` with open_time in [from, to), one per open_time (the
 // highest-priority source, as KlinesSql's dedup), oldest first. Where the stored row lacks them,

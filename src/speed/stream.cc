@@ -9,8 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "lake/duck.h"
 #include "lake/klines.h"
+#include "lake/speed_reads.h"
 #include "speed/parser.h"
 
 namespace cryptolake::speed {
@@ -143,20 +143,11 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
   std::map<std::string, Micros> lake_last;
   if (healer && produce) {
     auto snap = lk.GetSnapshot();
-    auto db = lake::Database::Open();
-    if (snap.ok() && db.ok()) {
-      auto con = lake::Connection::Open(*db);
-      const Interval k1m{"1m", kMicrosPerMinute};
-      auto r =
-          con.ok()
-              ? con->Query(fmt::format("SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY 1",
-                                       lake::KlinesSql(*snap, k1m, {}, /*dedup=*/false)))
-              : StatusOr<lake::Result>(con.status());
-      if (r.ok()) {
-        for (size_t i = 0; i < r->rows(); ++i) {
-          if (!r->IsNull(1, i)) lake_last[r->GetString(0, i)] = r->GetInt64(1, i);
-        }
-      }
+    if (snap.ok()) {
+      lake_last = lake::LastOpenTimes(*snap, k1m);
+    } else {
+      spdlog::warn("stream: reading the lake's manifest failed ({}); healing from the view only",
+                   snap.status().message());
     }
   }
   for (const auto& symbol : opt.symbols) {
