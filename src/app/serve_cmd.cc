@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "backfill/healer.h"
 #include "batch/views.h"
 #include "core/fsutil.h"
 #include "core/priority.h"
@@ -415,7 +416,8 @@ StatusOr<speed::StreamStats> Stream(Env& env, speed::StreamOptions so, const UpE
   exchange::BinanceRest rest(rop, governor, clock);
   sv.gauges.running = true;
   speed::EmbeddedBus bus;
-  auto st = speed::RunStream(*env.lake, bus, &rest, so, stop);
+  backfill::BackfillHealer healer(*env.lake, rest);
+  auto st = speed::RunStream(*env.lake, bus, &healer, so, stop);
   sv.gauges.running = false;
   return st;
 }

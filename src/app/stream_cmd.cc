@@ -1,8 +1,10 @@
-// `cryptolake stream`: flags and config -> speed::RunStream on the chosen bus.
+// `cryptolake stream`: flags and config -> speed::RunStream on the chosen bus, gaps healed by
+// the REST backfill (backfill/healer.h) unless --no-heal.
 #include <csignal>
 #include <cstdio>
 
 #include "app/commands.h"
+#include "backfill/healer.h"
 #include "exchange/binance_rest.h"
 #include "exchange/governor.h"
 #include "speed/kafka_bus.h"
@@ -82,7 +84,8 @@ int RunStream(Env& env, const StreamArgs& a) {
                 bus->Describe().c_str(), o.view_file.string().c_str());
   }
   std::fflush(stdout);
-  auto st = speed::RunStream(*env.lake, *bus, a.no_heal ? nullptr : &rest, o, g_stop);
+  backfill::BackfillHealer healer(*env.lake, rest);
+  auto st = speed::RunStream(*env.lake, *bus, a.no_heal ? nullptr : &healer, o, g_stop);
   if (!st.ok()) return Fail(st.status());
   std::printf("%s\n", speed::FormatStreamSummary(*st).c_str());
   return 0;

@@ -22,11 +22,12 @@
 
 namespace cryptolake::speed {
 
-// A kline update ("e":"kline"). `closed` is Binance's "x": the final update of its candle.
-struct KlineEvent : model::Kline {  // the candle so far: "s" "t" "T" "o" "h" "l" "c" "v" "q" "V" "Q" "n"
-  std::string interval = "1m";      // "i"
-  Micros event_time = 0;            // "E"
-  bool closed = false;              // "x"
+// A kline update ("e":"kline"): the candle so far ("s" "t" "T" "o" "h" "l" "c" "v" "q" "V" "Q"
+// "n"). `closed` is Binance's "x": the final update of its candle.
+struct KlineEvent : model::Kline {
+  std::string interval = "1m";  // "i"
+  Micros event_time = 0;        // "E"
+  bool closed = false;          // "x"
   bool operator==(const KlineEvent&) const = default;
 };
 

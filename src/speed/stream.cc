@@ -9,9 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "backfill/backfill.h"
-#include "lake/duck.h"
 #include "lake/klines.h"
+#include "lake/speed_reads.h"
 #include "speed/parser.h"
 
 namespace cryptolake::speed {
@@ -25,46 +24,9 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Closed 1m candles of `symbol` stored in the lake for [from, to), as kline events.
-StatusOr<std::vector<KlineEvent>> LakeCandles(lake::Lake& lk, lake::Connection& con,
-                                              const std::string& symbol, Micros from, Micros to) {
-  ASSIGN_OR_RETURN(lake::Snapshot snap, lk.GetSnapshot());
-  lake::KlineFilter f;
-  f.symbol = symbol;
-  f.from = from;
-  f.to = to;
-  ASSIGN_OR_RETURN(
-      lake::Result r,
-      con.Query(fmt::format(
-          "SELECT epoch_us(open_time), coalesce(epoch_us(close_time), epoch_us(open_time) + {}), "
-          "open, high, low, close, volume, coalesce(quote_volume, 0), coalesce(trades, 0), "
-          "coalesce(taker_buy_base, 0), coalesce(taker_buy_quote, 0) FROM {} ORDER BY 1",
-          kMicrosPerMinute - 1000, lake::KlinesSql(snap, k1m, f))));
-  std::vector<KlineEvent> out;
-  for (size_t i = 0; i < r.rows(); ++i) {
-    KlineEvent k;
-    k.symbol = symbol;
-    k.open_time = r.GetInt64(0, i);
-    k.close_time = r.GetInt64(1, i);
-    k.event_time = k.close_time + 1000;
-    k.open = r.GetDouble(2, i);
-    k.high = r.GetDouble(3, i);
-    k.low = r.GetDouble(4, i);
-    k.close = r.GetDouble(5, i);
-    k.volume = r.GetDouble(6, i);
-    k.quote_volume = r.GetDouble(7, i);
-    k.trades = r.GetInt64(8, i);
-    k.taker_buy_base = r.GetDouble(9, i);
-    k.taker_buy_quote = r.GetDouble(10, i);
-    k.closed = true;
-    out.push_back(std::move(k));
-  }
-  return out;
-}
-
 }  // namespace
 
-StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest* rest,
+StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
                                 const StreamOptions& opt, const std::atomic<bool>& stop) {
   if (opt.symbols.empty()) return InvalidArgument("stream: no symbols given");
   StreamStats st;
@@ -117,47 +79,31 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
     }
     ++published;
   };
-  // Heals [from, to) of `symbol` (to: the exchange's now when absent) with the batch layer's
-  // backfill, then publishes the healed candles like streamed ones.
-  std::unique_ptr<lake::Database> heal_db;
-  std::unique_ptr<lake::Connection> heal_con;
-  // A failed heal is logged and the stream goes on (the gap stays open for `verify` to show and
-  // the next restart or reconnect to heal).
-  auto try_heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) -> Status {
-    if (!heal_con) {
-      ASSIGN_OR_RETURN(lake::Database db, lake::Database::Open());
-      heal_db = std::make_unique<lake::Database>(std::move(db));
-      ASSIGN_OR_RETURN(lake::Connection con, lake::Connection::Open(*heal_db));
-      heal_con = std::make_unique<lake::Connection>(std::move(con));
+  // Heals [from, to) of `symbol` (to: the exchange's now when absent) with the healer, then
+  // publishes the healed candles like streamed ones.
+  auto heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) {
+    if (healer == nullptr) return;
+    auto candles = healer->Heal(symbol, from, to);
+    if (!candles.ok()) {
+      spdlog::warn("stream: healing {} from {} failed: {}", symbol, FormatIso(from),
+                   candles.status().message());
+      return;
     }
-    backfill::BackfillOptions bo;
-    bo.symbols = {symbol};
-    bo.intervals = {k1m};
-    bo.from = from;
-    bo.to = to;
-    bo.progress = false;
-    ASSIGN_OR_RETURN(backfill::BackfillStats bs, backfill::Backfill(lk, *heal_con, *rest, bo));
-    Micros end = to ? std::min(*to, bs.exchange_time) : bs.exchange_time;
-    ASSIGN_OR_RETURN(std::vector<KlineEvent> candles,
-                     LakeCandles(lk, *heal_con, symbol, from, end));
-    for (const auto& k : candles) {
-      publish(Event(k));
-      note_closed(symbol, k.open_time);
+    for (const auto& c : *candles) {
+      KlineEvent k;
+      static_cast<model::Kline&>(k) = c;
+      k.event_time = k.close_time + 1000;
+      k.closed = true;
+      publish(Event(std::move(k)));
+      note_closed(symbol, c.open_time);
     }
-    if (!candles.empty()) {
+    if (!candles->empty()) {
       Micros& t = last_closed[symbol];
-      t = std::max(t, candles.back().open_time);
+      t = std::max(t, candles->back().open_time);
     }
     ++heals;
-    healed += static_cast<int64_t>(candles.size());
-    spdlog::info("stream: healed {} {} candles from {}", candles.size(), symbol, FormatIso(from));
-    return Status::Ok();
-  };
-  auto heal = [&](const std::string& symbol, Micros from, std::optional<Micros> to) {
-    if (rest == nullptr) return;
-    if (Status s = try_heal(symbol, from, to); !s.ok()) {
-      spdlog::warn("stream: healing {} from {} failed: {}", symbol, FormatIso(from), s.message());
-    }
+    healed += static_cast<int64_t>(candles->size());
+    spdlog::info("stream: healed {} {} candles from {}", candles->size(), symbol, FormatIso(from));
   };
   auto on_message = [&](std::string_view text) {
     Event e;
@@ -196,21 +142,13 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, exchange::BinanceRest*
   // (on_message).
   // A lake that cannot be read here fails the stream: healing would start from nothing.
   std::map<std::string, Micros> lake_last;
-  if (rest && produce) {
-    const char* what = "stream: reading the newest 1m candle per symbol from the lake";
+  if (healer && produce) {
     auto snap = lk.GetSnapshot();
-    if (!snap.ok()) return snap.status().WithContext(what);
-    auto db = lake::Database::Open();
-    if (!db.ok()) return db.status().WithContext(what);
-    auto con = lake::Connection::Open(*db);
-    if (!con.ok()) return con.status().WithContext(what);
-    const Interval k1m{"1m", kMicrosPerMinute};
-    auto r = con->Query(fmt::format("SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY 1",
-                                    lake::KlinesSql(*snap, k1m, {}, /*dedup=*/false)));
-    if (!r.ok()) return r.status().WithContext(what);
-    for (size_t i = 0; i < r->rows(); ++i) {
-      if (!r->IsNull(1, i)) lake_last[r->GetString(0, i)] = r->GetInt64(1, i);
+    if (!snap.ok()) {
+      return snap.status().WithContext(
+          "stream: reading the newest 1m candle per symbol from the lake's manifest");
     }
+    lake_last = lake::LastOpenTimes(*snap, k1m);
   }
   for (const auto& symbol : opt.symbols) {
     if (!produce) break;

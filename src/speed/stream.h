@@ -5,9 +5,10 @@
 //                     -> Encode -> bus Producer (key = symbol). Malformed messages are counted
 //                     and logged (the first few in full) and never stop the stream. After a
 //                     reconnect that followed a failure, the gap since the last closed candle is
-//                     healed with the batch layer's backfill (backfill::Backfill, the same code as
-//                     `cryptolake backfill`), and the healed candles are published to the bus as
-//                     closed kline events, so the view gets them too. The same healing runs
+//                     healed by the GapHealer given (speed/gap_healer.h; `stream` and `up` wire
+//                     the batch layer's REST backfill, backfill/healer.h), and the healed
+//                     candles are published to the bus as closed kline events, so the view gets
+//                     them too. The same healing runs
 //                     at start-up from the view's last closed candle (a restart after a crash)
 //                     and whenever a closed candle arrives with minutes missing before it (a
 //                     lost or broken message).
@@ -47,9 +48,9 @@
 
 #include "core/status.h"
 #include "core/time.h"
-#include "exchange/binance_rest.h"
 #include "lake/lake.h"
 #include "speed/bus.h"
+#include "speed/gap_healer.h"
 #include "speed/view.h"
 #include "speed/ws_stream.h"
 
@@ -94,9 +95,9 @@ struct StreamStats {
   int64_t reconnects = 0, heals = 0, healed = 0;
 };
 
-// `rest` (may be null: no healing) is used from the producer thread only. The bus must outlive
-// the call.
-StatusOr<StreamStats> RunStream(lake::Lake& lake, Bus& bus, exchange::BinanceRest* rest,
+// `healer` (may be null: no healing) is used from the producer thread only. The bus must
+// outlive the call.
+StatusOr<StreamStats> RunStream(lake::Lake& lake, Bus& bus, GapHealer* healer,
                                 const StreamOptions& options, const std::atomic<bool>& stop);
 
 std::string FormatStreamSummary(const StreamStats& s);

@@ -230,8 +230,7 @@ StatusOr<ApplyStats> RealtimeView::Fold(const std::vector<Event>& events) {
       const Micros from = std::max(s.watermark, s.max_closed - impl_->opt.lateness);
       for (const TradeCandle& t : impl_->trades.CompleteBetween(symbol, from, s.max_closed)) {
         if (s.closed.count(t.open_time)) continue;
-        auto [it, fresh_key] =
-            s.closed.emplace(t.open_time, Stored{t, false, false, true});
+        auto [it, fresh_key] = s.closed.emplace(t.open_time, Stored{t, false, false, true});
         fresh.push_back(&it->second);
         ++st.from_trades;
         ++st.closed_new;

@@ -27,15 +27,46 @@ namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
-using Steady = std::chrono::steady_clock;
 
-Steady::duration Real(Micros d) { return std::chrono::microseconds(d); }
+std::chrono::microseconds Real(Micros d) { return std::chrono::microseconds(d); }
 
-Micros WallNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// An Asio timer whose deadlines are on a Clock: it wakes up (after the whole remaining time, or
+// after `poll` of real time when that is shorter) and looks at the clock until the deadline has
+// come. At() supersedes the wait before it and Cancel() ends it: the superseded handler gets
+// operation_aborted, even when its wake-up was already queued.
+class ClockTimer {
+ public:
+  ClockTimer(net::io_context& io, const Clock& clock, Micros poll)
+      : timer_(io), clock_(clock), poll_(poll) {}
+  // fn(error_code) once clock.Now() >= due (no error), or on Cancel/At (operation_aborted). The
+  // timer must outlive the wait (fn holds what owns it).
+  template <class F>
+  void At(Micros due, F fn) {
+    Arm(++gen_, due, std::move(fn));
+  }
+  void Cancel() {
+    ++gen_;
+    timer_.cancel();
+  }
+
+ private:
+  template <class F>
+  void Arm(uint64_t gen, Micros due, F fn) {
+    Micros left = std::max<Micros>(0, due - clock_.Now());
+    if (poll_ > 0) left = std::min(left, poll_);
+    timer_.expires_after(Real(left));
+    timer_.async_wait([this, gen, due, fn = std::move(fn)](beast::error_code ec) mutable {
+      if (gen != gen_) return fn(beast::error_code(net::error::operation_aborted));
+      if (!ec && clock_.Now() < due) return Arm(gen, due, std::move(fn));
+      fn(ec);
+    });
+  }
+
+  net::steady_timer timer_;
+  const Clock& clock_;
+  const Micros poll_;  // 0: none
+  uint64_t gen_ = 0;
+};
 
 struct Url {
   bool tls = false;
@@ -114,8 +145,10 @@ struct WsStream::Impl {
         stats(s.stats_),
         on_message(std::move(m)),
         on_reconnect(std::move(r)),
-        reconnect_timer(io),
-        rotate_timer(io),
+        clock(opt.clock ? *opt.clock : SystemClock::Instance()),
+        poll(opt.clock ? 1000 : 0),
+        reconnect_timer(io, clock, poll),
+        rotate_timer(io, clock, poll),
         rng(opt.seed != 0 ? opt.seed : std::random_device{}()) {}
 
   WsStream& self;
@@ -125,10 +158,12 @@ struct WsStream::Impl {
   OnReconnect on_reconnect;
 
   net::io_context io;  // declared before everything that uses it
+  const Clock& clock;  // of every duration (WsOptions::clock)
+  const Micros poll;   // real time between looks at an injected clock
   std::unique_ptr<ssl::context> tls;
   Url url;
   std::string target;
-  net::steady_timer reconnect_timer, rotate_timer;
+  ClockTimer reconnect_timer, rotate_timer;
   std::mt19937_64 rng;
   std::atomic<bool> stop{false};
 
@@ -160,7 +195,11 @@ struct WsStream::Impl {
 
 struct WsStream::Impl::Conn : std::enable_shared_from_this<Conn> {
   Conn(Impl& impl, uint64_t id)
-      : impl(impl), id(id), resolver(impl.io), deadline(impl.io), stall(impl.io) {}
+      : impl(impl),
+        id(id),
+        resolver(impl.io),
+        deadline(impl.io, impl.clock, impl.poll),
+        stall(impl.io, impl.clock, impl.poll) {}
   virtual ~Conn() = default;
   virtual void Start() = 0;
   virtual void Abort() = 0;            // closes the socket; pending operations fail
@@ -171,27 +210,27 @@ struct WsStream::Impl::Conn : std::enable_shared_from_this<Conn> {
     Abort();
     impl.OnFailed(this, why);
   }
-  void Frame() { last_frame = Steady::now(); }
+  void Frame() { last_frame = impl.clock.Now(); }
   void ArmStall() {
-    stall.expires_at(last_frame + Real(impl.opt.stall_timeout));
-    stall.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->dead) return;
-      if (Steady::now() - self->last_frame >= Real(self->impl.opt.stall_timeout)) {
-        ++self->impl.stats.stalls;
-        self->Fail("stalled (no frame for the stall timeout)");
-      } else {
-        self->ArmStall();
-      }
-    });
+    stall.At(last_frame + impl.opt.stall_timeout,
+             [self = shared_from_this()](beast::error_code ec) {
+               if (ec || self->dead) return;
+               if (self->impl.clock.Now() - self->last_frame >= self->impl.opt.stall_timeout) {
+                 ++self->impl.stats.stalls;
+                 self->Fail("stalled (no frame for the stall timeout)");
+               } else {
+                 self->ArmStall();
+               }
+             });
   }
 
   Impl& impl;
   const uint64_t id;
   tcp::resolver resolver;
-  net::steady_timer deadline, stall;
+  ClockTimer deadline, stall;
   beast::flat_buffer buf;
-  Steady::time_point opened_at, last_frame;
-  bool open = false;  // handshake done
+  Micros opened_at = 0, last_frame = 0;  // on impl.clock
+  bool open = false;                     // handshake done
   bool dead = false;
   bool draining = false;
 };
@@ -205,8 +244,7 @@ struct WsStream::Impl::ConnT final : Conn {
   static constexpr bool kTls = !std::is_same_v<Ws, websocket::stream<beast::tcp_stream>>;
 
   void Start() override {
-    deadline.expires_after(Real(impl.opt.connect_timeout));
-    deadline.async_wait([self = Self()](beast::error_code ec) {
+    deadline.At(impl.clock.Now() + impl.opt.connect_timeout, [self = Self()](beast::error_code ec) {
       if (!ec && !self->open) self->Fail("connect timeout");
     });
     ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
@@ -256,9 +294,9 @@ struct WsStream::Impl::ConnT final : Conn {
     ws.async_handshake(impl.url.host_header, impl.target, [self = Self()](beast::error_code ec) {
       if (self->dead) return;
       if (ec) return self->Fail("WebSocket handshake: " + ec.message());
-      self->deadline.cancel();
+      self->deadline.Cancel();
       self->open = true;
-      self->opened_at = Steady::now();
+      self->opened_at = self->impl.clock.Now();
       self->Frame();
       self->impl.OnOpen(self.get());
       if (self->dead) return;
@@ -292,17 +330,17 @@ struct WsStream::Impl::ConnT final : Conn {
     dead = true;
     beast::error_code ignored;
     resolver.cancel();
-    deadline.cancel();
-    stall.cancel();
+    deadline.Cancel();
+    stall.Cancel();
     beast::get_lowest_layer(ws).socket().close(ignored);
   }
 
   void CloseGracefully() override {
     if (dead) return;
-    deadline.expires_after(Real(std::max<Micros>(impl.opt.connect_timeout, 1000)));
-    deadline.async_wait([self = Self()](beast::error_code ec) {
-      if (!ec) self->Abort();
-    });
+    deadline.At(impl.clock.Now() + std::max<Micros>(impl.opt.connect_timeout, 1000),
+                [self = Self()](beast::error_code ec) {
+                  if (!ec) self->Abort();
+                });
     ws.async_close(websocket::close_code::normal,
                    [self = Self()](beast::error_code) { self->Abort(); });
   }
@@ -349,21 +387,20 @@ void WsStream::Impl::OnData(Conn* c, bool text, std::string_view data) {
     if (old && !old->dead) {
       old->draining = true;
       drains.push_back(old);
-      auto t = std::make_shared<net::steady_timer>(io, Real(opt.rotation_drain));
-      t->async_wait([this, t, old](beast::error_code ec) {
+      auto t = std::make_shared<ClockTimer>(io, clock, poll);
+      t->At(clock.Now() + opt.rotation_drain, [this, t, old](beast::error_code ec) {
         if (ec) return;
         old->CloseGracefully();
         drains.erase(std::remove(drains.begin(), drains.end(), old), drains.end());
       });
     }
-    ArmRotation(opt.rotate_after -
-                (Steady::now() - current->opened_at) / std::chrono::microseconds(1));
+    ArmRotation(opt.rotate_after - (clock.Now() - current->opened_at));
   }
   if (!text) return;
   const bool from_current = c == current.get();
   if (from_current) failures = 0;
   ++stats.messages;
-  last_message_at = WallNow();
+  last_message_at = clock.Now();
   on_message(data);
   if (from_current && !c->dead && data.find("\"serverShutdown\"") != std::string_view::npos) {
     c->Fail("serverShutdown event");
@@ -380,7 +417,7 @@ void WsStream::Impl::OnFailed(Conn* c, const std::string& why) {
     next.reset();
     for (auto& d : drains) d->Abort();
     drains.clear();
-    rotate_timer.cancel();
+    rotate_timer.Cancel();
     heal = true;
     ScheduleReconnect();
   } else if (c == next.get()) {
@@ -398,15 +435,13 @@ void WsStream::Impl::OnFailed(Conn* c, const std::string& why) {
 void WsStream::Impl::ScheduleReconnect() {
   Micros delay = Backoff(failures++);
   spdlog::info("ws: {}: reconnecting in {} ms", url.host_header, delay / 1000);
-  reconnect_timer.expires_after(Real(delay));
-  reconnect_timer.async_wait([this](beast::error_code ec) {
+  reconnect_timer.At(clock.Now() + delay, [this](beast::error_code ec) {
     if (!ec && !stop && !current) Open(/*rotation=*/false);
   });
 }
 
 void WsStream::Impl::ArmRotation(Micros delay_from_now) {
-  rotate_timer.expires_after(Real(std::max<Micros>(0, delay_from_now)));
-  rotate_timer.async_wait([this](beast::error_code ec) {
+  rotate_timer.At(clock.Now() + std::max<Micros>(0, delay_from_now), [this](beast::error_code ec) {
     if (ec || stop || !current || !current->open || next) return;
     Open(/*rotation=*/true);
   });
@@ -414,8 +449,8 @@ void WsStream::Impl::ArmRotation(Micros delay_from_now) {
 
 void WsStream::Impl::AbortAll() {
   beast::error_code ignored;
-  reconnect_timer.cancel();
-  rotate_timer.cancel();
+  reconnect_timer.Cancel();
+  rotate_timer.Cancel();
   for (auto* c : {&current, &next}) {
     if (*c) (*c)->Abort();
     c->reset();

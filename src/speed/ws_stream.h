@@ -22,7 +22,11 @@
 //    any new message, so the caller can heal the gap from REST.
 //  * Run() returns when Stop() is called (from any thread), with Status::Ok(); it returns an
 //    error only for a bad URL (InvalidArgument).
-//  * Timers are real time (Asio); every duration is an option so tests use short ones.
+//  * Every duration here (connect timeout, stall, rotation, drain, backoff) is measured on
+//    `clock` (the SystemClock unless a test injects a FakeClock and moves it by hand), and so is
+//    OnReconnect's argument. Asio timers only wake the loop up to look at the clock: for the whole
+//    remaining duration on the SystemClock, every millisecond of real time on an injected clock.
+//    Only the WebSocket handshake's own timeout inside Beast (connect_timeout) is real time.
 #pragma once
 
 #include <atomic>
@@ -48,6 +52,8 @@ struct WsOptions {
   Micros backoff_base = 500 * 1000;
   Micros backoff_max = 30 * kMicrosPerSecond;
   uint64_t seed = 0;  // jitter; 0 = random_device
+  const Clock* clock =
+      nullptr;  // of every duration above; nullptr: SystemClock. Must outlive Run().
 };
 
 struct WsStats {
@@ -63,7 +69,7 @@ struct WsStats {
 class WsStream {
  public:
   using OnMessage = std::function<void(std::string_view text)>;
-  using OnReconnect = std::function<void(Micros last_message_at)>;  // wall clock, micros
+  using OnReconnect = std::function<void(Micros last_message_at)>;  // on options.clock
 
   WsStream(WsOptions options, OnMessage on_message, OnReconnect on_reconnect = {});
   ~WsStream();

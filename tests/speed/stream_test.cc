@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "backfill/healer.h"
 #include "exchange/binance_rest.h"
 #include "exchange/governor.h"
 #include "exchange/replay.h"
@@ -97,7 +98,7 @@ std::vector<fs::path> Window2025() {
 
 // Streams the window through `inner` and checks the view and the master dataset. With
 // `ws_faults` (WsFaultSpec) the replay exchange injects them and the stream heals every
-// reconnect from its REST API.
+// reconnect from its REST API (backfill::BackfillHealer).
 void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "", Micros stall_timeout = 0,
                             const std::function<void()>& mid_stream = {}) {
   TempDir dir;
@@ -133,12 +134,13 @@ void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "", Micro
   rest_opt.base_url = (*ex)->url();
   rest_opt.backoff_base = 1000;
   exchange::BinanceRest rest(rest_opt, governor, clock);
+  backfill::BackfillHealer healer(*lk, rest);  // the real one, as `stream` and `up` wire it
   const bool faults = !ws_faults.empty();
   SignalingBus bus(inner);
   std::atomic<bool> stop{false};
   StatusOr<StreamStats> st = Internal("the stream did not run");
   std::thread run([&] {
-    st = RunStream(*lk, bus, faults ? &rest : nullptr, so, stop);
+    st = RunStream(*lk, bus, faults ? &healer : nullptr, so, stop);
     bus.Ended();
   });
   bus.WaitFirst();

@@ -1,7 +1,9 @@
 // WsStream against the replay exchange's WebSocket streams on 127.0.0.1 (real sockets, the real
 // sample data). The exchange clock is a FakeClock where determinism helps; WebSocket timers are
-// real time and kept to tens of milliseconds. No wait has a deadline: each awaits what it
-// names, so a slow machine only makes a test slower (a hang fails at the ctest TIMEOUT).
+// real time and kept to tens of milliseconds, except where a test injects a FakeClock for them
+// (WsOptions::clock, ReplayOptions::ws_clock) and moves it by hand. No wait has a deadline: each
+// awaits what it names, so a slow machine only makes a test slower (a hang fails at the ctest
+// TIMEOUT).
 #include "speed/ws_stream.h"
 
 #include <algorithm>
@@ -327,21 +329,42 @@ TEST_F(WsStreamTest, ServerShutdownEventReconnects) {
 }
 
 // A stalled connection (no data, no pings) is detected after stall_timeout; the stream
-// reconnects and data continues on the new connection.
+// reconnects and data continues on the new connection. The WebSocket timers of both sides run
+// on one FakeClock that the test moves: the exchange pings, then goes silent; the client
+// declares the stall exactly when stall_timeout has passed since the last frame, not before.
 TEST_F(WsStreamTest, StallIsDetectedAndDataContinuesAfterReconnect) {
+  FakeClock timers(MicrosFromCivil(2026, 1, 1));
   ReplayOptions ro;
   ro.start = MicrosFromCivil(2021, 4, 10, 0, 0, 30);
+  ro.ws_clock = &timers;
   ro.ws_ping_interval = 10'000;  // a healthy connection is never silent for long
   ro.ws_faults.stall_after = 100'000;
   auto ex = Make(ro);
   ASSERT_TRUE(ex);
   Recorder rec;
   WsOptions o = Options(*ex);
+  o.clock = &timers;
   o.stall_timeout = 150'000;
+  o.backoff_base = 0;  // reconnect at once: the fake clock does not move on its own
+  o.backoff_max = 0;
   Runner run(o, rec);
   ASSERT_TRUE(rec.WaitFor([](const auto& v) { return !v.empty(); }));
-  // After the first reconnect, make data due: it arrives on the new connection.
-  ASSERT_TRUE(rec.WaitFor([](const auto& v) { return v.size() >= 3 && v[1].reconnect; }));
+  // 50 ms: the exchange pings (a frame: the stall countdown starts again).
+  timers.Advance(50'000);
+  ASSERT_TRUE(rec.WaitFor([&](const auto&) { return run.stats().pings >= 1; }));
+  // 110 ms: the exchange has gone silent (stall_after 100 ms).
+  timers.Advance(60'000);
+  ASSERT_TRUE(rec.WaitFor([&](const auto&) { return ex->Counters().ws_stalls >= 1; }));
+  // 199 ms: the last frame (the ping at 50 ms) was 149 ms ago -- no stall yet. Silence can only
+  // be waited for; a slow machine can only make this pass.
+  timers.Advance(89'000);
+  EXPECT_FALSE(rec.HoldsWithin([&](const auto&) { return run.stats().stalls > 0; }, 20ms));
+  // 200 ms: 150 ms since the last frame: stalled, and the new connection takes over.
+  timers.Advance(1'000);
+  ASSERT_TRUE(rec.WaitFor(
+      [&](const auto& v) { return run.stats().stalls >= 1 && v.size() >= 3 && v[1].reconnect; }));
+  EXPECT_EQ(rec.Items().size(), 3u);  // the open candle, the reconnect, the open candle again
+  // Make data due: it arrives on the new connection.
   clock_.Advance(kMicrosPerMinute);
   const int64_t final_ms = MicrosFromCivil(2021, 4, 10) / 1000;
   ASSERT_TRUE(rec.WaitFor([&](const auto& v) {
@@ -350,10 +373,10 @@ TEST_F(WsStreamTest, StallIsDetectedAndDataContinuesAfterReconnect) {
     });
   }));
   EXPECT_TRUE(run.Stop().ok());
-  EXPECT_GE(run.stats().stalls, 1);
-  EXPECT_GE(run.stats().reconnects, 1);
+  EXPECT_EQ(run.stats().stalls, 1);
+  EXPECT_EQ(run.stats().reconnects, 1);
   EXPECT_GE(run.stats().pings, 1);
-  EXPECT_GE(ex->Counters().ws_stalls, 1);
+  EXPECT_EQ(ex->Counters().ws_stalls, 1);
   EXPECT_EQ(ex->Counters().ws_pong_timeouts, 0);
 }
 
