@@ -9,7 +9,7 @@
 #include <limits>
 #include <map>
 
-#include "batch/views.h"
+#include "batch/forecast_io.h"
 #include "forecast/parallel.h"
 
 namespace cryptolake::forecast {
@@ -159,24 +159,19 @@ void AddPoints(std::vector<Point>& out, Micros cutoff, double scale, const Frame
 
 StatusOr<DailySeries> LoadDailySeries(const lake::Snapshot& snap, lake::Connection& con,
                                       const std::string& symbol) {
-  std::string sql = fmt::format(
-      "SELECT date_diff('day', DATE '1970-01-01', p.ds) AS d, p.y, f.ma7, f.ma30, "
-      "f.minutes_present FROM {} p JOIN {} f ON f.day = p.ds ORDER BY p.ds",
-      batch::ViewSql(snap, batch::kProphetInput, symbol),
-      batch::ViewSql(snap, batch::kDailyFilled, symbol));
-  ASSIGN_OR_RETURN(lake::Result r, con.Query(sql));
-  if (r.rows() == 0) {
+  ASSIGN_OR_RETURN(std::vector<batch::ProphetDay> days, batch::ReadProphetInput(con, snap, symbol));
+  if (days.empty()) {
     return NotFound("no prophet_input for {}: run cryptolake batch (symbols: {})", symbol,
-                    fmt::join(snap.Symbols(batch::kProphetInput), ", "));
+                    fmt::join(batch::ProphetInputSymbols(snap), ", "));
   }
   DailySeries s;
   s.symbol = symbol;
-  for (size_t i = 0; i < r.rows(); ++i) {
-    s.ds.push_back(r.GetInt64(0, i) * kMicrosPerDay);
-    s.y.push_back(r.GetDouble(1, i));
-    s.ma7.push_back(r.IsNull(2, i) ? kNaN : r.GetDouble(2, i));
-    s.ma30.push_back(r.IsNull(3, i) ? kNaN : r.GetDouble(3, i));
-    s.minutes_present.push_back(r.IsNull(4, i) ? 0 : r.GetInt64(4, i));
+  for (const batch::ProphetDay& d : days) {
+    s.ds.push_back(d.ds);
+    s.y.push_back(d.y);
+    s.ma7.push_back(d.ma7.value_or(kNaN));
+    s.ma30.push_back(d.ma30.value_or(kNaN));
+    s.minutes_present.push_back(d.minutes_present);
   }
   if (Status st = CheckContiguous(s.ds, "prophet_input " + symbol); !st.ok()) {
     return DataLoss("{}", st.message());

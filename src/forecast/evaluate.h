@@ -37,8 +37,11 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "forecast/prophet.h"
-#include "lake/duck.h"
 #include "lake/lake.h"
+
+namespace cryptolake::lake {
+class Connection;  // lake/duck.h; the reads go through batch/forecast_io.h
+}  // namespace cryptolake::lake
 
 namespace cryptolake::forecast {
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <atomic>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -61,61 +60,7 @@ std::string Esc(std::string_view s) {
 
 int64_t DayNumber(Micros t) { return t / kMicrosPerDay; }
 
-// ---------------------------------------------------------------------------------------------
-// Parquet through DuckDB: rows appended to a scratch table, then COPY'd to a temp file that is
-// renamed over the target.
-
-struct ForecastRow {
-  const std::string* model;
-  Micros cutoff, ds;
-  double y, yhat, lo, hi;
-};
-
-Status WriteForecastParquet(lake::Connection& con, const std::string& symbol,
-                            const std::vector<ForecastRow>& rows, const fs::path& path) {
-  static std::atomic<int> counter{0};
-  std::string table = fmt::format("cl_forecast_rows_{}", counter.fetch_add(1));
-  RETURN_IF_ERROR(con.Exec(fmt::format("CREATE TABLE {} ({})", table, kForecastParquetColumns)));
-  auto drop = [&] {
-    IgnoreError(con.Exec("DROP TABLE IF EXISTS " + table), "a temp table of this connection");
-  };
-  Status st = [&]() -> Status {
-    ASSIGN_OR_RETURN(lake::Appender app, lake::Appender::Open(con, table));
-    lake::DataChunk chunk({DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_DATE,
-                           DUCKDB_TYPE_DATE, DUCKDB_TYPE_INTEGER, DUCKDB_TYPE_DOUBLE,
-                           DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE, DUCKDB_TYPE_DOUBLE});
-    const size_t cap = lake::DataChunk::Capacity();
-    for (size_t begin = 0; begin < rows.size(); begin += cap) {
-      size_t n = std::min(cap, rows.size() - begin);
-      chunk.Reset();
-      for (size_t i = 0; i < n; ++i) {
-        const ForecastRow& r = rows[begin + i];
-        chunk.SetString(0, i, symbol);
-        chunk.SetString(1, i, *r.model);
-        chunk.Column<duckdb_date>(2)[i].days = static_cast<int32_t>(DayNumber(r.cutoff));
-        chunk.Column<duckdb_date>(3)[i].days = static_cast<int32_t>(DayNumber(r.ds));
-        chunk.Column<int32_t>(4)[i] = static_cast<int32_t>((r.ds - r.cutoff) / kMicrosPerDay);
-        const double vals[] = {r.y, r.yhat, r.lo, r.hi};
-        for (size_t c = 0; c < 4; ++c) {
-          chunk.Column<double>(5 + c)[i] = vals[c];
-          if (!std::isfinite(vals[c])) chunk.SetNull(5 + c, i);
-        }
-      }
-      chunk.SetSize(n);
-      RETURN_IF_ERROR(app.Append(chunk));
-    }
-    RETURN_IF_ERROR(app.Close());
-    fs::path tmp = path;
-    tmp += ".tmp";
-    RETURN_IF_ERROR(con.Exec(
-        fmt::format("COPY (SELECT * FROM {} ORDER BY model, cutoff, ds) TO {} (FORMAT parquet)",
-                    table, lake::SqlQuote(tmp.string()))));
-    RETURN_IF_ERROR(FsyncPath(tmp));
-    return RenameDurable(tmp, path);
-  }();
-  drop();
-  return st;
-}
+using ForecastRow = batch::ForecastParquetRow;
 
 Status MakeDir(const fs::path& dir) {
   std::error_code ec;
@@ -511,7 +456,8 @@ StatusOr<EvaluationFiles> WriteEvaluation(const Evaluation& ev, const fs::path& 
   RETURN_IF_ERROR(WriteFileAtomic(f.metrics_json, MetricsJson(ev)));
   RETURN_IF_ERROR(WriteFileAtomic(f.metrics_csv, MetricsCsv(ev)));
   RETURN_IF_ERROR(WriteFileAtomic(f.actual_vs_predicted_csv, ActualVsPredictedCsv(ev)));
-  RETURN_IF_ERROR(WriteForecastParquet(con, ev.symbol, EvaluationRows(ev), f.forecasts_parquet));
+  RETURN_IF_ERROR(
+      batch::WriteForecastParquet(con, ev.symbol, EvaluationRows(ev), f.forecasts_parquet));
   RETURN_IF_ERROR(WriteFileAtomic(f.report_html, EvaluationHtml(ev)));
   return f;
 }
@@ -623,7 +569,7 @@ StatusOr<ForecastFiles> WriteForecast(const Forecast& fc, const fs::path& dir,
   RETURN_IF_ERROR(MakeDir(dir));
   ForecastFiles f{dir / (fc.symbol + ".json"), dir / (fc.symbol + ".parquet"),
                   dir / (fc.symbol + ".html")};
-  RETURN_IF_ERROR(WriteForecastParquet(con, fc.symbol, ForecastRows(fc), f.parquet));
+  RETURN_IF_ERROR(batch::WriteForecastParquet(con, fc.symbol, ForecastRows(fc), f.parquet));
   RETURN_IF_ERROR(WriteFileAtomic(f.html, ForecastHtml(fc)));
   RETURN_IF_ERROR(WriteFileAtomic(f.json, ApiForecastJson(fc)));
   return f;

@@ -36,8 +36,8 @@
 // file or the new one. Numbers are written in shortest round-trip form; missing values (NaN) are
 // empty CSV fields, JSON null, Parquet NULL.
 //
-// The Parquet files go through `con` (DuckDB: a scratch table, COPY ... (FORMAT parquet)); the
-// connection must not be used by another thread meanwhile.
+// The Parquet files go through `con` (batch/forecast_io.h: DuckDB, a scratch table, COPY ...
+// (FORMAT parquet)); the connection must not be used by another thread meanwhile.
 #pragma once
 
 #include <filesystem>
@@ -45,11 +45,11 @@
 #include <string>
 #include <vector>
 
+#include "batch/forecast_io.h"
 #include "core/status.h"
 #include "forecast/evaluate.h"
 #include "forecast/prophet.h"
 #include "forecast/select.h"
-#include "lake/duck.h"
 
 namespace cryptolake::forecast {
 
@@ -59,9 +59,7 @@ inline constexpr const char* kMetricsCsvHeader =
     "model,baseline,horizon_days,n,mse,rmse,mae,mape,mdape,smape,coverage,mase,rel_mae";
 inline constexpr const char* kActualVsPredictedHeader =
     "model,cutoff,ds,horizon_days,y,yhat,yhat_lower,yhat_upper";
-inline constexpr const char* kForecastParquetColumns =
-    "symbol VARCHAR, model VARCHAR, cutoff DATE, ds DATE, horizon_days INTEGER, y DOUBLE, "
-    "yhat DOUBLE, yhat_lower DOUBLE, yhat_upper DOUBLE";
+inline constexpr const char* kForecastParquetColumns = batch::kForecastParquetColumns;
 
 // ---------------------------------------------------------------------------------------------
 // cv / seed

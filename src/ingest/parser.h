@@ -71,6 +71,9 @@
 
 namespace cryptolake::ingest {
 
+// ParseFormat, FormatName, SplitFileName and ResolveSymbolInterval are implemented in
+// parse_options.cc; ParseCsv (the row parsing, the import's hot path) in parser.cc.
+
 enum class Format { kAuto, kVision, kOhlcv, kBitstamp };
 
 // "auto" | "vision" | "ohlcv" | "bitstamp"; anything else is InvalidArgument listing them.
