@@ -17,70 +17,42 @@ static Status Errno(std::string_view what, const fs::path& p) {
   return IOError("{} {}: {}", what, p.string(), std::strerror(errno));
 }
 
-Status FsyncPath(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("fsync", path);
-  return Status::Ok();
-}
+Status FsyncPath(const fs::path& path, Env* env) { return env->Sync(path); }
 
-Status WriteFileAtomic(const fs::path& path, std::string_view contents) {
+Status WriteFileAtomic(const fs::path& path, std::string_view contents, Env* env) {
   fs::path tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());
-  return WriteFileAtomicVia(tmp, path, contents);
+  return WriteFileAtomicVia(tmp, path, contents, env);
 }
 
-Status WriteFileAtomicVia(const fs::path& tmp, const fs::path& path, std::string_view contents) {
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("create", tmp);
-  const char* p = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("write", tmp);
-      ::close(fd);
-      return s;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    Status s = Errno("fsync", tmp);
-    ::close(fd);
-    return s;
-  }
-  ::close(fd);
-  return RenameDurable(tmp, path);
+Status WriteFileAtomicVia(const fs::path& tmp, const fs::path& path, std::string_view contents,
+                          Env* env) {
+  RETURN_IF_ERROR(env->WriteFile(tmp, contents));
+  RETURN_IF_ERROR(env->Sync(tmp));
+  return RenameDurable(tmp, path, env);
 }
 
-Status RenameDurable(const fs::path& from, const fs::path& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) {
-    return IOError("rename {} -> {}: {}", from.string(), to.string(), std::strerror(errno));
-  }
-  return FsyncPath(to.parent_path().empty() ? fs::path(".") : to.parent_path());
+Status RenameDurable(const fs::path& from, const fs::path& to, Env* env) {
+  RETURN_IF_ERROR(env->Rename(from, to));
+  return env->Sync(to.parent_path().empty() ? fs::path(".") : to.parent_path());
 }
 
-Status RenameNoReplace(const fs::path& from, const fs::path& to) {
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
-    return Status::Ok();
-  }
-  if (errno == EEXIST) {
+Status RenameNoReplace(const fs::path& from, const fs::path& to, Env* env) {
+  int err = 0;
+  Status s = env->RenameNoReplace(from, to, &err);
+  if (s.ok()) return s;
+  if (err == EEXIST) {
     return AlreadyExists("refusing to replace existing file {}", to.string());
   }
-  if (errno != EINVAL && errno != ENOSYS) {
-    return IOError("rename {} -> {}: {}", from.string(), to.string(), std::strerror(errno));
-  }
+  if (err != EINVAL && err != ENOSYS) return s;
   // No RENAME_NOREPLACE on this file system: link() fails on an existing target too.
-  if (::link(from.c_str(), to.c_str()) != 0) {
-    if (errno == EEXIST) return AlreadyExists("refusing to replace existing file {}", to.string());
-    return IOError("link {} -> {}: {}", from.string(), to.string(), std::strerror(errno));
+  err = 0;
+  s = env->Link(from, to, &err);
+  if (!s.ok()) {
+    if (err == EEXIST) return AlreadyExists("refusing to replace existing file {}", to.string());
+    return s;
   }
-  if (::unlink(from.c_str()) != 0) return Errno("unlink", from);
-  return Status::Ok();
+  return env->Unlink(from);
 }
 
 StatusOr<std::string> ReadFile(const fs::path& path) {

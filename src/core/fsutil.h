@@ -1,11 +1,13 @@
 // File-system primitives for crash-safe publication. All paths are std::filesystem paths.
 // None of these throw; errors come back as IOError with the path and errno text.
+// The writers go through an Env (core/env.h; the real file system unless a test passes another).
 #pragma once
 
 #include <filesystem>
 #include <string>
 #include <string_view>
 
+#include "core/env.h"
 #include "core/status.h"
 
 namespace cryptolake {
@@ -13,23 +15,24 @@ namespace cryptolake {
 namespace fs = std::filesystem;
 
 // fsync() the file at `path` (a regular file or a directory).
-Status FsyncPath(const fs::path& path);
+Status FsyncPath(const fs::path& path, Env* env = Env::Default());
 
 // Writes `contents` to `path` so that a crash at any instant leaves either the old file or the
 // complete new one: write to "<path>.tmp-<pid>", fsync it, rename over `path`, fsync the directory.
-Status WriteFileAtomic(const fs::path& path, std::string_view contents);
+Status WriteFileAtomic(const fs::path& path, std::string_view contents, Env* env = Env::Default());
 
 // Like WriteFileAtomic, but the temp file is `tmp` (on the same file system as `path`): for a
 // caller that owns a private directory for its temp files.
-Status WriteFileAtomicVia(const fs::path& tmp, const fs::path& path, std::string_view contents);
+Status WriteFileAtomicVia(const fs::path& tmp, const fs::path& path, std::string_view contents,
+                          Env* env = Env::Default());
 
 // rename(from, to) followed by fsync of `to`'s directory. Both must be on one file system.
-Status RenameDurable(const fs::path& from, const fs::path& to);
+Status RenameDurable(const fs::path& from, const fs::path& to, Env* env = Env::Default());
 
 // Moves `from` to `to` only if `to` does not exist (renameat2 RENAME_NOREPLACE, or link + unlink
 // on file systems without it). kAlreadyExists "refusing to replace existing file <to>" if it
 // does: an existing file is never overwritten. Does not fsync.
-Status RenameNoReplace(const fs::path& from, const fs::path& to);
+Status RenameNoReplace(const fs::path& from, const fs::path& to, Env* env = Env::Default());
 
 StatusOr<std::string> ReadFile(const fs::path& path);
 

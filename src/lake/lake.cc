@@ -374,13 +374,19 @@ StatusOr<Snapshot> Lake::GetSnapshot() const {
   return Snapshot(root_, std::make_shared<const Manifest>(std::move(m)));
 }
 
+// Creates `dir` and any missing parents through `env` (no fsync: nothing durable names them yet).
+static Status CreateDirs(Env* env, const fs::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return Status::Ok();
+  RETURN_IF_ERROR(CreateDirs(env, dir.parent_path()));
+  return env->CreateDir(dir);
+}
+
 StatusOr<Transaction> Lake::Begin() {
   Transaction t;
   t.id_ = NewTxnId(*clock_);
   t.staging_ = root_ / "_staging" / t.id_;
-  std::error_code ec;
-  fs::create_directories(t.staging_, ec);
-  if (ec) return IOError("cannot create {}: {}", t.staging_.string(), ec.message());
+  RETURN_IF_ERROR(CreateDirs(opt_.env, t.staging_));
   return t;
 }
 
@@ -390,13 +396,12 @@ void Lake::Abandon(Transaction txn) {
 }
 
 // Creates `dir` and any missing parents, fsyncing each parent whose entries changed.
-static Status CreateDirsDurable(const fs::path& root, const fs::path& dir) {
+static Status CreateDirsDurable(Env* env, const fs::path& root, const fs::path& dir) {
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return Status::Ok();
-  RETURN_IF_ERROR(CreateDirsDurable(root, dir.parent_path()));
-  fs::create_directory(dir, ec);
-  if (ec) return IOError("mkdir {}: {}", dir.string(), ec.message());
-  return FsyncPath(dir.parent_path());
+  RETURN_IF_ERROR(CreateDirsDurable(env, root, dir.parent_path()));
+  RETURN_IF_ERROR(env->CreateDir(dir));
+  return FsyncPath(dir.parent_path(), env);
 }
 
 static bool Overlaps(Micros a_lo, Micros a_hi, Micros b_lo, Micros b_hi) {
@@ -405,9 +410,9 @@ static bool Overlaps(Micros a_lo, Micros a_hi, Micros b_lo, Micros b_hi) {
 
 // Makes every staged file durable before anything can name it, and records its checksum (verify
 // compares it, so a file damaged after its commit is found even where Parquet cannot tell).
-static Status PrepareStaged(std::vector<std::pair<fs::path, FileEntry>>& added) {
+static Status PrepareStaged(Env* env, std::vector<std::pair<fs::path, FileEntry>>& added) {
   for (auto& [staged, entry] : added) {
-    RETURN_IF_ERROR(FsyncPath(staged));
+    RETURN_IF_ERROR(FsyncPath(staged, env));
     ASSIGN_OR_RETURN(entry.sha256, Sha256File(staged));
   }
   return Status::Ok();
@@ -420,7 +425,7 @@ StatusOr<int64_t> Lake::Commit(Transaction txn) {
     return m.version;
   }
   // 1. Durable staged files with their checksums (outside the lock: it is the slow part).
-  if (Status s = PrepareStaged(txn.added_); !s.ok()) {
+  if (Status s = PrepareStaged(opt_.env, txn.added_); !s.ok()) {
     Abandon(std::move(txn));
     return s;
   }
@@ -512,13 +517,13 @@ StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
     intent["files"].push_back(entry.path);
   }
   Status s = WriteFileAtomicVia(txn.staging_ / (std::string(kIntentFile) + ".tmp"),
-                                txn.staging_ / kIntentFile, intent.dump());
+                                txn.staging_ / kIntentFile, intent.dump(), opt_.env);
   if (!s.ok()) return fail(s);
   std::set<fs::path> dirs;
   for (auto& [staged, entry] : txn.added_) {
     fs::path dst = root_ / entry.path;
-    s = CreateDirsDurable(root_, dst.parent_path());
-    if (s.ok()) s = RenameNoReplace(staged, dst);
+    s = CreateDirsDurable(opt_.env, root_, dst.parent_path());
+    if (s.ok()) s = RenameNoReplace(staged, dst, opt_.env);
     if (!s.ok()) return fail(s);
     moved.push_back(dst);
     std::error_code ec;
@@ -528,14 +533,15 @@ StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
     next.files.push_back(entry);
   }
   for (const auto& d : dirs) {
-    s = FsyncPath(d);
+    s = FsyncPath(d, opt_.env);
     if (!s.ok()) return fail(s);
   }
   for (auto& [k, v] : txn.meta_) next.meta[k] = std::move(v);
   next.version = version;
   next.committed_at = now;
   // 4. The commit point: one atomic rename of the manifest.
-  s = WriteFileAtomicVia(txn.staging_ / "_manifest.json", ManifestPath(root_), next.ToJson());
+  s = WriteFileAtomicVia(txn.staging_ / "_manifest.json", ManifestPath(root_), next.ToJson(),
+                         opt_.env);
   if (!s.ok()) {
     // The rename may have happened with only the directory fsync failing: then the files are
     // named and must stay.
@@ -573,7 +579,7 @@ StatusOr<int64_t> Lake::CommitWithRetry(const Attempt& attempt, int optimistic_t
   ASSIGN_OR_RETURN(Snapshot snap, GetSnapshot());
   ++st.tries;
   ASSIGN_OR_RETURN(Transaction txn, attempt(snap));
-  if (Status s = PrepareStaged(txn.added_); !s.ok()) {
+  if (Status s = PrepareStaged(opt_.env, txn.added_); !s.ok()) {
     Abandon(std::move(txn));
     return s;
   }
@@ -609,11 +615,12 @@ Status Lake::CollectGarbage() {
 }
 
 // Removes `rel` (a lake data path) if it is a regular file.
-static void RemoveOwnedFile(const fs::path& root, const std::string& rel) {
-  if (!IsLakeDataPath(rel)) return;
+static Status RemoveOwnedFile(Env* env, const fs::path& root, const std::string& rel) {
+  if (!IsLakeDataPath(rel)) return Status::Ok();
   std::error_code ec;
   const fs::path p = root / rel;
-  if (fs::is_regular_file(fs::symlink_status(p, ec))) fs::remove(p, ec);
+  if (!fs::is_regular_file(fs::symlink_status(p, ec))) return Status::Ok();
+  return env->Unlink(p);
 }
 
 Status Lake::CollectGarbageLocked(const Manifest& m) {
@@ -623,37 +630,49 @@ Status Lake::CollectGarbageLocked(const Manifest& m) {
   named = live;
   for (const auto& r : m.retired) named.insert(r.path);
   bool changed = false;
+  Status first_error;  // a file that could not be deleted stays listed, for the next gc
+  auto note = [&](const Status& s) {
+    if (first_error.ok()) first_error = s;
+  };
   Manifest next = m;
   next.retired.clear();
   for (const auto& r : m.retired) {
     if (now - r.retired_at >= opt_.gc_grace) {
-      if (!live.count(r.path)) RemoveOwnedFile(root_, r.path);
-      changed = true;
-    } else {
-      next.retired.push_back(r);
+      Status s = live.count(r.path) ? Status::Ok() : RemoveOwnedFile(opt_.env, root_, r.path);
+      if (s.ok()) {
+        changed = true;
+        continue;
+      }
+      note(s);
     }
+    next.retired.push_back(r);
   }
   // Staging directories of dead processes, and the files their intents moved into place that no
-  // manifest names (a commit that crashed before its manifest was written).
+  // manifest names (a commit that crashed before its manifest was written). A directory whose
+  // files could not all be deleted keeps its intent, for the next gc.
   std::error_code ec;
   for (auto& e : fs::directory_iterator(root_ / "_staging", ec)) {
     const std::string name = e.path().filename().string();
     if (!IsTxnId(name) || ProcessAlive(name)) continue;
+    Status s;
     for (const auto& p : IntentPaths(e.path())) {
-      if (!named.count(p)) RemoveOwnedFile(root_, p);
+      if (s.ok() && !named.count(p)) s = RemoveOwnedFile(opt_.env, root_, p);
     }
-    std::error_code ec2;
-    fs::remove_all(e.path(), ec2);
+    if (s.ok()) s = opt_.env->RemoveAll(e.path());
+    if (!s.ok()) note(s);
   }
   if (changed) {
     // Retirement list shrank; this is bookkeeping only (same live files, same version).
     const fs::path tmp_dir = root_ / "_staging" / NewTxnId(*clock_);
-    fs::create_directories(tmp_dir, ec);
-    Status s = WriteFileAtomicVia(tmp_dir / "_manifest.json", ManifestPath(root_), next.ToJson());
+    Status s = CreateDirs(opt_.env, tmp_dir);
+    if (s.ok()) {
+      s = WriteFileAtomicVia(tmp_dir / "_manifest.json", ManifestPath(root_), next.ToJson(),
+                             opt_.env);
+    }
     fs::remove_all(tmp_dir, ec);
     RETURN_IF_ERROR(s);
   }
-  return Status::Ok();
+  return first_error;
 }
 
 }  // namespace cryptolake::lake

@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "core/env.h"
 #include "core/status.h"
 #include "core/time.h"
 
@@ -166,6 +167,11 @@ class Lake {
  public:
   struct Options {
     Micros gc_grace = 600 * kMicrosPerSecond;
+    // The file system under the lake's writes: staging and data directories, fsyncs, renames,
+    // the intent and manifest writes, gc's deletions (core/env.h). Must outlive the Lake.
+    // The Parquet bytes of staged files are written by DuckDB, not through it; best-effort
+    // clean-up (a failed commit's undo, a finished one's staging directory) does not use it.
+    Env* env = Env::Default();
   };
   // Opens the lake at `root` without creating anything (the root and its folders are created by
   // the first commit). Refuses (kInvalidArgument) a root inside another lake (an ancestor holds
