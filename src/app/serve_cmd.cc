@@ -146,10 +146,7 @@ int RunMerge(Env& env, const MergeArgs& a) {
     const fs::path tmp_out = fs::path(tmpl).replace_extension(".parquet");
     Status s = WriteFileAtomic(csv_path, csv);
     if (s.ok()) {
-      s = env.con->Exec(fmt::format(
-          "COPY (SELECT * FROM read_csv({}, header = true, types = {{'day': 'DATE', 'ma7': "
-          "'DOUBLE', 'ma30': 'DOUBLE'}}) ORDER BY symbol, day) TO {} (FORMAT parquet)",
-          lake::SqlQuote(csv_path.string()), lake::SqlQuote(tmp_out.string())));
+      s = lake::DailyCsvToParquet(*env.con, csv_path, tmp_out);
     }
     if (s.ok()) s = FsyncPath(tmp_out);
     if (s.ok()) s = RenameDurable(tmp_out, out);
@@ -352,16 +349,16 @@ class Refresher {
     if (Status s = SetThreadPriority(Priority::kIdle); !s.ok()) {
       spdlog::warn("up: batch refresh at normal priority: {}", s.message());
     }
-    auto db = lake::Database::Open();
+    auto db = lake::OpenDatabase();
     if (!db.ok()) return;
-    auto con = lake::Connection::Open(*db);
+    auto con = lake::OpenConnection(**db);
     if (!con.ok()) return;
-    con->SetPacer(&pacer_);
+    lake::SetPacer(**con, &pacer_);
     // The first forecasts, here rather than before serving: the suite's CV takes a while, and
     // the API answers 404 for a symbol until its forecast exists.
     ForecastAll(env, suite, stop_.flag());  // env.con is this thread's while the stream runs
     while (!stop_.WaitFor(every)) {
-      auto rs = batch::RefreshViews(*env.lake, *con, {});
+      auto rs = batch::RefreshViews(*env.lake, **con, {});
       if (rs.ok()) {
         merged.Invalidate();
         spdlog::info("up: batch views refreshed");
