@@ -10,6 +10,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -89,5 +90,41 @@ Status WriteDatasetCsv(Connection& con, const Snapshot& snap, const std::string&
 // serving merge's export (`cryptolake merge --format parquet`). Does not fsync.
 Status DailyCsvToParquet(Connection& con, const std::filesystem::path& csv,
                          const std::filesystem::path& parquet);
+
+// How AppendKlines writes.
+struct KlineAppend {
+  Source source = Source::kImport;
+  Micros ingested_at = 0;
+  // Keep only the first of rows repeating a (symbol, open_time) of the batches (in batch order,
+  // then row order). Costs a sort: set it only when the batches may repeat keys.
+  bool dedup_batches = false;
+  // If set: rows whose (symbol, open_time) this snapshot already holds from import or rest are
+  // not written (only the files overlapping each symbol's open_time span of the batches are
+  // read).
+  const Snapshot* skip_existing = nullptr;
+  // If set, the write (one long DuckDB statement) runs inside it; `scanned` gives the rows DuckDB
+  // has taken from the batches so far (from any thread): a progress measure.
+  std::function<Status(const std::function<uint64_t()>& scanned,
+                       const std::function<Status()>& write)>
+      run;
+};
+
+// Stages the rows of `batches` (all of `interval`, none empty) as partitioned Parquet into
+// `txn` (lake/klines.h: StagePartitioned with KlinesStageSpec(interval, append.source)), with
+// `source` and `ingested_at` as given; absent fields (KlineBatch::full false) are NULL. Returns
+// the files added (their rows: the rows written). The batches must outlive the call.
+StatusOr<std::vector<FileEntry>> AppendKlines(Connection& con, Transaction& txn,
+                                              const Interval& interval,
+                                              const std::vector<const model::KlineBatch*>& batches,
+                                              const KlineAppend& append);
+
+// The stretches of [from, to) of `symbol`'s klines of `interval` in `snap` holding no stored
+// kline of any source (not deduplicated): each (previous open_time + interval, next open_time),
+// the scope's head and tail included, in time order. Not aligned to the interval's grid.
+StatusOr<std::vector<std::pair<Micros, Micros>>> StoredKlineGaps(Connection& con,
+                                                                 const Snapshot& snap,
+                                                                 const Interval& interval,
+                                                                 const std::string& symbol,
+                                                                 Micros from, Micros to);
 
 }  // namespace cryptolake::lake
