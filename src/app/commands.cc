@@ -74,10 +74,8 @@ StatusOr<std::unique_ptr<Env>> OpenEnv(Config config, bool require_lake) {
   ASSIGN_OR_RETURN(lake::Lake lk,
                    lake::Lake::Open(env->config.data_root, SystemClock::Instance(), lo));
   env->lake = std::make_unique<lake::Lake>(std::move(lk));
-  ASSIGN_OR_RETURN(lake::Database db, lake::Database::Open());
-  env->db = std::make_unique<lake::Database>(std::move(db));
-  ASSIGN_OR_RETURN(lake::Connection con, lake::Connection::Open(*env->db));
-  env->con = std::make_unique<lake::Connection>(std::move(con));
+  ASSIGN_OR_RETURN(env->db, lake::OpenDatabase());
+  ASSIGN_OR_RETURN(env->con, lake::OpenConnection(*env->db));
   return env;
 }
 
@@ -145,9 +143,9 @@ Status RefreshBatch(Env& env, const BatchArgs& a) {
   batch::RefreshOptions o;
   o.full = a.full;
   Pacer pacer(env.lake->clock(), a.duty);
-  env.con->SetPacer(&pacer);  // duty 1 never sleeps
+  lake::SetPacer(*env.con, &pacer);  // duty 1 never sleeps
   auto st = batch::RefreshViews(*env.lake, *env.con, o);
-  env.con->SetPacer(nullptr);
+  lake::SetPacer(*env.con, nullptr);
   if (!st.ok()) return st.status();
   std::fputs(batch::FormatRefreshSummary(*st).c_str(), stdout);
   return Status::Ok();
@@ -228,29 +226,9 @@ int RunGc(Env& env) {
 int RunCat(Env& env, const CatArgs& a) {
   auto snap = env.lake->GetSnapshot();
   if (!snap.ok()) return Fail(snap.status());
-  std::string rows;
-  if (a.dataset.rfind("klines_", 0) == 0) {
-    auto iv = Interval::Parse(a.dataset.substr(7));
-    if (!iv.ok()) return Fail(iv.status());
-    lake::KlineFilter f;
-    f.symbol = a.symbol;
-    rows = fmt::format("(SELECT * FROM {} ORDER BY symbol, open_time)",
-                       lake::KlinesSql(*snap, *iv, f));
-  } else {
-    auto files = snap->Files(a.dataset, a.symbol.value_or(""));
-    if (files.empty()) {
-      auto all = snap->Datasets();
-      return Fail(NotFound("dataset '{}' has no files{} (datasets: {})", a.dataset,
-                           a.symbol ? " for symbol " + *a.symbol : "", fmt::join(all, ", ")));
-    }
-    // Hive columns come last from read_parquet; symbol goes first, as for klines.
-    rows = fmt::format("(SELECT symbol, * EXCLUDE (symbol, year) FROM {} ORDER BY ALL)",
-                       snap->ScanSql(files, ""));
-  }
   std::fflush(stdout);
-  std::string out = a.out.empty() ? "/dev/stdout" : a.out;
-  Status s = env.con->Exec(
-      fmt::format("COPY {} TO {} (FORMAT csv, HEADER true)", rows, lake::SqlQuote(out)));
+  Status s = lake::WriteDatasetCsv(*env.con, *snap, a.dataset, a.symbol,
+                                   a.out.empty() ? "/dev/stdout" : a.out);
   if (!s.ok()) return Fail(s);
   return 0;
 }

@@ -11,8 +11,8 @@
 #include "core/config.h"
 #include "core/pacer.h"
 #include "core/status.h"
-#include "lake/duck.h"
 #include "lake/lake.h"
+#include "lake/typed.h"
 
 namespace cryptolake::app {
 
@@ -43,8 +43,8 @@ StatusOr<Config> ResolveConfig(const GlobalOptions& g);
 struct Env {
   Config config;
   std::unique_ptr<lake::Lake> lake;
-  std::unique_ptr<lake::Database> db;
-  std::unique_ptr<lake::Connection> con;
+  lake::DatabasePtr db;
+  lake::ConnectionPtr con;
 };
 // Opens the lake at config.data_root and an in-memory DuckDB connection. With `require_lake`
 // (the commands that read or maintain a lake: stats, verify, cat, serve, merge, forecast, batch,

@@ -148,10 +148,7 @@ int RunMerge(Env& env, const MergeArgs& a) {
     const fs::path tmp_out = fs::path(tmpl).replace_extension(".parquet");
     Status s = WriteFileAtomic(csv_path, csv);
     if (s.ok()) {
-      s = env.con->Exec(fmt::format(
-          "COPY (SELECT * FROM read_csv({}, header = true, types = {{'day': 'DATE', 'ma7': "
-          "'DOUBLE', 'ma30': 'DOUBLE'}}) ORDER BY symbol, day) TO {} (FORMAT parquet)",
-          lake::SqlQuote(csv_path.string()), lake::SqlQuote(tmp_out.string())));
+      s = lake::DailyCsvToParquet(*env.con, csv_path, tmp_out);
     }
     if (s.ok()) s = FsyncPath(tmp_out);
     if (s.ok()) s = RenameDurable(tmp_out, out);
@@ -360,16 +357,16 @@ class Refresher {
       spdlog::warn("up: batch refresh at normal priority: {}", s.message());
     }
     auto record = [&](const Status& outcome) { health_.Record(outcome, env.lake->clock().Now()); };
-    auto db = lake::Database::Open();
+    auto db = lake::OpenDatabase();
     if (!db.ok()) return record(db.status().WithContext("batch refresh: opening DuckDB"));
-    auto con = lake::Connection::Open(*db);
+    auto con = lake::OpenConnection(**db);
     if (!con.ok()) return record(con.status().WithContext("batch refresh: connecting to DuckDB"));
-    con->SetPacer(&pacer_);
+    lake::SetPacer(**con, &pacer_);
     // The first forecasts, here rather than before serving: the suite's CV takes a while, and
     // the API answers 404 for a symbol until its forecast exists.
     ForecastAll(env, suite, stop_.flag());  // env.con is this thread's while the stream runs
     while (!stop_.WaitFor(every)) {
-      auto rs = batch::RefreshViews(*env.lake, *con, {});
+      auto rs = batch::RefreshViews(*env.lake, **con, {});
       record(rs.status());  // logs a failure; the loop retries at the next period
       if (rs.ok()) {
         merged.Invalidate();

@@ -13,8 +13,8 @@
 
 #include "core/fsutil.h"
 #include "core/progress.h"
-#include "ingest/batch_source.h"
 #include "lake/klines.h"
+#include "lake/typed.h"
 
 namespace cryptolake::backfill {
 
@@ -55,22 +55,9 @@ int64_t Candles(const TimeRanges& rs, Micros step) {
 StatusOr<TimeRanges> StoredGaps(const lake::Snapshot& snap, lake::Connection& con,
                                 const Series& s) {
   const Micros step = s.interval.micros;
-  lake::KlineFilter f;
-  f.symbol = s.symbol;
-  f.from = s.from;
-  f.to = s.to;
-  // Sentinels just before the scope and at its end turn the head and the tail into gaps too.
-  ASSIGN_OR_RETURN(
-      lake::Result r,
-      con.Query(fmt::format(
-          "SELECT p + {0} AS gap_from, t AS gap_to FROM (SELECT t, lag(t) OVER (ORDER BY t) AS p "
-          "FROM (SELECT DISTINCT epoch_us(open_time) AS t FROM {1} WHERE open_time IS NOT NULL "
-          "UNION ALL SELECT {2}::BIGINT UNION ALL SELECT {3}::BIGINT)) "
-          "WHERE p IS NOT NULL AND t - p > {0} ORDER BY 1",
-          step, lake::KlinesSql(snap, s.interval, f, /*dedup=*/false), s.from - step, s.to)));
+  ASSIGN_OR_RETURN(auto gaps, lake::StoredKlineGaps(con, snap, s.interval, s.symbol, s.from, s.to));
   TimeRanges out;
-  for (size_t i = 0; i < r.rows(); ++i) {
-    Micros lo = r.GetInt64(0, i), hi = r.GetInt64(1, i);
+  for (auto [lo, hi] : gaps) {
     // A stored open_time off the interval grid cannot shrink a gap below whole candles.
     lo = AlignUp(lo, step);
     hi = AlignUp(hi, step);
@@ -323,7 +310,6 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
                             ? snap.manifest().meta[lake::kConfirmedEmptyKey]
                             : nlohmann::json();
   st.version = snap.version();
-  static std::atomic<int> scan_counter{0};
 
   auto commit = [&](std::vector<Piece>& pending) -> Status {
     if (pending.empty()) return Status::Ok();
@@ -343,16 +329,10 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
       }
       if (batches.empty()) continue;
       const Interval& iv = series[pieces[0]->series].interval;
-      ingest::BatchSource source(batches);
-      const std::string scan = fmt::format("_cl_backfill_scan_{}", scan_counter++);
-      Status s = lake::RegisterTableSource(con, scan, &source);
-      if (!s.ok()) return fail(s);
-      std::string rows = fmt::format(
-          "(SELECT * EXCLUDE (ord), 'rest' AS source, CAST(make_timestamp({}::BIGINT) AS "
-          "TIMESTAMPTZ) AS ingested_at FROM {}())",
-          ingested_at, scan);
-      auto staged = lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
-                                           lake::KlinesStageSpec(iv, lake::Source::kRest));
+      lake::KlineAppend app;
+      app.source = lake::Source::kRest;
+      app.ingested_at = ingested_at;
+      auto staged = lake::AppendKlines(con, txn, iv, batches, app);
       if (!staged.ok()) return fail(staged.status());
     }
     nlohmann::json new_meta = meta;

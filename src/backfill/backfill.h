@@ -36,8 +36,8 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "exchange/binance_rest.h"
-#include "lake/duck.h"
 #include "lake/lake.h"
+#include "lake/typed.h"
 
 namespace cryptolake::backfill {
 

@@ -15,9 +15,9 @@
 
 #include "exchange/replay_data.h"
 #include "ingest/parser.h"
-#include "lake/duck.h"
 #include "lake/klines.h"
 #include "lake/lake.h"
+#include "lake/typed.h"
 
 namespace cryptolake::exchange {
 
@@ -118,37 +118,20 @@ StatusOr<SeriesMap> LoadFiles(const std::vector<std::string>& data) {
 StatusOr<SeriesMap> LoadLake(const fs::path& root, const Clock& clock) {
   ASSIGN_OR_RETURN(lake::Lake lk, lake::Lake::Open(root, clock));
   ASSIGN_OR_RETURN(lake::Snapshot snap, lk.GetSnapshot());
-  ASSIGN_OR_RETURN(lake::Database db, lake::Database::Open());
-  ASSIGN_OR_RETURN(lake::Connection con, lake::Connection::Open(db));
+  ASSIGN_OR_RETURN(lake::DatabasePtr db, lake::OpenDatabase());
+  ASSIGN_OR_RETURN(lake::ConnectionPtr con, lake::OpenConnection(*db));
   SeriesMap out;
   for (const Interval& iv : lake::KlineIntervals(snap)) {
-    std::string sql = fmt::format(
-        "SELECT symbol, epoch_us(open_time), open, high, low, close, volume, epoch_us(close_time), "
-        "quote_volume, trades, taker_buy_base, taker_buy_quote FROM {} k ORDER BY symbol, "
-        "open_time",
-        lake::KlinesSql(snap, iv));
-    ASSIGN_OR_RETURN(lake::Result r, con.Query(sql));
+    ASSIGN_OR_RETURN(std::vector<model::Kline> rows, lake::ReadKlines(*con, snap, iv));
     Series* s = nullptr;
-    for (size_t i = 0; i < r.rows(); ++i) {
-      std::string sym = r.GetString(0, i);
-      if (!s || s->symbol != sym) {
-        s = &out[{sym, iv.name}];
-        s->symbol = sym;
+    for (Row& row : rows) {
+      if (!s || s->symbol != row.symbol) {
+        s = &out[{row.symbol, iv.name}];
+        s->symbol = row.symbol;
         s->interval = iv;
       }
-      Row row;
-      row.open_time = r.GetInt64(1, i);
-      row.open = r.GetDouble(2, i);
-      row.high = r.GetDouble(3, i);
-      row.low = r.GetDouble(4, i);
-      row.close = r.GetDouble(5, i);
-      row.volume = r.GetDouble(6, i);
-      row.close_time = r.IsNull(7, i) ? row.open_time + iv.micros - 1 : r.GetInt64(7, i);
-      row.quote_volume = r.IsNull(8, i) ? 0 : r.GetDouble(8, i);
-      row.trades = r.IsNull(9, i) ? 0 : r.GetInt64(9, i);
-      row.taker_buy_base = r.IsNull(10, i) ? 0 : r.GetDouble(10, i);
-      row.taker_buy_quote = r.IsNull(11, i) ? 0 : r.GetDouble(11, i);
-      s->rows.push_back(row);
+      if (row.close_time == 0) row.close_time = row.open_time + iv.micros - 1;
+      s->rows.push_back(std::move(row));
     }
   }
   SortAndDedup(out);  // already unique; keeps the invariant explicit

@@ -13,8 +13,8 @@
 
 #include "core/fsutil.h"
 #include "core/progress.h"
-#include "ingest/batch_source.h"
 #include "lake/klines.h"
+#include "lake/typed.h"
 
 namespace cryptolake::ingest {
 
@@ -92,17 +92,17 @@ std::string CsvField(std::string_view s) {
   return out + "\"";
 }
 
-// Runs `write` (a long DuckDB query scanning `source`) while a progress bar on a TTY shows how
-// many of the source's rows DuckDB has taken.
+// Runs `write` (a long DuckDB query) while a progress bar on a TTY shows how many of the rows
+// DuckDB has taken (`scanned`).
 template <typename F>
-auto WithWriteProgress(const lake::TableSource& source, uint64_t rows, bool enabled,
+auto WithWriteProgress(const std::function<uint64_t()>& scanned, uint64_t rows, bool enabled,
                        std::string label, F write) {
   Progress bar(std::move(label), rows);
   if (!enabled || !bar.tty()) return write();
   std::atomic<bool> done{false};
   std::thread poll([&] {
     while (!done.load()) {
-      bar.Set(source.rows_scanned());
+      bar.Set(scanned());
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // screen refresh, not a wait
     }
   });
@@ -196,7 +196,6 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
   // The duplicate check and the commit must see the same lake: each try declares the key ranges
   // it checked (DependsOn), and a concurrent commit of overlapping rows makes it run again on the
   // new snapshot (Lake::CommitWithRetry), so concurrent imports store each key once.
-  static std::atomic<int> scan_counter{0};
   auto attempt = [&](const lake::Snapshot& snap) -> StatusOr<lake::Transaction> {
     st.rows_added = 0;
     st.duplicates = 0;
@@ -222,50 +221,18 @@ StatusOr<ImportStats> Import(lake::Lake& lake, Connection& con, const ImportOpti
       for (const auto& [sym, sp] : span) {
         txn.DependsOn(snap, lake::KlinesDataset(iv), sym, sp.first, sp.second);
       }
-      BatchSource source(batches);
-      const std::string scan = fmt::format("_cl_import_scan_{}", scan_counter++);
-      Status s = lake::RegisterTableSource(con, scan, &source);
-      if (!s.ok()) return fail(s);
-      std::string rows = fmt::format(
-          "(SELECT * EXCLUDE (ord), 'import' AS source, CAST(make_timestamp({}::BIGINT) AS "
-          "TIMESTAMPTZ) "
-          "AS ingested_at FROM {}(){})",
-          ingested_at, scan,
-          MayRepeatKeys(batches)
-              ? " QUALIFY row_number() OVER (PARTITION BY symbol, open_time ORDER BY ord) = 1"
-              : "");
-      // Keys already in the lake from import or rest are not written again. Only files whose
-      // time range overlaps this import's, per symbol, can hold them.
-      std::vector<std::string> overlapping;
-      for (const auto& [sym, sp] : span) {
-        for (auto* f : snap.Files(lake::KlinesDataset(iv), sym)) {
-          if (f->max_time >= sp.first && f->min_time <= sp.second) {
-            overlapping.push_back(sym);
-            break;
-          }
-        }
-      }
-      if (!overlapping.empty()) {
-        std::string existing;
-        for (const auto& sym : overlapping) {
-          lake::KlineFilter f;
-          f.symbol = sym;
-          f.from = span[sym].first;
-          f.to = span[sym].second + 1;
-          existing += fmt::format(
-              "{}SELECT symbol, open_time FROM {} WHERE source IN ('import', 'rest')",
-              existing.empty() ? "" : " UNION ALL ", lake::KlinesSql(snap, iv, f, false));
-        }
-        rows = fmt::format(
-            "(SELECT n.* FROM {} n ANTI JOIN ({}) e ON n.symbol = e.symbol AND n.open_time = "
-            "e.open_time)",
-            rows, existing);
-      }
-      auto added = WithWriteProgress(
-          source, static_cast<uint64_t>(n_in), opt.progress, "import: writing", [&] {
-            return lake::StagePartitioned(con, txn, lake::WithKlinePartitions(iv, rows),
-                                          lake::KlinesStageSpec(iv, lake::Source::kImport));
-          });
+      // Keys already in the lake from import or rest are not written again.
+      lake::KlineAppend app;
+      app.source = lake::Source::kImport;
+      app.ingested_at = ingested_at;
+      app.dedup_batches = MayRepeatKeys(batches);
+      app.skip_existing = &snap;
+      app.run = [&](const std::function<uint64_t()>& scanned,
+                    const std::function<Status()>& write) {
+        return WithWriteProgress(scanned, static_cast<uint64_t>(n_in), opt.progress,
+                                 "import: writing", write);
+      };
+      auto added = lake::AppendKlines(con, txn, iv, batches, app);
       if (!added.ok()) return fail(added.status());
       lap("dedup and stage");
       int64_t n_added = 0;

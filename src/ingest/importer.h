@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "ingest/parser.h"
-#include "lake/duck.h"
 #include "lake/lake.h"
+#include "lake/typed.h"
 
 namespace cryptolake::ingest {
 

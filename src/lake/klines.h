@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "lake/duck.h"
 #include "lake/lake.h"
+#include "lake/typed.h"
 
 namespace cryptolake::lake {
 
@@ -64,11 +65,7 @@ std::string WithKlinePartitions(const Interval& interval, std::string_view rows)
 // kKlineColumnNames. With `dedup`, one row per (symbol, open_time): the highest-priority source
 // (rest > import > stream), then the latest ingested_at, then the last file name.
 // `symbol` restricts to one symbol; `from`/`to` (inclusive/exclusive) to an open_time range,
-// which also prunes files by their manifest time range.
-struct KlineFilter {
-  std::optional<std::string> symbol;
-  std::optional<Micros> from, to;
-};
+// which also prunes files by their manifest time range (KlineFilter: lake/typed.h).
 std::string KlinesSql(const Snapshot& snap, const Interval& interval,
                       const KlineFilter& filter = {}, bool dedup = true);
 

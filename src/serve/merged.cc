@@ -9,9 +9,11 @@
 #include <thread>
 #include <utility>
 
+#include "batch/reads.h"
 #include "batch/views.h"
 #include "core/priority.h"
 #include "lake/klines.h"
+#include "lake/typed.h"
 
 namespace cryptolake::serve {
 
@@ -106,10 +108,10 @@ struct Merged::Impl {
   lake::Lake* lake = nullptr;
   const speed::RealtimeView* view = nullptr;
   MergedOptions opt;
-  std::unique_ptr<lake::Database> db;
+  lake::DatabasePtr db;
 
   std::mutex pool_mu;
-  std::vector<std::unique_ptr<lake::Connection>> pool;
+  std::vector<lake::ConnectionPtr> pool;
 
   std::mutex build_mu;  // one builder at a time; guards batch, stamp, prepare
   PrepareFn prepare;
@@ -133,7 +135,7 @@ struct Merged::Impl {
     if (!wake.load(std::memory_order_relaxed) && !wake.exchange(true)) wake.notify_one();
   }
 
-  StatusOr<std::unique_ptr<lake::Connection>> Borrow() {
+  StatusOr<lake::ConnectionPtr> Borrow() {
     {
       std::lock_guard lock(pool_mu);
       if (!pool.empty()) {
@@ -142,10 +144,9 @@ struct Merged::Impl {
         return c;
       }
     }
-    ASSIGN_OR_RETURN(lake::Connection c, lake::Connection::Open(*db));
-    return std::make_unique<lake::Connection>(std::move(c));
+    return lake::OpenConnection(*db);
   }
-  void Return(std::unique_ptr<lake::Connection> c) {
+  void Return(lake::ConnectionPtr c) {
     std::lock_guard lock(pool_mu);
     pool.push_back(std::move(c));
   }
@@ -155,37 +156,10 @@ struct Merged::Impl {
     BatchPart b;
     b.version = snap.version();
     b.snapshot = snap;
-    if (!snap.Files(batch::kDailyRaw).empty()) {
-      ASSIGN_OR_RETURN(lake::Result w, con->Query(fmt::format(
-                                           "SELECT symbol, max(epoch_us(day)) + {} FROM {} WHERE "
-                                           "minutes_present = 1440 GROUP BY symbol",
-                                           kMicrosPerDay, batch::ViewSql(snap, batch::kDailyRaw))));
-      for (size_t i = 0; i < w.rows(); ++i) {
-        if (!w.IsNull(1, i)) b.sym[w.GetString(0, i)].watermark = w.GetInt64(1, i);
-      }
-    }
-    if (!snap.Files(batch::kDailyFilled).empty()) {
-      ASSIGN_OR_RETURN(
-          lake::Result r,
-          con->Query(fmt::format(
-              "SELECT symbol, epoch_us(day), open, high, low, close, volume, ma7, ma30, filled, "
-              "minutes_present FROM {} ORDER BY symbol, day",
-              batch::ViewSql(snap, batch::kDailyFilled))));
-      for (size_t i = 0; i < r.rows(); ++i) {
-        DailyRow d;
-        d.day = r.GetInt64(1, i);
-        d.open = r.GetDouble(2, i);
-        d.high = r.GetDouble(3, i);
-        d.low = r.GetDouble(4, i);
-        d.close = r.GetDouble(5, i);
-        d.volume = r.GetDouble(6, i);
-        if (!r.IsNull(7, i)) d.ma7 = r.GetDouble(7, i);
-        if (!r.IsNull(8, i)) d.ma30 = r.GetDouble(8, i);
-        d.filled = r.GetBool(9, i);
-        d.minutes = r.IsNull(10, i) ? 0 : r.GetInt64(10, i);
-        b.sym[r.GetString(0, i)].daily.push_back(d);
-      }
-    }
+    ASSIGN_OR_RETURN(auto ends, batch::CompleteDaysEnd(*con, snap));
+    for (const auto& [sym, w] : ends) b.sym[sym].watermark = w;
+    ASSIGN_OR_RETURN(auto daily, batch::ReadDailyFilled(*con, snap));
+    for (auto& [sym, d] : daily) b.sym[sym].daily = std::move(d);
     std::set<std::string> symbols(opt.symbols.begin(), opt.symbols.end());
     for (const auto& s : snap.Symbols(lake::KlinesDataset(k1m))) symbols.insert(s);
     for (const auto& s : symbols) {
@@ -193,24 +167,10 @@ struct Merged::Impl {
       lake::KlineFilter f;
       f.symbol = s;
       f.from = bs.watermark;
-      ASSIGN_OR_RETURN(
-          lake::Result r,
-          con->Query(fmt::format("SELECT epoch_us(open_time), open, high, low, close, volume "
-                                 "FROM {} ORDER BY open_time",
-                                 lake::KlinesSql(snap, k1m, f))));
-      bs.m1.reserve(r.rows());
-      for (size_t i = 0; i < r.rows(); ++i) {
-        speed::Candle c;
-        c.symbol = s;
-        c.open_time = r.GetInt64(0, i);
-        c.close_time = c.open_time + kMicrosPerMinute - 1000;
-        c.open = r.GetDouble(1, i);
-        c.high = r.GetDouble(2, i);
-        c.low = r.GetDouble(3, i);
-        c.close = r.GetDouble(4, i);
-        c.volume = r.GetDouble(5, i);
-        bs.m1.push_back(std::move(c));
-      }
+      lake::KlineRead read;
+      read.ohlcv_only = true;
+      ASSIGN_OR_RETURN(bs.m1, lake::ReadKlines(*con, snap, k1m, f, read));
+      for (speed::Candle& c : bs.m1) c.close_time = c.open_time + kMicrosPerMinute - 1000;
     }
     Return(std::move(con));
     batch = std::move(b);
@@ -247,8 +207,8 @@ Merged::Merged(lake::Lake& lake, const speed::RealtimeView* view, MergedOptions 
     if (Status s = SetThreadPriority(Priority::kBackground); !s.ok()) {
       spdlog::warn("merged view: {}", s.message());
     }
-    auto db = lake::Database::Open(":memory:", 2);
-    if (db.ok()) impl_->db = std::make_unique<lake::Database>(std::move(*db));
+    auto db = lake::OpenDatabase(":memory:", 2);
+    if (db.ok()) impl_->db = std::move(*db);
   }).join();
   impl_->builder = std::thread([this] {
     IgnoreError(SetThreadPriority(Priority::kBackground),
@@ -400,16 +360,14 @@ StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const 
   if (!st->snapshot) return Internal("merged view: the state has no lake snapshot");
   const lake::Snapshot& snap = *st->snapshot;
   const bool lake_has = !snap.Files(lake::KlinesDataset(interval), symbol).empty();
-  std::unique_ptr<lake::Connection> con;
+  lake::ConnectionPtr con;
   std::optional<Micros> last_batch;  // the lake's newest row of this interval
   if (lake_has) {
     ASSIGN_OR_RETURN(con, impl_->Borrow());
     lake::KlineFilter f;
     f.symbol = symbol;
-    ASSIGN_OR_RETURN(lake::Result last,
-                     con->Query(fmt::format("SELECT max(epoch_us(open_time)) FROM {}",
-                                            lake::KlinesSql(snap, interval, f))));
-    if (last.rows() > 0 && !last.IsNull(0, 0)) last_batch = last.GetInt64(0, 0);
+    ASSIGN_OR_RETURN(auto last, lake::LastOpenTimes(*con, snap, interval, f));
+    if (auto it = last.find(symbol); it != last.end()) last_batch = it->second;
   }
   // The lake's rows in [lo, hi), the `n` oldest (or newest), in time order.
   auto lake_rows = [&](std::optional<Micros> lo, std::optional<Micros> hi, bool newest,
@@ -418,19 +376,17 @@ StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const 
     f.symbol = symbol;
     f.from = lo;
     f.to = hi;
-    ASSIGN_OR_RETURN(
-        lake::Result r,
-        con->Query(fmt::format("SELECT epoch_us(open_time), open, high, low, close, volume FROM "
-                               "{} ORDER BY open_time {} LIMIT {}",
-                               lake::KlinesSql(snap, interval, f), newest ? "DESC" : "ASC", n)));
+    lake::KlineRead read;
+    read.limit = n;
+    read.newest = newest;
+    read.ohlcv_only = true;
+    ASSIGN_OR_RETURN(std::vector<model::Kline> ks, lake::ReadKlines(*con, snap, interval, f, read));
     std::vector<KlineRow> rows;
-    rows.reserve(r.rows());
-    for (size_t i = 0; i < r.rows(); ++i) {
-      rows.push_back(KlineRow::Of(r.GetInt64(0, i), r.GetDouble(1, i), r.GetDouble(2, i),
-                                  r.GetDouble(3, i), r.GetDouble(4, i), r.GetDouble(5, i), false,
-                                  false));
+    rows.reserve(ks.size());
+    for (const model::Kline& k : ks) {
+      rows.push_back(
+          KlineRow::Of(k.open_time, k.open, k.high, k.low, k.close, k.volume, false, false));
     }
-    if (newest) std::reverse(rows.begin(), rows.end());
     return rows;
   };
   // The speed candles after the lake's rows, in the range.

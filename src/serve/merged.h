@@ -46,7 +46,6 @@
 
 #include "core/status.h"
 #include "core/time.h"
-#include "lake/duck.h"
 #include "lake/lake.h"
 #include "model/daily.h"
 #include "model/kline.h"

@@ -1,20 +1,23 @@
-// KlineBatches as a DuckDB table function, so the importer and the backfill write parsed rows
-// with one SQL statement and no copy into DuckDB's storage.
+// KlineBatches as a DuckDB table function, so that AppendKlines (lake/typed.h: the importer's and
+// the backfill's writes) stages parsed rows with one SQL statement and no copy into DuckDB's
+// storage.
 #pragma once
 
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
-#include "ingest/parser.h"
 #include "lake/duck.h"
+#include "model/kline.h"
 
-namespace cryptolake::ingest {
+namespace cryptolake::lake {
+
+using model::KlineBatch;
 
 // Batches of one interval, scanned by DuckDB in place (one scan unit per batch). Columns: symbol,
 // ord (the row's position over all batches, in order) and the 11 kline fields; absent fields
 // (KlineBatch::full == false) are NULL. The batches must outlive the scan.
-class BatchSource final : public lake::TableSource {
+class BatchSource final : public TableSource {
  public:
   explicit BatchSource(std::vector<const KlineBatch*> batches) : b_(std::move(batches)) {
     size_t ord = 0;
@@ -79,4 +82,4 @@ class BatchSource final : public lake::TableSource {
   std::vector<size_t> first_ord_;
 };
 
-}  // namespace cryptolake::ingest
+}  // namespace cryptolake::lake
