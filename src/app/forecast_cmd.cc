@@ -279,6 +279,29 @@ std::string Leaderboard(const Evaluation& ev, const forecast::SuiteCv& cv) {
   return out;
 }
 
+// The note that the series' partial last day was left out, if it was: printed, or in the forecast.
+void PrintDroppedDay(const forecast::DailySeries& series) {
+  if (series.dropped_partial_day) {
+    std::printf("note: dropped the partial day %s\n",
+                FormatDate(*series.dropped_partial_day).c_str());
+  }
+}
+void NoteDroppedDay(const forecast::DailySeries& series, forecast::Forecast& fc) {
+  if (series.dropped_partial_day) {
+    fc.notes.push_back("The partial day " + FormatDate(*series.dropped_partial_day) +
+                       " was left out: only complete days are fitted.");
+  }
+}
+
+// fit and predict write into <data>/forecasts/ and name what they wrote.
+StatusOr<forecast::ForecastFiles> WriteForecastFiles(Env& env, const forecast::Forecast& fc) {
+  return forecast::WriteForecast(fc, env.config.data_root / "forecasts", *env.con);
+}
+void PrintWrote(const forecast::ForecastFiles& files) {
+  std::printf("wrote %s, %s, %s\n", files.json.string().c_str(), files.parquet.string().c_str(),
+              files.html.string().c_str());
+}
+
 int RunSuiteCvCmd(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) {
   if (!a.regressors.empty()) {
     return Fail(InvalidArgument("--model auto takes no regressors (the suite models the close)"));
@@ -297,10 +320,7 @@ int RunSuiteCvCmd(Env& env, const ForecastArgs& a, const forecast::DailySeries& 
                                   : std::filesystem::path(a.out);
   auto files = forecast::WriteEvaluation(ev, dir, *env.con);
   if (!files.ok()) return Fail(files.status());
-  if (series.dropped_partial_day) {
-    std::printf("note: dropped the partial day %s\n",
-                FormatDate(*series.dropped_partial_day).c_str());
-  }
+  PrintDroppedDay(series);
   std::printf("%s", Leaderboard(ev, *cv).c_str());
   std::printf(
       "wrote %s: metrics.json, metrics.csv, actual_vs_predicted.csv, forecasts.parquet, "
@@ -362,10 +382,7 @@ int RunCv(Env& env, const ForecastArgs& a, const forecast::DailySeries& series) 
                     : std::filesystem::path(a.out);
   auto files = forecast::WriteEvaluation(*ev, dir, *env.con);
   if (!files.ok()) return Fail(files.status());
-  if (series.dropped_partial_day) {
-    std::printf("note: dropped the partial day %s\n",
-                FormatDate(*series.dropped_partial_day).c_str());
-  }
+  PrintDroppedDay(series);
   std::printf("%s", Summary(*ev, seconds).c_str());
   std::printf(
       "wrote %s: metrics.json, metrics.csv, actual_vs_predicted.csv, forecasts.parquet, "
@@ -438,17 +455,10 @@ int RunSuiteFit(Env& env, const ForecastArgs& a, const forecast::DailySeries& se
   forecast::Forecast& fc = suite->forecast;
   const Evaluation& ev = suite->evaluation;
   const Prediction& rows = fc.models.front().prediction;
-  if (series.dropped_partial_day) {
-    fc.notes.push_back("The partial day " + FormatDate(*series.dropped_partial_day) +
-                       " was left out: only complete days are fitted.");
-  }
-  std::filesystem::path dir = env.config.data_root / "forecasts";
-  auto files = forecast::WriteForecast(fc, dir, *env.con);
+  NoteDroppedDay(series, fc);
+  auto files = WriteForecastFiles(env, fc);
   if (!files.ok()) return Fail(files.status());
-  if (series.dropped_partial_day) {
-    std::printf("note: dropped the partial day %s\n",
-                FormatDate(*series.dropped_partial_day).c_str());
-  }
+  PrintDroppedDay(series);
   std::printf("%s %s: selected by nested CV on %zu days %s..%s, %d days ahead %s..%s\n",
               a.action.c_str(), a.symbol.c_str(), n, FormatDate(history.ds.front()).c_str(),
               FormatDate(history.ds.back()).c_str(), a.periods,
@@ -468,8 +478,7 @@ int RunSuiteFit(Env& env, const ForecastArgs& a, const forecast::DailySeries& se
                             Num(rows.yhat_upper[h - 1], 2))
                     .c_str());
   }
-  std::printf("wrote %s, %s, %s\n", files->json.string().c_str(), files->parquet.string().c_str(),
-              files->html.string().c_str());
+  PrintWrote(*files);
   return 0;
 }
 
@@ -523,10 +532,7 @@ int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& 
   fc.symbol = a.symbol;
   fc.history = *history;
   fc.interval_width = a.interval_width;
-  if (series.dropped_partial_day) {
-    fc.notes.push_back("The partial day " + FormatDate(*series.dropped_partial_day) +
-                       " was left out: only complete days are fitted.");
-  }
+  NoteDroppedDay(series, fc);
   Micros start = env.lake->clock().Now();
   std::string fit_line;
   if (model->fn) {
@@ -569,14 +575,10 @@ int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& 
       fc.models.push_back(std::move(mf));
     }
   }
-  std::filesystem::path dir = env.config.data_root / "forecasts";
-  auto files = forecast::WriteForecast(fc, dir, *env.con);
+  auto files = WriteForecastFiles(env, fc);
   if (!files.ok()) return Fail(files.status());
 
-  if (series.dropped_partial_day) {
-    std::printf("note: dropped the partial day %s\n",
-                FormatDate(*series.dropped_partial_day).c_str());
-  }
+  PrintDroppedDay(series);
   std::printf("%s %s: %s on %zu days %s..%s, %d days ahead %s..%s\n", a.action.c_str(),
               a.symbol.c_str(), model->name.c_str(), history->ds.size(),
               FormatDate(history->ds.front()).c_str(), FormatDate(last).c_str(), a.periods,
@@ -599,8 +601,7 @@ int RunFitPredict(Env& env, const ForecastArgs& a, const forecast::DailySeries& 
     }
     std::printf("%s\n", line.c_str());
   }
-  std::printf("wrote %s, %s, %s\n", files->json.string().c_str(), files->parquet.string().c_str(),
-              files->html.string().c_str());
+  PrintWrote(*files);
   return 0;
 }
 

@@ -429,6 +429,34 @@ const ModelResult* Evaluation::Find(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// What every protocol's evaluation of `model` on f records (CvOptions or SeedOptions): the
+// series, cutoffs, regressors and interval width, and the regressors' leakage into the days
+// forecast at each cutoff; FailedPrecondition (LeakageRefusal) if one leaks and !allow_leakage.
+template <typename Options>
+StatusOr<Evaluation> NewEvaluation(
+    const std::string& symbol, const char* protocol, const NamedModel& model, const Frame& f,
+    std::vector<Micros> cutoffs,
+    const std::vector<std::pair<Micros, std::vector<Micros>>>& forecasts, const Options& options) {
+  Evaluation ev;
+  ev.symbol = symbol;
+  ev.protocol = protocol;
+  ev.primary = model.name.empty() ? BaselineName(Baseline::kNaive) : model.name;
+  ev.series.ds = f.ds;
+  ev.series.y = f.y;
+  ev.cutoffs = std::move(cutoffs);
+  ev.regressors = Names(options.regressors);
+  ev.interval_width = options.interval_width;
+  ev.leakage = DetectLeakage(options.regressors, forecasts);
+  if (ev.leaky() && !options.allow_leakage) {
+    return FailedPrecondition("{}", LeakageRefusal(ev.leakage));
+  }
+  return ev;
+}
+
+}  // namespace
+
 StatusOr<std::vector<Micros>> GenerateCutoffs(const std::vector<Micros>& ds, int initial_days,
                                               int period_days, int horizon_days) {
   if (ds.empty()) return InvalidArgument("no data to cross-validate");
@@ -480,22 +508,11 @@ StatusOr<Evaluation> CrossValidate(const std::string& symbol, const Frame& serie
     forecasts.emplace_back(c, std::vector<Micros>(f.ds.begin() + end, f.ds.begin() + stop));
   }
 
-  Evaluation ev;
-  ev.symbol = symbol;
-  ev.protocol = "rolling";
-  ev.primary = model.name.empty() ? BaselineName(Baseline::kNaive) : model.name;
-  ev.series.ds = f.ds;
-  ev.series.y = f.y;
-  ev.cutoffs = cutoffs;
+  ASSIGN_OR_RETURN(Evaluation ev,
+                   NewEvaluation(symbol, "rolling", model, f, cutoffs, forecasts, options));
   ev.initial_days = options.initial_days;
   ev.period_days = options.period_days;
   ev.horizon_days = options.horizon_days;
-  ev.regressors = Names(options.regressors);
-  ev.interval_width = options.interval_width;
-  ev.leakage = DetectLeakage(options.regressors, forecasts);
-  if (ev.leaky() && !options.allow_leakage) {
-    return FailedPrecondition("{}", LeakageRefusal(ev.leakage));
-  }
 
   // Models: the injected one (if it has a fn), then the baselines.
   const bool has_model = static_cast<bool>(model.fn);
@@ -568,21 +585,10 @@ StatusOr<Evaluation> SeedProtocol(const std::string& symbol, const Frame& series
   Frame fut = Future(f, split.train, f.ds.size());
   std::vector<double> actual(f.y.begin() + split.train, f.y.end());
 
-  Evaluation ev;
-  ev.symbol = symbol;
-  ev.protocol = "seed";
-  ev.primary = model.name.empty() ? BaselineName(Baseline::kNaive) : model.name;
-  ev.series.ds = f.ds;
-  ev.series.y = f.y;
-  ev.cutoffs = {cutoff};
+  ASSIGN_OR_RETURN(Evaluation ev,
+                   NewEvaluation(symbol, "seed", model, f, {cutoff}, {{cutoff, fut.ds}}, options));
   ev.train_days = split.train;
   ev.test_days = split.test;
-  ev.regressors = Names(options.regressors);
-  ev.interval_width = options.interval_width;
-  ev.leakage = DetectLeakage(options.regressors, {{cutoff, fut.ds}});
-  if (ev.leaky() && !options.allow_leakage) {
-    return FailedPrecondition("{}", LeakageRefusal(ev.leakage));
-  }
   const double scale = NaiveScale(f.y, split.train);
   if (model.fn) {
     auto p = model.fn(hist, fut);

@@ -132,6 +132,8 @@ struct Metrics {
   double rel_mae = 0;  // set by the protocols (NaN from ComputeMetrics)
 };
 
+// The median of v (the mean of the middle two for an even count); NaN when v is empty.
+double Median(std::vector<double> v);
 // Mean |y_t - y_{t-1}| over t = 2..n; NaN with fewer than 2 values.
 double NaiveScale(const std::vector<double>& y, size_t n);
 // The metrics of `points` (all of them), labelled `horizon_days`. Empty points: n = 0, NaNs.

@@ -14,6 +14,8 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+}  // namespace
+
 double Median(std::vector<double> v) {
   if (v.empty()) return kNaN;
   size_t mid = v.size() / 2;
@@ -23,8 +25,6 @@ double Median(std::vector<double> v) {
   double lo = *std::max_element(v.begin(), v.begin() + mid);
   return (lo + hi) / 2;
 }
-
-}  // namespace
 
 double NaiveScale(const std::vector<double>& y, size_t n) {
   n = std::min(n, y.size());

@@ -93,15 +93,34 @@ double Objective::RssGram(const double* xp, double inv_s2, double* gp) {
   return rss;
 }
 
+// The residual of the trend in trend_ (r = y - trend (1 + Xm bm) - Xa ba) into r_, with
+// d rss / (2 sigma^2) / d trend into gtr_; returns rss.
+double Objective::Residual(const double* xp, double inv_s2) {
+  Eigen::Map<const VectorXd> x(xp, size());
+  xab_.noalias() = xa_ * x.segment(3 + s_, ka_);
+  xmb_.noalias() = xm_ * x.segment(3 + s_ + ka_, km_);
+  r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
+  gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
+  return r_.squaredNorm();
+}
+
+// The betas' gradient at the residual r_ of Residual, with their priors.
+void Objective::SeasonalGradient(const double* xp, double inv_s2, double* gp) {
+  Eigen::Map<const VectorXd> x(xp, size());
+  Eigen::Map<VectorXd> g(gp, size());
+  g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
+  g.segment(3 + s_, ka_) += x.segment(3 + s_, ka_).cwiseProduct(inv_var_a_);
+  tmp_ = r_.cwiseProduct(trend_);
+  g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
+  g.segment(3 + s_ + ka_, km_) += x.segment(3 + s_ + ka_, km_).cwiseProduct(inv_var_m_);
+}
+
 // The logistic trend.
 double Objective::RssLogistic(const double* xp, double inv_s2, double* gp) {
   Eigen::Map<const VectorXd> x(xp, size());
   Eigen::Map<VectorXd> g(gp, size());
   const double k = x[0], m = x[1];
   auto delta = x.segment(2, s_);
-  auto ba = x.segment(3 + s_, ka_);
-  auto bm = x.segment(3 + s_ + ka_, km_);
-  double rss;
   // Logistic: the rate and offset of each segment (prophet.stan's logistic_gamma), the trend
   // and its derivative in z = k_j (t - m_j).
   ks_[0] = k;
@@ -120,11 +139,7 @@ double Objective::RssLogistic(const double* xp, double inv_s2, double* gp) {
       dtrend_[i] = cap_[i] * sig * (1 - sig);
     }
   }
-  xab_.noalias() = xa_ * ba;
-  xmb_.noalias() = xm_ * bm;
-  r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
-  rss = r_.squaredNorm();
-  gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
+  const double rss = Residual(xp, inv_s2);
   // Back to the segments' k_j, m_j, then through the offsets' recursion (last segment first).
   gk_.setZero();
   gm_.setZero();
@@ -152,11 +167,7 @@ double Objective::RssLogistic(const double* xp, double inv_s2, double* gp) {
   }
   g[0] = suffix + gk_[0] + k / 25;
   g[1] = gm_[0] + m / 25;
-  g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
-  g.segment(3 + s_, ka_) += ba.cwiseProduct(inv_var_a_);
-  tmp_ = r_.cwiseProduct(trend_);
-  g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
-  g.segment(3 + s_ + ka_, km_) += bm.cwiseProduct(inv_var_m_);
+  SeasonalGradient(xp, inv_s2, gp);
   return rss;
 }
 
@@ -166,9 +177,6 @@ double Objective::RssLinear(const double* xp, double inv_s2, double* gp) {
   Eigen::Map<VectorXd> g(gp, size());
   const double k = x[0], m = x[1];
   auto delta = x.segment(2, s_);
-  auto ba = x.segment(3 + s_, ka_);
-  auto bm = x.segment(3 + s_ + ka_, km_);
-  double rss;
   // trend = k t + m + B delta in O(T): the slope and offset change at each start_[j].
   {
     double slope = k, offset = m;
@@ -181,11 +189,7 @@ double Objective::RssLinear(const double* xp, double inv_s2, double* gp) {
       trend_[i] = slope * t_[i] + offset;
     }
   }
-  xab_.noalias() = xa_ * ba;
-  xmb_.noalias() = xm_ * bm;
-  r_ = y_ - trend_.cwiseProduct(xmb_) - trend_ - xab_;
-  rss = r_.squaredNorm();
-  gtr_ = -inv_s2 * (r_ + r_.cwiseProduct(xmb_));  // d/dtrend
+  const double rss = Residual(xp, inv_s2);
   g[0] = t_.dot(gtr_) + k / 25;
   g[1] = gtr_.sum() + m / 25;
   // B' gtr in O(T): g_delta_j = sum_{i >= start_j} gtr_i (t_i - s_j), from suffix sums.
@@ -201,11 +205,7 @@ double Objective::RssLinear(const double* xp, double inv_s2, double* gp) {
       }
     }
   }
-  g.segment(3 + s_, ka_).noalias() = -inv_s2 * (xa_.transpose() * r_);
-  g.segment(3 + s_, ka_) += ba.cwiseProduct(inv_var_a_);
-  tmp_ = r_.cwiseProduct(trend_);
-  g.segment(3 + s_ + ka_, km_).noalias() = -inv_s2 * (xm_.transpose() * tmp_);
-  g.segment(3 + s_ + ka_, km_) += bm.cwiseProduct(inv_var_m_);
+  SeasonalGradient(xp, inv_s2, gp);
   return rss;
 }
 

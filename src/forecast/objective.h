@@ -58,6 +58,10 @@ class Objective {
   double RssGram(const double* xp, double inv_s2, double* gp);
   double RssLogistic(const double* xp, double inv_s2, double* gp);
   double RssLinear(const double* xp, double inv_s2, double* gp);
+  // The logistic and linear trends' shared steps: the residual of trend_ and its rss, and the
+  // betas' gradient from that residual.
+  double Residual(const double* xp, double inv_s2);
+  void SeasonalGradient(const double* xp, double inv_s2, double* gp);
   // The non-delta, non-u variables of x: k, m, then the betas.
   template <typename V, typename O>
   void GatherO(const V& x, O& o) const {

@@ -18,13 +18,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const char* const kMembers[] = {"naive", "drift", "ets", "theta", "arima"};
 
-double MedianOf(std::vector<double> v) {
-  if (v.empty()) return kNaN;
-  std::sort(v.begin(), v.end());
-  size_t mid = v.size() / 2;
-  return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
 class EnsembleFit : public FittedModel {
  public:
   EnsembleFit(std::vector<std::unique_ptr<FittedModel>> fits, std::vector<std::string> names)
@@ -110,7 +103,7 @@ PathForecast MedianPath(const std::vector<PathForecast>& members, int h) {
     for (const auto& m : members) {
       if (static_cast<int>(m.yhat.size()) > i && std::isfinite(m.yhat[i])) v.push_back(m.yhat[i]);
     }
-    p.yhat.push_back(MedianOf(std::move(v)));
+    p.yhat.push_back(Median(std::move(v)));
     p.lower.push_back(kNaN);
     p.upper.push_back(kNaN);
   }

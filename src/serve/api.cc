@@ -92,21 +92,28 @@ std::string Clip(const std::string& s, size_t n) {
   return s.substr(0, n) + "...";
 }
 
+// ,"open":..,"high":..,"low":..,"close":..,"volume":.. (the fields a daily row and a kline share).
+void AppendOhlcv(std::string& out, double open, double high, double low, double close,
+                 double volume) {
+  out += ",\"open\":";
+  Num(out, open);
+  out += ",\"high\":";
+  Num(out, high);
+  out += ",\"low\":";
+  Num(out, low);
+  out += ",\"close\":";
+  Num(out, close);
+  out += ",\"volume\":";
+  Num(out, volume);
+}
+
 std::string DailyJsonRow(const DailyRow& r) {
   std::string out;
   out.reserve(200);
   out += "{\"day\":\"";
   out += FormatDate(r.day);
-  out += "\",\"open\":";
-  Num(out, r.open);
-  out += ",\"high\":";
-  Num(out, r.high);
-  out += ",\"low\":";
-  Num(out, r.low);
-  out += ",\"close\":";
-  Num(out, r.close);
-  out += ",\"volume\":";
-  Num(out, r.volume);
+  out += '"';
+  AppendOhlcv(out, r.open, r.high, r.low, r.close, r.volume);
   out += ",\"ma7\":";
   OptNum(out, r.ma7);
   out += ",\"ma30\":";
@@ -161,16 +168,8 @@ std::string KlineJson(const std::string& symbol, const std::string& interval, co
   if (with_symbol) {
     out += "\"symbol\":" + JsonText(symbol) + ",\"interval\":" + JsonText(interval) + ",";
   }
-  out += "\"open_time\":\"" + FormatIso(k.open_time) + "\",\"open\":";
-  Num(out, k.open);
-  out += ",\"high\":";
-  Num(out, k.high);
-  out += ",\"low\":";
-  Num(out, k.low);
-  out += ",\"close\":";
-  Num(out, k.close);
-  out += ",\"volume\":";
-  Num(out, k.volume);
+  out += "\"open_time\":\"" + FormatIso(k.open_time) + "\"";
+  AppendOhlcv(out, k.open, k.high, k.low, k.close, k.volume);
   out += k.speed ? ",\"source\":\"speed\"" : ",\"source\":\"batch\"";
   out += k.partial ? ",\"partial\":true" : ",\"partial\":false";
   if (with_symbol) out += k.partial ? ",\"closed\":false" : ",\"closed\":true";
