@@ -42,20 +42,21 @@ StatusOr<std::vector<model::Kline>> ReadKlines(Connection& con, const Snapshot& 
   ASSIGN_OR_RETURN(Result r, con.Query(sql));
   std::vector<model::Kline> out;
   out.reserve(r.rows());
-  for (size_t i = 0; i < r.rows(); ++i) out.push_back(KlineRowAt(r, i, read.ohlcv_only));
+  for (size_t i = 0; i < r.rows(); ++i) {
+    out.push_back(KlineRowAt(r, i, read.ohlcv_only));
+    if (read.derive_close_time && !read.ohlcv_only && r.IsNull(7, i)) {
+      out.back().close_time = out.back().open_time + interval.micros - 1000;
+    }
+  }
   if (read.newest) std::reverse(out.begin(), out.end());
   return out;
 }
 
-StatusOr<std::map<std::string, Micros>> LastOpenTimes(Connection& con, const Snapshot& snap,
-                                                      const Interval& interval,
-                                                      const KlineFilter& filter) {
-  ASSIGN_OR_RETURN(Result r, con.Query(fmt::format(
-                                 "SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY symbol",
-                                 KlinesSql(snap, interval, filter))));
+std::map<std::string, Micros> LastOpenTimes(const Snapshot& snap, const Interval& interval) {
   std::map<std::string, Micros> out;
-  for (size_t i = 0; i < r.rows(); ++i) {
-    if (!r.IsNull(1, i)) out[r.GetString(0, i)] = r.GetInt64(1, i);
+  for (const FileEntry* f : snap.Files(KlinesDataset(interval))) {
+    auto [it, added] = out.emplace(f->symbol, f->max_time);
+    if (!added) it->second = std::max(it->second, f->max_time);
   }
   return out;
 }

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "lake/klines.h"
-#include "lake/speed_reads.h"
+#include "lake/typed.h"
 #include "speed/parser.h"
 
 namespace cryptolake::speed {
