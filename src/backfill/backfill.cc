@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/fsutil.h"
@@ -111,6 +112,321 @@ Status SettleRefetch(lake::Lake& lake, lake::Connection& con, const std::vector<
   return lake.CommitWithRetry(attempt).status();
 }
 
+// Keeps the first `keep` rows of a page (the closed klines).
+void KeepRows(ingest::KlineBatch& page, size_t keep) {
+  page.open_time.resize(keep);
+  page.close_time.resize(keep);
+  page.open.resize(keep);
+  page.high.resize(keep);
+  page.low.resize(keep);
+  page.close.resize(keep);
+  page.volume.resize(keep);
+  page.quote_volume.resize(keep);
+  page.trades.resize(keep);
+  page.taker_buy_base.resize(keep);
+  page.taker_buy_quote.resize(keep);
+}
+
+// One run of Backfill, in its steps: check the symbols, plan the missing ranges of every
+// series, then page them with a pool of workers while this thread commits the pages in chunks.
+class BackfillRun {
+ public:
+  BackfillRun(lake::Lake& lake, lake::Connection& con, exchange::BinanceRest& rest,
+              const BackfillOptions& opt)
+      : lake_(lake), con_(con), rest_(rest), opt_(opt) {}
+
+  StatusOr<BackfillStats> Run(std::chrono::steady_clock::time_point t0);
+
+ private:
+  // The exchange first: its symbols, then its clock (which decides what is closed).
+  Status CheckSymbols();
+  // Scope and missing ranges of every series; the segments to page.
+  Status Plan();
+  // One series: its scope, then (if it has any) its missing ranges.
+  Status PlanSeries(const std::string& sym, const Interval& iv);
+  // A worker: takes segments until none is left (or abort) and pages each.
+  void Work();
+  // Pages one segment from its start, handing each page to the committing thread.
+  void PageSegment(const Segment& seg);
+  // The commit loop on this thread: collects pages and commits them in chunks until every
+  // worker is done (or a commit fails).
+  Status CommitPages(Progress& bar);
+  // Commits `pending` (rows and confirmed-empty ranges) in one lake commit, then clears it.
+  Status Commit(std::vector<Piece>& pending);
+
+  lake::Lake& lake_;
+  lake::Connection& con_;
+  exchange::BinanceRest& rest_;
+  const BackfillOptions& opt_;
+  BackfillStats st_;
+  std::optional<lake::Snapshot> snap_;
+  std::vector<Series> series_;
+  std::vector<Segment> segments_;
+  int64_t total_missing_ = 0;
+  nlohmann::json meta_;  // the confirmed-empty meta as of the last commit
+
+  // Workers page the segments and hand pages to this thread, which commits them in chunks.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Piece> ready_;
+  size_t next_segment_ = 0;
+  int workers_done_ = 0;
+  int n_workers_ = 0;
+  std::atomic<bool> abort_{false};
+};
+
+Status BackfillRun::CheckSymbols() {
+  ASSIGN_OR_RETURN(std::vector<exchange::SymbolInfo> listed, rest_.ExchangeInfo());
+  for (const auto& sym : opt_.symbols) {
+    auto it = std::find_if(listed.begin(), listed.end(),
+                           [&](const exchange::SymbolInfo& i) { return i.symbol == sym; });
+    if (it == listed.end()) {
+      return InvalidArgument("unknown symbol '{}': not listed by {}/api/v3/exchangeInfo", sym,
+                             rest_.base_url());
+    }
+    if (it->status != "TRADING") {
+      spdlog::warn("backfill: {} has status {} on the exchange; fetching its history anyway", sym,
+                   it->status);
+    }
+  }
+  ASSIGN_OR_RETURN(st_.exchange_time, rest_.ServerTime());
+  return Status::Ok();
+}
+
+Status BackfillRun::Plan() {
+  ASSIGN_OR_RETURN(lake::Snapshot snap, lake_.GetSnapshot());
+  snap_ = std::move(snap);
+  for (const auto& sym : opt_.symbols) {
+    for (const auto& iv : opt_.intervals) RETURN_IF_ERROR(PlanSeries(sym, iv));
+  }
+  return Status::Ok();
+}
+
+Status BackfillRun::PlanSeries(const std::string& sym, const Interval& iv) {
+  const lake::Snapshot& snap = *snap_;
+  Series s{sym, iv, lake::KlinesDataset(iv)};
+  s.to = AlignDown(st_.exchange_time, iv.micros);  // candles before it are closed
+  if (opt_.to) s.to = std::min(s.to, AlignUp(*opt_.to, iv.micros));
+  // Ranges `repair --drop` took out with a damaged file: fetched again wherever they are.
+  const TimeRanges refetch = lake::RefetchRanges(snap.manifest(), s.dataset, sym);
+  if (opt_.from) {
+    s.from = AlignUp(*opt_.from, iv.micros);
+  } else {
+    auto files = snap.Files(s.dataset, sym);
+    if (files.empty() && refetch.empty()) {
+      return InvalidArgument(
+          "{} {}: no klines in the lake to start from; pass --from (e.g. --from 2025-01-01)", sym,
+          iv.name);
+    }
+    s.from = std::numeric_limits<Micros>::max();
+    for (auto* f : files) s.from = std::min(s.from, f->min_time);
+    for (const auto& r : refetch) s.from = std::min(s.from, r.first);
+    s.from = AlignUp(s.from, iv.micros);
+  }
+  SeriesStats ss;
+  ss.symbol = sym;
+  ss.interval = iv.name;
+  ss.from = s.from;
+  ss.to = std::max(s.from, s.to);
+  if (s.from < s.to) {
+    ASSIGN_OR_RETURN(TimeRanges gaps, StoredGaps(snap, con_, s));
+    for (const auto& [lo, hi] : refetch) {
+      Series part = s;
+      part.from = AlignUp(lo, iv.micros);
+      part.to = std::min(AlignUp(hi, iv.micros), s.to);
+      if (part.from >= part.to || (part.from >= s.from && part.to <= s.to)) continue;
+      ASSIGN_OR_RETURN(TimeRanges more, StoredGaps(snap, con_, part));
+      gaps.insert(gaps.end(), more.begin(), more.end());
+    }
+    gaps = lake::MergeRanges(std::move(gaps));
+    TimeRanges missing =
+        lake::SubtractRanges(gaps, lake::ConfirmedEmpty(snap.manifest(), s.dataset, sym));
+    ss.missing = Candles(missing, iv.micros);
+    ss.missing_ranges = static_cast<int64_t>(missing.size());
+    ss.already_empty = Candles(gaps, iv.micros) - ss.missing;
+    total_missing_ += ss.missing;
+    for (const auto& r : missing) {
+      AddSegments(series_.size(), r, iv.micros, opt_.page_limit, opt_.concurrency, &segments_);
+    }
+    spdlog::debug("backfill {} {}: {} missing in {} ranges", sym, iv.name, ss.missing,
+                  ss.missing_ranges);
+  }
+  series_.push_back(std::move(s));
+  st_.series.push_back(std::move(ss));
+  return Status::Ok();
+}
+
+void BackfillRun::Work() {
+  for (;;) {
+    Segment seg;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (next_segment_ >= segments_.size() || abort_.load()) break;
+      seg = segments_[next_segment_++];
+    }
+    PageSegment(seg);
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++workers_done_;
+  }
+  cv_.notify_one();
+}
+
+void BackfillRun::PageSegment(const Segment& seg) {
+  const Series& s = series_[seg.series];
+  const Micros step = s.interval.micros;
+  Micros cur = seg.from;
+  while (cur < seg.to && !abort_.load()) {
+    auto page = rest_.Klines(s.symbol, s.interval, cur, seg.to - step, opt_.page_limit);
+    if (!page.ok()) {
+      std::lock_guard<std::mutex> l(mu_);
+      st_.failures.push_back({s.symbol, s.interval.name, cur, seg.to, page.status().message()});
+      break;
+    }
+    Piece pc;
+    pc.series = seg.series;
+    const bool full_page = static_cast<int>(page->size()) >= opt_.page_limit;
+    // Keep only closed klines; an open one ends what this page can prove.
+    size_t keep = 0;
+    while (keep < page->size() && page->close_time[keep] < st_.exchange_time) ++keep;
+    const bool cut = keep < page->size();
+    Micros expect = cur;
+    for (size_t i = 0; i < keep; ++i) {
+      Micros t = page->open_time[i];
+      if (t > expect) pc.empty.emplace_back(expect, t);
+      expect = t + step;
+    }
+    Micros next = expect;
+    if (!full_page && !cut) {
+      if (expect < seg.to) pc.empty.emplace_back(expect, seg.to);
+      next = seg.to;
+    }
+    if (cut) {
+      spdlog::warn("backfill {} {}: the exchange returned an open kline at {}; stopping there",
+                   s.symbol, s.interval.name, FormatIso(page->open_time[keep]));
+    }
+    KeepRows(*page, keep);
+    pc.rows = std::move(*page);
+    pc.covered = (next - cur) / step;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ready_.push_back(std::move(pc));
+    }
+    cv_.notify_one();
+    if (cut || next <= cur) break;
+    cur = next;
+  }
+}
+
+Status BackfillRun::Commit(std::vector<Piece>& pending) {
+  if (pending.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(lake::Transaction txn, lake_.Begin());
+  auto fail = [&](Status s) {
+    lake_.Abandon(std::move(txn));
+    return s;
+  };
+  const Micros ingested_at = lake_.clock().Now();
+  std::map<int64_t, std::vector<const Piece*>> by_interval;
+  for (const auto& p : pending) by_interval[series_[p.series].interval.micros].push_back(&p);
+  std::map<size_t, int64_t> added;
+  for (const auto& [micros, pieces] : by_interval) {
+    std::vector<const ingest::KlineBatch*> batches;
+    for (const Piece* p : pieces) {
+      if (p->rows.size() > 0) batches.push_back(&p->rows);
+    }
+    if (batches.empty()) continue;
+    const Interval& iv = series_[pieces[0]->series].interval;
+    lake::KlineAppend app;
+    app.source = lake::Source::kRest;
+    app.ingested_at = ingested_at;
+    auto staged = lake::AppendKlines(con_, txn, iv, batches, app);
+    if (!staged.ok()) return fail(staged.status());
+  }
+  nlohmann::json new_meta = meta_;
+  bool meta_changed = false;
+  for (const auto& p : pending) {
+    added[p.series] += static_cast<int64_t>(p.rows.size());
+    if (p.empty.empty()) continue;
+    const Series& s = series_[p.series];
+    new_meta = lake::WithConfirmedEmpty(new_meta, s.dataset, s.symbol, p.empty);
+    meta_changed = true;
+  }
+  if (meta_changed) {
+    txn.ExpectMeta(lake::kConfirmedEmptyKey, meta_);
+    txn.SetMeta(lake::kConfirmedEmptyKey, new_meta);
+  }
+  ASSIGN_OR_RETURN(st_.version, lake_.Commit(std::move(txn)));
+  ++st_.commits;
+  for (const auto& p : pending) {
+    st_.series[p.series].confirmed_empty +=
+        Candles(lake::MergeRanges(p.empty), series_[p.series].interval.micros);
+  }
+  for (const auto& [idx, n] : added) st_.series[idx].fetched += n;
+  meta_ = std::move(new_meta);
+  pending.clear();
+  return Status::Ok();
+}
+
+Status BackfillRun::CommitPages(Progress& bar) {
+  std::vector<Piece> pending;
+  int64_t pending_rows = 0;
+  Micros last_commit = lake_.clock().Now();
+  for (;;) {
+    std::vector<Piece> got;
+    bool done;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return !ready_.empty() || workers_done_ == n_workers_; });
+      got.swap(ready_);
+      done = workers_done_ == n_workers_ && ready_.empty();
+    }
+    for (auto& p : got) {
+      bar.Add(static_cast<uint64_t>(p.covered));
+      pending_rows += static_cast<int64_t>(p.rows.size());
+      pending.push_back(std::move(p));
+    }
+    const Micros now = lake_.clock().Now();
+    if (done || pending_rows >= opt_.chunk_rows || now - last_commit >= opt_.chunk_interval) {
+      RETURN_IF_ERROR(Commit(pending));
+      pending_rows = 0;
+      last_commit = now;
+    }
+    if (done) return Status::Ok();
+  }
+}
+
+StatusOr<BackfillStats> BackfillRun::Run(std::chrono::steady_clock::time_point t0) {
+  RETURN_IF_ERROR(CheckSymbols());
+  RETURN_IF_ERROR(Plan());
+  const lake::Snapshot& snap = *snap_;
+  const int64_t requests_before = rest_.stats().requests.load();
+  n_workers_ =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(opt_.concurrency), segments_.size()));
+  std::vector<std::thread> pool;
+  for (int i = 0; i < n_workers_; ++i) pool.emplace_back([this] { Work(); });
+
+  Progress bar("backfill", opt_.progress ? static_cast<uint64_t>(total_missing_) : 0);
+  meta_ = snap.manifest().meta.contains(lake::kConfirmedEmptyKey)
+              ? snap.manifest().meta[lake::kConfirmedEmptyKey]
+              : nlohmann::json();
+  st_.version = snap.version();
+  Status result = CommitPages(bar);
+  abort_ = true;
+  for (auto& t : pool) t.join();
+  bar.Finish();
+  if (!result.ok()) return result.WithContext("backfill");
+  if (snap.manifest().meta.contains(lake::kRefetchKey)) {
+    RETURN_IF_ERROR(SettleRefetch(lake_, con_, series_).WithContext("backfill"));
+  }
+  std::sort(st_.failures.begin(), st_.failures.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.symbol, a.interval, a.from) < std::tie(b.symbol, b.interval, b.from);
+  });
+  st_.requests = rest_.stats().requests.load() - requests_before;
+  st_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return std::move(st_);
+}
+
 }  // namespace
 
 int64_t BackfillStats::fetched() const {
@@ -141,264 +457,8 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
     }
     return lock.status();
   }
-
-  // The exchange first: its symbols, then its clock (which decides what is closed).
-  ASSIGN_OR_RETURN(std::vector<exchange::SymbolInfo> listed, rest.ExchangeInfo());
-  for (const auto& sym : opt.symbols) {
-    auto it = std::find_if(listed.begin(), listed.end(),
-                           [&](const exchange::SymbolInfo& i) { return i.symbol == sym; });
-    if (it == listed.end()) {
-      return InvalidArgument("unknown symbol '{}': not listed by {}/api/v3/exchangeInfo", sym,
-                             rest.base_url());
-    }
-    if (it->status != "TRADING") {
-      spdlog::warn("backfill: {} has status {} on the exchange; fetching its history anyway", sym,
-                   it->status);
-    }
-  }
-  BackfillStats st;
-  ASSIGN_OR_RETURN(st.exchange_time, rest.ServerTime());
-
-  // Scope and missing ranges per series.
-  ASSIGN_OR_RETURN(lake::Snapshot snap, lake.GetSnapshot());
-  std::vector<Series> series;
-  std::vector<Segment> segments;
-  int64_t total_missing = 0;
-  for (const auto& sym : opt.symbols) {
-    for (const auto& iv : opt.intervals) {
-      Series s{sym, iv, lake::KlinesDataset(iv)};
-      s.to = AlignDown(st.exchange_time, iv.micros);  // candles before it are closed
-      if (opt.to) s.to = std::min(s.to, AlignUp(*opt.to, iv.micros));
-      // Ranges `repair --drop` took out with a damaged file: fetched again wherever they are.
-      const TimeRanges refetch = lake::RefetchRanges(snap.manifest(), s.dataset, sym);
-      if (opt.from) {
-        s.from = AlignUp(*opt.from, iv.micros);
-      } else {
-        auto files = snap.Files(s.dataset, sym);
-        if (files.empty() && refetch.empty()) {
-          return InvalidArgument(
-              "{} {}: no klines in the lake to start from; pass --from (e.g. --from 2025-01-01)",
-              sym, iv.name);
-        }
-        s.from = std::numeric_limits<Micros>::max();
-        for (auto* f : files) s.from = std::min(s.from, f->min_time);
-        for (const auto& r : refetch) s.from = std::min(s.from, r.first);
-        s.from = AlignUp(s.from, iv.micros);
-      }
-      SeriesStats ss;
-      ss.symbol = sym;
-      ss.interval = iv.name;
-      ss.from = s.from;
-      ss.to = std::max(s.from, s.to);
-      if (s.from < s.to) {
-        ASSIGN_OR_RETURN(TimeRanges gaps, StoredGaps(snap, con, s));
-        for (const auto& [lo, hi] : refetch) {
-          Series part = s;
-          part.from = AlignUp(lo, iv.micros);
-          part.to = std::min(AlignUp(hi, iv.micros), s.to);
-          if (part.from >= part.to || (part.from >= s.from && part.to <= s.to)) continue;
-          ASSIGN_OR_RETURN(TimeRanges more, StoredGaps(snap, con, part));
-          gaps.insert(gaps.end(), more.begin(), more.end());
-        }
-        gaps = lake::MergeRanges(std::move(gaps));
-        TimeRanges missing =
-            lake::SubtractRanges(gaps, lake::ConfirmedEmpty(snap.manifest(), s.dataset, sym));
-        ss.missing = Candles(missing, iv.micros);
-        ss.missing_ranges = static_cast<int64_t>(missing.size());
-        ss.already_empty = Candles(gaps, iv.micros) - ss.missing;
-        total_missing += ss.missing;
-        for (const auto& r : missing) {
-          AddSegments(series.size(), r, iv.micros, opt.page_limit, opt.concurrency, &segments);
-        }
-        spdlog::debug("backfill {} {}: {} missing in {} ranges", sym, iv.name, ss.missing,
-                      ss.missing_ranges);
-      }
-      series.push_back(std::move(s));
-      st.series.push_back(std::move(ss));
-    }
-  }
-
-  // Workers page the segments and hand pages to this thread, which commits them in chunks.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Piece> ready;
-  size_t next_segment = 0;
-  int workers_done = 0;
-  std::atomic<bool> abort{false};
-  const int64_t requests_before = rest.stats().requests.load();
-  auto work = [&] {
-    for (;;) {
-      Segment seg;
-      {
-        std::lock_guard<std::mutex> l(mu);
-        if (next_segment >= segments.size() || abort.load()) break;
-        seg = segments[next_segment++];
-      }
-      const Series& s = series[seg.series];
-      const Micros step = s.interval.micros;
-      Micros cur = seg.from;
-      while (cur < seg.to && !abort.load()) {
-        auto page = rest.Klines(s.symbol, s.interval, cur, seg.to - step, opt.page_limit);
-        if (!page.ok()) {
-          std::lock_guard<std::mutex> l(mu);
-          st.failures.push_back({s.symbol, s.interval.name, cur, seg.to, page.status().message()});
-          break;
-        }
-        Piece pc;
-        pc.series = seg.series;
-        const bool full_page = static_cast<int>(page->size()) >= opt.page_limit;
-        // Keep only closed klines; an open one ends what this page can prove.
-        size_t keep = 0;
-        while (keep < page->size() && page->close_time[keep] < st.exchange_time) ++keep;
-        const bool cut = keep < page->size();
-        Micros expect = cur;
-        for (size_t i = 0; i < keep; ++i) {
-          Micros t = page->open_time[i];
-          if (t > expect) pc.empty.emplace_back(expect, t);
-          expect = t + step;
-        }
-        Micros next = expect;
-        if (!full_page && !cut) {
-          if (expect < seg.to) pc.empty.emplace_back(expect, seg.to);
-          next = seg.to;
-        }
-        if (cut) {
-          spdlog::warn("backfill {} {}: the exchange returned an open kline at {}; stopping there",
-                       s.symbol, s.interval.name, FormatIso(page->open_time[keep]));
-        }
-        page->open_time.resize(keep);
-        page->close_time.resize(keep);
-        page->open.resize(keep);
-        page->high.resize(keep);
-        page->low.resize(keep);
-        page->close.resize(keep);
-        page->volume.resize(keep);
-        page->quote_volume.resize(keep);
-        page->trades.resize(keep);
-        page->taker_buy_base.resize(keep);
-        page->taker_buy_quote.resize(keep);
-        pc.rows = std::move(*page);
-        pc.covered = (next - cur) / step;
-        {
-          std::lock_guard<std::mutex> l(mu);
-          ready.push_back(std::move(pc));
-        }
-        cv.notify_one();
-        if (cut || next <= cur) break;
-        cur = next;
-      }
-    }
-    {
-      std::lock_guard<std::mutex> l(mu);
-      ++workers_done;
-    }
-    cv.notify_one();
-  };
-
-  const int n_workers =
-      static_cast<int>(std::min<size_t>(static_cast<size_t>(opt.concurrency), segments.size()));
-  std::vector<std::thread> pool;
-  for (int i = 0; i < n_workers; ++i) pool.emplace_back(work);
-  auto join = [&] {
-    abort = true;
-    for (auto& t : pool) t.join();
-    pool.clear();
-  };
-
-  Progress bar("backfill", opt.progress ? static_cast<uint64_t>(total_missing) : 0);
-  nlohmann::json meta = snap.manifest().meta.contains(lake::kConfirmedEmptyKey)
-                            ? snap.manifest().meta[lake::kConfirmedEmptyKey]
-                            : nlohmann::json();
-  st.version = snap.version();
-
-  auto commit = [&](std::vector<Piece>& pending) -> Status {
-    if (pending.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(lake::Transaction txn, lake.Begin());
-    auto fail = [&](Status s) {
-      lake.Abandon(std::move(txn));
-      return s;
-    };
-    const Micros ingested_at = lake.clock().Now();
-    std::map<int64_t, std::vector<const Piece*>> by_interval;
-    for (const auto& p : pending) by_interval[series[p.series].interval.micros].push_back(&p);
-    std::map<size_t, int64_t> added;
-    for (const auto& [micros, pieces] : by_interval) {
-      std::vector<const ingest::KlineBatch*> batches;
-      for (const Piece* p : pieces) {
-        if (p->rows.size() > 0) batches.push_back(&p->rows);
-      }
-      if (batches.empty()) continue;
-      const Interval& iv = series[pieces[0]->series].interval;
-      lake::KlineAppend app;
-      app.source = lake::Source::kRest;
-      app.ingested_at = ingested_at;
-      auto staged = lake::AppendKlines(con, txn, iv, batches, app);
-      if (!staged.ok()) return fail(staged.status());
-    }
-    nlohmann::json new_meta = meta;
-    bool meta_changed = false;
-    for (const auto& p : pending) {
-      added[p.series] += static_cast<int64_t>(p.rows.size());
-      if (p.empty.empty()) continue;
-      const Series& s = series[p.series];
-      new_meta = lake::WithConfirmedEmpty(new_meta, s.dataset, s.symbol, p.empty);
-      meta_changed = true;
-    }
-    if (meta_changed) {
-      txn.ExpectMeta(lake::kConfirmedEmptyKey, meta);
-      txn.SetMeta(lake::kConfirmedEmptyKey, new_meta);
-    }
-    ASSIGN_OR_RETURN(st.version, lake.Commit(std::move(txn)));
-    ++st.commits;
-    for (const auto& p : pending) {
-      st.series[p.series].confirmed_empty +=
-          Candles(lake::MergeRanges(p.empty), series[p.series].interval.micros);
-    }
-    for (const auto& [idx, n] : added) st.series[idx].fetched += n;
-    meta = std::move(new_meta);
-    pending.clear();
-    return Status::Ok();
-  };
-
-  std::vector<Piece> pending;
-  int64_t pending_rows = 0;
-  Micros last_commit = lake.clock().Now();
-  Status result = Status::Ok();
-  for (;;) {
-    std::vector<Piece> got;
-    bool done;
-    {
-      std::unique_lock<std::mutex> l(mu);
-      cv.wait(l, [&] { return !ready.empty() || workers_done == n_workers; });
-      got.swap(ready);
-      done = workers_done == n_workers && ready.empty();
-    }
-    for (auto& p : got) {
-      bar.Add(static_cast<uint64_t>(p.covered));
-      pending_rows += static_cast<int64_t>(p.rows.size());
-      pending.push_back(std::move(p));
-    }
-    const Micros now = lake.clock().Now();
-    if (done || pending_rows >= opt.chunk_rows || now - last_commit >= opt.chunk_interval) {
-      result = commit(pending);
-      if (!result.ok()) break;
-      pending_rows = 0;
-      last_commit = now;
-    }
-    if (done) break;
-  }
-  join();
-  bar.Finish();
-  if (!result.ok()) return result.WithContext("backfill");
-  if (snap.manifest().meta.contains(lake::kRefetchKey)) {
-    RETURN_IF_ERROR(SettleRefetch(lake, con, series).WithContext("backfill"));
-  }
-  std::sort(st.failures.begin(), st.failures.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.symbol, a.interval, a.from) < std::tie(b.symbol, b.interval, b.from);
-  });
-  st.requests = rest.stats().requests.load() - requests_before;
-  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return st;
+  BackfillRun run(lake, con, rest, opt);
+  return run.Run(t0);
 }
 
 std::string FormatBackfillSummary(const BackfillStats& st) {

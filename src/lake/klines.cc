@@ -180,6 +180,25 @@ static std::string EmptyKlinesSql() {
          "NULL::TIMESTAMPTZ AS ingested_at, NULL::VARCHAR AS filename WHERE false";
 }
 
+model::Kline KlineRowAt(const Result& r, size_t row, bool ohlcv_only) {
+  model::Kline k;
+  k.symbol = r.GetString(0, row);
+  k.open_time = r.GetInt64(1, row);
+  k.open = r.GetDouble(2, row);
+  k.high = r.GetDouble(3, row);
+  k.low = r.GetDouble(4, row);
+  k.close = r.GetDouble(5, row);
+  k.volume = r.GetDouble(6, row);
+  if (!ohlcv_only) {
+    k.close_time = r.IsNull(7, row) ? 0 : r.GetInt64(7, row);
+    k.quote_volume = r.IsNull(8, row) ? 0 : r.GetDouble(8, row);
+    k.trades = r.IsNull(9, row) ? 0 : r.GetInt64(9, row);
+    k.taker_buy_base = r.IsNull(10, row) ? 0 : r.GetDouble(10, row);
+    k.taker_buy_quote = r.IsNull(11, row) ? 0 : r.GetDouble(11, row);
+  }
+  return k;
+}
+
 std::string KlinesSql(const Snapshot& snap, const Interval& interval, const KlineFilter& filter,
                       bool dedup) {
   std::vector<const FileEntry*> files;

@@ -11,6 +11,7 @@
 #include "lake/duck.h"
 #include "lake/lake.h"
 #include "lake/typed.h"
+#include "model/kline.h"
 
 namespace cryptolake::lake {
 
@@ -68,6 +69,16 @@ std::string WithKlinePartitions(const Interval& interval, std::string_view rows)
 // which also prunes files by their manifest time range (KlineFilter: lake/typed.h).
 std::string KlinesSql(const Snapshot& snap, const Interval& interval,
                       const KlineFilter& filter = {}, bool dedup = true);
+
+// A kline row of a query result: columns 0..11 are symbol, open_time, open, high, low, close,
+// volume, close_time, quote_volume, trades, taker_buy_base, taker_buy_quote (times as UTC
+// microseconds: BIGINT, or a timestamp). A NULL in columns 7..11 (an OHLCV-only file) reads as 0;
+// with `ohlcv_only` only columns 0..6 are read (the others 0).
+model::Kline KlineRowAt(const Result& r, size_t row, bool ohlcv_only = false);
+// KlineRowAt's columns by name, for a table that stores them under these names with BIGINT times.
+inline constexpr const char* kKlineRowColumns =
+    "symbol, open_time, open, high, low, close, volume, close_time, quote_volume, trades, "
+    "taker_buy_base, taker_buy_quote";
 
 // SQL expression ranking a source column: rest 3, import 2, stream 1.
 inline constexpr const char* kSourcePrioritySql =

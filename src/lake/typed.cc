@@ -43,36 +43,20 @@ StatusOr<std::vector<model::Kline>> ReadKlines(Connection& con, const Snapshot& 
   std::vector<model::Kline> out;
   out.reserve(r.rows());
   for (size_t i = 0; i < r.rows(); ++i) {
-    model::Kline k;
-    k.symbol = r.GetString(0, i);
-    k.open_time = r.GetInt64(1, i);
-    k.open = r.GetDouble(2, i);
-    k.high = r.GetDouble(3, i);
-    k.low = r.GetDouble(4, i);
-    k.close = r.GetDouble(5, i);
-    k.volume = r.GetDouble(6, i);
-    if (!read.ohlcv_only) {
-      k.close_time = r.IsNull(7, i) ? 0 : r.GetInt64(7, i);
-      k.quote_volume = r.IsNull(8, i) ? 0 : r.GetDouble(8, i);
-      k.trades = r.IsNull(9, i) ? 0 : r.GetInt64(9, i);
-      k.taker_buy_base = r.IsNull(10, i) ? 0 : r.GetDouble(10, i);
-      k.taker_buy_quote = r.IsNull(11, i) ? 0 : r.GetDouble(11, i);
+    out.push_back(KlineRowAt(r, i, read.ohlcv_only));
+    if (read.derive_close_time && !read.ohlcv_only && r.IsNull(7, i)) {
+      out.back().close_time = out.back().open_time + interval.micros - 1000;
     }
-    out.push_back(std::move(k));
   }
   if (read.newest) std::reverse(out.begin(), out.end());
   return out;
 }
 
-StatusOr<std::map<std::string, Micros>> LastOpenTimes(Connection& con, const Snapshot& snap,
-                                                      const Interval& interval,
-                                                      const KlineFilter& filter) {
-  ASSIGN_OR_RETURN(Result r, con.Query(fmt::format(
-                                 "SELECT symbol, max(epoch_us(open_time)) FROM {} GROUP BY symbol",
-                                 KlinesSql(snap, interval, filter))));
+std::map<std::string, Micros> LastOpenTimes(const Snapshot& snap, const Interval& interval) {
   std::map<std::string, Micros> out;
-  for (size_t i = 0; i < r.rows(); ++i) {
-    if (!r.IsNull(1, i)) out[r.GetString(0, i)] = r.GetInt64(1, i);
+  for (const FileEntry* f : snap.Files(KlinesDataset(interval))) {
+    auto [it, added] = out.emplace(f->symbol, f->max_time);
+    if (!added) it->second = std::max(it->second, f->max_time);
   }
   return out;
 }

@@ -61,6 +61,9 @@ struct KlineRead {
   // Only open_time and OHLCV (the other fields 0, symbol set): less to read for the callers
   // that need only those.
   bool ohlcv_only = false;
+  // A close_time the lake holds as NULL (an OHLCV-only file) reads as Binance's, open_time +
+  // interval - 1 ms, instead of 0 (the stream's healed candles need one).
+  bool derive_close_time = false;
 };
 
 // The klines of `interval` in `snap` that `filter` selects, ordered by symbol, then open_time.
@@ -69,11 +72,10 @@ StatusOr<std::vector<model::Kline>> ReadKlines(Connection& con, const Snapshot& 
                                                const KlineFilter& filter = {},
                                                const KlineRead& read = {});
 
-// The newest open_time of each symbol's klines of `interval` that `filter` selects (symbols
-// without any are absent).
-StatusOr<std::map<std::string, Micros>> LastOpenTimes(Connection& con, const Snapshot& snap,
-                                                      const Interval& interval,
-                                                      const KlineFilter& filter = {});
+// The newest open_time stored per symbol among the klines of `interval` (any source, duplicates
+// included); a symbol with none is absent from the map. From the manifest's per-file time
+// ranges: no file is read, so it cannot fail.
+std::map<std::string, Micros> LastOpenTimes(const Snapshot& snap, const Interval& interval);
 
 // Writes a dataset of `snap` as CSV with a header to `out` (a file path; "/dev/stdout" works):
 // for klines_<interval>, symbol plus the kline columns (lake/klines.h), deduplicated, ordered by

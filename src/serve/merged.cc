@@ -364,9 +364,7 @@ StatusOr<std::vector<KlineRow>> Merged::Klines(const std::string& symbol, const 
   std::optional<Micros> last_batch;  // the lake's newest row of this interval
   if (lake_has) {
     ASSIGN_OR_RETURN(con, impl_->Borrow());
-    lake::KlineFilter f;
-    f.symbol = symbol;
-    ASSIGN_OR_RETURN(auto last, lake::LastOpenTimes(*con, snap, interval, f));
+    auto last = lake::LastOpenTimes(snap, interval);
     if (auto it = last.find(symbol); it != last.end()) last_batch = it->second;
   }
   // The lake's rows in [lo, hi), the `n` oldest (or newest), in time order.

@@ -1,7 +1,8 @@
 // The real-time view: what the batch views have not reached yet, kept by the speed layer's
 // consumer, and the speed layer's way into the master dataset.
 //
-// State per symbol, in memory and, for what must survive a restart, in a DuckDB file:
+// State per symbol, in memory and, for what must survive a restart, in a DuckDB file (the
+// store, lake/view_store.h, which also makes the view's reads and writes of the lake):
 //   * the closed 1m candles with open_time at or after the batch watermark (durable);
 //   * the open candle (the newest non-final kline update; memory only: every kline update
 //     carries the whole candle so far, so the next update after a restart restores it, and
@@ -50,7 +51,6 @@
 
 #include "core/status.h"
 #include "core/time.h"
-#include "lake/duck.h"
 #include "lake/lake.h"
 #include "model/daily.h"
 #include "model/kline.h"

@@ -8,7 +8,7 @@
 #include "exchange/governor.h"
 #include "exchange/replay.h"
 #include "ingest/parser.h"
-#include "lake/speed_reads.h"
+#include "lake/typed.h"
 #include "testing/testing.h"
 
 namespace cryptolake::backfill {

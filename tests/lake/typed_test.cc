@@ -141,15 +141,10 @@ TEST_F(TypedTest, LastOpenTimesPerSymbol) {
   auto btc = Batch("BTCUSDT", {0, 7}, 100);
   auto eth = Batch("ETHUSDT", {3}, 10);
   Append({&btc, &eth}, Source::kImport);
-  auto last = LastOpenTimes(*con_, Snap(), k1m);
-  ASSERT_TRUE(last.ok()) << last.status().ToString();
-  EXPECT_EQ(*last, (std::map<std::string, Micros>{{"BTCUSDT", kT0 + 7 * kMicrosPerMinute},
-                                                  {"ETHUSDT", kT0 + 3 * kMicrosPerMinute}}));
-  KlineFilter f;
-  f.symbol = "SOLUSDT";
-  last = LastOpenTimes(*con_, Snap(), k1m, f);
-  ASSERT_TRUE(last.ok());
-  EXPECT_TRUE(last->empty());
+  EXPECT_EQ(LastOpenTimes(Snap(), k1m),
+            (std::map<std::string, Micros>{{"BTCUSDT", kT0 + 7 * kMicrosPerMinute},
+                                           {"ETHUSDT", kT0 + 3 * kMicrosPerMinute}}));
+  EXPECT_TRUE(LastOpenTimes(Snap(), *Interval::Parse("5m")).empty());
 }
 
 TEST_F(TypedTest, AppendSkipsExistingKeysAndRepeatsWithinTheBatches) {
