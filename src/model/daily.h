@@ -29,11 +29,11 @@ namespace cryptolake::model {
 struct DailyBar {
   Micros day = 0;  // 00:00 UTC
   double open = 0, high = 0, low = 0, close = 0, volume = 0;
-  int64_t minutes = 0;              // closed 1m klines (batch rows: minutes_present)
-  std::optional<double> ma7, ma30;  // set by MovingAverages
-  bool filled = false;              // forward-filled: no kline that day
-  bool speed = false;               // serving merge: the day comes from the speed layer
-  bool partial = false;             // serving merge: see serve/merged.h
+  int64_t minutes = 0;                        // closed 1m klines (batch rows: minutes_present)
+  std::optional<double> ma7 = {}, ma30 = {};  // set by MovingAverages
+  bool filled = false;                        // forward-filled: no kline that day
+  bool speed = false;                         // serving merge: the day comes from the speed layer
+  bool partial = false;                       // serving merge: see serve/merged.h
   bool operator==(const DailyBar&) const = default;
 };
 

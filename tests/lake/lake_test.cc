@@ -333,7 +333,9 @@ TEST_F(LakeTest, ReadersNeverBreakWhileWritersCommitAndCompact) {
                    KlinesStageSpec(iv, Source::kImport))
             .ok());
     ASSERT_TRUE(lake_->Commit(std::move(txn)).ok());
-    if (i % 3 == 0) ASSERT_TRUE(Compact(*lake_, *con).ok());
+    if (i % 3 == 0) {
+      ASSERT_TRUE(Compact(*lake_, *con).ok());
+    }
   }
   done = true;
   reader.join();

@@ -107,7 +107,8 @@ TEST(MovingAveragesTest, MeanOfTheLastRowsIncludingTheDay) {
 }
 
 TEST(KlineBatchTest, AddAndAtRoundTrip) {
-  KlineBatch full{.symbol = "ETHUSDT"};
+  KlineBatch full;
+  full.symbol = "ETHUSDT";
   Kline k = K(kDay0, 1, 2, 0.5, 1.5, 3);
   k.symbol = "ETHUSDT";
   k.close_time = kDay0 + kMicrosPerMinute - 1;
@@ -118,7 +119,9 @@ TEST(KlineBatchTest, AddAndAtRoundTrip) {
   full.Add(k);
   ASSERT_EQ(full.size(), 1u);
   EXPECT_EQ(full.At(0), k);
-  KlineBatch ohlcv{.symbol = "ETHUSDT", .full = false};
+  KlineBatch ohlcv;
+  ohlcv.symbol = "ETHUSDT";
+  ohlcv.full = false;
   ohlcv.Add(k);
   EXPECT_TRUE(ohlcv.trades.empty());
   Kline want = K(kDay0, 1, 2, 0.5, 1.5, 3);

@@ -70,7 +70,9 @@ TEST(EmbeddedBusTest, KeyedOrderGroupsAndCommittedOffsets) {
   for (const auto& m : *first) {
     EXPECT_EQ(m.partition, PartitionOf(m.key, 4));
     int v = std::stoi(m.value);
-    if (last.count(m.key)) EXPECT_GT(v, last[m.key]);
+    if (last.count(m.key)) {
+      EXPECT_GT(v, last[m.key]);
+    }
     last[m.key] = v;
   }
   // A new consumer of the same group starts after the committed offsets; another group sees all.

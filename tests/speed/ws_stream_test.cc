@@ -292,7 +292,9 @@ TEST_F(WsStreamTest, ReconnectsAfterDisconnectsAndCallsOnReconnect) {
       EXPECT_GE(items[i].last_message_at, last_message - kMicrosPerSecond);
     } else {
       last_message = items[i].at;
-      if (i > 0) EXPECT_TRUE(items[i - 1].reconnect) << "one message per connection";
+      if (i > 0) {
+        EXPECT_TRUE(items[i - 1].reconnect) << "one message per connection";
+      }
     }
   }
   EXPECT_GE(reconnects, 2);
