@@ -13,6 +13,7 @@
 
 #include "core/fsutil.h"
 #include "core/progress.h"
+#include "ingest/parser.h"  // ingest::KlineBatch
 #include "lake/klines.h"
 #include "lake/typed.h"
 
@@ -119,8 +120,8 @@ int64_t BackfillStats::fetched() const {
   return n;
 }
 
-StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
-                                 exchange::BinanceRest& rest, const BackfillOptions& opt) {
+StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con, venue::KlineSource& rest,
+                                 const BackfillOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.symbols.empty()) return InvalidArgument("backfill: no symbols given");
   if (opt.intervals.empty()) return InvalidArgument("backfill: no intervals given");
@@ -143,10 +144,10 @@ StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
   }
 
   // The exchange first: its symbols, then its clock (which decides what is closed).
-  ASSIGN_OR_RETURN(std::vector<exchange::SymbolInfo> listed, rest.ExchangeInfo());
+  ASSIGN_OR_RETURN(std::vector<venue::SymbolInfo> listed, rest.ExchangeInfo());
   for (const auto& sym : opt.symbols) {
     auto it = std::find_if(listed.begin(), listed.end(),
-                           [&](const exchange::SymbolInfo& i) { return i.symbol == sym; });
+                           [&](const venue::SymbolInfo& i) { return i.symbol == sym; });
     if (it == listed.end()) {
       return InvalidArgument("unknown symbol '{}': not listed by {}/api/v3/exchangeInfo", sym,
                              rest.base_url());

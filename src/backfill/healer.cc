@@ -12,7 +12,7 @@ struct BackfillHealer::Duck {
   lake::Connection con;
 };
 
-BackfillHealer::BackfillHealer(lake::Lake& lake, exchange::BinanceRest& rest)
+BackfillHealer::BackfillHealer(lake::Lake& lake, venue::KlineSource& rest)
     : lake_(lake), rest_(rest) {}
 
 BackfillHealer::~BackfillHealer() = default;

@@ -4,14 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "lake/klines.h"
 #include "lake/speed_reads.h"
-#include "speed/parser.h"
 
 namespace cryptolake::speed {
 
@@ -19,16 +17,14 @@ namespace {
 
 const Interval k1m{"1m", kMicrosPerMinute};
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
                                 const StreamOptions& opt, const std::atomic<bool>& stop) {
   if (opt.symbols.empty()) return InvalidArgument("stream: no symbols given");
+  if (opt.role != StreamRole::kConsumer && opt.format == nullptr) {
+    return InvalidArgument("stream: no stream format given");
+  }
   StreamStats st;
   const bool produce = opt.role != StreamRole::kConsumer;
   const bool consume = opt.role != StreamRole::kProducer;
@@ -53,12 +49,10 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
 
   // --- producer side (runs on the WebSocket thread) ----------------------------------------
   WsOptions wo = opt.ws;
-  wo.streams.clear();
-  for (const auto& s : opt.symbols) {
-    wo.streams.push_back(Lower(s) + "@kline_1m");
-    if (opt.trades) wo.streams.push_back(Lower(s) + "@trade");
+  if (produce) {
+    ASSIGN_OR_RETURN(wo.path, opt.format->Path(opt.symbols, opt.trades));
   }
-  StreamParser parser;
+  venue::StreamFormat* const parser = opt.format;
   std::map<std::string, Micros> last_closed;  // newest closed open_time per symbol, as received
   // kProducer's `until`: symbols that have published a closed candle at or after it.
   const std::set<std::string> wanted(opt.symbols.begin(), opt.symbols.end());
@@ -107,9 +101,9 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
   };
   auto on_message = [&](std::string_view text) {
     Event e;
-    auto r = parser.Parse(text, &e);
+    auto r = parser->Parse(text, &e);
     if (!r.ok()) {
-      if (parser.malformed() <= 5) {
+      if (parser->malformed() <= 5) {
         spdlog::warn("stream: malformed message skipped ({}): {}", r.status().message(),
                      text.substr(0, 200));
       }
@@ -176,8 +170,8 @@ StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
   };
   auto finish_stats = [&] {
     if (ws) st.messages = ws->stats().messages.load();
-    st.malformed = parser.malformed();
-    st.ignored = parser.ignored();
+    st.malformed = parser ? parser->malformed() : 0;
+    st.ignored = parser ? parser->ignored() : 0;
     st.published = published.load();
     st.reconnects = reconnects.load();
     st.heals = heals.load();
