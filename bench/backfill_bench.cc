@@ -26,11 +26,11 @@
 #include <vector>
 
 #include "backfill/backfill.h"
-#include "exchange/binance_rest.h"
 #include "exchange/governor.h"
 #include "exchange/replay.h"
 #include "lake/duck.h"
 #include "lake/lake.h"
+#include "venues/binance/rest.h"
 
 using namespace cryptolake;
 namespace fs = std::filesystem;
@@ -59,7 +59,7 @@ struct Round {
 };
 
 // One backfill of both symbols' 1m history into a fresh lake under `dir`.
-Round BackfillOnce(const fs::path& dir, exchange::BinanceRest& rest, lake::Connection& con) {
+Round BackfillOnce(const fs::path& dir, venues::binance::BinanceRest& rest, lake::Connection& con) {
   fs::remove_all(dir);
   auto lk = Check(lake::Lake::Open(dir, SystemClock::Instance()));
   backfill::BackfillOptions o;
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   std::printf("replay exchange: %lld 1m klines (both symbols) on %s\n",
               static_cast<long long>(ex->klines_loaded()), ex->url().c_str());
 
-  exchange::RestOptions rest_opt;
+  venues::binance::RestOptions rest_opt;
   rest_opt.base_url = ex->url();
 
   // Capacity: no limit on either side.
@@ -119,9 +119,9 @@ int main(int argc, char** argv) {
     ex_unlimited.weight_limit = 1'000'000'000;
     auto ex2 = Check(exchange::ReplayExchange::Create({klines.string()}, clock, ex_unlimited));
     if (Status s = ex2->Start(); !s.ok()) Die(s);
-    exchange::RestOptions o2 = rest_opt;
+    venues::binance::RestOptions o2 = rest_opt;
     o2.base_url = ex2->url();
-    exchange::BinanceRest rest2(o2, gov, clock);
+    venues::binance::BinanceRest rest2(o2, gov, clock);
     for (int i = 0; i < runs; ++i) {
       Round r = BackfillOnce(work / "capacity", rest2, con);
       capacity.push_back(static_cast<double>(r.rows) / r.seconds);
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   // Throttled: the real limit, one governor for every round, for `minutes` whole minutes.
   exchange::GovernorOptions go;  // 6000 * 0.8
   exchange::RateGovernor gov(clock, go);
-  exchange::BinanceRest rest(rest_opt, gov, clock);
+  venues::binance::BinanceRest rest(rest_opt, gov, clock);
   const double per_minute = static_cast<double>(go.budget()) / 2 * 1000;
   const Micros start = clock.Now();
   const Micros end = start + static_cast<Micros>(minutes) * kMicrosPerMinute;

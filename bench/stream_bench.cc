@@ -4,7 +4,7 @@
 // real 2025 1m recording of BTCUSDT, 15 open updates and one final update per candle, then
 // parses all of them on one thread, in the same run:
 //   baseline  nlohmann::json (a DOM parse, the naive path) extracting the same fields
-//   parser    speed::StreamParser (simdjson On Demand) into speed::Event
+//   parser    venues::binance::StreamParser (simdjson On Demand) into speed::Event
 //   parse + aggregate  the same, then the consumer's path into the real-time view on a fresh
 //             view and lake per run: RealtimeView::Fold per poll of 4096 events, Persist (a
 //             DuckDB commit of the closed candles) every StreamOptions::persist_max_events
@@ -25,9 +25,9 @@
 
 #include "ingest/parser.h"
 #include "lake/lake.h"
-#include "speed/parser.h"
 #include "speed/stream.h"
 #include "speed/view.h"
+#include "venues/binance/stream_parser.h"
 
 using namespace cryptolake;
 namespace fs = std::filesystem;
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
       double c = std::stod(k["c"].get<std::string>());
       sink += static_cast<int64_t>(c) + k["t"].get<int64_t>() + (k["x"].get<bool>() ? 1 : 0);
     }));
-    speed::StreamParser p;
+    venues::binance::StreamParser p;
     speed::Event e;
     ours.push_back(Rate(msgs, [&](const std::string& m) {
       auto ok = p.Parse(m, &e);
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
       "thread, median of %d runs\n",
       msgs.size(), runs);
   std::printf("  baseline nlohmann::json   %12.0f events/s\n", Median(base));
-  std::printf("  speed::StreamParser       %12.0f events/s  (%.2fx the baseline)\n", Median(ours),
+  std::printf("  binance::StreamParser     %12.0f events/s  (%.2fx the baseline)\n", Median(ours),
               Median(ours) / Median(base));
   std::printf("  parse + aggregate (view)  %12.0f events/s  (%.2fx the baseline; goal >= 500000)\n",
               Median(agg), Median(agg) / Median(base));

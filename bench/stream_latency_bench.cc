@@ -27,6 +27,7 @@
 #include "exchange/replay.h"
 #include "speed/kafka_bus.h"
 #include "speed/stream.h"
+#include "venues/binance/stream_parser.h"
 
 using namespace cryptolake;
 namespace fs = std::filesystem;
@@ -86,6 +87,8 @@ void Measure(const std::string& name, speed::Bus& bus, int seconds) {
       }
     }
   };
+  venues::binance::StreamParser format;
+  so.format = &format;
   std::atomic<bool> stop{false};
   auto st = speed::RunStream(*lk, bus, nullptr, so, stop);
   if (!st.ok()) Die(st.status());

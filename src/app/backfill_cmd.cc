@@ -4,8 +4,8 @@
 #include "app/commands.h"
 #include "backfill/backfill.h"
 #include "batch/views.h"
-#include "exchange/binance_rest.h"
 #include "exchange/governor.h"
+#include "venues/binance/rest.h"
 
 namespace cryptolake::app {
 
@@ -34,12 +34,12 @@ Status BackfillLake(Env& env, const BackfillArgs& a) {
   go.budget_fraction = a.budget.value_or(cfg.backfill_weight_budget);  // both checked in (0, 1]
   const Clock& clock = env.lake->clock();
   exchange::RateGovernor governor(clock, go);
-  exchange::RestOptions ro;
+  venues::binance::RestOptions ro;
   ro.base_url = a.exchange.empty() ? cfg.exchange : a.exchange;
   ro.timeout = static_cast<Micros>(a.timeout_seconds * kMicrosPerSecond);
   ro.max_attempts = a.max_attempts;
   ro.backoff_base = static_cast<Micros>(a.backoff_ms * 1000);
-  exchange::BinanceRest rest(ro, governor, clock);
+  venues::binance::BinanceRest rest(ro, governor, clock);
 
   ASSIGN_OR_RETURN(backfill::BackfillStats st, backfill::Backfill(*env.lake, *env.con, rest, o));
   std::printf("%s\n", backfill::FormatBackfillSummary(st).c_str());

@@ -22,7 +22,6 @@
 #include "batch/views.h"
 #include "core/fsutil.h"
 #include "core/priority.h"
-#include "exchange/binance_rest.h"
 #include "exchange/governor.h"
 #include "exchange/replay.h"
 #include "forecast/models.h"
@@ -31,6 +30,8 @@
 #include "serve/merged.h"
 #include "serve/refresh_health.h"
 #include "speed/stream.h"
+#include "venues/binance/rest.h"
+#include "venues/binance/stream_parser.h"
 
 namespace cryptolake::app {
 
@@ -408,12 +409,14 @@ StatusOr<speed::StreamStats> Stream(Env& env, speed::StreamOptions so, const UpE
   };
   const Clock& clock = env.lake->clock();
   exchange::RateGovernor governor(clock, {});
-  exchange::RestOptions rop;
+  venues::binance::RestOptions rop;
   rop.base_url = ex.rest_url;
-  exchange::BinanceRest rest(rop, governor, clock);
+  venues::binance::BinanceRest rest(rop, governor, clock);
   sv.gauges.running = true;
   speed::EmbeddedBus bus;
   backfill::BackfillHealer healer(*env.lake, rest);
+  venues::binance::StreamParser format;
+  so.format = &format;
   auto st = speed::RunStream(*env.lake, bus, &healer, so, stop);
   sv.gauges.running = false;
   return st;

@@ -1,14 +1,16 @@
-// `cryptolake stream`: flags and config -> speed::RunStream on the chosen bus, gaps healed by
-// the REST backfill (backfill/healer.h) unless --no-heal.
+// `cryptolake stream`: flags and config -> speed::RunStream on the chosen bus over the Binance
+// adapter (venues/binance: its stream format, and its REST API under the gap healer), gaps healed
+// by the REST backfill (backfill/healer.h) unless --no-heal.
 #include <csignal>
 #include <cstdio>
 
 #include "app/commands.h"
 #include "backfill/healer.h"
-#include "exchange/binance_rest.h"
 #include "exchange/governor.h"
 #include "speed/kafka_bus.h"
 #include "speed/stream.h"
+#include "venues/binance/rest.h"
+#include "venues/binance/stream_parser.h"
 
 namespace cryptolake::app {
 
@@ -68,9 +70,9 @@ int RunStream(Env& env, const StreamArgs& a) {
 
   const Clock& clock = env.lake->clock();
   exchange::RateGovernor governor(clock, {});
-  exchange::RestOptions ro;
+  venues::binance::RestOptions ro;
   ro.base_url = a.exchange.empty() ? cfg.exchange : a.exchange;
-  exchange::BinanceRest rest(ro, governor, clock);
+  venues::binance::BinanceRest rest(ro, governor, clock);
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -85,6 +87,8 @@ int RunStream(Env& env, const StreamArgs& a) {
   }
   std::fflush(stdout);
   backfill::BackfillHealer healer(*env.lake, rest);
+  venues::binance::StreamParser format;
+  o.format = &format;
   auto st = speed::RunStream(*env.lake, *bus, a.no_heal ? nullptr : &healer, o, g_stop);
   if (!st.ok()) return Fail(st.status());
   std::printf("%s\n", speed::FormatStreamSummary(*st).c_str());

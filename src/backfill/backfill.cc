@@ -14,6 +14,7 @@
 
 #include "core/fsutil.h"
 #include "core/progress.h"
+#include "ingest/parser.h"  // ingest::KlineBatch
 #include "lake/klines.h"
 #include "lake/typed.h"
 
@@ -131,7 +132,7 @@ void KeepRows(ingest::KlineBatch& page, size_t keep) {
 // series, then page them with a pool of workers while this thread commits the pages in chunks.
 class BackfillRun {
  public:
-  BackfillRun(lake::Lake& lake, lake::Connection& con, exchange::BinanceRest& rest,
+  BackfillRun(lake::Lake& lake, lake::Connection& con, venue::KlineSource& rest,
               const BackfillOptions& opt)
       : lake_(lake), con_(con), rest_(rest), opt_(opt) {}
 
@@ -156,7 +157,7 @@ class BackfillRun {
 
   lake::Lake& lake_;
   lake::Connection& con_;
-  exchange::BinanceRest& rest_;
+  venue::KlineSource& rest_;
   const BackfillOptions& opt_;
   BackfillStats st_;
   std::optional<lake::Snapshot> snap_;
@@ -176,10 +177,10 @@ class BackfillRun {
 };
 
 Status BackfillRun::CheckSymbols() {
-  ASSIGN_OR_RETURN(std::vector<exchange::SymbolInfo> listed, rest_.ExchangeInfo());
+  ASSIGN_OR_RETURN(std::vector<venue::SymbolInfo> listed, rest_.ExchangeInfo());
   for (const auto& sym : opt_.symbols) {
     auto it = std::find_if(listed.begin(), listed.end(),
-                           [&](const exchange::SymbolInfo& i) { return i.symbol == sym; });
+                           [&](const venue::SymbolInfo& i) { return i.symbol == sym; });
     if (it == listed.end()) {
       return InvalidArgument("unknown symbol '{}': not listed by {}/api/v3/exchangeInfo", sym,
                              rest_.base_url());
@@ -435,8 +436,8 @@ int64_t BackfillStats::fetched() const {
   return n;
 }
 
-StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
-                                 exchange::BinanceRest& rest, const BackfillOptions& opt) {
+StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con, venue::KlineSource& rest,
+                                 const BackfillOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.symbols.empty()) return InvalidArgument("backfill: no symbols given");
   if (opt.intervals.empty()) return InvalidArgument("backfill: no intervals given");

@@ -15,7 +15,7 @@
 //    and, when the page is short, up to the segment's end -- are recorded in manifest meta. They
 //    are never fetched again and verify reports them as such.
 //  * Never committed: a kline whose close_time is not before the exchange's time (still open),
-//    and anything from a page that failed validation (BinanceRest retries those, then reports).
+//    and anything from a page that failed validation (the source retries those, then reports).
 //  * Resumable: fetched pages are committed in chunks (`chunk_rows` rows, or `chunk_interval`
 //    of clock time since the last commit, and at the end), each page's rows together with its
 //    confirmed-empty ranges in one atomic lake commit. After a crash at any instant a rerun
@@ -23,7 +23,7 @@
 //    written twice.
 //  * One backfill per lake at a time (flock on <data>/_backfill.lock); a second one fails with
 //    Unavailable "another backfill holds <data>/_backfill.lock".
-//  * A segment whose request fails for good (after BinanceRest's retries) is reported in
+//  * A segment whose request fails for good (after the source's retries) is reported in
 //    BackfillStats::failures; the rest goes on and is committed; the caller decides the exit
 //    code.
 #pragma once
@@ -35,9 +35,9 @@
 
 #include "core/status.h"
 #include "core/time.h"
-#include "exchange/binance_rest.h"
 #include "lake/lake.h"
 #include "lake/typed.h"
+#include "venue/venue.h"
 
 namespace cryptolake::backfill {
 
@@ -83,8 +83,8 @@ struct BackfillStats {
   int64_t fetched() const;
 };
 
-StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con,
-                                 exchange::BinanceRest& rest, const BackfillOptions& options);
+StatusOr<BackfillStats> Backfill(lake::Lake& lake, lake::Connection& con, venue::KlineSource& rest,
+                                 const BackfillOptions& options);
 
 // One line per series, then totals:
 //   backfill BTCUSDT 1m 2021-04-02 00:00..2021-05-15 00:00: missing 1234 in 5 ranges, fetched

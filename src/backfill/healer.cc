@@ -14,7 +14,7 @@ struct BackfillHealer::Duck {
   lake::ConnectionPtr con;
 };
 
-BackfillHealer::BackfillHealer(lake::Lake& lake, exchange::BinanceRest& rest)
+BackfillHealer::BackfillHealer(lake::Lake& lake, venue::KlineSource& rest)
     : lake_(lake), rest_(rest) {}
 
 BackfillHealer::~BackfillHealer() = default;

@@ -10,7 +10,7 @@
 //    ("backfill: ...", "reading the healed candles: ..."); the stream's log line names the
 //    symbol and `from`. Segments that failed for good inside the backfill are not an error here:
 //    what was committed is returned, and the next heal tries the rest again.
-//  * The lake and the REST client must outlive the healer; one thread at a time.
+//  * The lake and the kline source must outlive the healer; one thread at a time.
 #pragma once
 
 #include <memory>
@@ -18,15 +18,15 @@
 #include <string>
 #include <vector>
 
-#include "exchange/binance_rest.h"
 #include "lake/lake.h"
 #include "speed/gap_healer.h"
+#include "venue/venue.h"
 
 namespace cryptolake::backfill {
 
 class BackfillHealer final : public speed::GapHealer {
  public:
-  BackfillHealer(lake::Lake& lake, exchange::BinanceRest& rest);
+  BackfillHealer(lake::Lake& lake, venue::KlineSource& rest);
   ~BackfillHealer() override;
   StatusOr<std::vector<model::Kline>> Heal(const std::string& symbol, Micros from,
                                            std::optional<Micros> to) override;
@@ -34,7 +34,7 @@ class BackfillHealer final : public speed::GapHealer {
  private:
   struct Duck;  // the DuckDB database and connection, opened on the first heal
   lake::Lake& lake_;
-  exchange::BinanceRest& rest_;
+  venue::KlineSource& rest_;
   std::unique_ptr<Duck> duck_;
 };
 

@@ -1,5 +1,6 @@
-// Normalized speed-layer events: what `cryptolake stream` publishes to the bus and the consumer
-// folds into the real-time view. Independent of the wire format of any exchange.
+// The speed layer's events on the bus: the normalized events of model/event.h, which
+// `cryptolake stream` publishes and the consumer folds into the real-time view, and their bus
+// codec. Independent of the wire format of any exchange.
 //
 // Contract:
 //  * Every timestamp is UTC microseconds. Prices and quantities are doubles parsed from the
@@ -18,31 +19,14 @@
 
 #include "core/status.h"
 #include "core/time.h"
-#include "model/kline.h"
+#include "model/event.h"
 
 namespace cryptolake::speed {
 
-// A kline update ("e":"kline"): the candle so far ("s" "t" "T" "o" "h" "l" "c" "v" "q" "V" "Q"
-// "n"). `closed` is Binance's "x": the final update of its candle.
-struct KlineEvent : model::Kline {
-  std::string interval = "1m";  // "i"
-  Micros event_time = 0;        // "E"
-  bool closed = false;          // "x"
-  bool operator==(const KlineEvent&) const = default;
-};
-
-// A trade ("e":"trade").
-struct TradeEvent {
-  std::string symbol;
-  Micros event_time = 0;           // "E"
-  int64_t trade_id = 0;            // "t"
-  double price = 0, quantity = 0;  // "p", "q"
-  Micros trade_time = 0;           // "T"
-  bool buyer_is_maker = false;     // "m"
-  bool operator==(const TradeEvent&) const = default;
-};
-
-using Event = std::variant<KlineEvent, TradeEvent>;
+// The normalized events (model/event.h), which a venue's StreamFormat produces (venue/venue.h).
+using model::KlineEvent;
+using model::TradeEvent;
+using Event = model::Event;
 
 const std::string& SymbolOf(const Event& e);
 

@@ -4,25 +4,18 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "lake/klines.h"
 #include "lake/typed.h"
-#include "speed/parser.h"
 
 namespace cryptolake::speed {
 
 namespace {
 
 const Interval k1m{"1m", kMicrosPerMinute};
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // One run of RunStream, in its steps: open the view and the bus ends, heal since the last
 // closed candle, start the WebSocket producer (its callbacks below run on the WebSocket
@@ -39,6 +32,7 @@ class StreamRun {
         produce_(opt.role != StreamRole::kConsumer),
         consume_(opt.role != StreamRole::kProducer),
         clock_(lk.clock()),
+        parser_(opt.format),
         wanted_(opt.symbols.begin(), opt.symbols.end()),
         commit_after_lake_(opt.role == StreamRole::kConsumer) {}
   ~StreamRun() { StopWs(); }
@@ -57,7 +51,7 @@ class StreamRun {
   void OnMessage(std::string_view text);
   void OnReconnect();
   Status HealSinceLastClosed();
-  void StartWs();
+  Status StartWs();
   void StopWs();
   void FinishStats();
   // kProducer: waits for the end, then flushes.
@@ -90,7 +84,7 @@ class StreamRun {
   std::unique_ptr<Consumer> consumer_;
   const Clock& clock_;
 
-  StreamParser parser_;
+  venue::StreamFormat* const parser_;          // the venue's; null for kConsumer
   std::map<std::string, Micros> last_closed_;  // newest closed open_time per symbol, as received
   // kProducer's `until`: symbols that have published a closed candle at or after it.
   const std::set<std::string> wanted_;
@@ -176,9 +170,9 @@ void StreamRun::Heal(const std::string& symbol, Micros from, std::optional<Micro
 
 void StreamRun::OnMessage(std::string_view text) {
   Event e;
-  auto r = parser_.Parse(text, &e);
+  auto r = parser_->Parse(text, &e);
   if (!r.ok()) {
-    if (parser_.malformed() <= 5) {
+    if (parser_->malformed() <= 5) {
       spdlog::warn("stream: malformed message skipped ({}): {}", r.status().message(),
                    text.substr(0, 200));
     }
@@ -234,20 +228,17 @@ Status StreamRun::HealSinceLastClosed() {
   return Status::Ok();
 }
 
-void StreamRun::StartWs() {
-  if (!produce_) return;
+Status StreamRun::StartWs() {
+  if (!produce_) return Status::Ok();
   WsOptions wo = opt_.ws;
-  wo.streams.clear();
-  for (const auto& s : opt_.symbols) {
-    wo.streams.push_back(Lower(s) + "@kline_1m");
-    if (opt_.trades) wo.streams.push_back(Lower(s) + "@trade");
-  }
+  ASSIGN_OR_RETURN(wo.path, parser_->Path(opt_.symbols, opt_.trades));
   ws_ = std::make_unique<WsStream>(
       wo, [this](std::string_view text) { OnMessage(text); }, [this](Micros) { OnReconnect(); });
   ws_thread_ = std::thread([this] {
     ws_status_ = ws_->Run();
     ws_done_ = true;
   });
+  return Status::Ok();
 }
 
 void StreamRun::StopWs() {
@@ -257,8 +248,8 @@ void StreamRun::StopWs() {
 
 void StreamRun::FinishStats() {
   if (ws_) st_.messages = ws_->stats().messages.load();
-  st_.malformed = parser_.malformed();
-  st_.ignored = parser_.ignored();
+  st_.malformed = parser_ ? parser_->malformed() : 0;
+  st_.ignored = parser_ ? parser_->ignored() : 0;
   st_.published = published_.load();
   st_.reconnects = reconnects_.load();
   st_.heals = heals_.load();
@@ -463,7 +454,7 @@ StatusOr<StreamStats> StreamRun::Finish(const Status& result, const Status& flus
 StatusOr<StreamStats> StreamRun::Run() {
   RETURN_IF_ERROR(Open());
   RETURN_IF_ERROR(HealSinceLastClosed());
-  StartWs();
+  RETURN_IF_ERROR(StartWs());
   start_ = clock_.Now();
   return consume_ ? RunConsumer() : RunProducer();
 }
@@ -473,6 +464,9 @@ StatusOr<StreamStats> StreamRun::Run() {
 StatusOr<StreamStats> RunStream(lake::Lake& lk, Bus& bus, GapHealer* healer,
                                 const StreamOptions& opt, const std::atomic<bool>& stop) {
   if (opt.symbols.empty()) return InvalidArgument("stream: no symbols given");
+  if (opt.role != StreamRole::kConsumer && opt.format == nullptr) {
+    return InvalidArgument("stream: no stream format given");
+  }
   StreamRun run(lk, bus, healer, opt, stop);
   return run.Run();
 }

@@ -1,15 +1,15 @@
 // `cryptolake stream`: the speed layer in one process -- WebSocket producer -> bus -> consumer
 // -> real-time view and master dataset.
 //
-//   producer thread   WsStream (combined kline_1m + trade streams of every symbol) -> StreamParser
-//                     -> Encode -> bus Producer (key = symbol). Malformed messages are counted
-//                     and logged (the first few in full) and never stop the stream. After a
-//                     reconnect that followed a failure, the gap since the last closed candle is
-//                     healed by the GapHealer given (speed/gap_healer.h; `stream` and `up` wire
-//                     the batch layer's REST backfill, backfill/healer.h), and the healed
-//                     candles are published to the bus as closed kline events, so the view gets
-//                     them too. The same healing runs
-//                     at start-up from the view's last closed candle (a restart after a crash)
+//   producer thread   WsStream (the kline_1m + trade streams of every symbol, at the path the
+//                     venue's StreamFormat gives, venue/venue.h) -> StreamFormat::Parse -> Encode
+//                     -> bus Producer (key = symbol). Malformed messages are counted and logged
+//                     (the first few in full) and never stop the stream. After a reconnect that
+//                     followed a failure, the gap since the last closed candle is healed by the
+//                     GapHealer given (speed/gap_healer.h; `stream` and `up` wire the batch layer's
+//                     REST backfill, backfill/healer.h), and the healed candles are published to
+//                     the bus as closed kline events, so the view gets them too. The same healing
+//                     runs at start-up from the view's last closed candle (a restart after a crash)
 //                     and whenever a closed candle arrives with minutes missing before it (a
 //                     lost or broken message).
 //   consumer (caller) bus Consumer -> Decode -> RealtimeView::Fold (visible) -> Persist
@@ -53,6 +53,7 @@
 #include "speed/gap_healer.h"
 #include "speed/view.h"
 #include "speed/ws_stream.h"
+#include "venue/venue.h"
 
 namespace cryptolake::speed {
 
@@ -62,7 +63,11 @@ StatusOr<StreamRole> ParseStreamRole(std::string_view s);
 
 struct StreamOptions {
   StreamRole role = StreamRole::kBoth;
-  WsOptions ws;  // url; streams are filled in from `symbols`
+  WsOptions ws;  // url; the path is filled in from `symbols` by `format`
+  // The venue's market-stream format (e.g. venues/binance/stream_parser.h): the path that
+  // subscribes to the symbols' streams and the parser of their messages. Required unless kConsumer;
+  // not owned, used from the producer thread only, must outlive the call.
+  venue::StreamFormat* format = nullptr;
   std::vector<std::string> symbols;
   std::filesystem::path view_file;  // e.g. <data>/speed/view.duckdb; unused by kProducer
   // A view opened by the caller (who reads it from other threads, e.g. to serve it) instead of

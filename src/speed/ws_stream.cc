@@ -470,15 +470,11 @@ WsStream::~WsStream() = default;
 Status WsStream::Run() {
   Impl& m = *impl_;
   ASSIGN_OR_RETURN(m.url, ParseUrl(opt_.url));
-  if (opt_.streams.empty()) return InvalidArgument("websocket url: no streams to subscribe to");
-  m.target = m.url.prefix + "/stream?streams=";
-  for (size_t i = 0; i < opt_.streams.size(); ++i) {
-    if (opt_.streams[i].empty() || opt_.streams[i].find_first_of("/?&# ") != std::string::npos) {
-      return InvalidArgument("websocket url: bad stream name '{}'", opt_.streams[i]);
-    }
-    if (i > 0) m.target += '/';
-    m.target += opt_.streams[i];
+  if (opt_.path.empty()) return InvalidArgument("websocket url: no streams to subscribe to");
+  if (opt_.path[0] != '/' || opt_.path.find_first_of(" #") != std::string::npos) {
+    return InvalidArgument("websocket url: bad stream path '{}'", opt_.path);
   }
+  m.target = m.url.prefix + opt_.path;
   if (m.url.tls && !m.tls) {
     m.tls = std::make_unique<ssl::context>(ssl::context::tls_client);
     beast::error_code ec;

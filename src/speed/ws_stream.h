@@ -1,10 +1,10 @@
-// A Binance market-stream WebSocket connection that stays up: the producer side of the speed
-// layer. Boost.Beast over Asio, with OpenSSL for wss:// (Debian's Boost).
+// A market-stream WebSocket connection that stays up: the producer side of the speed layer.
+// Boost.Beast over Asio, with OpenSSL for wss:// (Debian's Boost).
 //
 // Contract:
-//  * Connects to <url>/stream?streams=<s1>/<s2>/... (combined streams; every message is
-//    {"stream": "...", "data": {...}}) and hands every text message to OnMessage, in arrival
-//    order, on the thread that called Run(). Messages are not parsed here.
+//  * Connects to <url><path> (the venue's StreamFormat::Path, venue/venue.h; for Binance the
+//    combined streams /stream?streams=<s1>/<s2>/...) and hands every text message to OnMessage,
+//    in arrival order, on the thread that called Run(). Messages are not parsed here.
 //  * Answers every ping frame with a pong carrying the ping's payload, at once.
 //  * A silent stall -- no frame of any kind (data, ping, pong) for `stall_timeout` -- closes the
 //    connection and reconnects (stats().stalls).
@@ -44,7 +44,7 @@ namespace cryptolake::speed {
 
 struct WsOptions {
   std::string url = "wss://stream.binance.com:9443";  // or ws://127.0.0.1:<port>
-  std::vector<std::string> streams;                   // e.g. {"btcusdt@kline_1m", "btcusdt@trade"}
+  std::string path;  // e.g. "/stream?streams=btcusdt@kline_1m/btcusdt@trade"; must start with /
   Micros connect_timeout = 10 * kMicrosPerSecond;
   Micros stall_timeout = 60 * kMicrosPerSecond;
   Micros rotate_after = 23 * kMicrosPerHour;  // Binance closes connections at 24 h

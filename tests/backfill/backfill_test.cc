@@ -15,6 +15,7 @@
 #include "ingest/source.h"
 #include "lake/klines.h"
 #include "testing/testing.h"
+#include "venues/binance/rest.h"
 #include "verify/verify.h"
 
 namespace cryptolake::backfill {
@@ -134,16 +135,16 @@ class BackfillTest : public ::testing::Test {
   // A fresh client (its own governor) for the running exchange. `timeout` is real time: a
   // failsafe far above any answer's time (a slow machine must not trip it), except where a test
   // makes it short to trip on the `slow` fault.
-  exchange::BinanceRest& Client(exchange::GovernorOptions go = {},
-                                Micros timeout = 120 * kMicrosPerSecond) {
+  venues::binance::BinanceRest& Client(exchange::GovernorOptions go = {},
+                                       Micros timeout = 120 * kMicrosPerSecond) {
     governor_ = std::make_unique<exchange::RateGovernor>(clock_, go);
-    exchange::RestOptions ro;
+    venues::binance::RestOptions ro;
     ro.base_url = exchange_->url();
     ro.timeout = timeout;
     ro.backoff_base = 1000;  // 1 ms of the fake clock
     ro.max_attempts = 12;
     ro.seed = 11;
-    rest_ = std::make_unique<exchange::BinanceRest>(ro, *governor_, clock_);
+    rest_ = std::make_unique<venues::binance::BinanceRest>(ro, *governor_, clock_);
     return *rest_;
   }
 
@@ -200,7 +201,7 @@ class BackfillTest : public ::testing::Test {
   std::unique_ptr<lake::Connection> con_;
   std::unique_ptr<exchange::ReplayExchange> exchange_;
   std::unique_ptr<exchange::RateGovernor> governor_;
-  std::unique_ptr<exchange::BinanceRest> rest_;
+  std::unique_ptr<venues::binance::BinanceRest> rest_;
 };
 
 const Interval k1h{"1h", kMicrosPerHour};

@@ -10,6 +10,7 @@
 #include "ingest/parser.h"
 #include "lake/typed.h"
 #include "testing/testing.h"
+#include "venues/binance/rest.h"
 
 namespace cryptolake::backfill {
 namespace {
@@ -55,10 +56,10 @@ class BackfillHealerTest : public ::testing::Test {
     ASSERT_TRUE(ex.ok()) << ex.status().ToString();
     exchange_ = std::move(*ex);
     ASSERT_TRUE(exchange_->Start().ok());
-    exchange::RestOptions o;
+    venues::binance::RestOptions o;
     o.base_url = exchange_->url();
     o.backoff_base = 1000;
-    rest_ = std::make_unique<exchange::BinanceRest>(o, governor_, clock_);
+    rest_ = std::make_unique<venues::binance::BinanceRest>(o, governor_, clock_);
     lake_ =
         std::make_unique<lake::Lake>(std::move(lake::Lake::Open(dir_ / "lake", clock_)).value());
   }
@@ -70,7 +71,7 @@ class BackfillHealerTest : public ::testing::Test {
   testing::TempDir dir_;
   exchange::RateGovernor governor_{clock_, {}};
   std::unique_ptr<exchange::ReplayExchange> exchange_;
-  std::unique_ptr<exchange::BinanceRest> rest_;
+  std::unique_ptr<venues::binance::BinanceRest> rest_;
   std::unique_ptr<lake::Lake> lake_;
 };
 

@@ -15,9 +15,10 @@
 #include <thread>
 
 #include "backfill/healer.h"
-#include "exchange/binance_rest.h"
 #include "exchange/governor.h"
 #include "exchange/replay.h"
+#include "venues/binance/rest.h"
+#include "venues/binance/stream_parser.h"
 #if CL_STREAM_KAFKA
 #include <unistd.h>
 
@@ -130,10 +131,12 @@ void StreamTheWindowThrough(Bus& inner, const std::string& ws_faults = "", Micro
   so.ws.backoff_max = 20'000;
   if (stall_timeout > 0) so.ws.stall_timeout = stall_timeout;
   exchange::RateGovernor governor(clock, {});
-  exchange::RestOptions rest_opt;
+  venues::binance::RestOptions rest_opt;
   rest_opt.base_url = (*ex)->url();
   rest_opt.backoff_base = 1000;
-  exchange::BinanceRest rest(rest_opt, governor, clock);
+  venues::binance::BinanceRest rest(rest_opt, governor, clock);
+  venues::binance::StreamParser format;
+  so.format = &format;
   backfill::BackfillHealer healer(*lk, rest);  // the real one, as `stream` and `up` wire it
   const bool faults = !ws_faults.empty();
   SignalingBus bus(inner);

@@ -14,11 +14,13 @@
 #include <random>
 
 #include "core/fsutil.h"
-#include "speed/parser.h"
 #include "testing/testing.h"
+#include "venues/binance/stream_parser.h"
 
 namespace cryptolake::speed {
 namespace {
+
+using venues::binance::StreamParser;
 
 using testing::SharedData;
 

@@ -151,7 +151,7 @@ class WsStreamTest : public ::testing::Test {
   WsOptions Options(const ReplayExchange& ex) {
     WsOptions o;
     o.url = ex.ws_url();
-    o.streams = {"btcusdt@kline_1m"};
+    o.path = "/stream?streams=btcusdt@kline_1m";
     o.connect_timeout = 2 * kMicrosPerSecond;
     o.backoff_base = 5'000;
     o.backoff_max = 40'000;
@@ -167,7 +167,7 @@ TEST(WsStreamUrlTest, BadUrlsAreInvalidArgument) {
                           "ws://127.0.0.1:x", "wss://host:70000", "ws://h/?a=b", "ws://[::1"}) {
     WsOptions o;
     o.url = url;
-    o.streams = {"btcusdt@kline_1m"};
+    o.path = "/stream?streams=btcusdt@kline_1m";
     WsStream ws(o, [](std::string_view) {});
     Status s = ws.Run();
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << url << ": " << s.ToString();
@@ -175,13 +175,13 @@ TEST(WsStreamUrlTest, BadUrlsAreInvalidArgument) {
   WsOptions o;
   o.url = "ws://127.0.0.1:1";
   WsStream none(o, [](std::string_view) {});
-  EXPECT_EQ(none.Run().code(), StatusCode::kInvalidArgument);  // no streams
+  EXPECT_EQ(none.Run().code(), StatusCode::kInvalidArgument);  // no stream path
 }
 
 TEST(WsStreamStopTest, StopBeforeRunAndDuringBackoff) {
   WsOptions o;
   o.url = "ws://127.0.0.1:1";  // nothing listens: connects fail
-  o.streams = {"btcusdt@kline_1m"};
+  o.path = "/stream?streams=btcusdt@kline_1m";
   // The backoff after the first failure: uniform(0, 1 h), with this seed 2,716 s (the log line
   // "reconnecting in 2715787 ms"), so a Stop() that waited for it would take 45 minutes.
   o.backoff_base = kMicrosPerHour;
@@ -239,7 +239,7 @@ TEST_F(WsStreamTest, StreamsFinalsOfAnHourAndAnswersPings) {
   ASSERT_TRUE(ex);
   Recorder rec;
   WsOptions o = Options(*ex);
-  o.streams = {"btcusdt@kline_1m", "btcusdt@trade"};
+  o.path = "/stream?streams=btcusdt@kline_1m/btcusdt@trade";
   Runner run(o, rec);
   ASSERT_TRUE(rec.WaitFor([](const auto& v) { return !v.empty(); }));
   clock_.Advance(kMicrosPerHour);

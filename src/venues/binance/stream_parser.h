@@ -1,4 +1,5 @@
-// Binance market-stream messages -> events, with simdjson On Demand.
+// Binance's StreamFormat (venue/venue.h): the market-stream names (<symbol>@kline_1m,
+// <symbol>@trade) and their messages -> model events, with simdjson On Demand.
 //
 // Contract:
 //  * Accepts raw payloads ({"e":"kline",...}) and combined ones ({"stream":..,"data":{...}}).
@@ -15,24 +16,32 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
-#include "speed/event.h"
+#include "model/event.h"
+#include "venue/venue.h"
 
-namespace cryptolake::speed {
+namespace cryptolake::venues::binance {
 
-class StreamParser {
+class StreamParser final : public venue::StreamFormat {
  public:
   StreamParser();
-  ~StreamParser();
+  ~StreamParser() override;
 
+  // The combined streams "/stream?streams=btcusdt@kline_1m/btcusdt@trade/..." (every message
+  // then wrapped in {"stream":..,"data":..}): <symbol>@kline_1m, and with `trades`
+  // <symbol>@trade, per symbol in the order given, symbols in lower case. No symbols, or one
+  // empty or holding any of "/?&# ", is InvalidArgument ("websocket url: bad stream name 'a b'").
+  StatusOr<std::string> Path(const std::vector<std::string>& symbols, bool trades) const override;
   // true: *out holds an event; false: an ignored message.
-  StatusOr<bool> Parse(std::string_view text, Event* out);
+  StatusOr<bool> Parse(std::string_view text, model::Event* out) override;
 
-  int64_t events() const { return events_; }
-  int64_t ignored() const { return ignored_; }
-  int64_t malformed() const { return malformed_; }
+  int64_t events() const override { return events_; }
+  int64_t ignored() const override { return ignored_; }
+  int64_t malformed() const override { return malformed_; }
 
  private:
   struct Impl;
@@ -40,4 +49,4 @@ class StreamParser {
   int64_t events_ = 0, ignored_ = 0, malformed_ = 0;
 };
 
-}  // namespace cryptolake::speed
+}  // namespace cryptolake::venues::binance

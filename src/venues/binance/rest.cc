@@ -1,4 +1,4 @@
-#include "exchange/binance_rest.h"
+#include "venues/binance/rest.h"
 
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -13,8 +13,13 @@
 #include <thread>
 
 #include "exchange/http.h"
+#include "venues/binance/klines_json.h"
 
-namespace cryptolake::exchange {
+namespace cryptolake::venues::binance {
+
+using exchange::HttpClient;
+using exchange::HttpOptions;
+using exchange::HttpResponse;
 
 namespace {
 
@@ -81,37 +86,6 @@ std::optional<int64_t> IntHeader(const HttpResponse& r, const std::string& name)
 // A timestamp the server sent: with X-MBX-TIME-UNIT: MICROSECOND it is in micros (16 digits
 // today), else in ms (13).
 Micros TimestampMicros(int64_t v) { return v >= 100'000'000'000'000 ? v : v * 1000; }
-
-// One kline row of a JSON array as a vision CSV line: strings unquoted, numbers as sent.
-Status RowToCsv(od::value row, size_t index, std::string* out) {
-  od::array cells;
-  if (row.get_array().get(cells)) return InvalidArgument("row {} is not an array", index + 1);
-  size_t n = 0;
-  for (auto cell : cells) {
-    od::value v;
-    if (cell.get(v)) return InvalidArgument("row {}: invalid JSON", index + 1);
-    od::json_type type;
-    if (v.type().get(type)) return InvalidArgument("row {}: invalid JSON", index + 1);
-    std::string_view text;
-    if (type == od::json_type::string) {
-      if (v.get_string().get(text)) return InvalidArgument("row {}: invalid JSON", index + 1);
-      if (text.find_first_of(",\"\r\n") != std::string_view::npos) {
-        return InvalidArgument("row {}: field {} '{}' is not a CSV value", index + 1, n + 1,
-                               text.substr(0, 40));
-      }
-    } else if (type == od::json_type::number) {
-      text = TrimRight(v.raw_json_token());
-    } else {
-      return InvalidArgument("row {}: field {} is not a string or a number", index + 1, n + 1);
-    }
-    if (n > 0) *out += ',';
-    *out += text;
-    ++n;
-  }
-  if (n != 12) return InvalidArgument("row {} has {} fields, expected 12", index + 1, n);
-  *out += '\n';
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -271,9 +245,8 @@ StatusOr<std::vector<SymbolInfo>> BinanceRest::ExchangeInfo() {
   return out;
 }
 
-StatusOr<ingest::KlineBatch> BinanceRest::Klines(const std::string& symbol,
-                                                 const Interval& interval, Micros start, Micros end,
-                                                 int limit) {
+StatusOr<model::KlineBatch> BinanceRest::Klines(const std::string& symbol, const Interval& interval,
+                                                Micros start, Micros end, int limit) {
   if (limit < 1 || limit > 1000) return InvalidArgument("klines limit {} not in 1..1000", limit);
   if (end < start) {
     return InvalidArgument("klines range ends ({}) before it starts ({})", FormatIso(end),
@@ -282,64 +255,16 @@ StatusOr<ingest::KlineBatch> BinanceRest::Klines(const std::string& symbol,
   const std::string target =
       fmt::format("/api/v3/klines?symbol={}&interval={}&startTime={}&endTime={}&limit={}", symbol,
                   interval.name, start / 1000, end / 1000, limit);
-  ingest::KlineBatch out;
+  model::KlineBatch out;
+  const KlinesRequest request{symbol, interval, start, end, limit};
   auto parse = [&](const std::string& body) -> Status {
-    simdjson::padded_string json(body);
-    od::parser parser;
-    od::document doc;
-    od::array rows;
-    if (auto err = parser.iterate(json).get(doc)) {
-      return InvalidArgument("invalid JSON ({})", simdjson::error_message(err));
-    }
-    if (auto err = doc.get_array().get(rows)) {
-      if (err == simdjson::INCORRECT_TYPE) return InvalidArgument("not a JSON array");
-      return InvalidArgument("invalid JSON ({})", simdjson::error_message(err));
-    }
-    std::string csv;
-    size_t n = 0;
-    for (auto row : rows) {
-      od::value v;
-      if (row.get(v)) return InvalidArgument("invalid JSON after row {}", n);
-      RETURN_IF_ERROR(RowToCsv(v, n, &csv));
-      ++n;
-    }
-    if (n > static_cast<size_t>(limit)) return InvalidArgument("{} rows for limit {}", n, limit);
-    ingest::ParseOptions po;
-    po.format = ingest::Format::kVision;
-    po.symbol = symbol;
-    po.interval = interval;
-    auto parsed = ingest::ParseCsv(target, csv, po);
-    if (!parsed.ok()) return parsed.status();
-    if (!parsed->bad.empty()) {
-      const auto& b = parsed->bad.front();
-      return InvalidArgument("row {}: {}", b.line, b.reason);
-    }
-    if (parsed->data_lines != static_cast<int64_t>(n)) {
-      return InvalidArgument("{} of {} rows are not klines", n - parsed->data_lines, n);
-    }
-    if (n > 0 && parsed->time_unit != "us") {
-      return InvalidArgument("timestamps in {}, expected us", parsed->time_unit);
-    }
-    const auto& ot = parsed->batch.open_time;
-    for (size_t i = 0; i < ot.size(); ++i) {
-      if (ot[i] < start || ot[i] > end) {
-        return InvalidArgument("row {}: open_time {} outside [{}, {}]", i + 1, FormatIso(ot[i]),
-                               FormatIso(start), FormatIso(end));
-      }
-      if (i > 0 && ot[i] <= ot[i - 1]) {
-        return InvalidArgument("row {}: open_time {} not after {}", i + 1, FormatIso(ot[i]),
-                               FormatIso(ot[i - 1]));
-      }
-    }
-    out = std::move(parsed->batch);
+    ASSIGN_OR_RETURN(out, DecodeKlines(body, request));
     return Status::Ok();
   };
   RETURN_IF_ERROR(Call(
       opt_, stats_, impl_->governor, impl_->clock, impl_->Client(),
       [this](int f) { return impl_->Backoff(opt_, f); }, target, kWeightKlines, parse));
-  out.symbol = symbol;
-  out.interval = interval;
   return out;
 }
 
-}  // namespace cryptolake::exchange
+}  // namespace cryptolake::venues::binance

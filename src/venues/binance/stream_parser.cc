@@ -1,8 +1,9 @@
-#include "speed/parser.h"
+#include "venues/binance/stream_parser.h"
 
 #include <fast_float/fast_float.h>
 #include <simdjson.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -12,7 +13,11 @@
 #include "core/symbol.h"
 #include "model/validate.h"
 
-namespace cryptolake::speed {
+namespace cryptolake::venues::binance {
+
+using model::Event;
+using model::KlineEvent;
+using model::TradeEvent;
 
 namespace od = simdjson::ondemand;
 
@@ -251,6 +256,23 @@ std::string_view EventType(od::object obj) {
 StreamParser::StreamParser() : impl_(std::make_unique<Impl>()) {}
 StreamParser::~StreamParser() = default;
 
+StatusOr<std::string> StreamParser::Path(const std::vector<std::string>& symbols,
+                                         bool trades) const {
+  if (symbols.empty()) return InvalidArgument("websocket url: no streams to subscribe to");
+  std::string path = "/stream?streams=";
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    std::string lower = symbols[i];
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.empty() || lower.find_first_of("/?&# ") != std::string::npos) {
+      return InvalidArgument("websocket url: bad stream name '{}@kline_1m'", lower);
+    }
+    if (i > 0) path += '/';
+    path += lower + "@kline_1m";
+    if (trades) path += "/" + lower + "@trade";
+  }
+  return path;
+}
+
 StatusOr<bool> StreamParser::Parse(std::string_view text, Event* out) {
   auto& buf = impl_->buf;
   if (buf.size() < text.size() + simdjson::SIMDJSON_PADDING) {
@@ -321,4 +343,4 @@ StatusOr<bool> StreamParser::Parse(std::string_view text, Event* out) {
   }
 }
 
-}  // namespace cryptolake::speed
+}  // namespace cryptolake::venues::binance

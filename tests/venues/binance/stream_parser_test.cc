@@ -1,14 +1,18 @@
 // The stream parser on real Binance messages captured from the live API (../shared/data,
 // read in place) and on broken ones.
-#include "speed/parser.h"
+#include "venues/binance/stream_parser.h"
 
 #include <gtest/gtest.h>
 
 #include "core/fsutil.h"
 #include "testing/testing.h"
 
-namespace cryptolake::speed {
+namespace cryptolake::venues::binance {
 namespace {
+
+using model::Event;
+using model::KlineEvent;
+using model::TradeEvent;
 
 using testing::SharedData;
 
@@ -181,5 +185,20 @@ TEST(StreamParserTest, MalformedMessagesAreErrorsAndTheParserGoesOn) {
   EXPECT_EQ(std::get<TradeEvent>(e).symbol, "BTCUSDT");
 }
 
+// The combined-stream path of the contract: kline_1m (and trade) per symbol, lower case.
+TEST(StreamParserTest, PathNamesTheCombinedStreams) {
+  StreamParser p;
+  auto both = p.Path({"BTCUSDT", "ETHUSDT"}, /*trades=*/true);
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(*both, "/stream?streams=btcusdt@kline_1m/btcusdt@trade/ethusdt@kline_1m/ethusdt@trade");
+  auto klines = p.Path({"BTCUSDT"}, /*trades=*/false);
+  ASSERT_TRUE(klines.ok()) << klines.status().ToString();
+  EXPECT_EQ(*klines, "/stream?streams=btcusdt@kline_1m");
+  auto bad = p.Path({"BTC USDT"}, true);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "websocket url: bad stream name 'btc usdt@kline_1m'");
+  EXPECT_EQ(p.Path({}, true).status().message(), "websocket url: no streams to subscribe to");
+}
+
 }  // namespace
-}  // namespace cryptolake::speed
+}  // namespace cryptolake::venues::binance

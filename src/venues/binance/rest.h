@@ -1,6 +1,7 @@
-// A client for the public Binance spot REST API (the endpoints backfill needs), with retries,
-// backoff and the shared rate governor. Works against https://api.binance.com and against the
-// replay exchange (exchange/replay.h) alike.
+// Binance's KlineSource (venue/venue.h): a client for the public Binance spot REST API (the
+// endpoints backfill needs), with retries, backoff and the shared rate governor, over the generic
+// transport of src/exchange (HttpClient, RateGovernor). Works against https://api.binance.com and
+// against the replay exchange (exchange/replay.h) alike.
 //
 // Contract:
 //  * Every request first takes its weight from the RateGovernor (klines 2, time 1, ping 1,
@@ -23,12 +24,12 @@
 //    Backoff sleeps on the injected Clock (instant on a FakeClock); jitter comes from a
 //    std::mt19937_64 seeded with `seed`. Each retry is logged at debug level.
 //  * Every request carries X-MBX-TIME-UNIT: MICROSECOND (serverTime is then in micros too;
-//    a millisecond one is understood as well). Klines() sends startTime/endTime in ms and checks
-//    the response as `import` checks a file: every row goes through ingest::ParseCsv (vision
-//    format), so the same validation and the same messages apply. A response is malformed (and
-//    retried) when it is not a JSON array of 12-element arrays, a row fails validation, the
-//    timestamps are not microseconds, open_times are not strictly increasing, a row lies outside
-//    [start, end], or there are more rows than `limit`.
+//    a millisecond one is understood as well). Klines() sends startTime/endTime in ms and decodes
+//    the JSON straight into a KlineBatch (venues/binance/klines_json.h), every row checked as
+//    `import` checks a vision file's rows (model::ValidateKline, the grid, the bounds). A response
+//    is malformed (and retried) when it is not a JSON array of 12-element arrays, a row fails
+//    validation, the timestamps are not microseconds, open_times are not strictly increasing, a
+//    row lies outside [start, end], or there are more rows than `limit`.
 //  * Thread-safe: each calling thread gets its own HttpClient (one keep-alive connection per
 //    thread, kept until the BinanceRest is destroyed). The governor is shared.
 #pragma once
@@ -42,9 +43,12 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "exchange/governor.h"
-#include "ingest/parser.h"
+#include "model/kline.h"
+#include "venue/venue.h"
 
-namespace cryptolake::exchange {
+namespace cryptolake::venues::binance {
+
+using exchange::RateGovernor;
 
 struct RestOptions {
   std::string base_url = "https://api.binance.com";  // no trailing slash needed
@@ -57,41 +61,28 @@ struct RestOptions {
   uint64_t seed = 0;  // jitter RNG seed; 0 = from std::random_device
 };
 
-struct SymbolInfo {
-  std::string symbol;
-  std::string status;  // "TRADING", "BREAK", ...
-};
+using SymbolInfo = venue::SymbolInfo;
+using RestStats = venue::RequestStats;
 
-// Counters, for summaries and tests. Monotonic; read at any time.
-struct RestStats {
-  std::atomic<int64_t> requests{0};       // HTTP requests sent (every attempt)
-  std::atomic<int64_t> retries{0};        // attempts after the first, all causes
-  std::atomic<int64_t> rate_limited{0};   // 429 responses
-  std::atomic<int64_t> banned{0};         // 418 responses
-  std::atomic<int64_t> server_errors{0};  // 5xx responses
-  std::atomic<int64_t> transport_errors{0};
-  std::atomic<int64_t> malformed{0};
-};
-
-class BinanceRest {
+class BinanceRest final : public venue::KlineSource {
  public:
   BinanceRest(RestOptions options, RateGovernor& governor, const Clock& clock);
-  ~BinanceRest();
+  ~BinanceRest() override;
 
   // GET /api/v3/time -> serverTime in micros.
-  StatusOr<Micros> ServerTime();
+  StatusOr<Micros> ServerTime() override;
   // GET /api/v3/exchangeInfo -> every listed symbol with its status.
-  StatusOr<std::vector<SymbolInfo>> ExchangeInfo();
+  StatusOr<std::vector<SymbolInfo>> ExchangeInfo() override;
   // GET /api/v3/klines?symbol=&interval=&startTime=&endTime=&limit= for open_times in
   // [start, end] (both inclusive, micros; sent as ms). Returns at most `limit` (1..1000) klines,
   // the oldest first, validated (see contract). The last one may still be open: callers compare
   // close_time with ServerTime(). A limit outside 1..1000 or end < start is InvalidArgument
   // without a request.
-  StatusOr<ingest::KlineBatch> Klines(const std::string& symbol, const Interval& interval,
-                                      Micros start, Micros end, int limit = 1000);
+  StatusOr<model::KlineBatch> Klines(const std::string& symbol, const Interval& interval,
+                                     Micros start, Micros end, int limit = 1000) override;
 
-  const RestStats& stats() const { return stats_; }
-  const std::string& base_url() const { return opt_.base_url; }
+  const RestStats& stats() const override { return stats_; }
+  const std::string& base_url() const override { return opt_.base_url; }
 
  private:
   struct Impl;
@@ -100,4 +91,4 @@ class BinanceRest {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace cryptolake::exchange
+}  // namespace cryptolake::venues::binance

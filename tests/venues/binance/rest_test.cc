@@ -1,12 +1,13 @@
 // BinanceRest against the replay exchange over real HTTP on 127.0.0.1, serving the real BTCUSDT
 // 1m klines of 2021-04-02..2021-05-14 (with the 2021-04-20 02:00-04:30 exchange outage).
 // One FakeClock drives the exchange's rate limits, the governor and the backoff: no test sleeps.
+#include "venues/binance/rest.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <thread>
 
-#include "exchange/binance_rest.h"
 #include "exchange/replay.h"
 #include "ingest/parser.h"
 #include "testing/governor_events.h"
@@ -16,6 +17,9 @@
 
 namespace cryptolake::exchange {
 namespace {
+
+using venues::binance::BinanceRest;
+using venues::binance::RestOptions;
 
 using cryptolake::testing::ExpectNoSendWhileBlocked;
 using cryptolake::testing::ExpectSameBatch;
