@@ -2,8 +2,9 @@
 # Installs what is missing, idempotently: Debian packages (apt, as root, no prompts),
 # DuckDB's official build from the npm registry into .deps/duckdb (integrity-checked),
 # the dashboard's chart library (lightweight-charts) from the npm registry into .deps/npm, and,
-# with --test, the test-only extras (clang-format, a Python venv with pyarrow, a JRE and Maven,
-# the Kafka broker's jars from Maven Central into .deps/kafka, Debian's chromium and
+# with --test, the test-only extras (clang-format, a Python venv with pyarrow and the Delta Lake
+# readers deltalake, polars, pyspark and delta-spark, a JRE and Maven, Delta's jars and the Kafka
+# broker's jars from Maven Central into .deps/delta-jars and .deps/kafka, Debian's chromium and
 # playwright-core from npm for the browser test).
 # Usage: scripts/setup.sh [--test]
 set -euo pipefail
@@ -62,6 +63,42 @@ if (( want_test )); then
     log "creating .deps/venv with $PIP_TEST"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check $PIP_TEST
+  fi
+  # The Delta Lake readers (deltalake, polars, pyspark, delta-spark), every package pinned by
+  # version and SHA-256; installed again whenever the pins change or an installed version differs.
+  delta_req="$venv/delta-requirements.txt"
+  printf '%s\n' "$PIP_TEST_DELTA" >"$delta_req.new"
+  if ! { cmp -s "$delta_req.new" "$delta_req" && "$venv/bin/python" - "$delta_req" <<'PY'
+import sys
+from importlib.metadata import version, PackageNotFoundError
+pins = [line.split()[0].split("==") for line in open(sys.argv[1]) if "==" in line]
+try:
+    sys.exit(any(version(name) != want for name, want in pins))
+except PackageNotFoundError:
+    sys.exit(1)
+PY
+  }; then
+    log "installing the Delta readers into .deps/venv: $(grep -o '^[a-z0-9-]*==[^ ]*' "$delta_req.new" | tr '\n' ' ')"
+    "$venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$delta_req.new"
+  fi
+  mv "$delta_req.new" "$delta_req"
+  # Delta's jars for Spark from Maven Central (Spark never resolves packages: the tests run offline).
+  djars="$root/.deps/delta-jars"
+  dspark="delta-spark_2.12-$DELTA_VERSION.jar" dstorage="delta-storage-$DELTA_VERSION.jar"
+  if ! { [[ -f "$djars/$dspark" ]] && check "$DELTA_SPARK_JAR_SHA256" "$djars/$dspark" &&
+         [[ -f "$djars/$dstorage" ]] && check "$DELTA_STORAGE_JAR_SHA256" "$djars/$dstorage"; }; then
+    log "fetching Delta Lake $DELTA_VERSION's jars (delta-spark_2.12, delta-storage) from Maven Central"
+    rm -rf "$djars" "$djars.partial"; mkdir -p "$djars.partial"
+    for a in delta-spark_2.12 delta-storage; do
+      mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="io.delta:$a:$DELTA_VERSION" \
+          -DoutputDirectory="$djars.partial" >"$djars.partial/mvn.log" 2>&1 ||
+        { log "mvn could not fetch io.delta:$a:$DELTA_VERSION: $(grep ERROR "$djars.partial/mvn.log" | head -n 5)"; exit 1; }
+    done
+    rm -f "$djars.partial/mvn.log"
+    check "$DELTA_SPARK_JAR_SHA256" "$djars.partial/$dspark" || { log "checksum mismatch: $dspark"; exit 1; }
+    check "$DELTA_STORAGE_JAR_SHA256" "$djars.partial/$dstorage" || { log "checksum mismatch: $dstorage"; exit 1; }
+    mv "$djars.partial" "$djars"
+    log "Delta Lake $DELTA_VERSION's jars in .deps/delta-jars"
   fi
   # The Kafka broker's jars for the Kafka bus tests (Maven Central, into .deps/kafka).
   bash "$root/scripts/kafka.sh" fetch
