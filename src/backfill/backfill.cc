@@ -113,21 +113,6 @@ Status SettleRefetch(lake::Lake& lake, lake::Connection& con, const std::vector<
   return lake.CommitWithRetry(attempt).status();
 }
 
-// Keeps the first `keep` rows of a page (the closed klines).
-void KeepRows(ingest::KlineBatch& page, size_t keep) {
-  page.open_time.resize(keep);
-  page.close_time.resize(keep);
-  page.open.resize(keep);
-  page.high.resize(keep);
-  page.low.resize(keep);
-  page.close.resize(keep);
-  page.volume.resize(keep);
-  page.quote_volume.resize(keep);
-  page.trades.resize(keep);
-  page.taker_buy_base.resize(keep);
-  page.taker_buy_quote.resize(keep);
-}
-
 // One run of Backfill, in its steps: check the symbols, plan the missing ranges of every
 // series, then page them with a pool of workers while this thread commits the pages in chunks.
 class BackfillRun {
@@ -307,7 +292,7 @@ void BackfillRun::PageSegment(const Segment& seg) {
       spdlog::warn("backfill {} {}: the exchange returned an open kline at {}; stopping there",
                    s.symbol, s.interval.name, FormatIso(page->open_time[keep]));
     }
-    KeepRows(*page, keep);
+    page->Truncate(keep);
     pc.rows = std::move(*page);
     pc.covered = (next - cur) / step;
     {

@@ -35,4 +35,32 @@ Kline KlineBatch::At(size_t i) const {
   return k;
 }
 
+namespace {
+
+template <typename F>
+void EachColumn(KlineBatch& b, F f) {
+  f(b.open_time);
+  f(b.open);
+  f(b.high);
+  f(b.low);
+  f(b.close);
+  f(b.volume);
+  if (!b.full) return;
+  f(b.close_time);
+  f(b.quote_volume);
+  f(b.taker_buy_base);
+  f(b.taker_buy_quote);
+  f(b.trades);
+}
+
+}  // namespace
+
+void KlineBatch::Reserve(size_t n) {
+  EachColumn(*this, [n](auto& column) { column.reserve(n); });
+}
+
+void KlineBatch::Truncate(size_t n) {
+  EachColumn(*this, [n](auto& column) { column.resize(n); });
+}
+
 }  // namespace cryptolake::model

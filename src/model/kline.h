@@ -45,6 +45,10 @@ struct KlineBatch {
   void Add(const Kline& k);
   // Row i as a Kline (0 for fields the batch does not carry).
   Kline At(size_t i) const;
+  // Reserves room for n rows in the columns the batch carries.
+  void Reserve(size_t n);
+  // Keeps the first n rows (n <= size()).
+  void Truncate(size_t n);
 };
 
 }  // namespace cryptolake::model
