@@ -19,6 +19,14 @@ static Status Errno(std::string_view what, const fs::path& p) {
 
 Status FsyncPath(const fs::path& path, Env* env) { return env->Sync(path); }
 
+Status CreateDirsDurable(const fs::path& dir, Env* env) {
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return Status::Ok();
+  RETURN_IF_ERROR(CreateDirsDurable(dir.parent_path(), env));
+  RETURN_IF_ERROR(env->CreateDir(dir));
+  return FsyncPath(dir.parent_path(), env);
+}
+
 Status WriteFileAtomic(const fs::path& path, std::string_view contents, Env* env) {
   fs::path tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());

@@ -26,6 +26,9 @@ Status WriteFileAtomic(const fs::path& path, std::string_view contents, Env* env
 Status WriteFileAtomicVia(const fs::path& tmp, const fs::path& path, std::string_view contents,
                           Env* env = Env::Default());
 
+// Creates `dir` and any missing parents, fsyncing each parent whose entries changed.
+Status CreateDirsDurable(const fs::path& dir, Env* env = Env::Default());
+
 // rename(from, to) followed by fsync of `to`'s directory. Both must be on one file system.
 Status RenameDurable(const fs::path& from, const fs::path& to, Env* env = Env::Default());
 

@@ -90,6 +90,7 @@ StatusOr<std::vector<FileEntry>> StageQuery(Connection& con, Transaction& txn,
     e.symbol = parts.GetString(0, r);
     e.partition = partition;
     e.source = spec.source;
+    e.time_column = spec.time_column;
     std::string name = txn.NextFileName();
     e.path = (fs::path(spec.dir) / ("symbol=" + e.symbol) / partition / name).string();
     fs::path staged = txn.staging_dir() / name;
@@ -158,6 +159,7 @@ StatusOr<std::vector<FileEntry>> StagePartitioned(Connection& con, Transaction& 
     e.symbol = parts[0].substr(7);
     for (size_t i = 1; i < parts.size(); ++i) e.partition += (i > 1 ? "/" : "") + parts[i];
     e.source = spec.source;
+    e.time_column = spec.time_column;
     e.rows = stats.GetInt64(1, r);
     e.min_time = stats.GetInt64(2, r);
     e.max_time = stats.GetInt64(3, r);

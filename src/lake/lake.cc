@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/fsutil.h"
+#include "lake/delta_log.h"
 #include "lake/duck.h"
 
 namespace cryptolake::lake {
@@ -35,106 +36,6 @@ StatusOr<Source> ParseSource(std::string_view s) {
   if (s == "import") return Source::kImport;
   if (s == "rest") return Source::kRest;
   return InvalidArgument("unknown source '{}' (expected import, rest or stream)", s);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Manifest
-
-std::string Manifest::ToJson() const {
-  json j;
-  j["format"] = "cryptolake-manifest/1";
-  j["version"] = version;
-  j["committed_at"] = FormatIso(committed_at);
-  j["committed_at_us"] = committed_at;
-  json jfiles = json::array();
-  for (const auto& f : files) {
-    jfiles.push_back({{"path", f.path},
-                      {"dataset", f.dataset},
-                      {"symbol", f.symbol},
-                      {"partition", f.partition},
-                      {"source", f.source},
-                      {"rows", f.rows},
-                      {"min_time_us", f.min_time},
-                      {"max_time_us", f.max_time},
-                      {"bytes", f.bytes},
-                      {"added_version", f.added_version},
-                      {"sha256", f.sha256}});
-  }
-  j["files"] = std::move(jfiles);
-  json retired = json::array();
-  for (const auto& r : this->retired) {
-    retired.push_back({{"path", r.path},
-                       {"retired_at_us", r.retired_at},
-                       {"retired_version", r.retired_version},
-                       {"dataset", r.dataset},
-                       {"symbol", r.symbol},
-                       {"min_time_us", r.min_time},
-                       {"max_time_us", r.max_time}});
-  }
-  j["retired"] = std::move(retired);
-  j["meta"] = meta;
-  return j.dump(1);
-}
-
-StatusOr<Manifest> Manifest::FromJson(std::string_view text) {
-  try {
-    json j = json::parse(text);
-    if (j.value("format", "") != "cryptolake-manifest/1") {
-      return DataLoss("manifest has unknown format '{}'", j.value("format", ""));
-    }
-    Manifest m;
-    m.version = j.at("version").get<int64_t>();
-    m.committed_at = j.at("committed_at_us").get<int64_t>();
-    for (const auto& f : j.at("files")) {
-      FileEntry e;
-      e.path = f.at("path").get<std::string>();
-      e.dataset = f.at("dataset").get<std::string>();
-      e.symbol = f.at("symbol").get<std::string>();
-      e.partition = f.at("partition").get<std::string>();
-      e.source = f.at("source").get<std::string>();
-      e.rows = f.at("rows").get<int64_t>();
-      e.min_time = f.at("min_time_us").get<int64_t>();
-      e.max_time = f.at("max_time_us").get<int64_t>();
-      e.bytes = f.at("bytes").get<int64_t>();
-      e.added_version = f.value("added_version", int64_t{0});
-      e.sha256 = f.value("sha256", "");
-      if (!IsLakeDataPath(e.path)) {
-        return DataLoss("manifest names '{}', which is not a lake data file path", e.path);
-      }
-      m.files.push_back(std::move(e));
-    }
-    for (const auto& r : j.at("retired")) {
-      RetiredFile rf;
-      rf.path = r.at("path").get<std::string>();
-      rf.retired_at = r.at("retired_at_us").get<int64_t>();
-      rf.retired_version = r.value("retired_version", int64_t{0});
-      rf.dataset = r.value("dataset", "");
-      rf.symbol = r.value("symbol", "");
-      rf.min_time = r.value("min_time_us", int64_t{0});
-      rf.max_time = r.value("max_time_us", int64_t{0});
-      if (!IsLakeDataPath(rf.path)) {
-        return DataLoss("manifest retires '{}', which is not a lake data file path", rf.path);
-      }
-      m.retired.push_back(std::move(rf));
-    }
-    m.meta = j.value("meta", json::object());
-    return m;
-  } catch (const std::exception& e) {
-    return DataLoss("manifest is not valid: {}", e.what());
-  }
-}
-
-bool IsLakeDataPath(std::string_view rel) {
-  fs::path p(rel);
-  if (rel.empty() || p.is_absolute() || p.extension() != ".parquet") return false;
-  bool first = true;
-  for (const auto& c : p) {
-    const std::string part = c.string();
-    if (part.empty() || part == "." || part == "..") return false;
-    if (first && part != "views" && part.rfind("klines_", 0) != 0) return false;
-    first = false;
-  }
-  return std::distance(p.begin(), p.end()) >= 3;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,15 +296,6 @@ void Lake::Abandon(Transaction txn) {
   fs::remove_all(txn.staging_, ec);
 }
 
-// Creates `dir` and any missing parents, fsyncing each parent whose entries changed.
-static Status CreateDirsDurable(Env* env, const fs::path& root, const fs::path& dir) {
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return Status::Ok();
-  RETURN_IF_ERROR(CreateDirsDurable(env, root, dir.parent_path()));
-  RETURN_IF_ERROR(env->CreateDir(dir));
-  return FsyncPath(dir.parent_path(), env);
-}
-
 static bool Overlaps(Micros a_lo, Micros a_hi, Micros b_lo, Micros b_hi) {
   return a_lo <= b_hi && b_lo <= a_hi;
 }
@@ -437,6 +329,38 @@ StatusOr<int64_t> Lake::Commit(Transaction txn) {
   return CommitLocked(txn);
 }
 
+// The conditions of `txn` (ExpectMeta, DependsOn) that commits after its snapshot may have broken.
+Status Lake::CheckConflicts(const Transaction& txn, const Manifest& next) {
+  for (const auto& [key, expected] : txn.expect_meta_) {
+    auto it = next.meta.find(key);
+    const json cur_value = it == next.meta.end() ? json() : *it;
+    if (cur_value != expected) {
+      return Aborted("commit aborted: meta '{}' was changed by a concurrent commit", key);
+    }
+  }
+  for (const auto& d : txn.depends_) {
+    for (const auto& f : next.files) {
+      if (f.added_version > d.version && f.dataset == d.dataset && f.symbol == d.symbol &&
+          Overlaps(f.min_time, f.max_time, d.lo, d.hi)) {
+        return Aborted(
+            "commit aborted (conflict): a concurrent commit (version {}) added {}, which "
+            "overlaps the {} {} rows this transaction read at version {}",
+            f.added_version, f.path, d.dataset, d.symbol, d.version);
+      }
+    }
+    for (const auto& r : next.retired) {
+      if (r.retired_version > d.version && r.dataset == d.dataset && r.symbol == d.symbol &&
+          Overlaps(r.min_time, r.max_time, d.lo, d.hi)) {
+        return Aborted(
+            "commit aborted (conflict): a concurrent commit (version {}) retired {}, which "
+            "overlaps the {} {} rows this transaction read at version {}",
+            r.retired_version, r.path, d.dataset, d.symbol, d.version);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
   std::vector<fs::path> moved;  // files this commit moved into place, removed again on failure
   auto clean_up = [&] {
@@ -456,37 +380,16 @@ StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
   }
   auto cur = ReadManifest(root_);
   if (!cur.ok()) return fail(cur.status());
+  // Delta versions an earlier commit recorded but did not put in place (it crashed) go first;
+  // if they still cannot, this commit records them again and reports it below.
+  if (Status ds = PublishDelta(*cur, txn.staging_); !ds.ok())
+    spdlog::warn("lake: {}", ds.ToString());
+  const Manifest before = *cur;
   Manifest next = std::move(cur).value();
   const int64_t version = next.version + 1;
   const Micros now = clock_->Now();
   // 2. The conditions a concurrent commit may have broken.
-  for (const auto& [key, expected] : txn.expect_meta_) {
-    auto it = next.meta.find(key);
-    const json cur_value = it == next.meta.end() ? json() : *it;
-    if (cur_value != expected) {
-      return fail(Aborted("commit aborted: meta '{}' was changed by a concurrent commit", key));
-    }
-  }
-  for (const auto& d : txn.depends_) {
-    for (const auto& f : next.files) {
-      if (f.added_version > d.version && f.dataset == d.dataset && f.symbol == d.symbol &&
-          Overlaps(f.min_time, f.max_time, d.lo, d.hi)) {
-        return fail(
-            Aborted("commit aborted (conflict): a concurrent commit (version {}) added {}, which "
-                    "overlaps the {} {} rows this transaction read at version {}",
-                    f.added_version, f.path, d.dataset, d.symbol, d.version));
-      }
-    }
-    for (const auto& r : next.retired) {
-      if (r.retired_version > d.version && r.dataset == d.dataset && r.symbol == d.symbol &&
-          Overlaps(r.min_time, r.max_time, d.lo, d.hi)) {
-        return fail(
-            Aborted("commit aborted (conflict): a concurrent commit (version {}) retired {}, which "
-                    "overlaps the {} {} rows this transaction read at version {}",
-                    r.retired_version, r.path, d.dataset, d.symbol, d.version));
-      }
-    }
-  }
+  if (Status c = CheckConflicts(txn, next); !c.ok()) return fail(c);
   // Retirements must name live files; otherwise another writer changed them first.
   for (const auto& path : txn.retired_) {
     auto it =
@@ -522,7 +425,7 @@ StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
   std::set<fs::path> dirs;
   for (auto& [staged, entry] : txn.added_) {
     fs::path dst = root_ / entry.path;
-    s = CreateDirsDurable(opt_.env, root_, dst.parent_path());
+    s = CreateDirsDurable(dst.parent_path(), opt_.env);
     if (s.ok()) s = RenameNoReplace(staged, dst, opt_.env);
     if (!s.ok()) return fail(s);
     moved.push_back(dst);
@@ -539,6 +442,11 @@ StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
   for (auto& [k, v] : txn.meta_) next.meta[k] = std::move(v);
   next.version = version;
   next.committed_at = now;
+  // The Delta versions this commit makes, recorded in the manifest (delta_log.h).
+  if (opt_.delta_log) {
+    s = delta::Plan(root_, before, &next, now, delta::ParquetSchema);
+    if (!s.ok()) return fail(s);
+  }
   // 4. The commit point: one atomic rename of the manifest.
   s = WriteFileAtomicVia(txn.staging_ / "_manifest.json", ManifestPath(root_), next.ToJson(),
                          opt_.env);
@@ -550,10 +458,12 @@ StatusOr<int64_t> Lake::CommitLocked(Transaction& txn) {
     return fail(s);
   }
   moved.clear();
+  Status delta_status = PublishDelta(next, txn.staging_);
   std::error_code ec;
   fs::remove_all(txn.staging_, ec);
   IgnoreError(CollectGarbageLocked(next),
               "the commit is durable; files it retired are collected by a later commit or gc");
+  if (!delta_status.ok()) return delta_status;
   return version;
 }
 
@@ -611,7 +521,25 @@ Status Lake::CollectGarbage() {
   if (!Exists()) return NotFound("no lake at {}: nothing to collect", root_.string());
   ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(root_ / "_lock"));
   ASSIGN_OR_RETURN(Manifest m, ReadManifest(root_));
+  if (m.meta.contains(delta::kPendingKey)) {
+    const fs::path tmp_dir = root_ / "_staging" / NewTxnId(*clock_);
+    Status s = CreateDirs(opt_.env, tmp_dir);
+    if (s.ok()) s = PublishDelta(m, tmp_dir);
+    std::error_code ec;
+    fs::remove_all(tmp_dir, ec);
+    RETURN_IF_ERROR(s);
+  }
   return CollectGarbageLocked(m);
+}
+
+Status Lake::PublishDelta(const Manifest& m, const fs::path& tmp_dir) const {
+  if (!opt_.delta_log) return Status::Ok();
+  Status s = delta::Publish(root_, tmp_dir, m, opt_.env, delta::NdjsonToCheckpoint);
+  if (s.ok()) return s;
+  return s.WithContext(fmt::format(
+      "manifest version {} is committed, but a Delta log version it records is not in place (a "
+      "later commit or `cryptolake gc` puts it there)",
+      m.version));
 }
 
 // Removes `rel` (a lake data path) if it is a regular file.

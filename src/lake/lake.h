@@ -7,6 +7,8 @@
 //                                       with _intent.json once its commit starts moving them
 //   klines_<interval>/symbol=S/year=Y/month=MM/part-<txn>-<n>.parquet   master dataset
 //   views/<view>/symbol=S/year=Y/part-<txn>-<n>.parquet                 batch views
+//   klines_<interval>/_delta_log/, views/<view>/_delta_log/            each dataset's Delta Lake
+//                                       transaction log, naming the same files (delta_log.h)
 //   forecasts/                          `cryptolake forecast` outputs (not lake data)
 //
 // Contract:
@@ -14,9 +16,11 @@
 //    retire old ones (compaction, view refresh) in one atomic commit.
 //  * Commit = fsync staged files, record their destinations in the transaction's intent, move
 //    them into place (never over an existing file), fsync directories, then atomically replace
-//    _manifest.json (write temp, fsync, rename, fsync dir). A crash at any instant leaves either
-//    the old manifest or the new one; files not named by the manifest are invisible. Nothing
-//    committed is ever lost and no partial commit is visible.
+//    _manifest.json (write temp, fsync, rename, fsync dir), which also records the Delta versions
+//    the commit makes; then put those in place (delta_log.h: a crash before they are leaves the
+//    Delta tables one version behind until the next commit or gc puts them). A crash at any instant
+//    leaves either the old manifest or the new one; files not named by the manifest are invisible.
+//    Nothing committed is ever lost and no partial commit is visible.
 //  * Ownership: the lake deletes only files it wrote and recorded: files an earlier manifest
 //    named and a later one retired (after gc_grace), its own staging directories, and the files a
 //    crashed commit's intent names that no manifest names. Everything else under the data root
@@ -69,6 +73,7 @@ struct FileEntry {
   int64_t bytes = 0;
   int64_t added_version = 0;  // the manifest version that published it (0: before versions)
   std::string sha256;         // of the file's bytes, taken at commit ("" in older manifests)
+  std::string time_column;    // the column min_time/max_time describe ("" in older manifests)
 };
 
 struct RetiredFile {
@@ -95,7 +100,8 @@ struct Manifest {
 };
 
 // Whether `rel` (relative to a data root) is a place the lake writes data files: a .parquet file
-// below klines_<interval>/ or views/, without "." or ".." components.
+// below klines_<interval>/ or views/, without "." or ".." components and without components
+// starting with "_" (a Delta log's checkpoints, _delta_log/*.parquet, are not data files).
 bool IsLakeDataPath(std::string_view rel);
 
 // An immutable view of the lake at one manifest version. Cheap to copy.
@@ -172,6 +178,9 @@ class Lake {
     // The Parquet bytes of staged files are written by DuckDB, not through it; best-effort
     // clean-up (a failed commit's undo, a finished one's staging directory) does not use it.
     Env* env = Env::Default();
+    // Writes each dataset's Delta log (delta_log.h). Off only for a benchmark's baseline: a lake
+    // written without it gets its logs at the next commit that has it on.
+    bool delta_log = true;
   };
   // Opens the lake at `root` without creating anything (the root and its folders are created by
   // the first commit). Refuses (kInvalidArgument) a root inside another lake (an ancestor holds
@@ -237,6 +246,10 @@ class Lake {
   Lake(fs::path root, const Clock& clock, Options o)
       : root_(std::move(root)), clock_(&clock), opt_(o) {}
   StatusOr<int64_t> CommitLocked(Transaction& txn);
+  static Status CheckConflicts(const Transaction& txn, const Manifest& next);
+  // Puts the Delta versions `m` records in place (delta_log.h). On failure the manifest stays
+  // committed (the error says so) and the next commit or gc tries again.
+  Status PublishDelta(const Manifest& m, const fs::path& tmp_dir) const;
   Status CollectGarbageLocked(const Manifest& m);
   fs::path root_;
   const Clock* clock_;

@@ -5,6 +5,7 @@
 //   check_series.cc  the master dataset: values, duplicates, gaps (and their confirmed-empty
 //                    parts), the refetch ranges of `repair --drop`
 //   check_views.cc   the batch views against their recomputation, and the speed view
+//   check_delta.cc   the Delta logs against the manifest
 // Every check reads `fsnap_` (the snapshot without the files CheckFiles found bad) once
 // CheckFiles has run, and reports problems in the data as findings; a returned error means the
 // check itself could not run.
@@ -54,6 +55,8 @@ class Checker {
   Status Run();
 
  private:
+  // Each dataset's Delta log at the snapshot's version against the manifest (check_delta.cc).
+  void CheckDelta();
   // Appends a finding to the report.
   void Add(Finding::Kind kind, bool error, std::string dataset, std::string symbol,
            std::string detail, int64_t count = 0, Micros first = 0, Micros last = 0,

@@ -68,6 +68,7 @@ StatusOr<FileEntry> CheckKlineFile(lake::Connection& con, const fs::path& root,
   if (e.rows == 0) return DataLoss("it holds no rows");
   e.min_time = stats->GetInt64(1, 0);
   e.max_time = stats->GetInt64(2, 0);
+  e.time_column = "open_time";
   e.source = stats->GetInt64(3, 0) == 1 ? stats->GetString(4, 0) : "compact";
   std::error_code ec;
   e.bytes = static_cast<int64_t>(fs::file_size(root / rel, ec));

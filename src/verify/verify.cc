@@ -39,6 +39,7 @@ Status Checker::Run() {
   fsnap_ = std::make_unique<lake::Snapshot>(snap_.root(), m);
   for (const Interval& iv : lake::KlineIntervals(*fsnap_)) RETURN_IF_ERROR(CheckKlines(iv));
   RETURN_IF_ERROR(CheckRefetch());
+  CheckDelta();
   if (opt_.views) RETURN_IF_ERROR(CheckViews());
   if (opt_.speed_view) RETURN_IF_ERROR(CheckSpeedView(*opt_.speed_view));
   return Status::Ok();
@@ -102,6 +103,8 @@ const char* KindName(Finding::Kind kind) {
       return "damaged_file";
     case Finding::kManifest:
       return "manifest";
+    case Finding::kDeltaLog:
+      return "delta_log";
   }
   return "?";
 }

@@ -77,6 +77,8 @@ struct Finding {
     kDamagedFile,     // a listed file whose bytes no longer match its checksum, or whose rows
                       // cannot all be read back
     kManifest,        // the manifest is missing (with data files there) or not readable
+    kDeltaLog,        // a dataset's Delta log does not name the manifest's files (error), or is
+                      // behind it by the versions of an interrupted commit (informational)
   };
   Kind kind = kGap;
   bool error = false;
