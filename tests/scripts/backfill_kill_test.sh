@@ -70,7 +70,7 @@ for trial in $(seq 1 "$trials"); do
   set +e; cl "$lk" verify >"$work/verify.txt"; vrc=$?; set -e
   (( vrc == 0 )) || { cat "$work/verify.txt" >&2; die "verify exit $vrc"; }
   cl "$lk" gc >/dev/null
-  on_disk="$(cd "$lk" && find . -name '*.parquet' -not -path './_staging/*' | sed 's|^\./||' | sort)"
+  on_disk="$(cd "$lk" && find . -name '*.parquet' -not -path './_staging/*' -not -path '*/_delta_log/*' | sed 's|^\./||' | sort)"
   named="$(jq -r '(.files[].path), (.retired[].path)' "$lk/_manifest.json" | sort)"
   [[ "$on_disk" == "$named" ]] || die "files on disk differ from the manifest after gc"
 done

@@ -3,12 +3,15 @@
 # overlapping 1m klines of BTCUSDT, started together at seeded moments, TRIALS times. After each
 # trial every process has exited 0, the lake holds exactly the union of their rows (the
 # read-time rows equal those of a sequential run, each key once), and verify exits 0: no key
-# stored twice by one source. (Before commits re-checked their reads, two overlapping imports
+# stored twice by one source; and every dataset's Delta log is valid at every version and names
+# exactly the manifest's files (delta_check.py, delta-rs). (Before commits re-checked their reads, two overlapping imports
 # both committed the rows they shared.)
 # Usage: concurrent_writers_test.sh BINARY SHARED_DATA TRIALS SEED
 set -euo pipefail
 bin="$1"; shared="$2"; trials="$3"; seed="$4"
 source "$(dirname "$0")/lib.sh"
+here="$(cd "$(dirname "$0")" && pwd)"
+: "${CL_PYTHON:?the test venv's python (CMake sets it)}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-concurrent-XXXX")"
 replay_pid=""
 cleanup() {
@@ -74,5 +77,9 @@ for trial in $(seq 1 "$trials"); do
     echo "FAIL (trial $trial: ${order[*]}): verify exited $vrc" >&2
     exit 1
   fi
+  # The Delta logs: every commit of every writer is one version, delta-rs loads every version,
+  # and the latest names exactly the manifest's files (none twice: a Delta table is a set).
+  "$CL_PYTHON" "$here/delta_check.py" "$lk" --all-versions >/dev/null ||
+    { echo "FAIL (trial $trial: ${order[*]}): the Delta logs do not match the manifest" >&2; exit 1; }
 done
 echo "$trials passed, 0 failed"

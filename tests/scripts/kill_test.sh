@@ -4,10 +4,15 @@
 #    (content digests): no committed row lost, no partial commit visible, no duplicate;
 #  * verify finds no integrity error (every file the manifest names is whole and well-typed);
 #  * a rerun completes and reaches the reference end state;
-#  * after gc no Parquet file outside the manifest is left on disk.
+#  * after gc no Parquet file outside the manifest is left on disk;
+#  * verify finds the Delta logs naming the manifest's files (or behind it by the versions the
+#    killed commit recorded), and after the rerun delta-rs (delta_check.py) reads every table
+#    naming exactly the manifest's files.
 # Usage: kill_test.sh BINARY SHARED_DATA import|compact|batch TRIALS SEED
 set -euo pipefail
 bin="$1"; shared="$2"; cmd="$3"; trials="$4"; seed="$5"
+here="$(cd "$(dirname "$0")" && pwd)"
+: "${CL_PYTHON:?the test venv's python (CMake sets it)}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-kill-$cmd-XXXX")"
 trap 'rm -rf "$work"' EXIT
 RANDOM=$seed
@@ -87,7 +92,8 @@ $now"
   cl "$lk" "${run[@]}" >/dev/null || die "rerun failed"
   [[ "$(digest "$lk")" == "$after" ]] || die "rerun did not reach the reference state"
   cl "$lk" gc >/dev/null
-  on_disk="$(cd "$lk" && find . -name '*.parquet' -not -path './_staging/*' | sed 's|^\./||' | sort)"
+  "$CL_PYTHON" "$here/delta_check.py" "$lk" >/dev/null || die "the Delta logs do not match the manifest"
+  on_disk="$(cd "$lk" && find . -name '*.parquet' -not -path './_staging/*' -not -path '*/_delta_log/*' | sed 's|^\./||' | sort)"
   named="$(jq -r '(.files[].path), (.retired[].path)' "$lk/_manifest.json" | sort)"
   [[ "$on_disk" == "$named" ]] || die "files on disk differ from the manifest after gc"
   [[ -z "$(ls -A "$lk/_staging")" ]] || die "staging leftovers after gc"
