@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release preset and runs the benchmarks.
-# Usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|statsforecast|all] [benchmark args]   (default: all, no args)
+# Usage: scripts/bench.sh [import|backfill|stream|group|serve|delta|prophet|statsforecast|all] [benchmark args]   (default: all, no args)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:-all}"; shift || true
@@ -65,7 +65,17 @@ statsforecast_ref() {
   "$venv/bin/python" "$root/bench/statsforecast_reference.py" \
     --models-bench "$root/build/release/bench/models_bench" "$@"
 }
+# The Delta log (bench/delta_bench.cc, then bench/delta_read.py on the same lake): delta-rs and
+# polars from the test venv (setup.sh --test), installed when missing.
+delta() {
+  "$root/.deps/venv/bin/python" -c 'import deltalake, polars' 2>/dev/null || bash "$root/scripts/setup.sh" --test
+  local keep; keep="$(mktemp -d "${TMPDIR:-/tmp}/cl-delta-bench-XXXX")"
+  "$root/build/release/bench/delta_bench" --keep "$keep" "$@"
+  "$root/.deps/venv/bin/python" "$root/bench/delta_read.py" "$keep/lake"
+  rm -rf "$keep"
+}
 case "$which" in
+  delta) delta "$@" ;;
   import) "$root/build/release/bench/import_bench" "$@" ;;
   backfill) "$root/build/release/bench/backfill_bench" "$@" ;;
   stream) "$root/build/release/bench/stream_bench" "$@"; latency ;;
@@ -74,7 +84,7 @@ case "$which" in
   prophet) prophet_ref "$@" ;;
   statsforecast) statsforecast_ref "$@" ;;
   all) "$root/build/release/bench/import_bench"; "$root/build/release/bench/backfill_bench"
-       "$root/build/release/bench/stream_bench"; latency; group; "$root/build/release/bench/serve_bench"; prophet_ref
+       "$root/build/release/bench/stream_bench"; latency; group; "$root/build/release/bench/serve_bench"; delta; prophet_ref
        statsforecast_ref ;;
-  *) echo "usage: scripts/bench.sh [import|backfill|stream|group|serve|prophet|statsforecast|all] [args]" >&2; exit 64 ;;
+  *) echo "usage: scripts/bench.sh [import|backfill|stream|group|serve|delta|prophet|statsforecast|all] [args]" >&2; exit 64 ;;
 esac
