@@ -100,11 +100,15 @@
 // same series. The copies are held in memory (N times the recorded rows). Creating with
 // synthetic < 0, or with a recorded symbol of a synthetic one's name, is InvalidArgument.
 //
-// Threads: an acceptor thread and one thread per connection (synchronous keep-alive HTTP/1.1;
-// a WebSocket connection runs its own Asio loop on its thread).
-// Stop() closes the listener and every open connection (WebSockets included, without a close
-// frame) and joins all threads; a held-back `slow` response is abandoned. All public methods are
-// thread-safe.
+// Serving: through the HTTP server core that `serve` uses too (net/http_server.h): keep-alive
+// HTTP/1.1 on a few io threads (every REST request to one fallback handler, whatever its path and
+// method; any method but GET is answered 405 after the limits), each WebSocket upgrade handed to
+// a session on the same io threads. Responses carry, besides the headers above, the core's
+// X-Request-Id and "Connection: keep-alive" or "close". A malformed request (or headers over 16
+// KiB, a body over 64 KiB) gets the core's 400/431/413 and is neither logged nor counted. Stop()
+// closes the listener and every open connection (WebSockets included, without a close frame)
+// and returns once no handler runs; a held-back `slow` response is abandoned. All public methods
+// are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -189,8 +193,9 @@ struct ReplayOptions {
   const Clock* ws_clock = nullptr;
   int synthetic = 0;  // synthetic symbols (above)
   uint64_t synthetic_seed = 1;
-  // Called on a connection thread after each request is answered (or dropped), concurrently
-  // from several connections; must be thread-safe and must not call back into the exchange.
+  // Called on an io thread for each request as it is answered (before its response is written
+  // or held back) or dropped, concurrently from several connections; must be thread-safe, quick,
+  // and must not call back into the exchange.
   std::function<void(const RequestRecord&)> on_request;
 };
 

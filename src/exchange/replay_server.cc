@@ -1,23 +1,17 @@
-// The replay exchange's server (replay.h): the listener, one thread per connection reading
-// keep-alive HTTP/1.1, each request put through the fault part (replay_fault.h) and answered by
-// the REST part (replay_rest.h) or handed to the WebSocket part (replay_ws.h), the request log
-// and counters, and Create/Start/Stop.
+// The replay exchange's server (replay.h): the REST and WebSocket parts served through the HTTP
+// server core that `serve` uses too (net/http_server.h: a fallback handler for every request, an
+// upgrade handler for WebSocket upgrades); each request put through the fault part
+// (replay_fault.h) and answered by the REST part (replay_rest.h) or handed to the WebSocket part
+// (replay_ws.h); the request log and counters, and Create/Start/Stop.
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
-#include <boost/asio/io_context.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
-#include <list>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -27,28 +21,29 @@
 #include "exchange/replay_fault.h"
 #include "exchange/replay_rest.h"
 #include "exchange/replay_ws.h"
+#include "net/http_server.h"
 
 namespace cryptolake::exchange {
 
 namespace {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
-namespace websocket = boost::beast::websocket;
-using tcp = net::ip::tcp;
+using tcp = boost::asio::ip::tcp;
 using replay::Action;
-using replay::Response;
 
 constexpr size_t kLogCapacity = 100'000;
 
-std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
+// The core's io threads: each runs any connection's requests and WebSocket sessions.
+int IoThreads() { return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 8); }
 
 }  // namespace
 
 struct ReplayExchange::Impl {
   Impl(const Clock& c, ReplayOptions o, replay::SeriesMap d)
-      : clock(c), opt(std::move(o)), data(std::move(d)), gate(opt) {}
+      : clock(c),
+        opt(std::move(o)),
+        data(std::move(d)),
+        gate(opt),
+        ws_env{opt, data, symbols, exchange, ws} {}
 
   const Clock& clock;
   const ReplayOptions opt;
@@ -57,135 +52,29 @@ struct ReplayExchange::Impl {
   replay::ExchangeClock exchange;
   int64_t total_rows = 0;
 
-  // Network.
-  net::io_context io;
-  std::unique_ptr<tcp::acceptor> acceptor;
-  std::thread accept_thread;
-  int bound_port = 0;
-  struct Conn {
-    Conn() : socket(io) {}
-    net::io_context io;  // runs a WebSocket connection's asynchronous I/O, on `thread`
-    // Closed by the destructor after the thread is joined, or (WebSocket) by Beast's teardown on
-    // the thread; so once `async`, only code run by `io` may touch it.
-    tcp::socket socket;
-    bool async = false;  // guarded by conn_mu: a WebSocket session runs on io
-    std::thread thread;
-    std::atomic<bool> done{false};
-    uint64_t number = 0;  // 1, 2, ... in accept order
-  };
-  uint64_t accepted = 0;  // guarded by conn_mu
-  std::mutex conn_mu;
-  std::list<std::unique_ptr<Conn>> conns;
-  bool stopping = false;  // guarded by conn_mu
-  std::condition_variable stop_cv;
-
   replay::RestGate gate;  // rate limits and REST faults
   replay::WsCounters ws;
+  const replay::WsEnv ws_env;  // what every WebSocket session reads
 
   // Log and counters (the limits' and faults' are the gate's, the ws_* ones in `ws`).
   mutable std::mutex mu;
   std::deque<RequestRecord> log;
   ReplayCounters counters;
 
+  // The server: set by Start (under life_mu), stopped by Stop, destroyed first.
+  std::mutex life_mu;
+  std::atomic<int> bound_port{0};
+  std::unique_ptr<net::HttpServer> server;
+
   Micros ExchangeNow() const { return exchange.Now(); }
 
-  void AcceptLoop();
-  void Serve(Conn* c);
-  // Decides the response to one request; `action` says how to deliver it.
-  Response Handle(const http::request<http::string_body>& req, RequestRecord* rec, Action* action);
+  // The answer to one REST request (the core's fallback handler: every path, every method), its
+  // fault delivered through the core (Response::delivery and delay).
+  net::Response Handle(const net::Request& req);
+  // An upgrade request (the core's upgrade handler): the WebSocket part serves it.
+  void Upgrade(net::Request req, tcp::socket socket);
   void Record(const RequestRecord& rec);
 };
-
-void ReplayExchange::Impl::AcceptLoop() {
-  for (;;) {
-    auto c = std::make_unique<Conn>();
-    beast::error_code ec;
-    acceptor->accept(c->socket, ec);
-    std::lock_guard<std::mutex> l(conn_mu);
-    if (stopping) break;  // the socket closes here
-    if (ec) {
-      if (ec == net::error::connection_aborted || ec == net::error::interrupted) continue;
-      spdlog::error("replay-exchange: accept failed: {}", ec.message());
-      break;
-    }
-    // Reap finished connections (joining a finished thread does not block).
-    for (auto it = conns.begin(); it != conns.end();) {
-      if ((*it)->done.load()) {
-        (*it)->thread.join();
-        it = conns.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    c->number = ++accepted;
-    Conn* raw = c.get();
-    c->thread = std::thread([this, raw] { Serve(raw); });
-    conns.push_back(std::move(c));
-  }
-}
-
-void ReplayExchange::Impl::Serve(Conn* c) {
-  beast::flat_buffer buf;
-  for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(16 * 1024);
-    parser.body_limit(64 * 1024);
-    beast::error_code ec;
-    http::read(c->socket, buf, parser, ec);
-    if (ec) break;
-    if (websocket::is_upgrade(parser.get())) {
-      {
-        std::lock_guard<std::mutex> l(mu);
-        ++counters.requests;
-      }
-      replay::WsEnv env{opt, data, symbols, exchange, ws};
-      replay::ServeWebSocket(
-          env, replay::WsConn{c->socket, c->io, c->number}, parser.release(), clock.Now(),
-          [this](const RequestRecord& rec) { Record(rec); },
-          [this, c] {
-            // From here on the socket is io's (Stop() posts its shutdown there); if Stop() came
-            // first, it has shut the socket down already.
-            std::lock_guard<std::mutex> l(conn_mu);
-            if (stopping) return false;
-            c->async = true;
-            return true;
-          });
-      break;
-    }
-    const auto& req = parser.get();
-    RequestRecord rec;
-    Action action = Action::kNormal;
-    Response resp = Handle(req, &rec, &action);
-    bool keep_alive = req.keep_alive() && action != Action::kTruncate;
-    if (action == Action::kDrop) {
-      Record(rec);
-      break;
-    }
-    if (action == Action::kSlow) {
-      std::unique_lock<std::mutex> l(conn_mu);
-      stop_cv.wait_for(l, std::chrono::microseconds(opt.faults.slow_delay),
-                       [this] { return stopping; });
-      if (stopping) {
-        l.unlock();
-        Record(rec);
-        break;
-      }
-    }
-    if (action == Action::kCorrupt) resp.body.resize(resp.body.size() / 2);
-    std::string out = replay::SerializeHead(resp, resp.body.size(), rec.used_weight, keep_alive);
-    if (action == Action::kTruncate) {
-      out.append(resp.body, 0, resp.body.size() / 2);
-    } else {
-      out += resp.body;
-    }
-    Record(rec);
-    net::write(c->socket, net::buffer(out), ec);
-    if (ec || !keep_alive) break;
-  }
-  beast::error_code ignored;
-  c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  c->done = true;
-}
 
 void ReplayExchange::Impl::Record(const RequestRecord& rec) {
   {
@@ -196,44 +85,66 @@ void ReplayExchange::Impl::Record(const RequestRecord& rec) {
   if (opt.on_request) opt.on_request(rec);
 }
 
-Response ReplayExchange::Impl::Handle(const http::request<http::string_body>& req,
-                                      RequestRecord* rec, Action* action) {
+net::Response ReplayExchange::Impl::Handle(const net::Request& req) {
   const Micros now = clock.Now();
-  rec->at = now;
-  std::string_view target = Sv(req.target());
-  rec->target = std::string(target);
+  RequestRecord rec;
+  rec.at = now;
+  rec.target = req.target;
+  std::string_view target = req.target;
   size_t qpos = target.find('?');
   std::string_view path = target.substr(0, qpos);
   replay::Query q = qpos == std::string_view::npos ? replay::Query{}
                                                    : replay::ParseQuery(target.substr(qpos + 1));
-  bool micros = false;
-  if (auto it = req.find("X-MBX-TIME-UNIT"); it != req.end()) {
-    micros = replay::Lower(Sv(it->value())) == "microsecond";
-  }
+  bool micros = replay::Lower(req.Header("X-MBX-TIME-UNIT")) == "microsecond";
   {
     std::lock_guard<std::mutex> l(mu);
     ++counters.requests;
   }
   replay::Admission a = gate.Admit(now, replay::WeightOf(path), path == "/api/v3/klines");
-  rec->used_weight = a.used_weight;
-  rec->fault = a.fault;
-  *action = a.action;
-  Response resp;
+  rec.used_weight = a.used_weight;
+  rec.fault = a.fault;
+  const Action action = a.action;
+  replay::Response resp;
   int64_t rows = 0;
   if (a.refusal) {
     resp = std::move(*a.refusal);
-  } else if (req.method() != http::verb::get) {
+  } else if (req.method != "GET") {
     resp = {405, ""};
   } else {
     replay::RestContext ctx{data, symbols, exchange.Now(), opt.weight_limit};
     resp = replay::Route(ctx, path, q, micros, &rows);
   }
-  rec->status = *action == Action::kDrop ? 0 : resp.status;
-  if (rows > 0 && *action != Action::kDrop) {
+  rec.status = action == Action::kDrop ? 0 : resp.status;
+  if (rows > 0 && action != Action::kDrop) {
     std::lock_guard<std::mutex> l(mu);
     counters.klines_served += rows;
   }
-  return resp;
+  Record(rec);
+
+  // The head replay::SerializeHead writes: Content-Type, Content-Length, the used weight, then
+  // Retry-After (the core adds X-Request-Id and, with keep_alive_header, Connection as before).
+  if (action == Action::kCorrupt) resp.body.resize(resp.body.size() / 2);
+  net::Response out;
+  out.status = resp.status;
+  out.content_type = std::move(resp.content_type);
+  out.body = std::move(resp.body);
+  out.headers.emplace_back("X-MBX-USED-WEIGHT-1M", std::to_string(rec.used_weight));
+  if (resp.retry_after >= 0)
+    out.headers.emplace_back("Retry-After", std::to_string(resp.retry_after));
+  if (action == Action::kDrop) out.delivery = net::Delivery::kDrop;
+  if (action == Action::kTruncate) out.delivery = net::Delivery::kTruncate;
+  if (action == Action::kSlow) out.delay = std::chrono::microseconds(opt.faults.slow_delay);
+  return out;
+}
+
+void ReplayExchange::Impl::Upgrade(net::Request req, tcp::socket socket) {
+  const Micros arrived = clock.Now();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    ++counters.requests;
+  }
+  replay::ServeWebSocket(ws_env, std::move(socket), req.connection, req, arrived,
+                         [this](const RequestRecord& rec) { Record(rec); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,66 +184,42 @@ ReplayExchange::~ReplayExchange() { Stop(); }
 
 Status ReplayExchange::Start() {
   Impl& m = *impl_;
-  if (m.acceptor) return FailedPrecondition("replay-exchange: already started");
-  beast::error_code ec;
+  std::lock_guard<std::mutex> l(m.life_mu);
+  if (m.server) return FailedPrecondition("replay-exchange: already started");
+  boost::system::error_code ec;
   std::string host = m.opt.host == "localhost" ? "127.0.0.1" : m.opt.host;
-  auto addr = net::ip::make_address(host, ec);
+  boost::asio::ip::make_address(host, ec);
   if (ec) return InvalidArgument("replay-exchange: bad host '{}': {}", m.opt.host, ec.message());
   if (m.opt.port < 0 || m.opt.port > 65535) {
     return InvalidArgument("replay-exchange: bad port {}", m.opt.port);
   }
-  auto acc = std::make_unique<tcp::acceptor>(m.io);
-  tcp::endpoint ep(addr, static_cast<unsigned short>(m.opt.port));
-  acc->open(ep.protocol(), ec);
-  if (!ec) acc->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acc->bind(ep, ec);
-  if (!ec) acc->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return IOError("replay-exchange: cannot listen on {}:{}: {}", m.opt.host, m.opt.port,
-                   ec.message());
+  net::ServerOptions so;
+  so.bind = m.opt.host;
+  so.port = m.opt.port;
+  so.threads = IoThreads();
+  so.max_body = 64 * 1024;
+  so.public_without_token = true;  // --host is the user's to choose, as before
+  so.keep_alive_header = true;     // "Connection: keep-alive" on every kept connection, as before
+  net::Router router;
+  router.Fallback([&m](const net::Request& req) { return m.Handle(req); });
+  router.Upgrade(
+      [&m](net::Request req, tcp::socket socket) { m.Upgrade(std::move(req), std::move(socket)); });
+  auto server = net::HttpServer::Start(std::move(so), std::move(router));
+  if (!server.ok()) {
+    return Status(server.status().code(), "replay-exchange: " + server.status().message());
   }
-  m.bound_port = acc->local_endpoint().port();
-  m.acceptor = std::move(acc);
-  m.accept_thread = std::thread([&m] { m.AcceptLoop(); });
+  m.server = std::move(server).value();
+  m.bound_port = m.server->port();
   return Status::Ok();
 }
 
 void ReplayExchange::Stop() {
   Impl& m = *impl_;
-  if (!m.acceptor) return;
-  {
-    std::lock_guard<std::mutex> l(m.conn_mu);
-    if (m.stopping) return;
-    m.stopping = true;
-    // shutdown() wakes the threads blocked in accept/recv/send on these sockets. A blocking
-    // connection's socket is closed only after its thread is joined; a WebSocket session's may
-    // be closed by Beast on its thread at any time, so its shutdown runs there too.
-    ::shutdown(m.acceptor->native_handle(), SHUT_RDWR);
-    for (auto& c : m.conns) {
-      if (c->async) {
-        net::post(c->io, [c = c.get()] {
-          beast::error_code ignored;
-          c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-        });
-      } else {
-        ::shutdown(c->socket.native_handle(), SHUT_RDWR);
-      }
-    }
-  }
-  m.stop_cv.notify_all();
-  if (m.accept_thread.joinable()) m.accept_thread.join();
-  std::list<std::unique_ptr<Impl::Conn>> conns;
-  {
-    std::lock_guard<std::mutex> l(m.conn_mu);
-    conns.swap(m.conns);
-  }
-  for (auto& c : conns) c->thread.join();
-  conns.clear();
-  beast::error_code ec;
-  m.acceptor->close(ec);
+  std::lock_guard<std::mutex> l(m.life_mu);
+  if (m.server) m.server->Stop();  // idempotent; closes every connection, WebSockets included
 }
 
-int ReplayExchange::port() const { return impl_->bound_port; }
+int ReplayExchange::port() const { return impl_->bound_port.load(); }
 
 std::string ReplayExchange::url() const {
   std::string host = impl_->opt.host.find(':') != std::string::npos ? "[" + impl_->opt.host + "]"

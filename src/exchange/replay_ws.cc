@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <memory>
 #include <random>
 #include <string_view>
 
@@ -17,11 +18,11 @@ namespace cryptolake::exchange::replay {
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace websocket = boost::beast::websocket;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 
 constexpr size_t kMaxStreams = 1024;
 constexpr auto kWsPoll = std::chrono::milliseconds(1);
@@ -112,23 +113,25 @@ bool ResolveStreams(const WsEnv& env, std::string_view path, const Query& q,
   return true;
 }
 
-// connection's thread, so no member needs a lock.
-struct WsSession {
-  WsSession(const WsEnv& env, WsConn c, std::vector<WsStream> streams, bool combined, bool micros)
+// One upgraded connection's session. Everything runs on the connection's strand, one handler at a
+// time, so no member needs a lock; owned by its pending operations (each holds a shared_ptr).
+struct WsSession : std::enable_shared_from_this<WsSession> {
+  WsSession(const WsEnv& env, tcp::socket socket, uint64_t number, std::vector<WsStream> streams,
+            bool combined, bool micros)
       : env(env),
-        ws(c.socket),
-        timer(c.io),
+        ws(std::move(socket)),
+        timer(ws.get_executor()),
         timers(env.opt.ws_clock ? *env.opt.ws_clock : SystemClock::Instance()),
         streams(std::move(streams)),
         combined(combined),
         micros(micros),
         faults(env.opt.ws_faults),
-        rng(env.opt.ws_faults.seed + c.number) {}
+        rng(env.opt.ws_faults.seed + number) {}
 
   const WsEnv& env;
-  websocket::stream<tcp::socket&> ws;
-  net::steady_timer timer;  // the poll (kWsPoll of real time)
-  const Clock& timers;      // of ping, pong timeout, max age and the faults (options.ws_clock)
+  websocket::stream<tcp::socket> ws;
+  asio::steady_timer timer;  // the poll (kWsPoll of real time)
+  const Clock& timers;       // of ping, pong timeout, max age and the faults (options.ws_clock)
   std::vector<WsStream> streams;
   const bool combined, micros;
   const WsFaultSpec& faults;
@@ -172,7 +175,7 @@ struct WsSession {
   }
 
   // Ends the connection at once: the TCP socket is shut down, which fails the pending read and
-  // write; the socket itself closes with the connection (the thread's owner).
+  // write; the socket itself closes with the session, once no operation holds it any more.
   void Abort() {
     if (closed) return;
     closed = true;
@@ -182,7 +185,7 @@ struct WsSession {
   }
 
   void Read() {
-    ws.async_read(in, [this](beast::error_code ec, size_t) {
+    ws.async_read(in, [this, self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return Abort();  // closed by the client (Beast answered its close), EOF, error
       in.consume(in.size());   // client messages (SUBSCRIBE, ...) are ignored
       Read();
@@ -220,7 +223,7 @@ struct WsSession {
       Pump();
     }
     timer.expires_after(kWsPoll);
-    timer.async_wait([this](beast::error_code ec) {
+    timer.async_wait([this, self = shared_from_this()](beast::error_code ec) {
       if (!ec) Tick();
     });
   }
@@ -233,7 +236,7 @@ struct WsSession {
       ping_due = false;
       writing = true;
       ++env.counters.pings;
-      ws.async_ping({}, [this](beast::error_code ec) { Written(ec); });
+      ws.async_ping({}, [this, self = shared_from_this()](beast::error_code ec) { Written(ec); });
       return;
     }
     if (duplicate_due) {
@@ -253,10 +256,11 @@ struct WsSession {
       case Closing::kCloseFrame:
         closing = Closing::kDone;
         writing = true;
-        ws.async_close(websocket::close_code::going_away, [this](beast::error_code) {
-          writing = false;
-          Abort();
-        });
+        ws.async_close(websocket::close_code::going_away,
+                       [this, self = shared_from_this()](beast::error_code) {
+                         writing = false;
+                         Abort();
+                       });
         return;
       case Closing::kDone:
         return;
@@ -281,7 +285,8 @@ struct WsSession {
     writing = true;
     ++env.counters.messages;
     if (out_is_final) ++env.counters.finals;
-    ws.async_write(net::buffer(out), [this](beast::error_code ec, size_t) { Written(ec); });
+    ws.async_write(asio::buffer(out), [this, self = shared_from_this()](beast::error_code ec,
+                                                                        size_t) { Written(ec); });
   }
 
   void Written(beast::error_code ec) {
@@ -383,13 +388,13 @@ void WsCounters::CopyTo(ReplayCounters* c) const {
   c->ws_duplicates = duplicates;
 }
 
-void ServeWebSocket(const WsEnv& env, WsConn conn, http::request<http::string_body> req,
-                    Micros arrived, const std::function<void(const RequestRecord&)>& record,
-                    const std::function<bool()>& go_async) {
+void ServeWebSocket(const WsEnv& env, tcp::socket socket, uint64_t number,
+                    const cryptolake::net::Request& req, Micros arrived,
+                    std::function<void(const RequestRecord&)> record) {
   RequestRecord rec;
   rec.at = arrived;
-  std::string_view target(req.target().data(), req.target().size());
-  rec.target = std::string(target);
+  std::string_view target = req.target;
+  rec.target = req.target;
   size_t qpos = target.find('?');
   std::string_view path = target.substr(0, qpos);
   Query q = qpos == std::string_view::npos ? Query{} : ParseQuery(target.substr(qpos + 1));
@@ -403,28 +408,37 @@ void ServeWebSocket(const WsEnv& env, WsConn conn, http::request<http::string_bo
     rec.status = 400;
     record(rec);
     Response resp{400, std::move(error)};
-    std::string out = SerializeHead(resp, resp.body.size(), 0, /*keep_alive=*/false) + resp.body;
-    beast::error_code ec;
-    net::write(conn.socket, net::buffer(out), ec);
+    struct Refusal {
+      tcp::socket socket;
+      std::string out;
+    };
+    auto r = std::make_shared<Refusal>(
+        Refusal{std::move(socket),
+                SerializeHead(resp, resp.body.size(), 0, /*keep_alive=*/false) + resp.body});
+    asio::async_write(r->socket, asio::buffer(r->out), [r](beast::error_code, size_t) {
+      beast::error_code ignored;
+      r->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    });
     return;
   }
-  WsSession session(env, conn, std::move(streams), combined, micros);
-  session.ws.read_message_max(64 * 1024);
-  session.ws.set_option(websocket::stream_base::decorator(
+  // The upgrade request as Beast takes it (the core parsed it; its fields as sent).
+  http::request<http::string_body> upgrade;
+  upgrade.method_string(req.method);
+  upgrade.target(req.target);
+  upgrade.version(11);
+  for (const auto& [name, value] : req.headers) upgrade.insert(name, value);
+  auto session = std::make_shared<WsSession>(env, std::move(socket), number, std::move(streams),
+                                             combined, micros);
+  session->ws.read_message_max(64 * 1024);
+  session->ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "cryptolake-replay"); }));
-  beast::error_code ec;
-  session.ws.accept(req, ec);
-  if (ec) {
-    rec.status = 400;
-    record(rec);
-    return;
-  }
-  ++env.counters.connections;
-  rec.status = 101;
-  record(rec);
-  if (!go_async()) return;
-  session.Start();
-  conn.io.run();
+  session->ws.async_accept(
+      upgrade, [session, rec, record = std::move(record)](beast::error_code ec) mutable {
+        rec.status = ec ? 400 : 101;
+        if (!ec) ++session->env.counters.connections;
+        record(rec);
+        if (!ec) session->Start();
+      });
 }
 
 }  // namespace cryptolake::exchange::replay

@@ -2,17 +2,14 @@
 // ("WebSocket streams": /ws/<stream> and /stream?streams=..., kline events on exchange time,
 // pings, pong timeouts, max age, and the WsFaultSpec faults) on one upgraded connection.
 //
-// The server (replay_server.cc) reads the upgrade request and hands the connection over; from
-// then on the connection belongs to this part until ServeWebSocket returns. All of a session's
-// I/O runs on the connection's own io_context, on the calling thread, so the session needs no
-// lock; the counters are atomics shared by every connection.
+// The server (replay_server.cc, through the HTTP server core's upgrade hook) hands the upgraded
+// connection over; from then on it belongs to this part. All of a session's I/O runs on the
+// connection's strand, one handler at a time, so the session needs no lock; the counters are
+// atomics shared by every connection.
 #pragma once
 
 #include <atomic>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -20,6 +17,7 @@
 
 #include "exchange/replay.h"
 #include "exchange/replay_data.h"
+#include "net/http_server.h"
 
 namespace cryptolake::exchange::replay {
 
@@ -40,24 +38,17 @@ struct WsEnv {
   WsCounters& counters;
 };
 
-// One upgraded connection: its socket and the io_context that is to run its I/O. `number` (1, 2,
-// ... in accept order) seeds the connection's fault RNG (ws_faults.seed + number).
-struct WsConn {
-  boost::asio::ip::tcp::socket& socket;
-  boost::asio::io_context& io;
-  uint64_t number = 0;
-};
-
-// Serves the upgrade request `req` (arrived at clock time `arrived`) on `conn` until the
-// connection ends. A bad stream list is refused with HTTP 400 and its error body (replay.h),
-// counted in `rejected`; else the upgrade is accepted (101). `record` is called once, before the
-// streams start, with the request's record (status 101 or 400). `go_async` is called once the
-// upgrade is accepted, just before the session starts running on conn.io: from then on only
-// code run by conn.io may touch the socket (the server posts its shutdown there); false (the
-// server is stopping) returns at once.
-void ServeWebSocket(const WsEnv& env, WsConn conn,
-                    boost::beast::http::request<boost::beast::http::string_body> req,
-                    Micros arrived, const std::function<void(const RequestRecord&)>& record,
-                    const std::function<bool()>& go_async);
+// Serves the upgrade request `req` (arrived at clock time `arrived`) on `socket`, which the HTTP
+// server core (net/http_server.h, "Upgrades") handed over: everything runs asynchronously on the
+// socket's executor (a strand of the core's io context), and the session's state is owned by its
+// pending operations, so the core's Stop() ends it and closes the socket. Returns at once.
+// `number` (the core's connection number: 1, 2, ... in accept order) seeds the connection's fault
+// RNG (ws_faults.seed + number). A bad stream list is refused with HTTP 400 and its error body
+// (replay.h), counted in `rejected`; else the upgrade is accepted (101). `record` is called once,
+// before the streams start, with the request's record (status 101 or 400). `env` must outlive
+// the session (the core's Stop() ends it).
+void ServeWebSocket(const WsEnv& env, boost::asio::ip::tcp::socket socket, uint64_t number,
+                    const cryptolake::net::Request& req, Micros arrived,
+                    std::function<void(const RequestRecord&)> record);
 
 }  // namespace cryptolake::exchange::replay

@@ -1,7 +1,7 @@
-// The serving HTTP server's connection part: the listener, keep-alive HTTP/1.1 sessions
+// The HTTP server core's connection part: the listener, keep-alive HTTP/1.1 sessions
 // (parse, route, auth, static files, gzip), Start and Stop. Text helpers are in http_text.cc,
 // event streams in http_stream.cc, the shared state in http_server_impl.h.
-#include "serve/http_server.h"
+#include "net/http_server.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +24,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <cerrno>
 #include <climits>
 #include <condition_variable>
@@ -36,18 +37,19 @@
 #include <thread>
 #include <unordered_map>
 
-#include "serve/http_server_impl.h"
-#include "serve/http_text.h"
+#include "net/http_server_impl.h"
+#include "net/http_text.h"
 
-namespace cryptolake::serve {
+namespace cryptolake::net {
 
 namespace {
 
 namespace fs = std::filesystem;
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = net::ip::tcp;
+namespace websocket = boost::beast::websocket;
+using tcp = asio::ip::tcp;
 using internal::AcceptsGzip;
 using internal::AppendHead;
 using internal::Authorized;
@@ -88,10 +90,11 @@ Response MethodNotAllowed(std::string_view method) {
 // connection closes or becomes an event stream.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl& srv, tcp::socket socket) : srv_(srv), stream_(std::move(socket)) {}
+  Session(HttpServer::Impl& srv, tcp::socket socket, uint64_t number)
+      : srv_(srv), stream_(std::move(socket)), delay_(stream_.get_executor()), number_(number) {}
 
   void Run() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
 
  private:
@@ -138,6 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req.query.clear();
     req.headers.clear();
     req.route.clear();
+    req.connection = number_;
     for (const auto& f : msg) {
       req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     }
@@ -145,52 +149,94 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     http10_ = msg.version() == 10;
     head_request_ = msg.method() == http::verb::head;
-    bool get = msg.method() == http::verb::get || head_request_;
+    resp_ = Response();
+    RouteMetrics* m = Answer(msg.method(), websocket::is_upgrade(msg));
+    if (m) Write(m);
+  }
 
+  // Decides the answer to req_ (http_server.h: the order of the checks, and the hooks) into
+  // resp_, and returns the metrics to count it in; null when the connection was handed over (an
+  // event stream, an upgrade).
+  RouteMetrics* Answer(http::verb method, bool upgrade) {
+    Request& req = req_;
+    const bool get = method == http::verb::get || head_request_;
+    const bool fallback = static_cast<bool>(srv_.fallback);
     RouteMetrics* m = &srv_.unmatched_metrics;
     RouteEntry* route = nullptr;
-    resp_ = Response();
-    if (!ParseTarget(req)) {
-      resp_ = JsonError(400, "", "malformed request target");
-    } else if (msg.method() == http::verb::unknown) {
+    bool target_ok = ParseTarget(req);
+    if (!target_ok) {
+      req.path.clear();
+      req.query.clear();
+      if (!fallback) {
+        resp_ = JsonError(400, "", "malformed request target");
+        return m;
+      }
+    }
+    if (method == http::verb::unknown && !fallback) {
       resp_ = JsonError(501, "", fmt::format("method {} not implemented", req.method));
-    } else {
+      return m;
+    }
+    if (target_ok) {
       auto it = srv_.routes.find(req.path);
       if (it != srv_.routes.end()) {
         route = &it->second;
         m = route->metrics.get();
-      } else if (!srv_.root.empty() && get) {
+      } else if (!srv_.root.empty() && get && !fallback) {
         m = &srv_.static_metrics;
       }
-      req.route = m->label;
-      if (srv_.opt.bearer_token && req.path != "/healthz" &&
-          !Authorized(req, *srv_.opt.bearer_token)) {
-        resp_ = JsonError(401, "", "missing or invalid bearer token");
-        resp_.headers.emplace_back("WWW-Authenticate", "Bearer");
-      } else if (!get) {
-        resp_ = MethodNotAllowed(req.method);
-      } else if (route && route->stream) {
-        keep_alive_ = false;
-        if (head_request_) {
-          stream_head_ = true;
-        } else if (OpenStream(*route, m)) {
-          return;  // the stream owns the connection now
-        }
-      } else if (route) {
-        try {
-          resp_ = route->handler(req);
-        } catch (const std::exception& e) {
-          Failed(m, e.what());
-        } catch (...) {
-          Failed(m, "unknown exception");
-        }
-      } else if (m == &srv_.static_metrics) {
-        resp_ = srv_.Static(req);
-      } else {
-        resp_ = JsonError(404, "", "not found");
-      }
     }
-    Write(m);
+    req.route = m->label;
+    if (srv_.opt.bearer_token && req.path != "/healthz" &&
+        !Authorized(req, *srv_.opt.bearer_token)) {
+      resp_ = JsonError(401, "", "missing or invalid bearer token");
+      resp_.headers.emplace_back("WWW-Authenticate", "Bearer");
+    } else if (upgrade && srv_.upgrade) {
+      Upgrade();
+      return nullptr;
+    } else if (!route && fallback) {
+      Call(srv_.fallback, m);
+    } else if (!get) {
+      resp_ = MethodNotAllowed(req.method);
+    } else if (route && route->stream) {
+      keep_alive_ = false;
+      if (head_request_) {
+        stream_head_ = true;
+      } else if (OpenStream(*route, m)) {
+        return nullptr;  // the stream owns the connection now
+      }
+    } else if (route) {
+      Call(route->handler, m);
+    } else if (m == &srv_.static_metrics) {
+      resp_ = srv_.Static(req);
+    } else {
+      resp_ = JsonError(404, "", "not found");
+    }
+    return m;
+  }
+
+  void Call(const Handler& handler, RouteMetrics* m) {
+    try {
+      resp_ = handler(req_);
+    } catch (const std::exception& e) {
+      Failed(m, e.what());
+    } catch (...) {
+      Failed(m, "unknown exception");
+    }
+  }
+
+  // Hands the connection to the upgrade handler (http_server.h, "Upgrades").
+  void Upgrade() {
+    stream_.expires_never();
+    std::string id = req_.id;
+    try {
+      srv_.upgrade(std::move(req_), stream_.release_socket());
+    } catch (const std::exception& e) {
+      ++srv_.exceptions;
+      spdlog::error("net: request {}: the upgrade handler threw: {}", id, e.what());
+    } catch (...) {
+      ++srv_.exceptions;
+      spdlog::error("net: request {}: the upgrade handler threw", id);
+    }
   }
 
   void Failed(RouteMetrics* m, const char* what) {
@@ -238,6 +284,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (resp_.status < 100 || resp_.status > 599) {
       Failed(m, fmt::format("bad HTTP status {}", resp_.status).c_str());
     }
+    if (resp_.delay.count() > 0) {
+      // Held back (http_server.h, "Delivery"); Stop() destroys the wait, and so the session.
+      delay_.expires_after(std::exchange(resp_.delay, {}));
+      delay_.async_wait([self = shared_from_this(), m](beast::error_code ec) {
+        if (ec) return self->Close();
+        self->Write(m);
+      });
+      return;
+    }
+    if (resp_.delivery == Delivery::kDrop) return Close();
+    if (resp_.delivery == Delivery::kTruncate) keep_alive_ = false;
     if (resp_.shared_body && (resp_.shared_gzip || resp_.shared_body->size() >= kGzipMinBytes) &&
         !std::any_of(resp_.headers.begin(), resp_.headers.end(),
                      [](const auto& h) { return IEquals(h.first, "content-encoding"); })) {
@@ -254,14 +311,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (stream_head_) {
       head_ = StreamHead(req_.id);
     } else {
-      AppendHead(head_, resp_, body.size(), keep_alive_, http10_, req_.id);
+      AppendHead(head_, resp_, body.size(), keep_alive_, http10_ || srv_.opt.keep_alive_header,
+                 req_.id);
     }
     m->Count(resp_.status, start_, true);
-    std::array<net::const_buffer, 2> bufs{net::buffer(head_), head_request_ || stream_head_
-                                                                  ? net::const_buffer()
-                                                                  : net::buffer(body)};
+    size_t body_bytes = head_request_ || stream_head_ ? 0 : body.size();
+    if (resp_.delivery == Delivery::kTruncate) body_bytes /= 2;
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head_),
+                                           asio::buffer(body.data(), body_bytes)};
     stream_.expires_after(kIdleTimeout);
-    net::async_write(stream_, bufs, [self = shared_from_this()](beast::error_code ec, size_t) {
+    asio::async_write(stream_, bufs, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
     });
   }
@@ -307,6 +366,8 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyClock::time_point start_;
   bool keep_alive_ = false, http10_ = false, head_request_ = false, stream_head_ = false;
   size_t drained_ = 0;
+  asio::steady_timer delay_;  // holds an answer back (Response::delay)
+  const uint64_t number_;     // the connection's number (Request::connection)
 };
 
 }  // namespace
@@ -328,8 +389,8 @@ void HttpServer::Impl::InitMetrics(RouteMetrics& m, std::string label) {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor->async_accept(net::make_strand(*io), [this](beast::error_code ec, tcp::socket s) {
-    if (ec == net::error::operation_aborted || stopping) return;
+  acceptor->async_accept(asio::make_strand(*io), [this](beast::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted || stopping) return;
     if (ec) {
       // E.g. out of file descriptors: try again shortly rather than spin.
       accept_retry->expires_after(std::chrono::milliseconds(50));
@@ -340,7 +401,7 @@ void HttpServer::Impl::Accept() {
     }
     beast::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Session>(*this, std::move(s))->Run();
+    std::make_shared<Session>(*this, std::move(s), ++accepted)->Run();
     Accept();
   });
 }
@@ -417,9 +478,9 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, R
   }
   beast::error_code ec;
   std::string host = options.bind == "localhost" ? "127.0.0.1" : options.bind;
-  net::ip::address addr = net::ip::make_address(host, ec);
+  asio::ip::address addr = asio::ip::make_address(host, ec);
   if (ec) return InvalidArgument("bad bind address '{}': {}", options.bind, ec.message());
-  if (!addr.is_loopback() && !options.bearer_token) {
+  if (!addr.is_loopback() && !options.bearer_token && !options.public_without_token) {
     return InvalidArgument(
         "refusing to bind {} without --token: the server would be reachable beyond this "
         "machine; set a bearer token or bind 127.0.0.1",
@@ -446,6 +507,8 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, R
       m.InitMetrics(*e.metrics, path);
     }
   }
+  m.fallback = std::move(router.fallback_);
+  m.upgrade = std::move(router.upgrade_);
   if (m.opt.metrics) {
     m.streams_active =
         &m.opt.metrics
@@ -453,14 +516,14 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, R
              .WithLabels({});
   }
 
-  m.io = std::make_unique<net::io_context>(m.opt.threads);
-  m.acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*m.io));
-  m.accept_retry = std::make_unique<net::steady_timer>(m.acceptor->get_executor());
+  m.io = std::make_unique<asio::io_context>(m.opt.threads);
+  m.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(*m.io));
+  m.accept_retry = std::make_unique<asio::steady_timer>(m.acceptor->get_executor());
   tcp::endpoint ep(addr, static_cast<unsigned short>(m.opt.port));
   m.acceptor->open(ep.protocol(), ec);
-  if (!ec) m.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) m.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) m.acceptor->bind(ep, ec);
-  if (!ec) m.acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (!ec) m.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return IOError("cannot listen on {}:{}: {}", m.opt.bind, m.opt.port, ec.message());
   }
@@ -510,4 +573,4 @@ void HttpServer::Stop() {
   m.io.reset();
 }
 
-}  // namespace cryptolake::serve
+}  // namespace cryptolake::net

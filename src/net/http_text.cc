@@ -1,5 +1,5 @@
-// The serving HTTP server's text part (http_text.h), and the helpers of http_server.h.
-#include "serve/http_text.h"
+// The HTTP server core's text part (http_text.h), and the helpers of http_server.h.
+#include "net/http_text.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-namespace cryptolake::serve {
+namespace cryptolake::net {
 
 namespace {
 
@@ -286,8 +286,8 @@ const char* ContentTypeFor(const std::filesystem::path& p) {
   return "application/octet-stream";
 }
 
-void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive, bool http10,
-                std::string_view request_id) {
+void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive,
+                bool say_keep_alive, std::string_view request_id) {
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\nContent-Type: ", r.status,
                  Reason(r.status));
   AppendHeaderText(out, r.content_type);
@@ -303,7 +303,7 @@ void AppendHead(std::string& out, const Response& r, size_t length, bool keep_al
   out += "\r\n";
   if (!keep_alive) {
     out += "Connection: close\r\n";
-  } else if (http10) {
+  } else if (say_keep_alive) {
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
@@ -473,4 +473,4 @@ void Router::Stream(std::string path, StreamHandler handler) {
   routes_.emplace_back(std::move(path), Route{nullptr, std::move(handler)});
 }
 
-}  // namespace cryptolake::serve
+}  // namespace cryptolake::net

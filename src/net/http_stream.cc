@@ -1,20 +1,20 @@
-// The serving HTTP server's event-stream part (http_server_impl.h: StartEventStream).
+// The HTTP server core's event-stream part (http_server_impl.h: StartEventStream).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 
-#include "serve/http_server_impl.h"
-#include "serve/http_text.h"
+#include "net/http_server_impl.h"
+#include "net/http_text.h"
 
-namespace cryptolake::serve::internal {
+namespace cryptolake::net::internal {
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace beast = boost::beast;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 
 // An event stream: the connection after its request was accepted by a stream route. Everything
 // runs on the connection's strand: a timer polls the route's poll function every interval, what
@@ -67,8 +67,8 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
     if (!writing_ && !out_.empty()) {
       writing_ = true;
       write_deadline_ = now + kIdleTimeout;
-      net::async_write(
-          socket_, net::buffer(out_),
+      asio::async_write(
+          socket_, asio::buffer(out_),
           [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
     } else if (!writing_ && closing_) {
       return End();
@@ -115,7 +115,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
 
   // Discards what the client sends; its end (or an error) closes the stream.
   void Read() {
-    socket_.async_read_some(net::buffer(read_buf_),
+    socket_.async_read_some(asio::buffer(read_buf_),
                             [self = shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->Close();
                               self->Read();
@@ -155,7 +155,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
 
   HttpServer::Impl& srv_;
   tcp::socket socket_;
-  net::steady_timer timer_;
+  asio::steady_timer timer_;
   RouteMetrics* metrics_;
   const Request req_;
   std::function<void(EventSink&)> poll_;
@@ -175,4 +175,4 @@ void StartEventStream(HttpServer::Impl& srv, tcp::socket socket, RouteMetrics* m
       ->Start();
 }
 
-}  // namespace cryptolake::serve::internal
+}  // namespace cryptolake::net::internal

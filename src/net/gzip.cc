@@ -1,8 +1,8 @@
-#include "serve/gzip.h"
+#include "net/gzip.h"
 
 #include <zlib.h>
 
-namespace cryptolake::serve {
+namespace cryptolake::net {
 
 namespace {
 
@@ -108,4 +108,4 @@ std::optional<std::string> GzipPrefix::Finish(std::string_view tail) const {
   return out;
 }
 
-}  // namespace cryptolake::serve
+}  // namespace cryptolake::net

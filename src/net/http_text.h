@@ -1,4 +1,4 @@
-// The serving HTTP server's text part (internal to cl_serve_http; http_server.h is the contract
+// The HTTP server core's text part (internal to cl_net; http_server.h is the contract
 // users see): parsing what a request says (its target, its headers, Authorization and
 // Accept-Encoding) and formatting a response's head. Pure functions, no state, no sockets; the
 // public helpers of http_server.h (Request, JsonError, WantsCsv, EventSink, Router, ...) are
@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "serve/http_server.h"
+#include "net/http_server.h"
 
-namespace cryptolake::serve::internal {
+namespace cryptolake::net::internal {
 
 // The reason phrase of a status ("Not Found"); "Unknown" for one not listed.
 const char* Reason(int status);
@@ -43,11 +43,12 @@ const char* ContentTypeFor(const std::filesystem::path& p);
 
 // Appends the status line and headers of `r` (a body of `length` bytes) to `out`: Content-Type,
 // Content-Length, r.headers (CR/LF stripped), X-Request-Id, and Connection: close (when not
-// `keep_alive`) or keep-alive (an HTTP/1.0 request kept alive); then the blank line.
-void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive, bool http10,
-                std::string_view request_id);
+// `keep_alive`) or keep-alive (when `keep_alive` and `say_keep_alive`: an HTTP/1.0 request kept
+// alive, or ServerOptions::keep_alive_header); then the blank line.
+void AppendHead(std::string& out, const Response& r, size_t length, bool keep_alive,
+                bool say_keep_alive, std::string_view request_id);
 
 // The head of an event stream (and of a HEAD on a stream route).
 std::string StreamHead(std::string_view request_id);
 
-}  // namespace cryptolake::serve::internal
+}  // namespace cryptolake::net::internal

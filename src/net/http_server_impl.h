@@ -1,4 +1,4 @@
-// The serving HTTP server's shared state (internal to cl_serve_http; http_server.h is the
+// The HTTP server core's shared state (internal to cl_net; http_server.h is the
 // contract users see): HttpServer::Impl, the routes and their metrics, and the event-stream part
 // (http_stream.cc) that the connection part (http_server.cc) hands a connection over to.
 #pragma once
@@ -19,11 +19,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "serve/gzip_cache.h"
-#include "serve/http_server.h"
-#include "serve/metrics.h"
+#include "net/gzip_cache.h"
+#include "net/http_server.h"
+#include "net/metrics.h"
 
-namespace cryptolake::serve {
+namespace cryptolake::net {
 
 namespace internal {
 
@@ -84,6 +84,9 @@ struct HttpServer::Impl {
   ServerOptions opt;
   std::filesystem::path root;  // canonical web root; empty: no static files
   std::unordered_map<std::string, internal::RouteEntry> routes;
+  Handler fallback;        // Router::Fallback, or empty
+  UpgradeHandler upgrade;  // Router::Upgrade, or empty
+  uint64_t accepted = 0;   // connections accepted (touched by the accept handler only)
   internal::RouteMetrics static_metrics, unmatched_metrics;
   Gauge* streams_active = nullptr;
   std::atomic<int64_t> exceptions{0};
@@ -144,4 +147,4 @@ void StartEventStream(HttpServer::Impl& srv, boost::asio::ip::tcp::socket socket
 
 }  // namespace internal
 
-}  // namespace cryptolake::serve
+}  // namespace cryptolake::net

@@ -1,4 +1,4 @@
-// The serving HTTP server's gzip copies of cached bodies (internal to cl_serve_http; see
+// The HTTP server core's gzip copies of cached bodies (internal to cl_net; see
 // "Compression" in http_server.h): made on a thread of the cache's own so that no io thread ever
 // waits for a compression. Find() answers with what is ready and queues the rest; a new body equal
 // to one already compressed (a handler that re-renders the same bytes) takes that copy at once.
@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "serve/gzip.h"
+#include "net/gzip.h"
 
-namespace cryptolake::serve::internal {
+namespace cryptolake::net::internal {
 
 class GzipCache {
  public:
@@ -110,4 +110,4 @@ class GzipCache {
   std::thread worker_;  // last: starts once the members above exist
 };
 
-}  // namespace cryptolake::serve::internal
+}  // namespace cryptolake::net::internal

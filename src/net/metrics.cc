@@ -1,4 +1,4 @@
-#include "serve/metrics.h"
+#include "net/metrics.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-namespace cryptolake::serve {
+namespace cryptolake::net {
 
 namespace {
 
@@ -266,4 +266,4 @@ std::string Metrics::Render() const {
   return out;
 }
 
-}  // namespace cryptolake::serve
+}  // namespace cryptolake::net
