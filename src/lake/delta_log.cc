@@ -343,8 +343,11 @@ Status Publish(const fs::path& root, const fs::path& tmp_dir, const Manifest& m,
   for (const auto& [dataset, where] : published) {
     const auto& [dir, version] = where;
     if (version == 0 || version % kCheckpointInterval != 0) continue;
-    // The checkpoint of `m`'s state, which is this version's (the last of the dataset in m).
+    // The checkpoint of `m`'s state, which is this version's (the last of the dataset in m);
+    // one already there (a commit publishing its predecessor's versions again) is kept.
     const fs::path log = root / dir / "_delta_log";
+    std::error_code exists_ec;
+    if (fs::exists(log / fmt::format("{:020d}.checkpoint.parquet", version), exists_ec)) continue;
     const fs::path ndjson = tmp_dir / fmt::format("{}.checkpoint.ndjson", dataset);
     const fs::path parquet = tmp_dir / fmt::format("{}.checkpoint.parquet", dataset);
     const std::string actions = CheckpointActions(m, dataset);

@@ -11,7 +11,7 @@ set -euo pipefail
 bin="$1"; shared="$2"; trials="$3"; seed="$4"
 source "$(dirname "$0")/lib.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
-: "${CL_PYTHON:?the test venv's python (CMake sets it)}"
+: "${CL_PYTHON:?set CL_PYTHON to the python of the test venv (CMake sets it)}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-concurrent-XXXX")"
 replay_pid=""
 cleanup() {

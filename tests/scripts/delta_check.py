@@ -4,7 +4,9 @@ live files of the dataset, at the version the manifest records, and delta-rs loa
 of every table (so each is a valid commit). With --allow-pending, a table may instead be behind
 its manifest by exactly the versions the manifest still records as pending (a commit killed
 after its commit point), and must then match the manifest once those are in place.
-Usage: delta_check.py LAKE [--allow-pending] [--all-versions]
+With --cat BINARY, every table is also read row for row (polars over delta-rs; the master
+dataset through the outside reader's dedup) and compared with what `BINARY cat` prints.
+Usage: delta_check.py LAKE [--allow-pending] [--all-versions] [--cat BINARY]
 Exit 0 and one summary line, or exit 1 naming the first difference.
 """
 import json
@@ -51,5 +53,21 @@ for ds in datasets:
         for v in range(dt.version() + 1):
             DeltaTable(str(d), version=v).get_add_actions(flatten=True)
             versions += 1
+rows_checked = 0
+if "--cat" in sys.argv:
+    import polars as pl
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import delta_interop_test as it  # its canonical rows, dedup and cat reader
+    it.BIN = sys.argv[sys.argv.index("--cat") + 1]
+    for ds in datasets:
+        kl = ds.startswith("klines_")
+        cols, want = it.cat_rows(root, ds, it.KLINE_TYPES if kl else it.VIEW_TYPES)
+        df = pl.from_arrow(DeltaTable(str(root / tables[ds]["dir"])).to_pyarrow_table())
+        got = it.delta_rows((it.dedup_polars(df) if kl else df).to_dicts(), cols)
+        if got != want:
+            fail(f"{ds}: delta-rs reads {len(got)} rows, cryptolake cat prints {len(want)}"
+                 + ("" if len(got) != len(want) else " (values differ)"))
+        rows_checked += len(want)
 print(f"delta_check: {len(datasets)} tables match the manifest (version {man['version']})"
-      + (f", {versions} versions loaded" if all_versions else ""))
+      + (f", {versions} versions loaded" if all_versions else "")
+      + (f", {rows_checked} rows equal to cryptolake cat" if rows_checked else ""))

@@ -38,7 +38,7 @@ from deltalake import DeltaTable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from delta_env_check import spark_session  # noqa: E402  (one Spark set-up for the suite)
 
-BIN, SHARED = sys.argv[1], Path(sys.argv[2])
+BIN, SHARED = (sys.argv[1], Path(sys.argv[2])) if __name__ == "__main__" else ("", None)
 HERE = Path(__file__).resolve().parent
 failures, checks = [], 0
 

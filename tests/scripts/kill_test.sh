@@ -7,12 +7,13 @@
 #  * after gc no Parquet file outside the manifest is left on disk;
 #  * verify finds the Delta logs naming the manifest's files (or behind it by the versions the
 #    killed commit recorded), and after the rerun delta-rs (delta_check.py) reads every table
-#    naming exactly the manifest's files.
+#    naming exactly the manifest's files; after the last trial, every version of every table
+#    loads and its rows equal `cryptolake cat`'s.
 # Usage: kill_test.sh BINARY SHARED_DATA import|compact|batch TRIALS SEED
 set -euo pipefail
 bin="$1"; shared="$2"; cmd="$3"; trials="$4"; seed="$5"
 here="$(cd "$(dirname "$0")" && pwd)"
-: "${CL_PYTHON:?the test venv's python (CMake sets it)}"
+: "${CL_PYTHON:?set CL_PYTHON to the python of the test venv (CMake sets it)}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cl-kill-$cmd-XXXX")"
 trap 'rm -rf "$work"' EXIT
 RANDOM=$seed
@@ -98,4 +99,6 @@ $now"
   [[ "$on_disk" == "$named" ]] || die "files on disk differ from the manifest after gc"
   [[ -z "$(ls -A "$lk/_staging")" ]] || die "staging leftovers after gc"
 done
+# The last trial's lake, row for row: delta-rs reads every table as cryptolake cat prints it.
+"$CL_PYTHON" "$here/delta_check.py" "$lk" --all-versions --cat "$bin" || die "delta-rs and cat differ"
 echo "$trials passed, 0 failed (killed before commit: $killed_before, after commit: $killed_after)"
