@@ -5,7 +5,7 @@
 # with --test, the test-only extras (clang-format, a Python venv with pyarrow and the Delta Lake
 # readers deltalake, polars, pyspark and delta-spark, a JRE and Maven, Delta's jars and the Kafka
 # broker's jars from Maven Central into .deps/delta-jars and .deps/kafka, Debian's chromium and
-# playwright-core from npm for the browser test).
+# playwright-core from npm for the browser test, Debian's prometheus for promtool).
 # Usage: scripts/setup.sh [--test]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +17,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------
 pkgs="$APT_BUILD"
-(( want_test )) && pkgs="$pkgs $APT_TEST $APT_BROWSER"
+(( want_test )) && pkgs="$pkgs $APT_TEST $APT_BROWSER $APT_MONITORING"
 missing=()
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,6 +30,10 @@ if (( ${#missing[@]} )); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests need only promtool: the Prometheus server the package starts under systemd is stopped.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # --- DuckDB from the npm registry ------------------------------------------
