@@ -80,22 +80,47 @@ HttpClient::~HttpClient() {
 }
 
 StatusOr<HttpResponse> HttpClient::Get(const std::string& url) {
+  return Perform("GET", url, nullptr, {});
+}
+
+StatusOr<HttpResponse> HttpClient::Post(const std::string& url, const std::string& body,
+                                        const std::vector<std::string>& headers) {
+  return Perform("POST", url, &body, headers);
+}
+
+StatusOr<HttpResponse> HttpClient::Perform(const char* method, const std::string& url,
+                                           const std::string* body,
+                                           const std::vector<std::string>& headers) {
   CURL* c = impl_->curl;
-  if (c == nullptr) return Internal("GET {}: curl_easy_init failed", url);
+  if (c == nullptr) return Internal("{} {}: curl_easy_init failed", method, url);
   const HttpOptions& o = impl_->opt;
   HttpResponse resp;
   impl_->error[0] = '\0';
+  // This request's headers after the client's; "Expect:" keeps libcurl from holding a large
+  // POST body back for a "100 Continue".
+  curl_slist* call_headers = nullptr;
+  if (body != nullptr) {
+    for (const auto& h : o.headers) call_headers = curl_slist_append(call_headers, h.c_str());
+    for (const auto& h : headers) call_headers = curl_slist_append(call_headers, h.c_str());
+    call_headers = curl_slist_append(call_headers, "Expect:");
+  }
   // Options are set on every call: the handle (and its connection cache) is reused, the response
   // pointer is not.
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  if (body != nullptr) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  } else {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout / 1000));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout / 1000));
   curl_easy_setopt(c, CURLOPT_USERAGENT, o.user_agent.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, impl_->headers);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, body != nullptr ? call_headers : impl_->headers);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, impl_->error);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
@@ -106,6 +131,13 @@ StatusOr<HttpResponse> HttpClient::Get(const std::string& url) {
   curl_easy_setopt(c, CURLOPT_PREREQDATA, &impl_->sends);
 
   CURLcode rc = curl_easy_perform(c);
+  // The handle must not keep pointers to this call's headers and body.
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, impl_->headers);
+  if (body != nullptr) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(-1));
+  }
+  curl_slist_free_all(call_headers);
   std::string why = impl_->error[0] != '\0' ? impl_->error : curl_easy_strerror(rc);
   switch (rc) {
     case CURLE_OK: {
@@ -118,22 +150,22 @@ StatusOr<HttpResponse> HttpClient::Get(const std::string& url) {
       bool connecting = why.starts_with("Connection timed out") ||
                         why.starts_with("Failed to connect") || why.starts_with("Resolving");
       Micros limit = connecting ? o.connect_timeout : o.timeout;
-      return Unavailable("GET {}: timeout after {} ms ({})", url, limit / 1000, why);
+      return Unavailable("{} {}: timeout after {} ms ({})", method, url, limit / 1000, why);
     }
     case CURLE_ABORTED_BY_CALLBACK:
       return Unavailable(
-          "GET {}: connection closed without a response (reused keep-alive "
+          "{} {}: connection closed without a response (reused keep-alive "
           "connection)",
-          url);
+          method, url);
     case CURLE_PARTIAL_FILE:
-      return Unavailable("GET {}: truncated response ({})", url, why);
+      return Unavailable("{} {}: truncated response ({})", method, url, why);
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_NOT_BUILT_IN:
-      return InvalidArgument("GET {}: {}", url, why);
+      return InvalidArgument("{} {}: {}", method, url, why);
     default:
       // Refused, reset, empty reply, DNS, TLS, a corrupt gzip body...: all worth a retry.
-      return Unavailable("GET {}: {}", url, why);
+      return Unavailable("{} {}: {}", method, url, why);
   }
 }
 

@@ -1,4 +1,4 @@
-// Blocking HTTP(S) GET over libcurl, for the REST clients.
+// Blocking HTTP(S) GET and POST over libcurl, for the REST clients and the alert webhooks.
 //
 // Contract:
 //  * One HttpClient per thread: it owns a curl easy handle and keeps its connection alive across
@@ -16,6 +16,10 @@
 //    All of them are retryable by the caller; HttpClient itself never retries (libcurl's own
 //    silent resend on a dead reused connection is aborted, so every request on the wire is one
 //    the caller counted). A URL libcurl cannot use is kInvalidArgument "GET <url>: <reason>".
+//  * Post is Get's twin: the same statuses and error contract, with messages "POST <url>: ...".
+//    It sends `body` as is (Content-Length set; no "Expect: 100-continue"), with the client's
+//    headers and then the call's own `headers` ("Name: value"; give Content-Type there).
+//    Error messages hold the URL: a caller whose URL carries a secret must not pass them on.
 #pragma once
 
 #include <map>
@@ -51,8 +55,14 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   StatusOr<HttpResponse> Get(const std::string& url);
+  StatusOr<HttpResponse> Post(const std::string& url, const std::string& body,
+                              const std::vector<std::string>& headers = {});
 
  private:
+  // One request: a GET when body is null, else a POST of *body with `headers` added.
+  StatusOr<HttpResponse> Perform(const char* method, const std::string& url,
+                                 const std::string* body, const std::vector<std::string>& headers);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,10 +1,14 @@
 // HttpClient (libcurl) against real sockets on 127.0.0.1: a scripted raw server (for answers no
-// real server gives on purpose: a body cut short, a close without a response, no answer at all)
-// and a port with no listener. Every status, header, body and error message is checked exactly.
+// real server gives on purpose: a body cut short, a close without a response, no answer at all),
+// the project's own HTTP server (net::HttpServer, for POSTs and their bodies) and a port with no
+// listener. Every status, header, body and error message is checked exactly.
 #include "exchange/http.h"
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
+#include "net/http_server.h"
 #include "testing/raw_server.h"
 #include "testing/testing.h"
 
@@ -188,6 +192,121 @@ TEST(HttpClientTest, AUrlLibcurlCannotUseIsInvalidArgument) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(), "GET http://: URL using bad/illegal format or missing URL");
+}
+
+// A net::HttpServer whose fallback records each request and answers `status` with `body`, held
+// back `delay` when set.
+class PostServer {
+ public:
+  PostServer(int status, std::string body, std::chrono::microseconds delay = {}) {
+    net::Router router;
+    router.Fallback([this, status, body, delay](const net::Request& req) {
+      {
+        std::lock_guard lock(mu_);
+        requests_.push_back(req);
+      }
+      net::Response r;
+      r.status = status;
+      r.body = body;
+      r.delay = delay;
+      r.headers.emplace_back("X-Seen", std::to_string(req.body.size()));
+      return r;
+    });
+    auto s = net::HttpServer::Start({}, std::move(router));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (s.ok()) server_ = std::move(s).value();
+  }
+  std::string url() const { return server_->url(); }
+  std::vector<net::Request> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<net::Request> requests_;
+  std::unique_ptr<net::HttpServer> server_;  // last: stopped first
+};
+
+TEST(HttpClientTest, PostSendsItsBodyAndHeadersAndReturnsTheResponse) {
+  PostServer server(201, "{\"id\":7}");
+  HttpOptions o;
+  o.headers = {"Authorization: Bearer abc"};
+  HttpClient client(o);
+  const std::string body(3000, 'x');  // over 1 KiB: no "Expect: 100-continue" round trip
+  StatusOr<HttpResponse> r = client.Post(server.url() + "/hook?a=1", body,
+                                         {"Content-Type: application/json", "Idempotency-Key: k1"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "{\"id\":7}");
+  EXPECT_EQ(r->Header("x-seen"), "3000");
+  // The same client GETs again afterwards: no body, none of the POST's own headers.
+  r = client.Get(server.url() + "/after");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->Header("x-seen"), "0");
+
+  const std::vector<net::Request> got = server.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].method, "POST");
+  EXPECT_EQ(got[0].target, "/hook?a=1");
+  EXPECT_EQ(got[0].body, body);
+  EXPECT_EQ(got[0].Header("Content-Type"), "application/json");
+  EXPECT_EQ(got[0].Header("Idempotency-Key"), "k1");
+  EXPECT_EQ(got[0].Header("Authorization"), "Bearer abc");
+  EXPECT_EQ(got[0].Header("Content-Length"), "3000");
+  EXPECT_EQ(got[0].Header("Expect"), "");
+  EXPECT_EQ(got[1].method, "GET");
+  EXPECT_EQ(got[1].target, "/after");
+  EXPECT_EQ(got[1].body, "");
+  EXPECT_EQ(got[1].Header("Idempotency-Key"), "");
+  EXPECT_EQ(got[1].Header("Authorization"), "Bearer abc");
+}
+
+TEST(HttpClientTest, APostAnsweredWithAnErrorStatusIsAResponse) {
+  PostServer server(503, "busy");
+  HttpClient client;
+  StatusOr<HttpResponse> r = client.Post(server.url() + "/hook", "{}");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, "busy");
+}
+
+TEST(HttpClientTest, PostFailuresNameThePostAndItsUrl) {
+  int port = 0;
+  {
+    RawServer server({});
+    port = server.port();
+  }
+  HttpClient client;
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook/secret";
+  StatusOr<HttpResponse> r = client.Post(url, "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  const std::string m = r.status().message();
+  const std::string prefix =
+      "POST " + url + ": Failed to connect to 127.0.0.1 port " + std::to_string(port) + " after ";
+  EXPECT_TRUE(m.starts_with(prefix) && m.ends_with(" ms: Couldn't connect to server")) << m;
+
+  r = client.Post("gopherx://127.0.0.1/", "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "POST gopherx://127.0.0.1/: Protocol \"gopherx\" not supported or disabled in libcurl");
+}
+
+TEST(HttpClientTest, APostWhoseAnswerNeverComesTimesOut) {
+  // The server holds its answer for ten minutes; the client's 300 ms timer is under test.
+  PostServer server(200, "late", std::chrono::minutes(10));
+  HttpOptions o;
+  o.timeout = 300 * 1000;
+  HttpClient client(o);
+  const std::string url = server.url() + "/hook";
+  StatusOr<HttpResponse> r = client.Post(url, "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  const std::string m = r.status().message();
+  const std::string prefix = "POST " + url + ": timeout after 300 ms (Operation timed out after ";
+  EXPECT_TRUE(m.starts_with(prefix) && m.ends_with(" milliseconds with 0 bytes received)")) << m;
 }
 
 }  // namespace
