@@ -28,6 +28,9 @@ struct Config {
   std::string backfill_start;    // [backfill] start: first day when the lake has none ("": none)
   int backfill_concurrency = 4;  // [backfill] concurrency: parallel REST requests, 1..256
   double backfill_weight_budget = 0.8;  // [backfill] weight_budget: share of 6000 weight/min
+  // The file read, empty when none was. Its [[alerts]] and [[webhooks]] tables are read and
+  // checked by alerts::LoadAlertConfig (alerts/rules.h), not here.
+  std::filesystem::path file;
 
   // Reads `path` if it exists (a missing file is not an error unless `required`).
   // Every key is checked, and any problem is an InvalidArgument "<file>: <key> must be <what>,
