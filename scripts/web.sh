@@ -64,7 +64,7 @@ case "$cmd" in
     [[ -f "$lwc/.tgz-sha256" && "$(cat "$lwc/.tgz-sha256")" == "$LWC_TGZ_SHA256" ]] ||
       die "lightweight-charts $LWC_VERSION is not in .deps/npm: run scripts/web.sh fetch"
     mkdir -p "$out"
-    install -m 0644 "$root"/web/index.html "$root"/web/app.js "$root"/web/style.css "$out"/
+    install -m 0644 "$root"/web/index.html "$root"/web/app.js "$root"/web/alerts.js "$root"/web/style.css "$out"/
     install -m 0644 "$lwc/dist/$LWC_FILE" "$out/$LWC_FILE"
     # Apache-2.0: the library's licence and notice travel with the copy we serve.
     install -m 0644 "$lwc/LICENSE" "$out/lightweight-charts.LICENSE.txt"

@@ -12,7 +12,9 @@
 //
 // For tests the page exposes window.cryptolake (see the bottom of this file): ready, symbol,
 // candles, bar(day), seam, updates, lastBar, status, markers(), watermark, forecast, symbols,
-// forecastModel, forecastRows(), band.
+// forecastModel, forecastRows(), band, alerts (web/alerts.js: the alerts panel).
+
+import { alerts, startAlerts } from './alerts.js';
 
 const LWC = window.LightweightCharts;
 
@@ -771,6 +773,8 @@ function barOut(c) {
 }
 window.cryptolake = {
   get ready() { return state.ready; },
+  // The alerts panel's state (web/alerts.js): rules, active, recent, updates.
+  get alerts() { return { ...alerts, active: [...alerts.active], recent: [...alerts.recent] }; },
   get symbol() { return state.symbol; },
   get symbols() { return [...state.symbols]; },
   get candles() { return candles.data().length; },
@@ -801,3 +805,4 @@ window.cryptolake = {
 };
 
 start();
+startAlerts();

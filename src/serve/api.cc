@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/symbol.h"
+#include "serve/alerts_api.h"
 #include "serve/gzip.h"
 
 namespace cryptolake::serve {
@@ -541,7 +542,7 @@ struct Api::Impl {
     if (opt.gauges) {
       out += fmt::format(
           ",\"stream\":{{\"running\":{},\"events\":{},\"reconnects\":{},\"malformed\":{}}}",
-          opt.gauges->running.load(), opt.gauges->events.load(), opt.gauges->reconnects.load(),
+          opt.gauges->running.load(), opt.gauges->events.load(), opt.gauges->Reconnects(),
           opt.gauges->malformed.load());
     }
     out += "}";
@@ -646,10 +647,10 @@ Api::Api(Merged& merged, const Clock& clock, Metrics& metrics, ApiOptions option
         .SetCallback([g] { return static_cast<double>(g->events.load()); });
     metrics.AddGauge("cryptolake_stream_reconnects", "WebSocket reconnects")
         .WithLabels({})
-        .SetCallback([g] { return static_cast<double>(g->reconnects.load()); });
+        .SetCallback([g] { return static_cast<double>(g->Reconnects()); });
     metrics.AddGauge("cryptolake_rest_weight_used", "REST request weight used this minute")
         .WithLabels({})
-        .SetCallback([g] { return static_cast<double>(g->rest_weight.load()); });
+        .SetCallback([g] { return static_cast<double>(g->RestWeight()); });
   }
   // The full-history /daily bodies are made off the io threads, before a state is published.
   merged.SetPrepare([m](const std::shared_ptr<const MergedState>& st) { m->Prepare(st); });
@@ -677,6 +678,7 @@ Router Api::MakeRouter() {
   r.Get("/api/v1/status", [m](const Request& q) { return m->StatusJson(q); });
   r.Get("/metrics", [m](const Request& q) { return m->MetricsText(q); });
   r.Stream("/api/v1/stream", [m](const Request& q) { return m->Stream(q); });
+  AddAlertRoutes(r, m->opt.alerts, m->opt.stream_poll);
   return r;
 }
 

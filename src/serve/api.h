@@ -7,6 +7,7 @@
 //   GET /api/v1/forecast?symbol=[&model=]     the latest forecast (404 until one exists)
 //   GET /api/v1/status                        lake version, watermarks, stream lag, open gaps
 //   GET /api/v1/stream?symbol=                Server-Sent Events: "daily" and "kline" updates
+//   GET /api/v1/alerts[?limit=], /api/v1/alerts/stream   active and recent alerts (alerts_api.h)
 //   GET /metrics                              Prometheus text format
 // JSON by default; CSV with ?format=csv or an Accept header preferring text/csv (daily, klines,
 // symbols). Every string in a JSON body (symbols from the config or the lake, echoed parameters,
@@ -72,6 +73,7 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "alerts/service.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
 #include "serve/metrics.h"
@@ -86,6 +88,10 @@ struct StreamGauges {
   std::atomic<int64_t> malformed{0};    // malformed messages
   std::atomic<int64_t> rest_weight{0};  // REST weight used in the current minute
   std::atomic<bool> running{false};
+  // When set (before the Api is made), read instead of reconnects / rest_weight.
+  std::function<int64_t()> reconnects_fn, rest_weight_fn;
+  int64_t Reconnects() const { return reconnects_fn ? reconnects_fn() : reconnects.load(); }
+  int64_t RestWeight() const { return rest_weight_fn ? rest_weight_fn() : rest_weight.load(); }
 };
 
 struct ApiOptions {
@@ -96,6 +102,8 @@ struct ApiOptions {
   std::chrono::milliseconds stream_poll{200};  // how often a stream looks for a new state
   const StreamGauges* gauges = nullptr;        // optional
   const RefreshHealth* refresh = nullptr;      // optional: /healthz reports it
+  // Optional: /api/v1/alerts and its stream (serve/alerts_api.h) report it.
+  const alerts::AlertService* alerts = nullptr;
 };
 
 class Api {
