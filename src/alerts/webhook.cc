@@ -1,5 +1,7 @@
 #include "alerts/webhook.h"
 
+#include "alerts/rules.h"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -212,7 +214,9 @@ void WebhookSink::Run() {
   while (!stop_) {
     if (!log_.WaitBeyond(next, stop_) || stop_) break;
     for (const AlertEvent& e : log_.Read(next, kReadBatch)) {
-      if (stop_ || !Deliver(e, next)) break;
+      // Below the sink's minimum severity: passed over, not sent (resolutions follow their
+      // firing's severity, which is the rule's).
+      if (SeverityRank(e.severity) >= opt_.min_severity && (stop_ || !Deliver(e, next))) break;
       Advance(++next);
     }
   }

@@ -76,6 +76,9 @@ struct WebhookOptions {
   // Not Content-Type, Idempotency-Key nor X-Cryptolake-Sequence, which are the sink's.
   std::vector<std::pair<std::string, std::string>> headers;
   Micros wait_step = kMicrosPerSecond;  // see "Backoff waits" (clocks other than the system's)
+  // Events of a lower severity (alerts::SeverityRank: 0 info, 1 warning, 2 critical) are passed
+  // over: the cursor moves past them without a POST.
+  int min_severity = 0;
 };
 
 class WebhookSink {

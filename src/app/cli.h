@@ -37,6 +37,7 @@ Command RegisterServe(CLI::App& app, const GlobalOptions& g);
 Command RegisterMerge(CLI::App& app, const GlobalOptions& g);
 Command RegisterUp(CLI::App& app, const GlobalOptions& g);
 Command RegisterForecast(CLI::App& app, const GlobalOptions& g);
+Command RegisterAlerts(CLI::App& app, const GlobalOptions& g);
 Command RegisterReplayExchange(CLI::App& app, const GlobalOptions& g);
 
 // What a command needs before it runs (RunWithEnv).

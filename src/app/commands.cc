@@ -1,12 +1,14 @@
 #include "app/commands.h"
 
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 #include "batch/views.h"
+#include "core/fsutil.h"
 #include "ingest/importer.h"
 #include "lake/compact.h"
 #include "lake/inspect.h"
@@ -170,6 +172,16 @@ int RunVerify(Env& env, const VerifyArgs& a) {
   }
   auto rep = verify::Verify(*snap, *env.con, o);
   if (!rep.ok()) return Fail(rep.status());
+  // For the verify_errors alert rule of a running `up` or `stream` (alerts/rules.h): only where
+  // alerts are in use (their folder exists), so that verify writes nothing into other lakes.
+  if (auto dir = env.config.data_root / "alerts"; std::filesystem::is_directory(dir)) {
+    const std::string j = fmt::format("{{\"errors\":{},\"version\":{},\"at\":\"{}\"}}\n",
+                                      rep->errors(), rep->version,
+                                      FormatIso(env.lake->clock().Now()));
+    if (Status s = WriteFileAtomic(dir / "verify.json", j); !s.ok()) {
+      spdlog::warn("verify: could not record the result for alerts: {}", s.message());
+    }
+  }
   std::printf("%s\n",
               a.json ? verify::FormatReportJson(*rep).c_str() : verify::FormatReport(*rep).c_str());
   return rep->ExitCode();

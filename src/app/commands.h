@@ -85,6 +85,14 @@ struct BatchArgs {
 Status RefreshBatch(Env& env, const BatchArgs& a);
 int RunBatch(Env& env, const BatchArgs& a);  // ExitCode(RefreshBatch)
 
+struct AlertsTestArgs {
+  std::string rules;  // empty: the config file
+  std::optional<std::string> from, to;
+  std::vector<std::string> symbols;  // empty: the config's
+  bool json = false;
+};
+int RunAlertsTest(Env& env, const AlertsTestArgs& a);
+
 struct VerifyArgs {
   bool json = false;
   int max_ranges = 20;
@@ -114,6 +122,7 @@ Status BackfillLake(Env& env, const BackfillArgs& a);
 int RunBackfill(Env& env, const BackfillArgs& a);  // ExitCode(BackfillLake)
 
 struct StreamArgs {
+  double alert_tick_seconds = 1;  // how often the alert rules' timer ticks (wall time)
   std::string ws_url;    // empty: stream_url from the config
   std::string exchange;  // REST, for healing gaps after reconnects; empty: from the config
   std::vector<std::string> symbols;  // comma-separated items allowed; empty: from the config
@@ -183,6 +192,7 @@ struct UpArgs {
   std::vector<std::string> forecast_models;  // the suite for the forecasts (empty: all but prophet)
   double batch_duty = kBackgroundDuty;       // the periodic refresh's pacing (core/pacer.h)
   double append_every_seconds = 60;
+  double alert_tick_seconds = 1;  // how often the alert rules' timer ticks (wall time)
   std::optional<std::string> until;
   double duration_seconds = 0;
 };

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
                                               app::RegisterMerge(app, g),
                                               app::RegisterUp(app, g),
                                               app::RegisterForecast(app, g),
+                                              app::RegisterAlerts(app, g),
                                               app::RegisterReplayExchange(app, g)};
 
   try {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "alerts/live.h"
 #include "app/commands.h"
 #include "backfill/healer.h"
 #include "batch/views.h"
@@ -299,9 +300,37 @@ struct Serving {
   serve::StreamGauges gauges;
   std::unique_ptr<serve::RefreshHealth> refresh_health;  // the batch refresh's outcomes
   std::unique_ptr<ExchangeClock> clock;
+  std::unique_ptr<speed::StreamHealth> health;   // the stream's, on the exchange's clock
+  std::atomic<const exchange::RateGovernor*> governor{nullptr};  // the stream's, while it runs
+  std::unique_ptr<alerts::LiveAlerts> alerts;  // null without [[alerts]] rules
   std::unique_ptr<serve::Api> api;
   std::unique_ptr<serve::HttpServer> server;  // null with --no-serve
 };
+
+// The stream's health on /metrics (deploy/prometheus/cryptolake.rules.yml alerts on them): the
+// wall time of its last message, the REST governor's weight limit and 418 ban; and the
+// reconnect and weight gauges of serve::StreamGauges, kept current from the same sources.
+void AddStreamMetrics(Serving& s) {
+  s.metrics
+      .AddGauge("cryptolake_stream_last_message_timestamp_seconds",
+                "Unix time (wall clock) of the stream's last WebSocket message; 0 before any")
+      .WithLabels({})
+      .SetCallback([h = s.health.get()] {
+        return static_cast<double>(h->last_message_wall()) / kMicrosPerSecond;
+      });
+  auto usage = [g = &s.governor] {
+    const auto* gov = g->load();
+    return gov ? gov->Usage() : exchange::GovernorUsage{};
+  };
+  s.metrics.AddGauge("cryptolake_rest_weight_limit", "The exchange's REST weight limit per minute")
+      .WithLabels({})
+      .SetCallback([usage] { return static_cast<double>(usage().limit); });
+  s.metrics.AddGauge("cryptolake_rest_ban_active", "1 while the exchange's 418 IP ban lasts")
+      .WithLabels({})
+      .SetCallback([usage] { return usage().banned_until != 0 ? 1.0 : 0.0; });
+  s.gauges.reconnects_fn = [h = s.health.get()] { return h->reconnects(); };
+  s.gauges.rest_weight_fn = [usage] { return usage().used; };
+}
 
 StatusOr<std::unique_ptr<Serving>> StartServing(Env& env, const UpArgs& a,
                                                 const exchange::ReplayExchange* replay) {
@@ -318,6 +347,18 @@ StatusOr<std::unique_ptr<Serving>> StartServing(Env& env, const UpArgs& a,
   s->refresh_health = std::make_unique<serve::RefreshHealth>(s->metrics);
   ao.refresh = s->refresh_health.get();
   s->clock = std::make_unique<ExchangeClock>(replay);
+  s->health = std::make_unique<speed::StreamHealth>(*s->clock);
+  alerts::LiveOptions lo;
+  lo.config_file = env.config.file;
+  lo.data_root = env.config.data_root;
+  lo.symbols = env.config.symbols;
+  lo.metrics = &s->metrics;
+  lo.view = s->view.get();
+  lo.health = s->health.get();
+  lo.tick = a.alert_tick_seconds;
+  ASSIGN_OR_RETURN(s->alerts, alerts::LiveAlerts::Start(*env.lake, *env.con, *s->clock, lo));
+  if (s->alerts) ao.alerts = &s->alerts->service();
+  AddStreamMetrics(*s);
   s->api = std::make_unique<serve::Api>(*s->merged, *s->clock, s->metrics, ao);
   if (a.no_serve) return s;
   ASSIGN_OR_RETURN(s->server, StartServer(a.serve, *s->api, s->metrics));
@@ -417,7 +458,15 @@ StatusOr<speed::StreamStats> Stream(Env& env, speed::StreamOptions so, const UpE
   backfill::BackfillHealer healer(*env.lake, rest);
   venues::binance::StreamParser format;
   so.format = &format;
+  so.health = sv.health.get();
+  if (sv.alerts) {
+    sv.alerts->Hook(so);
+    sv.alerts->SetGovernor(&governor);
+  }
+  sv.governor = &governor;
   auto st = speed::RunStream(*env.lake, bus, &healer, so, stop);
+  sv.governor = nullptr;
+  if (sv.alerts) sv.alerts->SetGovernor(nullptr);
   sv.gauges.running = false;
   return st;
 }

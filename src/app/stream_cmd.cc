@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "alerts/live.h"
 #include "app/commands.h"
 #include "backfill/healer.h"
 #include "exchange/governor.h"
@@ -89,7 +90,24 @@ int RunStream(Env& env, const StreamArgs& a) {
   backfill::BackfillHealer healer(*env.lake, rest);
   venues::binance::StreamParser format;
   o.format = &format;
+  // Alert rules ([[alerts]]) where this process sees the candles: not in a producer.
+  std::unique_ptr<alerts::LiveAlerts> alerts;
+  if (o.role != speed::StreamRole::kProducer) {
+    alerts::LiveOptions lo;
+    lo.config_file = env.config.file;
+    lo.data_root = env.config.data_root;
+    lo.symbols = o.symbols;
+    lo.tick = a.alert_tick_seconds;
+    auto la = alerts::LiveAlerts::Start(*env.lake, *env.con, clock, lo);
+    if (!la.ok()) return Fail(la.status());
+    alerts = std::move(*la);
+    if (alerts) {
+      alerts->Hook(o);
+      alerts->SetGovernor(&governor);
+    }
+  }
   auto st = speed::RunStream(*env.lake, *bus, a.no_heal ? nullptr : &healer, o, g_stop);
+  if (alerts) alerts->SetGovernor(nullptr);
   if (!st.ok()) return Fail(st.status());
   std::printf("%s\n", speed::FormatStreamSummary(*st).c_str());
   return 0;

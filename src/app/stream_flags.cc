@@ -46,6 +46,11 @@ Command RegisterStream(CLI::App& app, const GlobalOptions& g) {
                 "Seconds between appends of closed candles to the master dataset")
       ->default_val(60)
       ->check(Seconds());
+  c->add_option("--alert-tick", a->alert_tick_seconds,
+                "Seconds (wall time) between evaluations of the [[alerts]] health rules "
+                "(silence, lag, gaps...); price rules run on every closed candle")
+      ->default_val(1)
+      ->check(Seconds());
   c->add_option("--stall-timeout", a->stall_timeout_seconds,
                 "Reconnect after this many seconds without any frame")
       ->default_val(60)

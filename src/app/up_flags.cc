@@ -55,6 +55,11 @@ Command RegisterUp(CLI::App& app, const GlobalOptions& g) {
                 "Seconds between appends of streamed candles to the master dataset")
       ->default_val(60)
       ->check(Seconds());
+  c->add_option("--alert-tick", a->alert_tick_seconds,
+                "Seconds (wall time) between evaluations of the [[alerts]] health rules "
+                "(silence, lag, gaps...); price rules run on every closed candle")
+      ->default_val(1)
+      ->check(Seconds());
   c->add_option("--until", a->until,
                 "Stop once every symbol has a closed candle at this open time (exchange time)")
       ->check(NonEmpty());

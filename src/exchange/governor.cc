@@ -106,8 +106,24 @@ void RateGovernor::OnResponse(int status, std::optional<int64_t> used_weight_1m,
     if (banned_until) until = std::max(until, *banned_until);
     if (!retry_after_seconds && !banned_until) until = now + kDefaultBan;
     blocked_until_ = std::max(blocked_until_, until);
+    ban_until_ = std::max(ban_until_, until);
     LogLocked({GovernorEvent::kBanned, now, blocked_until_, 0});
   }
+}
+
+GovernorUsage RateGovernor::Usage() const {
+  std::lock_guard<std::mutex> l(mu_);
+  const Micros now = clock_.Now();
+  GovernorUsage u;
+  u.limit = opt_.weight_limit;
+  for (const auto& [t, w] : sent_) {
+    if (t > now - kMicrosPerMinute) u.used += w;
+  }
+  if (server_minute_ == MinuteFloor(now)) {
+    u.used = std::max(u.used, server_used_ + sent_since_server_);
+  }
+  if (ban_until_ > now) u.banned_until = ban_until_;
+  return u;
 }
 
 std::vector<GovernorEvent> RateGovernor::Events() const {

@@ -52,6 +52,15 @@ struct GovernorEvent {
   int64_t weight = 0;  // kSend: the request's weight
 };
 
+// What the governor knows now (RateGovernor::Usage): the weight used in the last minute (the
+// larger of its own sliding count and the exchange's latest count of this minute plus what was
+// sent since), the limit, and the end of a 418 ban still in force (0: none).
+struct GovernorUsage {
+  int64_t used = 0;
+  int64_t limit = 0;
+  Micros banned_until = 0;
+};
+
 class RateGovernor {
  public:
   RateGovernor(const Clock& clock, GovernorOptions options);
@@ -70,6 +79,7 @@ class RateGovernor {
   std::vector<GovernorEvent> Events() const;
   int64_t rate_limited() const;  // 429s seen
   int64_t banned() const;        // 418s seen
+  GovernorUsage Usage() const;
 
  private:
   Micros EarliestSendLocked(Micros now, int64_t weight) const;
@@ -80,6 +90,7 @@ class RateGovernor {
   mutable std::mutex mu_;
   std::deque<std::pair<Micros, int64_t>> sent_;  // (time, weight) in the last 60 s
   Micros blocked_until_ = 0;
+  Micros ban_until_ = 0;  // the latest 418's end
   // The exchange's count: value, the clock minute it belongs to, and weight sent after it.
   int64_t server_used_ = 0;
   Micros server_minute_ = -1;

@@ -171,6 +171,13 @@ void StreamRun::Heal(const std::string& symbol, Micros from, std::optional<Micro
 void StreamRun::OnMessage(std::string_view text) {
   Event e;
   auto r = parser_->Parse(text, &e);
+  if (opt_.health) {
+    Micros et = 0;
+    if (r.ok() && *r) {
+      std::visit([&](const auto& ev) { et = ev.event_time; }, e);
+    }
+    opt_.health->OnMessage(et);
+  }
   if (!r.ok()) {
     if (parser_->malformed() <= 5) {
       spdlog::warn("stream: malformed message skipped ({}): {}", r.status().message(),
@@ -196,6 +203,7 @@ void StreamRun::OnMessage(std::string_view text) {
 
 void StreamRun::OnReconnect() {
   ++reconnects_;
+  if (opt_.health) opt_.health->OnReconnect();
   for (auto [symbol, t] : std::map<std::string, Micros>(last_closed_)) {
     Heal(symbol, t + kMicrosPerMinute, std::nullopt);
   }
@@ -476,6 +484,24 @@ StatusOr<StreamRole> ParseStreamRole(std::string_view s) {
   if (s == "producer") return StreamRole::kProducer;
   if (s == "consumer") return StreamRole::kConsumer;
   return InvalidArgument("stream role must be both, producer or consumer, got '{}'", s);
+}
+
+void StreamHealth::OnMessage(Micros event_time) {
+  last_message_at_ = clock_.Now();
+  last_message_wall_ = SystemClock::Instance().Now();
+  if (event_time != 0) last_event_time_ = event_time;
+}
+
+void StreamHealth::OnReconnect() {
+  ++reconnects_;
+  std::lock_guard lock(mu_);
+  reconnect_times_.push_back(clock_.Now());
+  if (reconnect_times_.size() > 1024) reconnect_times_.pop_front();
+}
+
+std::vector<Micros> StreamHealth::ReconnectTimes() const {
+  std::lock_guard lock(mu_);
+  return {reconnect_times_.begin(), reconnect_times_.end()};
 }
 
 std::string FormatStreamSummary(const StreamStats& s) {

@@ -39,6 +39,8 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -60,6 +62,32 @@ namespace cryptolake::speed {
 enum class StreamRole { kBoth, kProducer, kConsumer };
 // "both", "producer", "consumer"; InvalidArgument naming the value otherwise.
 StatusOr<StreamRole> ParseStreamRole(std::string_view s);
+
+// The live health of a running stream's WebSocket half, for alert rules and metrics: written by
+// the producer thread, read from any thread (thread-safe). Times are from the clock given,
+// which the reader's rules compare with (the exchange's clock under the replay exchange).
+class StreamHealth {
+ public:
+  explicit StreamHealth(const Clock& clock) : clock_(clock) {}
+  // A text message arrived; `event_time` is its exchange event time (0: none, e.g. a reply).
+  // Also stamps the wall time (last_message_wall: for Prometheus, which compares it with its
+  // own clock).
+  void OnMessage(Micros event_time);
+  void OnReconnect();
+  Micros last_message_at() const { return last_message_at_.load(); }  // 0: none yet
+  Micros last_event_time() const { return last_event_time_.load(); }
+  Micros last_message_wall() const { return last_message_wall_.load(); }  // 0: none yet
+  int64_t reconnects() const { return reconnects_.load(); }
+  // The clock times of the newest reconnects (at most 1024), oldest first.
+  std::vector<Micros> ReconnectTimes() const;
+
+ private:
+  const Clock& clock_;
+  std::atomic<Micros> last_message_at_{0}, last_event_time_{0}, last_message_wall_{0};
+  std::atomic<int64_t> reconnects_{0};
+  mutable std::mutex mu_;
+  std::deque<Micros> reconnect_times_;  // guarded by mu_
+};
 
 struct StreamOptions {
   StreamRole role = StreamRole::kBoth;
@@ -86,6 +114,8 @@ struct StreamOptions {
   // Called on the consumer thread after events are durable in the view, with Apply's stats
   // (visible_at: when readers could see them); benchmarks measure end-to-end latency with it.
   std::function<void(const std::vector<Event>&, const ApplyStats&)> on_applied;
+  // Told of every WebSocket message and reconnect (optional; not owned, must outlive the call).
+  StreamHealth* health = nullptr;
 };
 
 struct StreamStats {
