@@ -175,6 +175,7 @@ void WebhookSink::Stop() {
     cv_.notify_all();
   }
   log_.Wake();
+  std::lock_guard lock(join_mu_);
   if (thread_.joinable()) thread_.join();
 }
 

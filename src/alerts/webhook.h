@@ -26,7 +26,8 @@
 //      "rejected: HTTP 400 (kept in webhook-<name>.rejected.jsonl)"
 //    The attempt number counts from 1 for each event in this sink's life (a restart counts
 //    again). Times are the injected clock's.
-//  * A new sink over the same dir resumes at the cursor: an event whose POST was in flight when
+//  * One sink per name over a log (the files are the name's). A new sink over the same dir
+//    resumes at the cursor: an event whose POST was in flight when
 //    the process died is sent again, with the same key and sequence (the receiver dedups on the
 //    key); no other event is sent twice.
 //  * Secrets: the URL and the header values are never written to the delivery log, the process
@@ -34,9 +35,10 @@
 //    transport errors are reduced to their kind or redacted (every occurrence of the URL, its
 //    part after the host, its user info, its host[:port], and each header value, of 4+
 //    characters, becomes "<redacted>").
-//  * Threads: Start() starts the thread (once); Stop() (idempotent; also the destructor) makes
-//    it end: a wait for events or a backoff wait ends at once, a POST in flight is finished or
-//    times out (options.timeout) and its outcome recorded. The accessors are thread-safe.
+//  * Threads: Start() starts the thread (once; not again after Stop); Stop() (idempotent,
+//    thread-safe; also the destructor) makes it end and returns when it has: a wait for events or a
+//    backoff wait ends at once, a POST in flight is finished or times out (options.timeout) and its
+//    outcome recorded. The accessors are thread-safe.
 //  * Backoff waits run on the injected clock and Stop() interrupts them: on the system clock
 //    (SystemClock::Instance()) the wait is a condition-variable wait; on any other clock (a
 //    FakeClock in tests, the replay exchange's clock) it is that clock's SleepUntil in steps of
@@ -141,6 +143,7 @@ class WebhookSink {
   bool running_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> delivered_{0}, rejected_{0}, failures_{0};
+  std::mutex join_mu_;  // one Stop() joins the thread
   std::thread thread_;
 };
 

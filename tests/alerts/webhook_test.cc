@@ -223,11 +223,14 @@ TEST(WebhookSinkTest, AReceiverNotUpYetIsRetriedUntilItIs) {
   clock.WaitSleeps(3);
   EXPECT_EQ(sink->failures(), 3);
   EXPECT_EQ(sink->last_error(), "connection refused");
+  EXPECT_EQ(sink->pending(), 2u);
+  EXPECT_FALSE(sink->Drain(std::chrono::steady_clock::now()));  // the deadline is now: too late
   port.Release();
   Receiver rx(nullptr, port.port());
   ASSERT_TRUE(rx.ok()) << rx.error();
   clock.Release();
-  ASSERT_TRUE(sink->WaitCursor(2));
+  ASSERT_TRUE(sink->Drain(std::chrono::steady_clock::now() + std::chrono::hours(1)));
+  EXPECT_EQ(sink->cursor(), 2u);
   sink->Stop();
 
   EXPECT_EQ(*ReadFile(tmp / "alerts" / "webhook-ops.log"),
