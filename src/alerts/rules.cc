@@ -201,7 +201,8 @@ StatusOr<AlertRule> ParseRule(const Checker& ck, const toml::value& t, size_t i)
 StatusOr<WebhookConfig> ParseWebhook(const Checker& ck, const toml::value& t, size_t i) {
   const std::string at = fmt::format("webhooks[{}]", i);
   RETURN_IF_ERROR(ck.Table(at, t));
-  RETURN_IF_ERROR(ck.UnknownKeys(t, {"name", "url", "min_severity"}, at + "."));
+  RETURN_IF_ERROR(
+      ck.UnknownKeys(t, {"name", "url", "min_severity", "backoff_max_seconds"}, at + "."));
   WebhookConfig w;
   if (!t.contains("name")) return InvalidArgument("{}: {}.name is required", ck.file(), at);
   ASSIGN_OR_RETURN(w.name, ck.String(at + ".name", t.at("name")));
@@ -221,6 +222,11 @@ StatusOr<WebhookConfig> ParseWebhook(const Checker& ck, const toml::value& t, si
   if (t.contains("min_severity")) {
     ASSIGN_OR_RETURN(w.min_severity, ck.OneOf(where + ".min_severity", t.at("min_severity"),
                                               {"info", "warning", "critical"}));
+  }
+  if (t.contains("backoff_max_seconds")) {
+    ASSIGN_OR_RETURN(int64_t b, ck.Integer(where + ".backoff_max_seconds",
+                                           t.at("backoff_max_seconds"), 1, 3600));
+    w.backoff_max_seconds = static_cast<int>(b);
   }
   return w;
 }

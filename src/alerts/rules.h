@@ -42,6 +42,7 @@
 //   name = "ops"                  # required, unique; names its files and metrics
 //   url = "https://hooks.example/..."   # may carry a secret: it is never logged
 //   min_severity = "warning"      # deliver events of this severity and above (default info)
+//   backoff_max_seconds = 60      # retries back off 1, 2, 4 ... s up to this (1..3600, default 60)
 //
 // Contract: LoadAlertConfig checks every table like Config::Load does: unknown keys, missing
 // required keys, wrong types and out-of-range values are InvalidArgument "<file>: alerts[<i>]
@@ -86,6 +87,7 @@ struct WebhookConfig {
   std::string name;
   std::string url;
   std::string min_severity = "info";
+  int backoff_max_seconds = 60;
 };
 
 struct AlertConfig {

@@ -47,7 +47,8 @@ StatusOr<std::unique_ptr<AlertService>> AlertService::Open(AlertConfig config,
   ASSIGN_OR_RETURN(s->log_, EventLog::Open(s->opt_.dir));
   const auto state_file = s->opt_.dir / "state.json";
   std::error_code ec;
-  if (std::filesystem::exists(state_file, ec)) {
+  s->fresh_ = !std::filesystem::exists(state_file, ec);
+  if (!s->fresh_) {
     std::ifstream in(state_file, std::ios::binary);
     std::stringstream buf;
     buf << in.rdbuf();
@@ -72,7 +73,9 @@ StatusOr<std::unique_ptr<AlertService>> AlertService::Open(AlertConfig config,
     wo.name = w.name;
     wo.url = w.url;
     wo.min_severity = SeverityRank(w.min_severity);
-    ASSIGN_OR_RETURN(auto sink, WebhookSink::Create(*s->log_, wo, clock));
+    wo.backoff_max = static_cast<Micros>(w.backoff_max_seconds) * kMicrosPerSecond;
+    const Clock& dc = s->opt_.delivery_clock ? *s->opt_.delivery_clock : SystemClock::Instance();
+    ASSIGN_OR_RETURN(auto sink, WebhookSink::Create(*s->log_, wo, dc));
     if (auto* m = s->opt_.metrics) {
       m->AddGauge("cryptolake_alert_webhook_pending",
                   "Alert events queued on disk for the webhook, not yet delivered", {"sink"})
@@ -129,8 +132,8 @@ Status AlertService::Warm(std::vector<model::Kline> candles) {
   });
   std::map<std::string, Micros> newest;
   for (const auto& k : candles) newest[k.symbol] = std::max(newest[k.symbol], k.open_time);
-  for (const auto& [sym, t] : newest) {
-    if (engine_.EvaluatedThrough(sym) == 0) engine_.SetEvaluatedThrough(sym, t);
+  if (fresh_) {
+    for (const auto& [sym, t] : newest) engine_.SetEvaluatedThrough(sym, t);
   }
   std::vector<AlertEvent> events;
   for (const auto& k : candles) {

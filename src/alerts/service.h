@@ -12,9 +12,10 @@
 //    anywhere re-evaluates, after the restart, what state.json had not recorded: the same state
 //    changes come out with the same keys and the log drops them, so nothing is raised twice and
 //    nothing is lost.
-//  * Warm(candles): history before going live (lake + real-time view). A symbol without saved
-//    state raises nothing for it (its evaluated-through time becomes its newest candle); a
-//    symbol with saved state evaluates the candles after its evaluated-through time as live.
+//  * Warm(candles): history before going live (lake + real-time view). On the first start
+//    over this dir (no state.json yet) nothing is raised for it: each symbol's evaluated-through
+//    time becomes its newest candle. Later starts evaluate, as live, every candle after the
+//    saved evaluated-through time (a restart catches up on what it had not evaluated).
 //  * OnCandles / Tick / Warm are serialized by one mutex; Active, Recent and version are
 //    thread-safe readers (the API's threads).
 //  * Metrics (optional registry): cryptolake_alerts_active{rule,severity,symbol} (1 while
@@ -47,6 +48,9 @@ struct ServiceOptions {
   std::filesystem::path dir;         // <data>/alerts
   std::vector<std::string> symbols;  // the configured symbols
   net::Metrics* metrics = nullptr;   // optional; must outlive the service
+  // The webhooks' backoff clock (null: the system's): retries wait wall time even when the
+  // rules run on the replay exchange's faster clock.
+  const Clock* delivery_clock = nullptr;
 };
 
 class AlertService {
@@ -86,6 +90,7 @@ class AlertService {
   std::vector<std::pair<int64_t, int64_t>> sink_counts_;  // delivered, failures last synced
   std::vector<AlertEvent> active_;  // guarded by mu_: the engine's, after each change
   std::atomic<uint64_t> version_{0};
+  bool fresh_ = false;  // no state.json at Open: the first start over this dir
 };
 
 }  // namespace cryptolake::alerts

@@ -92,8 +92,20 @@ int RunStream(Env& env, const StreamArgs& a) {
   o.format = &format;
   // Alert rules ([[alerts]]) where this process sees the candles: not in a producer.
   std::unique_ptr<alerts::LiveAlerts> alerts;
+  std::unique_ptr<speed::RealtimeView> view;  // opened here when the alerts need to read it
   if (o.role != speed::StreamRole::kProducer) {
     alerts::LiveOptions lo;
+    // The rules warm up from the lake and from the view's closed candles (those not yet
+    // appended to the lake): the stream then writes the same view.
+    auto rules = alerts::LoadAlertConfig(env.config.file);
+    if (!rules.ok()) return Fail(rules.status());
+    if (!rules->rules.empty()) {
+      auto v = speed::RealtimeView::Open(*env.lake, o.view_file, o.view);
+      if (!v.ok()) return Fail(v.status());
+      view = std::move(*v);
+      o.shared_view = view.get();
+      lo.view = view.get();
+    }
     lo.config_file = env.config.file;
     lo.data_root = env.config.data_root;
     lo.symbols = o.symbols;
