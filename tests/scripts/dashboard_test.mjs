@@ -15,7 +15,9 @@
 // with "live", the stream connects and a live update arrives within --live-timeout (default 30 s):
 // the update counter increases and the last bar changes or a new bar appears; the forecast the
 // API serves is drawn, with the selection's panel only when the file has its fields; the page
-// fetched nothing from another origin. Then it saves a 1280x800 screenshot.
+// fetched nothing from another origin. With "alert" ({"rule","symbol"}), the alerts panel shows
+// that alert firing, the same active alerts as /api/v1/alerts. Then it saves a 1280x800
+// screenshot.
 // Nothing sleeps: every wait polls the page's state (window.cryptolake) with a timeout.
 //
 // Forecast mode: EXPECT.json {"symbol":"ETHUSDT","forecast":{"dir":"<data>/forecasts",
@@ -233,6 +235,27 @@ async function run(browser, args, expect, symbols, bars) {
        (after.candles > before.candles ? ` (new bar, ${after.candles} candles)` : ''));
   } else {
     note('"live" is not set: live updates not checked');
+  }
+
+  // 6b. With "alert" ({"rule":R,"symbol":S}): the alerts panel shows R firing for S, as
+  //     /api/v1/alerts lists it, live from the alerts stream.
+  if (expect.alert) {
+    const want = expect.alert;
+    await waitFor(`the alerts panel shows ${want.rule} (${want.symbol}) firing`, (w) => {
+      const a = window.cryptolake.alerts;
+      const items = [...document.querySelectorAll('#al-active li')];
+      return !document.getElementById('alerts').hidden &&
+        a.active.some((e) => e.rule === w.rule && e.symbol === w.symbol) &&
+        items.some((li) => li.textContent.includes(w.rule) && li.textContent.includes(w.symbol));
+    }, want, args.liveTimeout);
+    const served = await page.evaluate(async () => (await fetch('/api/v1/alerts')).json());
+    const shown = await page.$$eval('#al-active li', (ls) => ls.map((l) => l.dataset.key));
+    const keys = served.active.map((e) => e.key);
+    if (JSON.stringify(shown) !== JSON.stringify(keys)) fail(`the panel shows ${JSON.stringify(shown)}, /api/v1/alerts lists ${JSON.stringify(keys)}`);
+    const count = await page.$eval('#al-count', (e) => e.textContent);
+    if (count !== String(keys.length)) fail(`the panel's count says ${count}, ${keys.length} are active`);
+    const e = served.active.find((x) => x.rule === want.rule);
+    ok(`alerts panel: ${keys.length} active, ${e.key}: "${e.message}"`);
   }
 
   // 7. The forecast as served is drawn; the selection's panel shows only when the file has its

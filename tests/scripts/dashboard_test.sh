@@ -3,7 +3,8 @@
 # Lambda against the replay exchange (the real BTCUSDT/ETHUSDT 1m and 1d recordings, live from
 # 2025-08-18 12:00 at 60x): backfill, batch views, stream, serve. Then dashboard_test.mjs
 # (playwright-core driving Debian's chromium, headless) checks the chart's candles against the
-# recording, the batch/speed seam, the symbol picker and a live update, and saves a screenshot.
+# recording, the batch/speed seam, the symbol picker, a live update and an active alert in the
+# alerts panel (a level rule that fires on the first live candle), and saves a screenshot.
 # Once `up` has written both symbols' suite forecasts (in the background), SIGTERM must stop it
 # cleanly (exit 0) and the lake must verify clean. Last, on `cryptolake serve` over the same data
 # (a server that does not rewrite the forecast files), the forecast panel for ETHUSDT from the
@@ -27,7 +28,17 @@ cleanup() {
 trap cleanup EXIT
 k="$shared/binance-spot/klines"
 
-"$bin" --data "$work/data" up --replay "$k/1m,$k/1d" --start "2025-08-18 12:00" --speed 60 \
+# One alert rule that fires on the first live candle, for the alerts panel.
+cat >"$work/cryptolake.toml" <<'CONF'
+[[alerts]]
+name = "btc-above-1000"
+kind = "level"
+symbols = ["BTCUSDT"]
+price = 1000
+direction = "above"
+severity = "critical"
+CONF
+"$bin" --config "$work/cryptolake.toml" --data "$work/data" up --replay "$k/1m,$k/1d" --start "2025-08-18 12:00" --speed 60 \
   --interval 1m,1d --port 0 --port-file "$work/port" --append-every 2 --batch-every 10 \
   --forecast-models naive,drift,ets,theta,ensemble >"$work/up.log" 2>&1 &
 up_pid=$!
@@ -45,7 +56,8 @@ IFS=, read -r _ o h l c _ <<<"$row"
 cat >"$work/expect.json" <<EOF
 {"symbol":"BTCUSDT","candles":$candles,
  "bars":[{"time":"2025-06-01","open":$o,"high":$h,"low":$l,"close":$c}],
- "seam":"2025-08-18","symbols":["BTCUSDT","ETHUSDT"],"live":true}
+ "seam":"2025-08-18","symbols":["BTCUSDT","ETHUSDT"],"live":true,
+ "alert":{"rule":"btc-above-1000","symbol":"BTCUSDT"}}
 EOF
 echo "expect: $candles candles from $first_day; 2025-06-01 O $o H $h L $l C $c"
 
