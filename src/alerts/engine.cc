@@ -69,8 +69,7 @@ Micros Engine::EvaluatedThrough(const std::string& symbol) const {
 }
 
 void Engine::Observe(size_t r, const std::string& symbol, Micros at, double value, double ref,
-                     bool fires, bool resolves, std::string message,
-                     std::vector<AlertEvent>& out) {
+                     bool fires, bool resolves, std::string message, std::vector<AlertEvent>& out) {
   const AlertRule& rule = rules_[r];
   RuleState& st = state_[{r, symbol}];
   AlertEvent e;
@@ -113,12 +112,16 @@ void Engine::Track(Series& s, const model::Kline& k) {
   auto [it, fresh] = s.days.try_emplace(day);
   DayAgg& d = it->second;
   if (fresh) {
-    d = DayAgg{k.high, k.low, k.close, t};
+    d.bar.day = day;
+    d.bar.high = k.high;
+    d.bar.low = k.low;
+    d.bar.close = k.close;
+    d.last_open = t;
   } else {
-    d.high = std::max(d.high, k.high);
-    d.low = std::min(d.low, k.low);
+    d.bar.high = std::max(d.bar.high, k.high);
+    d.bar.low = std::min(d.bar.low, k.low);
     if (t >= d.last_open) {
-      d.close = k.close;
+      d.bar.close = k.close;
       d.last_open = t;
     }
   }
@@ -137,9 +140,8 @@ void Engine::Track(Series& s, const model::Kline& k) {
   }
 }
 
-void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s,
-                           const model::Kline& k, const DayAgg& before,
-                           std::vector<AlertEvent>& out) {
+void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, const model::Kline& k,
+                           const DayAgg& before, std::vector<AlertEvent>& out) {
   const AlertRule& rule = rules_[r];
   const Micros at = k.open_time + kMicrosPerMinute;
   const double c = k.close, h = rule.hysteresis;
@@ -174,23 +176,23 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s,
     }
     case Kind::kHighLow: {
       const int n = static_cast<int>(rule.threshold);
-      double ext = up ? before.high : before.low;
+      double ext = up ? before.bar.high : before.bar.low;
       bool have_today = before.last_open != 0;
       for (int i = 1; i <= n; ++i) {
         auto it = s.days.find(day - i * kMicrosPerDay);
         if (it == s.days.end()) return;  // not n days of history yet
         if (!have_today) {
-          ext = up ? it->second.high : it->second.low;
+          ext = up ? it->second.bar.high : it->second.bar.low;
           have_today = true;
         }
-        ext = up ? std::max(ext, it->second.high) : std::min(ext, it->second.low);
+        ext = up ? std::max(ext, it->second.bar.high) : std::min(ext, it->second.bar.low);
       }
-      Observe(r, sym, at, c, ext, up ? c >= ext : c <= ext,
-              up ? c < ext * (1 - h / 100) : c > ext * (1 + h / 100),
-              fmt::format("{} closed at {}, {} {}-day {} (was {})", sym, Num(c),
-                          up ? "at or above the" : "at or below the", n, up ? "high" : "low",
-                          Num(ext)),
-              out);
+      Observe(
+          r, sym, at, c, ext, up ? c >= ext : c <= ext,
+          up ? c < ext * (1 - h / 100) : c > ext * (1 + h / 100),
+          fmt::format("{} closed at {}, {} {}-day {} (was {})", sym, Num(c),
+                      up ? "at or above the" : "at or below the", n, up ? "high" : "low", Num(ext)),
+          out);
       break;
     }
     case Kind::kMaCross: {
@@ -198,7 +200,7 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s,
       for (int i = 1; i < rule.ma; ++i) {
         auto it = s.days.find(day - i * kMicrosPerDay);
         if (it == s.days.end()) return;
-        sum += it->second.close;
+        sum += it->second.bar.close;
       }
       const double ma = sum / rule.ma;
       Observe(r, sym, at, c, ma, up ? c > ma : c < ma,
@@ -266,9 +268,8 @@ std::vector<AlertEvent> Engine::Tick(Micros now, const Health& hl, const Confirm
       }
       case Kind::kLag: {
         if (hl.last_message_at == 0) break;
-        const double v =
-            std::max<double>(0, static_cast<double>(hl.last_message_at - hl.last_event_time) /
-                                    kMicrosPerSecond);
+        const double v = std::max<double>(
+            0, static_cast<double>(hl.last_message_at - hl.last_event_time) / kMicrosPerSecond);
         observe("", v, fmt::format("stream lag {} s, threshold {} s", Num(v), Num(t)));
         break;
       }
@@ -286,8 +287,8 @@ std::vector<AlertEvent> Engine::Tick(Micros now, const Health& hl, const Confirm
           auto it = series_.find(sym);
           if (it == series_.end()) continue;
           Micros oldest = 0;
-          const double v = GapAge(sym, it->second, now, confirmed ? confirmed(sym) : Ranges{},
-                                  &oldest);
+          const double v =
+              GapAge(sym, it->second, now, confirmed ? confirmed(sym) : Ranges{}, &oldest);
           observe(sym, v,
                   oldest ? fmt::format("{}: 1m candles missing from {}, the oldest due {} min "
                                        "ago; not healed, not confirmed empty; threshold {} min",
@@ -301,7 +302,8 @@ std::vector<AlertEvent> Engine::Tick(Micros now, const Health& hl, const Confirm
       case Kind::kVerifyErrors: {
         if (hl.verify_errors < 0) break;
         const double v = static_cast<double>(hl.verify_errors);
-        observe("", v, fmt::format("the last verify found {} errors, threshold {}", Num(v), Num(t)));
+        observe("", v,
+                fmt::format("the last verify found {} errors, threshold {}", Num(v), Num(t)));
         break;
       }
       case Kind::kWeight: {

@@ -34,6 +34,7 @@
 #include "alerts/rules.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "model/daily.h"
 #include "model/kline.h"
 
 namespace cryptolake::alerts {
@@ -44,12 +45,12 @@ using ConfirmedFn = std::function<Ranges(const std::string& symbol)>;
 
 // What the health rules read at a tick.
 struct Health {
-  Micros last_message_at = 0;         // clock time of the newest stream message; 0: none yet
-  Micros last_event_time = 0;         // that message's exchange event time
+  Micros last_message_at = 0;           // clock time of the newest stream message; 0: none yet
+  Micros last_event_time = 0;           // that message's exchange event time
   std::vector<Micros> reconnect_times;  // clock times of recent reconnects (newest last)
-  double weight_share = 0;            // REST weight used this minute / limit
-  bool banned = false;                // a 418 ban in force
-  int64_t verify_errors = -1;         // errors of the last verify; -1: unknown
+  double weight_share = 0;              // REST weight used this minute / limit
+  bool banned = false;                  // a 418 ban in force
+  int64_t verify_errors = -1;           // errors of the last verify; -1: unknown
 };
 
 class Engine {
@@ -77,8 +78,8 @@ class Engine {
     Micros last_fired = 0;  // 0: never
     AlertEvent firing;      // while active
   };
-  struct DayAgg {
-    double high = 0, low = 0, close = 0;
+  struct DayAgg {         // a UTC day of the candles fed so far
+    model::DailyBar bar;  // high, low and close (of the newest candle) are kept
     Micros last_open = 0;
   };
   struct Series {

@@ -1,12 +1,11 @@
 #include "alerts/live.h"
 
-#include "alerts/history.h"
-
 #include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "alerts/history.h"
 #include "lake/klines.h"
 #include "lake/typed.h"
 

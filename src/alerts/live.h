@@ -20,11 +20,11 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
-#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "alerts/service.h"
@@ -40,10 +40,10 @@ struct LiveOptions {
   std::filesystem::path config_file;  // its [[alerts]] and [[webhooks]]; empty: none
   std::filesystem::path data_root;    // the service's files go to <data_root>/alerts
   std::vector<std::string> symbols;
-  net::Metrics* metrics = nullptr;       // optional
-  speed::RealtimeView* view = nullptr;   // optional: its closed candles warm the rules too
+  net::Metrics* metrics = nullptr;        // optional
+  speed::RealtimeView* view = nullptr;    // optional: its closed candles warm the rules too
   speed::StreamHealth* health = nullptr;  // optional: the stream's (else one of its own)
-  double tick = 1;                       // seconds of wall time between ticks; 0: no thread
+  double tick = 1;                        // seconds of wall time between ticks; 0: no thread
 };
 
 class LiveAlerts {
@@ -75,7 +75,7 @@ class LiveAlerts {
   std::unique_ptr<speed::StreamHealth> own_health_;
   speed::StreamHealth* health_ = nullptr;
   std::atomic<const exchange::RateGovernor*> governor_{nullptr};
-  std::mutex tick_mu_;          // one TickNow at a time; guards the two below
+  std::mutex tick_mu_;  // one TickNow at a time; guards the two below
   std::string manifest_stamp_;
   std::map<std::string, Ranges> confirmed_;  // timer thread only
   std::mutex mu_;

@@ -175,8 +175,8 @@ StatusOr<AlertRule> ParseRule(const Checker& ck, const toml::value& t, size_t i)
   known.insert(info->keys.begin(), info->keys.end());
   RETURN_IF_ERROR(ck.UnknownKeys(t, known, where + "."));
   if (t.contains("severity")) {
-    ASSIGN_OR_RETURN(rule.severity,
-                     ck.OneOf(r.Key("severity"), t.at("severity"), {"info", "warning", "critical"}));
+    ASSIGN_OR_RETURN(rule.severity, ck.OneOf(r.Key("severity"), t.at("severity"),
+                                             {"info", "warning", "critical"}));
   }
   if (t.contains("symbols")) {
     ASSIGN_OR_RETURN(rule.symbols, ck.Strings(r.Key("symbols"), t.at("symbols")));

@@ -59,8 +59,19 @@
 
 namespace cryptolake::alerts {
 
-enum class Kind { kLevel, kMove, kHighLow, kMaCross, kSilence, kLag, kReconnects, kGap,
-                  kVerifyErrors, kWeight, kBan };
+enum class Kind {
+  kLevel,
+  kMove,
+  kHighLow,
+  kMaCross,
+  kSilence,
+  kLag,
+  kReconnects,
+  kGap,
+  kVerifyErrors,
+  kWeight,
+  kBan
+};
 const char* KindName(Kind k);
 // Price rules are evaluated per closed candle, the others per tick.
 bool IsPriceKind(Kind k);
@@ -78,7 +89,7 @@ struct AlertRule {
   double threshold = 0;  // price, percent, seconds, count, minutes, share; days for high_low
   Micros window = 0;     // move, reconnects
   Direction direction = Direction::kAny;
-  int ma = 0;            // ma_cross
+  int ma = 0;  // ma_cross
   Micros cooldown = 0;
   double hysteresis = 0;
 };

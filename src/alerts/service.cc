@@ -17,8 +17,8 @@ namespace cryptolake::alerts {
 namespace {
 
 void LogEvent(const AlertEvent& e) {
-  const std::string line = fmt::format("alert {} {} {}: {}", StateName(e.state), e.severity,
-                                       e.rule, e.message);
+  const std::string line =
+      fmt::format("alert {} {} {}: {}", StateName(e.state), e.severity, e.rule, e.message);
   if (e.state == AlertState::kResolved || e.severity == "info") {
     spdlog::info("{}", line);
   } else if (e.severity == "warning") {

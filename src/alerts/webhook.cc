@@ -1,7 +1,5 @@
 #include "alerts/webhook.h"
 
-#include "alerts/rules.h"
-
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "alerts/rules.h"
 #include "core/fsutil.h"
 #include "exchange/http.h"
 

@@ -19,7 +19,8 @@ const Interval k1m{"1m", kMicrosPerMinute};
 }  // namespace
 
 int RunAlertsTest(Env& env, const AlertsTestArgs& a) {
-  const std::filesystem::path file = a.rules.empty() ? env.config.file : std::filesystem::path(a.rules);
+  const std::filesystem::path file =
+      a.rules.empty() ? env.config.file : std::filesystem::path(a.rules);
   if (file.empty()) {
     return UsageFail(InvalidArgument(
         "alerts test: no rules: give --rules FILE or a config with [[alerts]] (--config, or "
@@ -49,8 +50,8 @@ int RunAlertsTest(Env& env, const AlertsTestArgs& a) {
     from = *t;
   }
   if (from >= to) {
-    return UsageFail(InvalidArgument("--from {} must be before --to {}", FormatIso(from),
-                                     FormatIso(to)));
+    return UsageFail(
+        InvalidArgument("--from {} must be before --to {}", FormatIso(from), FormatIso(to)));
   }
   const Micros lookback = alerts::LookbackOf(cfg->rules);
   std::vector<model::Kline> candles;

@@ -175,9 +175,9 @@ int RunVerify(Env& env, const VerifyArgs& a) {
   // For the verify_errors alert rule of a running `up` or `stream` (alerts/rules.h): only where
   // alerts are in use (their folder exists), so that verify writes nothing into other lakes.
   if (auto dir = env.config.data_root / "alerts"; std::filesystem::is_directory(dir)) {
-    const std::string j = fmt::format("{{\"errors\":{},\"version\":{},\"at\":\"{}\"}}\n",
-                                      rep->errors(), rep->version,
-                                      FormatIso(env.lake->clock().Now()));
+    const std::string j =
+        fmt::format("{{\"errors\":{},\"version\":{},\"at\":\"{}\"}}\n", rep->errors(), rep->version,
+                    FormatIso(env.lake->clock().Now()));
     if (Status s = WriteFileAtomic(dir / "verify.json", j); !s.ok()) {
       spdlog::warn("verify: could not record the result for alerts: {}", s.message());
     }

@@ -123,8 +123,8 @@ int RunBackfill(Env& env, const BackfillArgs& a);  // ExitCode(BackfillLake)
 
 struct StreamArgs {
   double alert_tick_seconds = 1;  // how often the alert rules' timer ticks (wall time)
-  std::string ws_url;    // empty: stream_url from the config
-  std::string exchange;  // REST, for healing gaps after reconnects; empty: from the config
+  std::string ws_url;             // empty: stream_url from the config
+  std::string exchange;           // REST, for healing gaps after reconnects; empty: from the config
   std::vector<std::string> symbols;  // comma-separated items allowed; empty: from the config
   std::string bus = "embedded";
   std::string kafka_brokers = "127.0.0.1:9092";

@@ -70,22 +70,15 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "Log debug details");
 
   // The commands, each in its own file (app/cli.h), in the order --help lists them.
-  const std::vector<app::Command> commands = {app::RegisterImport(app, g),
-                                              app::RegisterBackfill(app, g),
-                                              app::RegisterStream(app, g),
-                                              app::RegisterBatch(app, g),
-                                              app::RegisterVerify(app, g),
-                                              app::RegisterCompact(app, g),
-                                              app::RegisterRepair(app, g),
-                                              app::RegisterStats(app, g),
-                                              app::RegisterCat(app, g),
-                                              app::RegisterGc(app, g),
-                                              app::RegisterServe(app, g),
-                                              app::RegisterMerge(app, g),
-                                              app::RegisterUp(app, g),
-                                              app::RegisterForecast(app, g),
-                                              app::RegisterAlerts(app, g),
-                                              app::RegisterReplayExchange(app, g)};
+  const std::vector<app::Command> commands = {
+      app::RegisterImport(app, g), app::RegisterBackfill(app, g),
+      app::RegisterStream(app, g), app::RegisterBatch(app, g),
+      app::RegisterVerify(app, g), app::RegisterCompact(app, g),
+      app::RegisterRepair(app, g), app::RegisterStats(app, g),
+      app::RegisterCat(app, g),    app::RegisterGc(app, g),
+      app::RegisterServe(app, g),  app::RegisterMerge(app, g),
+      app::RegisterUp(app, g),     app::RegisterForecast(app, g),
+      app::RegisterAlerts(app, g), app::RegisterReplayExchange(app, g)};
 
   try {
     app.parse(argc, argv);

@@ -300,9 +300,9 @@ struct Serving {
   serve::StreamGauges gauges;
   std::unique_ptr<serve::RefreshHealth> refresh_health;  // the batch refresh's outcomes
   std::unique_ptr<ExchangeClock> clock;
-  std::unique_ptr<speed::StreamHealth> health;   // the stream's, on the exchange's clock
+  std::unique_ptr<speed::StreamHealth> health;  // the stream's, on the exchange's clock
   std::atomic<const exchange::RateGovernor*> governor{nullptr};  // the stream's, while it runs
-  std::unique_ptr<alerts::LiveAlerts> alerts;  // null without [[alerts]] rules
+  std::unique_ptr<alerts::LiveAlerts> alerts;                    // null without [[alerts]] rules
   std::unique_ptr<serve::Api> api;
   std::unique_ptr<serve::HttpServer> server;  // null with --no-serve
 };

@@ -6,10 +6,9 @@
 #include <set>
 #include <toml.hpp>
 
-#include "core/toml_check.h"
-
 #include "core/symbol.h"
 #include "core/time.h"
+#include "core/toml_check.h"
 
 namespace cryptolake {
 
@@ -20,7 +19,8 @@ namespace fs = std::filesystem;
 Status Parse(const toml::value& t, const fs::path& path, Config& c) {
   const Checker ck(path);
   RETURN_IF_ERROR(ck.UnknownKeys(
-      t, {"symbols", "intervals", "exchange", "stream_url", "lake", "backfill", "alerts", "webhooks"},
+      t,
+      {"symbols", "intervals", "exchange", "stream_url", "lake", "backfill", "alerts", "webhooks"},
       ""));
   if (t.contains("symbols")) {
     ASSIGN_OR_RETURN(c.symbols, ck.Strings("symbols", t.at("symbols")));

@@ -71,9 +71,9 @@
 #include <memory>
 #include <string>
 
+#include "alerts/service.h"
 #include "core/status.h"
 #include "core/time.h"
-#include "alerts/service.h"
 #include "serve/http_server.h"
 #include "serve/merged.h"
 #include "serve/metrics.h"

@@ -40,9 +40,9 @@
 
 #include <atomic>
 #include <deque>
-#include <mutex>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>

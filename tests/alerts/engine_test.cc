@@ -160,7 +160,7 @@ TEST(AlertEngineTest, LevelHysteresisAndCooldown) {
   Engine e({r}, {"X"}, 0);
   std::vector<std::string> seen;
   const std::vector<std::pair<std::string, double>> path = {
-      {"2021-01-01 00:00", 99},  {"2021-01-01 00:01", 100}, {"2021-01-01 00:02", 99},
+      {"2021-01-01 00:00", 99},   {"2021-01-01 00:01", 100}, {"2021-01-01 00:02", 99},
       {"2021-01-01 00:03", 97.9}, {"2021-01-01 00:04", 101}, {"2021-01-01 00:10", 97},
       {"2021-01-01 00:11", 100},  {"2021-01-01 00:12", 97},  {"2021-01-01 00:13", 100}};
   for (const auto& [t, c] : path) {
@@ -171,9 +171,12 @@ TEST(AlertEngineTest, LevelHysteresisAndCooldown) {
   }
   // Fires at 100 (00:01, at its close 00:02); 99 is inside the hysteresis, 97.9 resolves;
   // 101 at 00:04 is within the cool-down of 00:02; 00:11 is past it (00:12 >= 00:12).
-  EXPECT_EQ(seen, (std::vector<std::string>{"2021-01-01 00:02 firing", "2021-01-01 00:04 resolved",
-                                            "2021-01-01 00:12 firing", "2021-01-01 00:13 resolved",
-                                            }));
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "2021-01-01 00:02 firing",
+                      "2021-01-01 00:04 resolved",
+                      "2021-01-01 00:12 firing",
+                      "2021-01-01 00:13 resolved",
+                  }));
 }
 
 TEST(AlertEngineTest, HealthRulesOnTicks) {
@@ -188,7 +191,8 @@ TEST(AlertEngineTest, HealthRulesOnTicks) {
   auto ev = e.Tick(t0 + 60 * kMicrosPerSecond, h, nullptr);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].rule, "quiet");
-  EXPECT_EQ(ev[0].message, "no stream message for 60 s (since 2021-01-01T00:00:00Z), threshold 60 s");
+  EXPECT_EQ(ev[0].message,
+            "no stream message for 60 s (since 2021-01-01T00:00:00Z), threshold 60 s");
   h.last_message_at = t0 + 61 * kMicrosPerSecond;
   h.reconnect_times = {t0, t0 + kMicrosPerSecond, t0 + 2 * kMicrosPerSecond};
   h.banned = true;
@@ -298,8 +302,8 @@ TEST(AlertEngineTest, RecordedWindowFiresAtIndependentlyComputedMinutes) {
     const std::string line =
         fmt::format("{} {}{}", FormatMinute(ev.at), ev.symbol.empty() ? "" : ev.symbol + " ",
                     StateName(ev.state));
-    (ev.rule == "move-5pct-60m" ? got : health).push_back(ev.rule == "move-5pct-60m" ? line
-                                                                                   : ev.rule + " " + line);
+    (ev.rule == "move-5pct-60m" ? got : health)
+        .push_back(ev.rule == "move-5pct-60m" ? line : ev.rule + " " + line);
   }
   std::sort(want.begin(), want.end());
   std::sort(got.begin(), got.end());
@@ -309,10 +313,10 @@ TEST(AlertEngineTest, RecordedWindowFiresAtIndependentlyComputedMinutes) {
   const std::string due10 = FormatMinute(before + kMicrosPerMinute + 11 * kMicrosPerMinute);
   const std::string back = FormatMinute(resumed + kMicrosPerMinute);
   EXPECT_EQ(health, (std::vector<std::string>{
-                        "silence " + stop + " firing",            // 2021-04-20 02:02
-                        "gap " + due10 + " BTCUSDT firing",       // 02:11
+                        "silence " + stop + " firing",       // 2021-04-20 02:02
+                        "gap " + due10 + " BTCUSDT firing",  // 02:11
                         "gap " + due10 + " ETHUSDT firing",
-                        "silence " + back + " resolved",          // 04:31
+                        "silence " + back + " resolved",  // 04:31
                         "gap " + back + " BTCUSDT resolved",
                         "gap " + back + " ETHUSDT resolved",
                     }));
