@@ -87,7 +87,8 @@ int RunAlertsTest(Env& env, const AlertsTestArgs& a) {
   }
   if (!a.json) {
     for (const auto& r : cfg->rules) {
-      std::printf("  %-24s fired %d times\n", r.name.c_str(), fired[r.name]);
+      const int n = fired[r.name];
+      std::printf("  %-24s fired %d %s\n", r.name.c_str(), n, n == 1 ? "time" : "times");
     }
     std::printf("alerts test: %zu events; still firing at the end: %zu\n", events.size(),
                 engine.Active().size());
