@@ -37,7 +37,7 @@ StatusOr<std::unique_ptr<LiveAlerts>> LiveAlerts::Start(lake::Lake& lake, lake::
   const Micros lookback = LookbackOf(cfg.rules);
   const size_t n_rules = cfg.rules.size(), n_hooks = cfg.webhooks.size();
   ServiceOptions so;
-  so.dir = opt.data_root / "alerts";
+  so.dir = opt.data_root / opt.dir_name;
   so.symbols = opt.symbols;
   so.metrics = opt.metrics;
   ASSIGN_OR_RETURN(a->service_, AlertService::Open(std::move(cfg), so, clock));

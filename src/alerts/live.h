@@ -38,7 +38,8 @@ namespace cryptolake::alerts {
 
 struct LiveOptions {
   std::filesystem::path config_file;  // its [[alerts]] and [[webhooks]]; empty: none
-  std::filesystem::path data_root;    // the service's files go to <data_root>/alerts
+  std::filesystem::path data_root;    // the service's files go to <data_root>/<dir_name>
+  std::string dir_name = "alerts";    // a consumer-group member: alerts-<member> (one log each)
   std::vector<std::string> symbols;
   net::Metrics* metrics = nullptr;        // optional
   speed::RealtimeView* view = nullptr;    // optional: its closed candles warm the rules too

@@ -108,6 +108,7 @@ int RunStream(Env& env, const StreamArgs& a) {
     }
     lo.config_file = env.config.file;
     lo.data_root = env.config.data_root;
+    if (!a.member.empty()) lo.dir_name = "alerts-" + a.member;  // each member its own log
     lo.symbols = o.symbols;
     lo.tick = a.alert_tick_seconds;
     auto la = alerts::LiveAlerts::Start(*env.lake, *env.con, clock, lo);
