@@ -85,9 +85,15 @@ LiveAlerts::~LiveAlerts() {
 void LiveAlerts::Hook(speed::StreamOptions& so) {
   so.health = health_;
   auto prev = std::move(so.on_applied);
-  so.on_applied = [this, prev = std::move(prev)](const std::vector<speed::Event>& events,
-                                                 const speed::ApplyStats& stats) {
+  const bool consumer_only = so.role == speed::StreamRole::kConsumer;
+  so.on_applied = [this, prev = std::move(prev), consumer_only](
+                      const std::vector<speed::Event>& events, const speed::ApplyStats& stats) {
     if (prev) prev(events, stats);
+    // A consumer-only process has no WebSocket: its silence and lag are those of what it
+    // consumes.
+    if (consumer_only && !events.empty()) {
+      std::visit([&](const auto& ev) { health_->OnMessage(ev.event_time); }, events.back());
+    }
     std::vector<model::Kline> closed;
     for (const auto& e : events) {
       const auto* k = std::get_if<speed::KlineEvent>(&e);

@@ -11,7 +11,8 @@
 //    TickNow, as tests do on a fake clock), at `clock`'s time (the exchange's under the replay
 //    exchange).
 //  * Hook(options) makes the stream report to it: StreamOptions::health, and on_applied (chained
-//    after an existing one) feeds the closed 1m candles once durable in the view.
+//    after an existing one) feeds the closed 1m candles once durable in the view. In a
+//    consumer-only stream (no WebSocket) the consumed events stand for the messages.
 //  * An alert failure (the event log cannot be written) is logged and retried at the next
 //    candle or tick; it never stops the stream.
 //  * ~LiveAlerts stops the timer and gives the webhooks up to 5 s to deliver what is queued
