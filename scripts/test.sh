@@ -2,7 +2,8 @@
 # Installs what is missing, builds the Debug preset (AddressSanitizer + UBSan) and runs every
 # test: unit, integration (real DuckDB files, real Parquet, the real sample data), crash/kill
 # tests and the pyarrow interop test. Then the tsan preset: the tests of the concurrent parts
-# (HTTP server, merged and real-time views, the stream over WebSocket, the pacer) again under
+# (HTTP server, merged and real-time views, the stream over WebSocket, the pacer, the alert
+# service live and its webhook delivery) again under
 # ThreadSanitizer. Usage: scripts/test.sh [extra ctest args, passed to both runs]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -42,10 +42,19 @@ std::vector<std::string> Window2021() {
   return out;
 }
 
-// Waits (polling, no deadline of its own: ctest's timeout ends a hung test) until `done`.
+// Waits (polling) until `done`. The deadline only turns a message that never comes into a
+// failure naming `what` instead of a hang: here each wait ends within milliseconds.
 template <typename F>
-void WaitFor(F done) {
-  while (!done()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+bool WaitFor(const std::string& what, F done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "waited 120 s for " << what;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
 }
 
 struct LiveResult {
@@ -106,14 +115,21 @@ LiveResult RunLive(const std::string& start, const std::string& end, const std::
   for (Micros t = AlignDown(t0, kMicrosPerMinute) + kMicrosPerMinute; t < At(end);
        t += kMicrosPerMinute) {
     clock.Set(t);
+    bool ok = true;
     for (const auto& s : kSymbols) {
       // The candle that closed at t: evaluated by the price rules once durable in the view.
       if (file[s].count(t - kMicrosPerMinute)) {
-        WaitFor([&] { return la.service().EvaluatedThrough(s) >= t - kMicrosPerMinute; });
+        ok = ok && WaitFor(s + "'s candle of " + FormatMinute(t - kMicrosPerMinute), [&] {
+               return la.service().EvaluatedThrough(s) >= t - kMicrosPerMinute;
+             });
       }
       // The candle that opens at t sends its first update at t.
-      if (file[s].count(t)) WaitFor([&] { return la.health().last_message_at() >= t; });
+      if (file[s].count(t)) {
+        ok = ok && WaitFor("a message at " + FormatMinute(t),
+                           [&] { return la.health().last_message_at() >= t; });
+      }
     }
+    if (!ok) break;
     la.TickNow();
   }
   stop = true;
