@@ -26,7 +26,7 @@ cl="$root/build/release/src/app/cryptolake"
 klines="$shared/binance-spot/klines"
 
 echo "== cryptolake up: the whole Lambda against the replay exchange (dashboard: http://127.0.0.1:${DEMO_PORT:-8080}/) =="
-"$cl" --data "$data" up --replay "$klines" --start "2025-08-18 12:00" --speed 120 \
+"$cl" --config "$root/deploy/cryptolake.example.toml" --data "$data" up --replay "$klines" --start "2025-08-18 12:00" --speed 120 \
   --import "$shared/btcusd-daily" --interval 1m,1d --batch-every 20 --append-every 5 \
   --port "${DEMO_PORT:-8080}" --duration "${DEMO_SECONDS:-60}"
 echo "== verify =="

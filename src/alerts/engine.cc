@@ -40,6 +40,10 @@ Ranges Merged(Ranges r) {
 
 std::string Num(double v) { return fmt::format("{:.10g}", v); }
 std::string Pct(double v) { return fmt::format("{:+.2f}%", v); }
+// Where a close is against a reference, as the messages say it.
+const char* Relation(double close, double ref) {
+  return close > ref ? "above" : close < ref ? "below" : "at";
+}
 
 }  // namespace
 
@@ -151,8 +155,7 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, co
     case Kind::kLevel: {
       const double p = rule.threshold;
       Observe(r, sym, at, c, p, up ? c >= p : c <= p, up ? c < p - h : c > p + h,
-              fmt::format("{} closed at {}, {} the level {}", sym, Num(c),
-                          up ? "at or above" : "at or below", Num(p)),
+              fmt::format("{} closed at {}, {} the level {}", sym, Num(c), Relation(c, p), Num(p)),
               out);
       break;
     }
@@ -187,12 +190,11 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, co
         }
         ext = up ? std::max(ext, it->second.bar.high) : std::min(ext, it->second.bar.low);
       }
-      Observe(
-          r, sym, at, c, ext, up ? c >= ext : c <= ext,
-          up ? c < ext * (1 - h / 100) : c > ext * (1 + h / 100),
-          fmt::format("{} closed at {}, {} {}-day {} (was {})", sym, Num(c),
-                      up ? "at or above the" : "at or below the", n, up ? "high" : "low", Num(ext)),
-          out);
+      Observe(r, sym, at, c, ext, up ? c >= ext : c <= ext,
+              up ? c < ext * (1 - h / 100) : c > ext * (1 + h / 100),
+              fmt::format("{} closed at {}, {} the {}-day {} {}", sym, Num(c), Relation(c, ext), n,
+                          up ? "high" : "low", Num(ext)),
+              out);
       break;
     }
     case Kind::kMaCross: {
@@ -205,8 +207,8 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, co
       const double ma = sum / rule.ma;
       Observe(r, sym, at, c, ma, up ? c > ma : c < ma,
               up ? c < ma * (1 - h / 100) : c > ma * (1 + h / 100),
-              fmt::format("{} closed at {}, {} its MA{} {}", sym, Num(c), up ? "above" : "below",
-                          rule.ma, Num(ma)),
+              fmt::format("{} closed at {}, {} its MA{} {}", sym, Num(c), Relation(c, ma), rule.ma,
+                          Num(ma)),
               out);
       break;
     }

@@ -89,6 +89,19 @@ TEST_F(AlertsCliTest, JsonLinesCarryTheKeys) {
       << r.out;
 }
 
+// The example config that README and scripts/demo.sh use is valid and runs.
+TEST_F(AlertsCliTest, TheExampleConfigRuns) {
+  const std::string example = std::string(CL_SOURCE_DIR) + "/deploy/cryptolake.example.toml";
+  auto r = RunCli({"--config", example, "--data", Data(), "alerts", "test", "--from",
+                   "2021-04-17 00:00", "--to", "2021-04-21 00:00", "--symbols", "BTCUSDT"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("alerts test: 9 rules over 2021-04-17T00:00:00Z..2021-04-21T00:00:00Z"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("FIRING   warning  move-3pct-1h BTCUSDT moved -"), std::string::npos)
+      << r.out;
+}
+
 TEST_F(AlertsCliTest, UsageErrors) {
   auto r = RunCli({"--data", Data(), "alerts", "test"});
   EXPECT_EQ(r.exit_code, 64);

@@ -307,3 +307,32 @@ TEST(GovernorTest, MixedTrafficFromManyThreadsNeverSendsWhileBlocked) {
 
 }  // namespace
 }  // namespace cryptolake::exchange
+
+namespace cryptolake::exchange {
+namespace {
+
+// What the weight and ban alert rules read (GovernorUsage): the weight of the last minute, the
+// exchange's own count when larger, and a 418 ban while it lasts.
+TEST(GovernorTest, UsageReportsWeightAndABanWhileItLasts) {
+  const Micros t0 = kMinute0 + 10 * kSec;
+  FakeClock clock(t0);
+  RateGovernor gov(clock, {});
+  EXPECT_EQ(gov.Usage().used, 0);
+  EXPECT_EQ(gov.Usage().limit, 6000);
+  gov.Acquire(10);
+  gov.Acquire(20);
+  EXPECT_EQ(gov.Usage().used, 30);
+  gov.OnResponse(200, 1200, std::nullopt);  // other clients on this IP spent more
+  EXPECT_EQ(gov.Usage().used, 1200);
+  EXPECT_EQ(gov.Usage().banned_until, 0);
+  gov.OnResponse(429, std::nullopt, 5);  // a 429 is not a ban
+  EXPECT_EQ(gov.Usage().banned_until, 0);
+  gov.OnResponse(418, std::nullopt, 120);
+  EXPECT_EQ(gov.Usage().banned_until, t0 + 120 * kSec);
+  clock.Set(t0 + 120 * kSec);
+  EXPECT_EQ(gov.Usage().banned_until, 0);  // over
+  EXPECT_EQ(gov.Usage().used, 0);          // a new minute, nothing sent in the last 60 s
+}
+
+}  // namespace
+}  // namespace cryptolake::exchange
