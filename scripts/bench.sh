@@ -74,8 +74,15 @@ delta() {
   "$root/.deps/venv/bin/python" "$root/bench/delta_read.py" "$keep/lake"
   rm -rf "$keep"
 }
+# The alert rules (bench/alerts_bench.cc): the engine beside DuckDB's SQL, and the live path.
+alerts() {
+  local keep; keep="$(mktemp -d "${TMPDIR:-/tmp}/cl-alerts-bench-XXXX")"
+  "$root/build/release/bench/alerts_bench" --keep "$keep" "$@"
+  rm -rf "$keep"
+}
 case "$which" in
   delta) delta "$@" ;;
+  alerts) alerts "$@" ;;
   import) "$root/build/release/bench/import_bench" "$@" ;;
   backfill) "$root/build/release/bench/backfill_bench" "$@" ;;
   stream) "$root/build/release/bench/stream_bench" "$@"; latency ;;
@@ -84,7 +91,7 @@ case "$which" in
   prophet) prophet_ref "$@" ;;
   statsforecast) statsforecast_ref "$@" ;;
   all) "$root/build/release/bench/import_bench"; "$root/build/release/bench/backfill_bench"
-       "$root/build/release/bench/stream_bench"; latency; group; "$root/build/release/bench/serve_bench"; delta; prophet_ref
+       "$root/build/release/bench/stream_bench"; latency; group; "$root/build/release/bench/serve_bench"; delta; alerts; prophet_ref
        statsforecast_ref ;;
-  *) echo "usage: scripts/bench.sh [import|backfill|stream|group|serve|delta|prophet|statsforecast|all] [args]" >&2; exit 64 ;;
+  *) echo "usage: scripts/bench.sh [import|backfill|stream|group|serve|delta|alerts|prophet|statsforecast|all] [args]" >&2; exit 64 ;;
 esac

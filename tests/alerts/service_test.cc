@@ -19,8 +19,8 @@ namespace cryptolake::alerts {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
-using testing::WriteText;
+using cryptolake::testing::TempDir;
+using cryptolake::testing::WriteText;
 
 Micros At(const std::string& t) { return ParseTime(t).value(); }
 
