@@ -72,8 +72,12 @@ Micros Engine::EvaluatedThrough(const std::string& symbol) const {
   return it == series_.end() ? 0 : it->second.evaluated;
 }
 
+// `message` makes the event's text: called only for a state change (it formats numbers, which
+// would otherwise cost more than the rule itself on every candle and tick).
+template <typename Message>
 void Engine::Observe(size_t r, const std::string& symbol, Micros at, double value, double ref,
-                     bool fires, bool resolves, std::string message, std::vector<AlertEvent>& out) {
+                     bool fires, bool resolves, const Message& message,
+                     std::vector<AlertEvent>& out) {
   const AlertRule& rule = rules_[r];
   RuleState& st = state_[{r, symbol}];
   AlertEvent e;
@@ -81,11 +85,12 @@ void Engine::Observe(size_t r, const std::string& symbol, Micros at, double valu
     if (!fires || (st.last_fired != 0 && at - st.last_fired < rule.cooldown)) return;
     e.state = AlertState::kFiring;
     e.fired_at = at;
+    e.message = message();
   } else {
     if (!resolves) return;
     e.state = AlertState::kResolved;
     e.fired_at = st.firing.fired_at;
-    message = "resolved: " + message;
+    e.message = "resolved: " + std::string(message());
   }
   e.rule = rule.name;
   e.kind = KindName(rule.kind);
@@ -94,7 +99,6 @@ void Engine::Observe(size_t r, const std::string& symbol, Micros at, double valu
   e.at = at;
   e.value = value;
   e.threshold = ref;
-  e.message = std::move(message);
   e.key = MakeKey(e.rule, e.symbol, e.fired_at, e.state);
   if (e.state == AlertState::kFiring) {
     st.active = true;
@@ -154,9 +158,13 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, co
   switch (rule.kind) {
     case Kind::kLevel: {
       const double p = rule.threshold;
-      Observe(r, sym, at, c, p, up ? c >= p : c <= p, up ? c < p - h : c > p + h,
-              fmt::format("{} closed at {}, {} the level {}", sym, Num(c), Relation(c, p), Num(p)),
-              out);
+      Observe(
+          r, sym, at, c, p, up ? c >= p : c <= p, up ? c < p - h : c > p + h,
+          [&] {
+            return fmt::format("{} closed at {}, {} the level {}", sym, Num(c), Relation(c, p),
+                               Num(p));
+          },
+          out);
       break;
     }
     case Kind::kMove: {
@@ -171,10 +179,13 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, co
       } else {
         fires = std::fabs(v) >= p, resolves = std::fabs(v) < p - h;
       }
-      Observe(r, sym, at, v, p, fires, resolves,
-              fmt::format("{} moved {} in {} min ({} -> {}), threshold {}%", sym, Pct(v),
-                          rule.window / kMicrosPerMinute, Num(ref->second), Num(c), Num(p)),
-              out);
+      Observe(
+          r, sym, at, v, p, fires, resolves,
+          [&] {
+            return fmt::format("{} moved {} in {} min ({} -> {}), threshold {}%", sym, Pct(v),
+                               rule.window / kMicrosPerMinute, Num(ref->second), Num(c), Num(p));
+          },
+          out);
       break;
     }
     case Kind::kHighLow: {
@@ -190,11 +201,14 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, co
         }
         ext = up ? std::max(ext, it->second.bar.high) : std::min(ext, it->second.bar.low);
       }
-      Observe(r, sym, at, c, ext, up ? c >= ext : c <= ext,
-              up ? c < ext * (1 - h / 100) : c > ext * (1 + h / 100),
-              fmt::format("{} closed at {}, {} the {}-day {} {}", sym, Num(c), Relation(c, ext), n,
-                          up ? "high" : "low", Num(ext)),
-              out);
+      Observe(
+          r, sym, at, c, ext, up ? c >= ext : c <= ext,
+          up ? c < ext * (1 - h / 100) : c > ext * (1 + h / 100),
+          [&] {
+            return fmt::format("{} closed at {}, {} the {}-day {} {}", sym, Num(c),
+                               Relation(c, ext), n, up ? "high" : "low", Num(ext));
+          },
+          out);
       break;
     }
     case Kind::kMaCross: {
@@ -205,11 +219,14 @@ void Engine::EvaluatePrice(size_t r, const std::string& sym, const Series& s, co
         sum += it->second.bar.close;
       }
       const double ma = sum / rule.ma;
-      Observe(r, sym, at, c, ma, up ? c > ma : c < ma,
-              up ? c < ma * (1 - h / 100) : c > ma * (1 + h / 100),
-              fmt::format("{} closed at {}, {} its MA{} {}", sym, Num(c), Relation(c, ma), rule.ma,
-                          Num(ma)),
-              out);
+      Observe(
+          r, sym, at, c, ma, up ? c > ma : c < ma,
+          up ? c < ma * (1 - h / 100) : c > ma * (1 + h / 100),
+          [&] {
+            return fmt::format("{} closed at {}, {} its MA{} {}", sym, Num(c), Relation(c, ma),
+                               rule.ma, Num(ma));
+          },
+          out);
       break;
     }
     default:
@@ -256,32 +273,35 @@ std::vector<AlertEvent> Engine::Tick(Micros now, const Health& hl, const Confirm
   for (size_t r = 0; r < rules_.size(); ++r) {
     const AlertRule& rule = rules_[r];
     const double t = rule.threshold, h = rule.hysteresis;
-    auto observe = [&](const std::string& sym, double v, std::string msg) {
-      Observe(r, sym, now, v, t, v >= t, v < t - h, std::move(msg), out);
+    auto observe = [&](const std::string& sym, double v, const auto& msg) {
+      Observe(r, sym, now, v, t, v >= t, v < t - h, msg, out);
     };
     switch (rule.kind) {
       case Kind::kSilence: {
         const Micros since = hl.last_message_at ? hl.last_message_at : start_;
         const double v = static_cast<double>(now - since) / kMicrosPerSecond;
-        observe("", v,
-                fmt::format("no stream message for {} s (since {}), threshold {} s", Num(v),
-                            FormatIso(since), Num(t)));
+        observe("", v, [&] {
+          return fmt::format("no stream message for {} s (since {}), threshold {} s", Num(v),
+                             FormatIso(since), Num(t));
+        });
         break;
       }
       case Kind::kLag: {
         if (hl.last_message_at == 0) break;
         const double v = std::max<double>(
             0, static_cast<double>(hl.last_message_at - hl.last_event_time) / kMicrosPerSecond);
-        observe("", v, fmt::format("stream lag {} s, threshold {} s", Num(v), Num(t)));
+        observe("", v,
+                [&] { return fmt::format("stream lag {} s, threshold {} s", Num(v), Num(t)); });
         break;
       }
       case Kind::kReconnects: {
         const double v = static_cast<double>(
             std::count_if(hl.reconnect_times.begin(), hl.reconnect_times.end(),
                           [&](Micros x) { return x > now - rule.window && x <= now; }));
-        observe("", v,
-                fmt::format("{} WebSocket reconnects in {} min, threshold {}", Num(v),
-                            rule.window / kMicrosPerMinute, Num(t)));
+        observe("", v, [&] {
+          return fmt::format("{} WebSocket reconnects in {} min, threshold {}", Num(v),
+                             rule.window / kMicrosPerMinute, Num(t));
+        });
         break;
       }
       case Kind::kGap: {
@@ -291,33 +311,40 @@ std::vector<AlertEvent> Engine::Tick(Micros now, const Health& hl, const Confirm
           Micros oldest = 0;
           const double v =
               GapAge(sym, it->second, now, confirmed ? confirmed(sym) : Ranges{}, &oldest);
-          observe(sym, v,
-                  oldest ? fmt::format("{}: 1m candles missing from {}, the oldest due {} min "
-                                       "ago; not healed, not confirmed empty; threshold {} min",
-                                       sym, FormatMinute(oldest), Num(v), Num(t))
-                         : fmt::format("{}: no 1m candle missing (healed or confirmed empty by "
-                                       "the exchange)",
-                                       sym));
+          observe(sym, v, [&] {
+            return oldest ? fmt::format(
+                                "{}: 1m candles missing from {}, the oldest due {} min "
+                                "ago; not healed, not confirmed empty; threshold {} min",
+                                sym, FormatMinute(oldest), Num(v), Num(t))
+                          : fmt::format(
+                                "{}: no 1m candle missing (healed or confirmed empty by "
+                                "the exchange)",
+                                sym);
+          });
         }
         break;
       }
       case Kind::kVerifyErrors: {
         if (hl.verify_errors < 0) break;
         const double v = static_cast<double>(hl.verify_errors);
-        observe("", v,
-                fmt::format("the last verify found {} errors, threshold {}", Num(v), Num(t)));
+        observe("", v, [&] {
+          return fmt::format("the last verify found {} errors, threshold {}", Num(v), Num(t));
+        });
         break;
       }
       case Kind::kWeight: {
-        observe("", hl.weight_share,
-                fmt::format("REST weight at {}% of the limit, threshold {}%",
-                            Num(100 * hl.weight_share), Num(100 * t)));
+        observe("", hl.weight_share, [&] {
+          return fmt::format("REST weight at {}% of the limit, threshold {}%",
+                             Num(100 * hl.weight_share), Num(100 * t));
+        });
         break;
       }
       case Kind::kBan: {
-        observe("", hl.banned ? 1 : 0,
-                hl.banned ? "the exchange banned this IP (HTTP 418): REST calls are stopped"
-                          : "the exchange's IP ban is over");
+        observe("", hl.banned ? 1 : 0, [&] {
+          return std::string(hl.banned
+                                 ? "the exchange banned this IP (HTTP 418): REST calls are stopped"
+                                 : "the exchange's IP ban is over");
+        });
         break;
       }
       default:

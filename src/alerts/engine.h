@@ -90,8 +90,9 @@ class Engine {
     Micros evaluated = 0;
   };
   // Applies a measurement to a rule state; appends the change, if any, to `out`.
+  template <typename Message>
   void Observe(size_t rule, const std::string& symbol, Micros at, double value, double ref,
-               bool fires, bool resolves, std::string message, std::vector<AlertEvent>& out);
+               bool fires, bool resolves, const Message& message, std::vector<AlertEvent>& out);
   void Track(Series& s, const model::Kline& k);
   void EvaluatePrice(size_t r, const std::string& symbol, const Series& s, const model::Kline& k,
                      const DayAgg& day_before, std::vector<AlertEvent>& out);
