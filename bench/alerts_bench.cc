@@ -118,10 +118,11 @@ int main(int argc, char** argv) {
     engine.push_back(Seconds(t));
   }
   const double n = static_cast<double>(candles.size());
-  fmt::print("engine, history replay of {} rules (a tick per minute, {} minutes): {} events, "
-             "median {:.3f} s, {:.2f} M candles/s\n",
-             cfg.rules.size(), (to - from) / kMicrosPerMinute, events, Median(engine),
-             n / Median(engine) / 1e6);
+  fmt::print(
+      "engine, history replay of {} rules (a tick per minute, {} minutes): {} events, "
+      "median {:.3f} s, {:.2f} M candles/s\n",
+      cfg.rules.size(), (to - from) / kMicrosPerMinute, events, Median(engine),
+      n / Median(engine) / 1e6);
 
   // 3. DuckDB's naive path: the move rule's condition only.
   Must(con.Exec("CREATE TABLE k AS SELECT symbol, open_time, close FROM " +
@@ -130,18 +131,20 @@ int main(int argc, char** argv) {
   int64_t minutes_over = 0;
   for (int r = 0; r < runs; ++r) {
     const auto t = std::chrono::steady_clock::now();
-    minutes_over = Must(con.QueryInt64(
-        "SELECT count(*) FROM (SELECT k.close / p.close - 1 AS m FROM k JOIN k p ON "
-        "p.symbol = k.symbol AND p.open_time = k.open_time - INTERVAL 60 MINUTE) "
-        "WHERE abs(m) >= 0.03"));
+    minutes_over = Must(
+        con.QueryInt64("SELECT count(*) FROM (SELECT k.close / p.close - 1 AS m FROM k JOIN k p ON "
+                       "p.symbol = k.symbol AND p.open_time = k.open_time - INTERVAL 60 MINUTE) "
+                       "WHERE abs(m) >= 0.03"));
     duck.push_back(Seconds(t));
   }
-  fmt::print("DuckDB, the move rule's condition in SQL (no state, cool-down or hysteresis): {} "
-             "minutes over 3%, median {:.3f} s, {:.2f} M candles/s\n",
-             minutes_over, Median(duck), n / Median(duck) / 1e6);
-  fmt::print("ratio: the engine (all {} rules, with their state) takes {:.2f}x DuckDB's time for "
-             "one rule's condition\n",
-             cfg.rules.size(), Median(engine) / Median(duck));
+  fmt::print(
+      "DuckDB, the move rule's condition in SQL (no state, cool-down or hysteresis): {} "
+      "minutes over 3%, median {:.3f} s, {:.2f} M candles/s\n",
+      minutes_over, Median(duck), n / Median(duck) / 1e6);
+  fmt::print(
+      "ratio: the engine (all {} rules, with their state) takes {:.2f}x DuckDB's time for "
+      "one rule's condition\n",
+      cfg.rules.size(), Median(engine) / Median(duck));
 
   // 4. The live path, per closed minute.
   alerts::ServiceOptions so;
@@ -163,8 +166,9 @@ int main(int argc, char** argv) {
     Must(svc->OnCandles(it->second));
     per_call.push_back(Seconds(t) * 1e3);
   }
-  fmt::print("live path, AlertService::OnCandles per closed minute (event log + state.json): "
-             "{} calls, median {:.3f} ms, p99 {:.3f} ms\n",
-             per_call.size(), Median(per_call), Quantile(per_call, 0.99));
+  fmt::print(
+      "live path, AlertService::OnCandles per closed minute (event log + state.json): "
+      "{} calls, median {:.3f} ms, p99 {:.3f} ms\n",
+      per_call.size(), Median(per_call), Quantile(per_call, 0.99));
   return 0;
 }

@@ -93,13 +93,14 @@ TEST(CliTest, UnknownCommandIsNamedWithTheCommandsThereAre) {
   ExpectUsageError({"frobnicate"},
                    "unknown command 'frobnicate' (commands: import, backfill, stream, batch, "
                    "verify, compact, repair, stats, cat, gc, serve, merge, up, forecast, "
-                   "replay-exchange)");
+                   "alerts, replay-exchange)");
   ExpectUsageError({"--data", "x", "frobnicate", "--symbol", "y"},
                    "unknown command 'frobnicate' (commands: import, backfill, stream, batch, "
                    "verify, compact, repair, stats, cat, gc, serve, merge, up, forecast, "
-                   "replay-exchange)");
+                   "alerts, replay-exchange)");
   ExpectUsageError({"forecast", "fitt", "--symbol", "BTCUSDT"},
                    "unknown command 'forecast fitt' (forecast commands: fit, predict, cv)");
+  ExpectUsageError({"alerts", "tset"}, "unknown command 'alerts tset' (alerts commands: test)");
   // Not a command: what CLI11 says stays.
   ExpectUsageError({"stats", "extra"}, "The following argument was not expected: extra");
 }
