@@ -110,9 +110,14 @@ LiveResult RunLive(const std::string& start, const std::string& end, const std::
   Status st = Status::Ok();
   std::thread run([&] { st = speed::RunStream(*lk, bus, &healer, so, stop).status(); });
 
+  // The replay sends a connection the candles from the exchange minute it connects in: the
+  // clock moves only once the stream is connected (the first candle's opening update is in).
+  if (!WaitFor("the stream's first message", [&] { return la.health().last_message_at() != 0; })) {
+    stop = true;
+  }
   std::map<std::string, std::map<Micros, double>> file;
   for (const auto& s : kSymbols) file[s] = testing_2021::Closes(s);
-  for (Micros t = AlignDown(t0, kMicrosPerMinute) + kMicrosPerMinute; t < At(end);
+  for (Micros t = AlignDown(t0, kMicrosPerMinute) + kMicrosPerMinute; t < At(end) && !stop;
        t += kMicrosPerMinute) {
     clock.Set(t);
     bool ok = true;
